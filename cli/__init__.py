@@ -1,0 +1,1 @@
+"""Agent Journal's command line: a thin click layer over `journal` and `projections`."""

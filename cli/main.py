@@ -1,0 +1,83 @@
+"""The ``agent-journal`` command group: global options and command registration.
+
+Each module in `COMMAND_MODULES` owns a few commands and exposes ``register(group)``;
+commands parse options, call one library function, and render the result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import click
+
+from journal import Journal, resolve_journal_dir
+
+__all__ = ["cli", "main", "JournalContext"]
+
+COMMAND_MODULES = (
+    "cli.commands.log",
+    "cli.commands.projections",
+    "cli.commands.agents",
+    "cli.commands.context",
+    "cli.commands.hook",
+    "cli.commands.install",
+    "cli.commands.compact",
+)
+
+
+class JournalContext:
+    """What every command needs: where the journal is, opened on first use."""
+
+    def __init__(self, journal_dir: str | None) -> None:
+        self.path = resolve_journal_dir(journal_dir, project_dir=os.environ.get("CLAUDE_PROJECT_DIR"))
+        self._journal: Journal | None = None
+
+    def journal(self, *, create: bool = True) -> Journal:
+        """The journal; reading commands pass ``create=False`` and fail clearly if it is absent."""
+        if self._journal is None:
+            self._journal = Journal.open(self.path, create=create)
+        return self._journal
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--journal",
+    "journal_dir",
+    metavar="DIR",
+    envvar="AGENT_JOURNAL_DIR",
+    help="Journal directory. Default: <project>/.claude/journal, where the project is "
+    "$CLAUDE_PROJECT_DIR, else the git top level, else the current directory. "
+    "Also set by AGENT_JOURNAL_DIR.",
+)
+@click.version_option(package_name="agent-journal")
+@click.pass_context
+def cli(ctx: click.Context, journal_dir: str | None) -> None:
+    """Agent Journal: an append-only, crash-safe memory for Claude Code.
+
+    Every Claude Code hook event becomes one immutable event in a per-project
+    journal; commands here read it back as sessions, agents, timelines and the
+    recovery context a new session starts with.
+
+    \b
+    Examples:
+      agent-journal log --from 1 --type PreToolUse
+      agent-journal verify --json
+      agent-journal stats
+    """
+    ctx.obj = JournalContext(journal_dir)
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _e:
+        if _e.name != _name:
+            raise
+        continue
+    _module.register(cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="agent-journal")

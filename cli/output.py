@@ -1,0 +1,34 @@
+"""Rendering: JSON for machines (``--json``), short aligned tables for people."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+import click
+
+__all__ = ["emit_json", "emit_json_line", "table", "truncate"]
+
+
+def emit_json(value: Any) -> None:
+    """Print one JSON document."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def emit_json_line(value: Any) -> None:
+    """Print one compact JSON line (for streams such as ``log --json``)."""
+    click.echo(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def truncate(text: str, width: int) -> str:
+    """One line of at most *width* characters, with an ellipsis when cut."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Print rows under headers, columns padded to their widest cell."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

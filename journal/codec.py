@@ -1,0 +1,141 @@
+"""Record framing: one event is one JSON line that ends in a CRC-32 of itself.
+
+A record looks like::
+
+    {"seq":7,"ts":"2026-11-25T12:00:00.123456Z","type":"PreToolUse","session":"s1","v":1,"data":{...},"crc":"1a2b3c4d"}
+
+The ``crc`` member is always last and fixed width (18 bytes with its comma and the
+closing brace), and it covers every byte before it. So a reader verifies a line
+without parsing it, any flipped byte is caught, and the line stays valid JSON for
+``jq`` and ``grep``. Encoding uses the stdlib ``json`` module on purpose: this module
+is on the hook's hot path, where importing msgspec would cost ~15-20 ms per hook
+process (see bench/hook_latency.py); readers decode with msgspec.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from typing import Any
+
+from journal.errors import InvalidEvent
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CRC_SUFFIX_LEN",
+    "encode_data",
+    "encode_record",
+    "renumber",
+    "check_line",
+    "peek_seq",
+    "now_ts",
+    "valid_type",
+]
+
+#: Version of the envelope written by this code; readers upcast older ones.
+SCHEMA_VERSION = 1
+
+#: ``,"crc":"xxxxxxxx"}`` - the fixed-width tail of every record (without ``\n``).
+CRC_SUFFIX_LEN = 18
+_CRC_MARK = b',"crc":"'
+_SEQ_PREFIX = b'{"seq":'
+
+_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def now_ts(ns: int | None = None) -> str:
+    """Return the current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sortable as text)."""
+    if ns is None:
+        ns = time.time_ns()
+    sec, rem = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%06dZ" % (rem // 1000)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        text = _utf8(value)
+    except (TypeError, ValueError) as e:
+        raise InvalidEvent(f"event data is not JSON-encodable: {e}") from e
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. from a JSON "\ud800" escape) has no UTF-8 form and
+        # strict JSON decoders (msgspec) reject it, so it becomes U+FFFD; a pair that
+        # arrived as two halves is joined back into its character.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
+def encode_data(data: Any) -> bytes:
+    """Encode an event payload (a JSON object) to compact JSON bytes."""
+    if data is None:
+        return b"{}"
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"event data must be a JSON object, got {type(data).__name__}")
+    return _dumps(data)
+
+
+def valid_type(name: object) -> bool:
+    """True if *name* can be an event type: 1-128 printable characters, no spaces."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 128
+        and name.isprintable()
+        and not any(c.isspace() for c in name)
+    )
+
+
+def encode_record(
+    seq: int,
+    ts: str,
+    type: str,
+    data: bytes,
+    *,
+    session: str | None = None,
+    agent: str | None = None,
+    v: int = SCHEMA_VERSION,
+) -> bytes:
+    """Frame one record: the envelope, the pre-encoded *data* object, the CRC and ``\\n``."""
+    if not valid_type(type):
+        raise InvalidEvent(f"invalid event type {type!r}: use 1-128 printable characters without spaces")
+    parts = [b'{"seq":%d,"ts":"%s","type":%s' % (seq, ts.encode("ascii"), _dumps(type))]
+    if session is not None:
+        parts.append(b',"session":' + _dumps(session))
+    if agent is not None:
+        parts.append(b',"agent":' + _dumps(agent))
+    parts.append(b',"v":%d,"data":' % v)
+    parts.append(data)
+    body = b"".join(parts)
+    return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+
+
+def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
+    """Give a verified record line (without ``\\n``) a new seq (and a source tag); re-CRC it."""
+    end = line.index(b",", len(_SEQ_PREFIX))
+    body = _SEQ_PREFIX + b"%d" % seq
+    if src is not None:
+        body += b',"src":' + _dumps(src)
+    body += line[end:-CRC_SUFFIX_LEN]
+    return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+
+
+def check_line(line: bytes) -> bool:
+    """True if *line* (without its ``\\n``) is a complete record whose CRC matches."""
+    if len(line) < 40 or line[-CRC_SUFFIX_LEN:-10] != _CRC_MARK or line[-2:] != b'"}':
+        return False
+    try:
+        expected = int(line[-10:-2], 16)
+    except ValueError:
+        return False
+    return zlib.crc32(line[:-CRC_SUFFIX_LEN]) == expected
+
+
+def peek_seq(line: bytes) -> int | None:
+    """Read the seq from the start of a (possibly damaged) line, or None if it is unreadable."""
+    if not line.startswith(_SEQ_PREFIX):
+        return None
+    end = line.find(b",", len(_SEQ_PREFIX), len(_SEQ_PREFIX) + 21)
+    if end < 0:
+        return None
+    digits = line[len(_SEQ_PREFIX):end]
+    return int(digits) if digits.isdigit() else None

@@ -1,0 +1,114 @@
+"""Journal settings and where they come from.
+
+Precedence, stated once: defaults < the journal's ``config.json`` < ``AGENT_JOURNAL_*``
+environment variables < explicit keyword overrides. Sections this module does not
+know (``redaction``, ``retention``, ...) are kept in `JournalConfig.extra` for the
+layers that own them. Stdlib only: this is imported on the hook's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from journal.errors import ConfigError
+
+__all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "CONFIG_FILE"]
+
+CONFIG_FILE = "config.json"
+DURABILITY_MODES = ("fsync", "flush")
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    """Settings of one journal; see the module docstring for precedence."""
+
+    #: The active segment is sealed once it reaches this many bytes.
+    segment_bytes: int = 64 * MiB
+    #: ``fsync``: every append is on stable storage before it returns (survives power loss).
+    #: ``flush``: appends reach the OS page cache (survives a killed process, not power loss).
+    durability: str = "fsync"
+    #: The largest single record; a record is one ``os.write`` and huge writes can tear on SIGKILL.
+    max_record_bytes: int = 1 * MiB
+    #: Seconds to wait for the append lock before giving up (or spooling, for hooks).
+    lock_timeout: float = 10.0
+    #: Unknown sections of config.json, passed through to the layers that own them.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.durability not in DURABILITY_MODES:
+            raise ConfigError(
+                f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
+            )
+        if not isinstance(self.segment_bytes, int) or self.segment_bytes < 4096:
+            raise ConfigError(f"segment_bytes must be an integer >= 4096, got {self.segment_bytes!r}")
+        if not isinstance(self.max_record_bytes, int) or not 1024 <= self.max_record_bytes <= 64 * MiB:
+            raise ConfigError(
+                f"max_record_bytes must be an integer between 1024 and {64 * MiB}, got {self.max_record_bytes!r}"
+            )
+        if not isinstance(self.lock_timeout, (int, float)) or self.lock_timeout < 0:
+            raise ConfigError(f"lock_timeout must be a number of seconds >= 0, got {self.lock_timeout!r}")
+
+
+_KEYS = {"segment_bytes": int, "durability": str, "max_record_bytes": int, "lock_timeout": float}
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    kind = _KEYS[key]
+    try:
+        if kind is int and isinstance(value, str):
+            return int(value)
+        if kind is float and isinstance(value, (str, int)):
+            return float(value)
+    except ValueError as e:
+        raise ConfigError(f"{origin}: {key} must be a number, got {value!r}") from e
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ConfigError(f"{origin}: {key} must be an integer, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{origin}: {key} must be a string, got {value!r}")
+    return value
+
+
+def load_config(
+    root: Path | None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> JournalConfig:
+    """Build the config of the journal at *root* from its file, the environment and overrides."""
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if root is not None:
+        path = root / CONFIG_FILE
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror}") from e
+        if raw.strip():
+            try:
+                doc = json.loads(raw)
+            except ValueError as e:
+                raise ConfigError(f"{path} is not valid JSON: {e}") from e
+            if not isinstance(doc, dict):
+                raise ConfigError(f"{path} must hold a JSON object")
+            for key, value in doc.items():
+                if key in _KEYS:
+                    values[key] = _coerce(key, value, str(path))
+                else:
+                    extra[key] = value
+    env = os.environ if environ is None else environ
+    for key in _KEYS:
+        name = "AGENT_JOURNAL_" + key.upper()
+        if env.get(name):
+            values[key] = _coerce(key, env[name], name)
+    for key, value in overrides.items():
+        if key not in _KEYS:
+            raise ConfigError(f"unknown journal setting {key!r}")
+        if value is not None:
+            values[key] = _coerce(key, value, key)
+    return replace(JournalConfig(), **values, extra=extra)

@@ -1,0 +1,230 @@
+"""What lives where inside a journal directory, and how files are made safely.
+
+::
+
+    <journal>/
+      .gitignore          "*": the journal never lands in git
+      journal.lock        the append lock; permanent, never renamed or unlinked
+      config.json         optional settings (see journal.config)
+      manifest.json       sealed segments, compacted and lost seq ranges, journal id, epoch
+      segments/<first seq, 20 digits>.jsonl   the log; the highest-numbered one is active
+      spool/              events written while the lock was busy, merged by the next append
+      quarantine/         torn tails and corrupt records removed by repair (never deleted)
+      errors.log          one JSON line per internal error or repair
+      cache/              projection checkpoints (owned by `projections`)
+
+Directories are 0700 and files 0600 whatever the umask. Stdlib only (hot path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from journal.codec import now_ts
+from journal.errors import JournalError, JournalPermissionError
+
+__all__ = [
+    "LOCK_FILE",
+    "MANIFEST_FILE",
+    "SEGMENTS_DIR",
+    "SPOOL_DIR",
+    "QUARANTINE_DIR",
+    "ERROR_LOG",
+    "segment_name",
+    "segment_first_seq",
+    "list_segments",
+    "ensure_journal_dir",
+    "ensure_subdir",
+    "open_private",
+    "write_atomic",
+    "fsync_dir",
+    "read_manifest",
+    "write_manifest",
+    "new_manifest",
+    "log_error",
+]
+
+LOCK_FILE = "journal.lock"
+MANIFEST_FILE = "manifest.json"
+SEGMENTS_DIR = "segments"
+SPOOL_DIR = "spool"
+QUARANTINE_DIR = "quarantine"
+ERROR_LOG = "errors.log"
+MANIFEST_FORMAT = 1
+_SEGMENT_SUFFIX = ".jsonl"
+
+
+def segment_name(first_seq: int) -> str:
+    """File name of the segment whose first record has *first_seq* (sorts numerically)."""
+    return "%020d%s" % (first_seq, _SEGMENT_SUFFIX)
+
+
+def segment_first_seq(name: str) -> int | None:
+    """Inverse of `segment_name`; None for a file that is not a segment."""
+    stem = name[: -len(_SEGMENT_SUFFIX)]
+    if name.endswith(_SEGMENT_SUFFIX) and len(stem) == 20 and stem.isdigit():
+        return int(stem)
+    return None
+
+
+def list_segments(root: Path) -> list[tuple[int, Path]]:
+    """All segment files of the journal, ordered by first seq."""
+    try:
+        names = os.listdir(root / SEGMENTS_DIR)
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        first = segment_first_seq(name)
+        if first is not None:
+            found.append((first, root / SEGMENTS_DIR / name))
+    found.sort()
+    return found
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a create, rename or unlink inside *path* durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_owner(path: Path) -> None:
+    st = path.stat()
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise JournalPermissionError(
+            f"refusing to use journal directory {path}: it is owned by uid {st.st_uid}, not by you "
+            f"(uid {os.geteuid()}); set AGENT_JOURNAL_DIR or --journal to a directory of your own"
+        )
+
+
+def ensure_subdir(root: Path, name: str) -> Path:
+    """Create ``root/name`` (0700) if needed and return it."""
+    path = root / name
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return path
+    os.chmod(path, 0o700)
+    return path
+
+
+def ensure_journal_dir(root: Path) -> Path:
+    """Create the journal directory (0700, with a ``.gitignore``) or check an existing one."""
+    try:
+        if not root.is_dir():
+            root.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(root, 0o700)
+            except FileExistsError:
+                pass
+            os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
+            gitignore = root / ".gitignore"
+            if not gitignore.exists():
+                fd = open_private(gitignore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                try:
+                    os.write(fd, b"*\n")
+                finally:
+                    os.close(fd)
+        _check_owner(root)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise JournalPermissionError(f"journal directory {root} is not writable")
+        ensure_subdir(root, SEGMENTS_DIR)
+        if not (root / MANIFEST_FILE).exists():
+            write_manifest(root, new_manifest())
+    except JournalError:
+        raise
+    except OSError as e:
+        raise JournalPermissionError(
+            f"cannot create or open journal directory {root}: {e.strerror or e}"
+        ) from e
+    return root
+
+
+def open_private(path: Path, flags: int) -> int:
+    """``os.open`` a file that must be private: created 0600 whatever the umask."""
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+    if flags & os.O_CREAT:
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        except OSError:
+            os.close(fd)
+            raise
+    return fd
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace *path* with *data* atomically and durably (tmp, fsync, rename, dir fsync)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def new_manifest() -> dict[str, Any]:
+    """An empty manifest for a new journal."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "journal_id": secrets.token_hex(8),
+        "epoch": 0,
+        "segments": [],
+        "compacted": [],
+        "lost": [],
+    }
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The journal's manifest; a missing one reads as empty."""
+    path = root / MANIFEST_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return new_manifest() | {"journal_id": ""}
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise JournalError(
+            f"{path} is not valid JSON ({e}); run `agent-journal verify --repair tolerate` to rebuild it"
+        ) from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
+        raise JournalError(f"{path} is not a journal manifest")
+    doc.setdefault("compacted", [])
+    doc.setdefault("lost", [])
+    doc.setdefault("epoch", 0)
+    return doc
+
+
+def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    """Atomically replace the manifest (the commit point of rolls, repairs and compactions)."""
+    write_atomic(root / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
+
+
+def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
+    """Append one line to the journal's error log; never raises (it is the last resort)."""
+    entry = {"ts": now_ts(), "pid": os.getpid(), "kind": kind, "message": message, **fields}
+    try:
+        line = json.dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
+        fd = open_private(root / ERROR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except Exception:
+        pass

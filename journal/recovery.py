@@ -1,0 +1,220 @@
+"""Repairing a damaged journal, explicitly and never destroying evidence.
+
+`repair` runs under the append lock and uses the reader's findings:
+
+* ``tolerate``: cut a torn tail; move corrupt and duplicate records out of their
+  segments into ``quarantine/``; record their seqs (and any gap, or a missing sealed
+  segment's range) in the manifest's ``lost`` list, so `verify` is clean afterwards
+  and still tells what was lost.
+* ``salvage``: like tolerate, but a record that fails its CRC yet still parses is
+  kept (re-framed with a fresh CRC), as is a good record glued behind garbage.
+* ``point-in-time``: keep everything before the first damage; move the rest (the
+  remainder of that segment and every later segment) to ``quarantine/``. Later
+  appends reuse the seqs after the cut, as after RocksDB's point-in-time recovery.
+
+Every repair that changes records bumps the manifest's ``epoch``, which tells
+projection caches to rebuild.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from journal.codec import check_line, encode_record, peek_seq
+from journal.layout import (
+    LOCK_FILE,
+    fsync_dir,
+    list_segments,
+    log_error,
+    read_manifest,
+    write_atomic,
+    write_manifest,
+)
+from journal.locking import JournalLock
+from journal.reader import Damage, Reader, RecoveryMode
+from journal.writer import quarantine, repair_tail, seal_info
+
+__all__ = ["RepairReport", "repair"]
+
+
+@dataclass
+class RepairReport:
+    """What `repair` changed."""
+
+    mode: str
+    torn_tail_bytes: int = 0
+    dropped_records: int = 0
+    salvaged_records: int = 0
+    lost: list[list[int]] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    truncated_at: dict[str, Any] | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.torn_tail_bytes or self.dropped_records or self.salvaged_records or self.lost
+                    or self.quarantined or self.truncated_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "changed": self.changed,
+            "torn_tail_bytes": self.torn_tail_bytes,
+            "dropped_records": self.dropped_records,
+            "salvaged_records": self.salvaged_records,
+            "lost": self.lost,
+            "quarantined": self.quarantined,
+            "truncated_at": self.truncated_at,
+        }
+
+
+def _scan(root: Path, manifest: dict[str, Any]) -> list[Damage]:
+    found: list[Damage] = []
+    for _ in Reader(root, RecoveryMode.TOLERATE, found.append, manifest=manifest).events():
+        pass
+    return found
+
+
+def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) -> RepairReport:
+    """Fix the journal at *root* in *mode* (tolerate, salvage or point-in-time)."""
+    mode = RecoveryMode(mode)
+    if mode is RecoveryMode.STRICT:
+        raise ValueError("strict mode never changes the journal; use verify, or repair with "
+                         "tolerate, salvage or point-in-time")
+    report = RepairReport(mode.value)
+    with JournalLock(root / LOCK_FILE, lock_timeout):
+        segments = list_segments(root)
+        if segments:
+            _, active = segments[-1]
+            fd = os.open(active, os.O_RDWR)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    report.torn_tail_bytes = size - repair_tail(root, fd, size, active)
+            finally:
+                os.close(fd)
+        manifest = read_manifest(root)
+        damage = _scan(root, manifest)
+        if not damage:
+            return report
+        if mode is RecoveryMode.POINT_IN_TIME:
+            _cut(root, manifest, damage[0], report)
+        else:
+            _mend(root, manifest, damage, mode, report)
+            # Records removed without a readable seq leave gaps: name them as lost.
+            for d in _scan(root, manifest):
+                if d.kind == "gap" and d.first_seq is not None and d.last_seq is not None:
+                    report.lost.append([d.first_seq, d.last_seq])
+            report.lost = _merge(report.lost)
+            manifest["lost"] = _merge(manifest.get("lost", []) + report.lost)
+        manifest["epoch"] = manifest.get("epoch", 0) + 1
+        write_manifest(root, manifest)
+        log_error(root, "repaired", f"repair ({mode.value}) changed the journal", report=report.to_dict())
+    return report
+
+
+def _merge(ranges: list[list[int]]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def _unseal(path: Path) -> None:
+    os.chmod(path, 0o600)
+
+
+def _cut(root: Path, manifest: dict[str, Any], first: Damage, report: RepairReport) -> None:
+    """Point-in-time: keep what precedes *first*; quarantine the rest."""
+    segments = list_segments(root)
+    if first.kind == "missing_segment":
+        cut_seq = first.first_seq or 0
+        cut_file, cut_offset = None, 0
+    else:
+        cut_file, cut_offset = Path(first.file), first.offset
+        cut_seq = next((f for f, p in segments if p == cut_file), 0)
+    for seg_first, path in segments:
+        if path == cut_file:
+            data = path.read_bytes()
+            qpath = quarantine(root, f"{path.name}.{cut_offset}.pit", data[cut_offset:])
+            report.quarantined.append(str(qpath))
+            _unseal(path)
+            write_atomic(path, data[:cut_offset])
+        elif seg_first > cut_seq:
+            qpath = quarantine(root, path.name + ".pit", path.read_bytes())
+            report.quarantined.append(str(qpath))
+            _unseal(path)
+            path.unlink()
+    fsync_dir(root / "segments")
+    keep_names = {p.name for _, p in list_segments(root)}
+    manifest["segments"] = [
+        s for s in manifest["segments"]
+        if s["name"] in keep_names and (cut_file is None or s["name"] != cut_file.name)
+        and s["first_seq"] < cut_seq
+    ]
+    report.truncated_at = first.to_dict()
+
+
+def _mend(root: Path, manifest: dict[str, Any], damage: list[Damage], mode: RecoveryMode,
+          report: RepairReport) -> None:
+    """Tolerate/salvage: rewrite each damaged segment without its bad records."""
+    bad: dict[str, dict[int, str]] = {}
+    for d in damage:
+        if d.kind == "missing_segment":
+            manifest["segments"] = [s for s in manifest["segments"] if s["name"] != d.file]
+            report.lost.append([d.first_seq or 0, d.last_seq or 0])
+        elif d.kind == "gap":
+            report.lost.append([d.first_seq or 0, d.last_seq or 0])
+        elif d.kind in ("corrupt", "duplicate", "unterminated_segment", "nul_bytes"):
+            bad.setdefault(d.file, {})[d.offset] = d.kind
+    sealed = {s["name"]: s for s in manifest["segments"]}
+    for name, offsets in bad.items():
+        path = Path(name)
+        data = path.read_bytes()
+        kept: list[bytes] = []
+        dropped: list[bytes] = []
+        offset = 0
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" for a segment ending in "\n"
+        for line in lines:
+            here = offset
+            offset += len(line) + 1
+            record = line.lstrip(b"\0")
+            at = here + len(line) - len(record)
+            kind = offsets.get(at) or (offsets.get(here) if offsets.get(here) != "nul_bytes" else None)
+            if not record:
+                dropped.append(line)
+                continue
+            if kind is None:
+                kept.append(record)
+                continue
+            dropped.append(line)
+            if kind == "corrupt" and mode is RecoveryMode.SALVAGE:
+                event = Reader._salvage(record)
+                if event is not None:
+                    kept.append(encode_record(event.seq, event.ts, event.type, bytes(event.data),
+                                              session=event.session, agent=event.agent, v=event.v)[:-1])
+                    report.salvaged_records += 1
+                    continue
+            if kind != "duplicate":
+                seq = peek_seq(record) if not check_line(record) else None
+                if seq is not None:
+                    report.lost.append([seq, seq])
+            report.dropped_records += 1
+        if tail:
+            dropped.append(tail)
+        qpath = quarantine(root, f"{path.name}.corrupt", b"\n".join(dropped) + b"\n")
+        report.quarantined.append(str(qpath))
+        entry = sealed.get(path.name)
+        if entry is not None:
+            _unseal(path)
+        write_atomic(path, b"".join(k + b"\n" for k in kept))
+        if entry is not None:
+            info = seal_info(path, int(path.stem))
+            manifest["segments"] = [s if s["name"] != path.name else info for s in manifest["segments"]]
+            os.chmod(path, 0o400)

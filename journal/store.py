@@ -1,0 +1,151 @@
+"""`Journal`: the one object the CLI, the hooks and the projections talk to.
+
+It ties the pieces together: where the journal lives and its settings
+(`journal.config`), appending (`journal.writer`), reading (`journal.reader`),
+checking (`journal.verify`) and repairing (`journal.recovery`). Reading modules use
+msgspec and are imported on first use, so a process that only appends (a hook) pays
+for none of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from journal.config import JournalConfig, load_config
+from journal.layout import ensure_journal_dir, list_segments, log_error, read_manifest
+from journal.writer import NewEvent, Writer
+
+if TYPE_CHECKING:
+    from journal.events import Event
+    from journal.reader import Damage, RecoveryMode
+    from journal.recovery import RepairReport
+    from journal.verify import VerifyReport
+
+__all__ = ["Journal"]
+
+
+class Journal:
+    """A journal directory: append events, read them back, verify, repair."""
+
+    def __init__(self, root: Path, config: JournalConfig) -> None:
+        self.root = root
+        self.config = config
+        self._writer = Writer(root, config)
+
+    @classmethod
+    def open(
+        cls,
+        root: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        environ: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> Journal:
+        """Open (and with *create*, make) the journal directory *root*."""
+        path = Path(root)
+        if create:
+            ensure_journal_dir(path)
+        elif not path.is_dir():
+            from journal.errors import JournalError
+
+            raise JournalError(f"no journal at {path} (nothing has been recorded there yet)")
+        return cls(path, load_config(path, environ, **overrides))
+
+    # -- writing -------------------------------------------------------------------
+
+    def append(
+        self,
+        type: str,
+        data: dict[str, Any] | bytes | None = None,
+        *,
+        session: str | None = None,
+        agent: str | None = None,
+        ts: str | None = None,
+    ) -> int:
+        """Append one event and return its seq (durable per the durability policy)."""
+        return self._writer.append([NewEvent(type, data, session, agent, ts)])[0]
+
+    def append_many(self, events: Iterable[NewEvent], *, lock_timeout: float | None = None,
+                    spool_on_timeout: bool = False) -> list[int]:
+        """Append several events under one lock, in order; ``[]`` if they were spooled."""
+        return self._writer.append(events, lock_timeout=lock_timeout, spool_on_timeout=spool_on_timeout)
+
+    def log_error(self, kind: str, message: str, **fields: Any) -> None:
+        """Note an internal error in the journal's ``errors.log``."""
+        log_error(self.root, kind, message, **fields)
+
+    # -- reading -------------------------------------------------------------------
+
+    def read(
+        self,
+        from_seq: int = 1,
+        *,
+        to_seq: int | None = None,
+        mode: RecoveryMode | str = "tolerate",
+        on_damage: Callable[[Damage], None] | None = None,
+    ) -> Iterator[Event]:
+        """Stream events with ``from_seq <= seq <= to_seq``; damage handled per *mode*."""
+        from journal.reader import Reader
+
+        return Reader(self.root, mode, on_damage).events(from_seq, to_seq)
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest: sealed segments, compacted and lost ranges, journal id, epoch."""
+        return read_manifest(self.root)
+
+    def last_seq(self) -> int:
+        """The seq of the newest record (0 for an empty journal), read from the tail."""
+        from journal.writer import _last_newline, _tail_seq
+
+        segments = list_segments(self.root)
+        for first, path in reversed(segments):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                size = _last_newline(fd, os.fstat(fd).st_size)
+                if size:
+                    return _tail_seq(fd, size, first)
+            finally:
+                os.close(fd)
+            if first > 1:
+                return first - 1
+        return 0
+
+    # -- checking ------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Check every record and segment; report, never fix."""
+        from journal.verify import verify
+
+        return verify(self.root, lock_timeout=self.config.lock_timeout)
+
+    def repair(self, mode: RecoveryMode | str) -> RepairReport:
+        """Fix damage in *mode* (tolerate, salvage, point-in-time); evidence is quarantined."""
+        from journal.recovery import repair
+
+        return repair(self.root, mode, lock_timeout=max(self.config.lock_timeout, 30.0))
+
+    def stats(self) -> dict[str, Any]:
+        """Events by type, sessions, bytes and segments (one streaming pass)."""
+        by_type: Counter[str] = Counter()
+        sessions: set[str] = set()
+        events = 0
+        for event in self.read():
+            events += 1
+            by_type[event.type] += 1
+            if event.session is not None:
+                sessions.add(event.session)
+        segments = list_segments(self.root)
+        manifest = self.manifest()
+        return {
+            "journal": str(self.root),
+            "events": events,
+            "by_type": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "sessions": len(sessions),
+            "segments": len(segments),
+            "sealed_segments": len(manifest["segments"]),
+            "bytes": sum(p.stat().st_size for _, p in segments),
+            "last_seq": self.last_seq(),
+        }

@@ -1,0 +1,379 @@
+"""Appending to the journal: correct under many concurrent processes and crashes.
+
+One append, under the exclusive lock (§7.3 of journal-anchors.md):
+
+1. open the active segment (the highest-numbered), creating or rolling as needed;
+2. if it does not end in ``\\n``, a writer died mid-record: move the torn bytes to
+   ``quarantine/``, truncate, and note it in ``errors.log``;
+3. read the last seq from the tail (the log is the only counter; there is no
+   separate counter file to drift);
+4. merge any spooled events, then number ours ``last+1...``;
+5. write the lines with one ``os.write`` (looping only on a short write);
+6. ``fdatasync`` under the ``fsync`` policy;
+7. seal the segment if it has reached ``segment_bytes``.
+
+Encoding happens before the lock is taken; only numbering and the CRC happen
+inside. Stdlib only: this module is the hook's hot path.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from journal.codec import check_line, encode_data, encode_record, now_ts, peek_seq, renumber
+from journal.config import JournalConfig
+from journal.errors import JournalError, LockTimeout, RecordTooLarge
+from journal.layout import (
+    LOCK_FILE,
+    QUARANTINE_DIR,
+    SEGMENTS_DIR,
+    SPOOL_DIR,
+    ensure_subdir,
+    fsync_dir,
+    list_segments,
+    log_error,
+    open_private,
+    read_manifest,
+    segment_name,
+    write_manifest,
+)
+from journal.locking import JournalLock
+
+__all__ = ["NewEvent", "Writer", "seal_info", "repair_tail", "quarantine"]
+
+_TAIL = 64 * 1024
+_WRITE_CHUNK = 1024 * 1024
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: its type, payload object, and optional session and agent ids."""
+
+    type: str
+    data: Any = None
+    session: str | None = None
+    agent: str | None = None
+    ts: str | None = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view[:_WRITE_CHUNK]) :]
+
+
+def _read_at(fd: int, offset: int, size: int) -> bytes:
+    return os.pread(fd, size, offset)
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """Offset just past the last ``\\n`` in the file (0 if there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL)
+        chunk = _read_at(fd, start, end - start)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0
+
+
+def _tail_seq(fd: int, size: int, first_seq: int) -> int:
+    """The seq of the last record in a segment that ends in ``\\n``.
+
+    The last line with a valid CRC gives the seq; each complete but corrupt line
+    after it still consumed one seq (so numbering never reuses one). A segment
+    with no valid line at all counts its lines from the segment's first seq.
+    """
+    corrupt_after = 0
+    end = size
+    carry = b""
+    while end > 0:
+        start = max(0, end - _TAIL)
+        chunk = _read_at(fd, start, end - start) + carry
+        lines = chunk.split(b"\n")
+        # lines[0] may be cut at `start`; keep it for the next (earlier) chunk.
+        carry = lines[0] if start > 0 else b""
+        for line in reversed(lines if start == 0 else lines[1:]):
+            if not line:
+                continue
+            if check_line(line.lstrip(b"\0")):
+                seq = peek_seq(line.lstrip(b"\0"))
+                if seq is not None:
+                    return seq + corrupt_after
+            corrupt_after += 1
+        end = start
+    return first_seq - 1 + corrupt_after
+
+
+def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
+    """The manifest entry of a sealed segment: seq range, count, bytes and whole-file CRC."""
+    crc = 0
+    count = 0
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_WRITE_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+            count += chunk.count(b"\n")
+            size += len(chunk)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        last = _tail_seq(fd, size, first_seq) if size else first_seq - 1
+    finally:
+        os.close(fd)
+    return {
+        "name": path.name,
+        "first_seq": first_seq,
+        "last_seq": last,
+        "count": count,
+        "bytes": size,
+        "crc32": "%08x" % crc,
+    }
+
+
+def repair_tail(root: Path, fd: int, size: int, path: Path) -> int:
+    """Quarantine and cut the bytes after the last ``\\n`` of *fd*; return the new size.
+
+    Call with the append lock held. The torn bytes are kept in ``quarantine/`` (never
+    delete evidence) and the repair is noted in ``errors.log``.
+    """
+    keep = _last_newline(fd, size)
+    torn = _read_at(fd, keep, size - keep)
+    qpath = quarantine(root, f"{path.name}.{keep}.torn", torn)
+    os.ftruncate(fd, keep)
+    _fdatasync(fd)
+    log_error(
+        root,
+        "torn_tail_repaired",
+        f"dropped {len(torn)} torn bytes at the end of {path.name} (offset {keep}); kept in {qpath}",
+        segment=path.name,
+        offset=keep,
+        bytes=len(torn),
+        quarantine=str(qpath),
+    )
+    return keep
+
+
+def quarantine(root: Path, name: str, data: bytes) -> Path:
+    """Durably keep *data* under ``quarantine/`` (0600) and return its path."""
+    qdir = ensure_subdir(root, QUARANTINE_DIR)
+    qpath = qdir / name
+    qfd = open_private(qpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        _write_all(qfd, data)
+        os.fsync(qfd)
+    finally:
+        os.close(qfd)
+    fsync_dir(qdir)
+    return qpath
+
+
+class Writer:
+    """Appends records to the journal at *root*; safe across processes and crashes."""
+
+    def __init__(self, root: Path, config: JournalConfig) -> None:
+        self.root = root
+        self.config = config
+        self.segments = root / SEGMENTS_DIR
+
+    # -- preparation (outside the lock) ---------------------------------------
+
+    def encode(self, event: NewEvent) -> bytes:
+        """Frame *event* with seq 0; numbering happens under the lock."""
+        data = event.data if isinstance(event.data, bytes) else encode_data(event.data)
+        line = encode_record(
+            0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent
+        )
+        if len(line) > self.config.max_record_bytes:
+            raise RecordTooLarge(
+                f"a {event.type} record would be {len(line):,} bytes, over the "
+                f"{self.config.max_record_bytes:,}-byte limit (max_record_bytes); shrink its data"
+            )
+        return line
+
+    # -- appending ------------------------------------------------------------
+
+    def append(
+        self,
+        events: Iterable[NewEvent],
+        *,
+        lock_timeout: float | None = None,
+        spool_on_timeout: bool = False,
+    ) -> list[int]:
+        """Append *events* in order and return their seqs.
+
+        If the lock is busy past *lock_timeout* and *spool_on_timeout* is set, the
+        events go to a spool file instead (durably) and ``[]`` is returned: the next
+        append merges them, in order, so nothing is lost.
+        """
+        templates = [self.encode(e) for e in events]
+        timeout = self.config.lock_timeout if lock_timeout is None else lock_timeout
+        try:
+            with JournalLock(self.root / LOCK_FILE, timeout):
+                return self._append_locked(templates)
+        except LockTimeout:
+            if not spool_on_timeout:
+                raise
+            self.spool(templates)
+            return []
+
+    def spool(self, templates: list[bytes]) -> Path:
+        """Durably park framed records (seq 0) for the next lock holder to merge."""
+        spool_dir = ensure_subdir(self.root, SPOOL_DIR)
+        path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), secrets.token_hex(3)))
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            _write_all(fd, b"".join(templates))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_dir(spool_dir)
+        return path
+
+    def _append_locked(self, templates: list[bytes]) -> list[int]:
+        fd, first, path = self._open_active()
+        try:
+            size = os.fstat(fd).st_size
+            if size and _read_at(fd, size - 1, 1) != b"\n":
+                size = self._repair_tail(fd, size, path)
+            last = _tail_seq(fd, size, first) if size else first - 1
+            spooled, spool_files = self._collect_spool(fd, size)
+            out: list[bytes] = []
+            for line, src in spooled:
+                last += 1
+                out.append(renumber(line, last, src))
+            seqs = []
+            for template in templates:
+                last += 1
+                seqs.append(last)
+                out.append(renumber(template[:-1], last))
+            if out:
+                try:
+                    _write_all(fd, b"".join(out))
+                    if self.config.durability == "fsync":
+                        _fdatasync(fd)
+                except OSError as e:
+                    log_error(self.root, "append_failed", f"write to {path} failed: {e}")
+                    raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
+            for spool_file in spool_files:
+                spool_file.unlink(missing_ok=True)
+            if spool_files:
+                fsync_dir(spool_files[0].parent)
+            if size + sum(map(len, out)) >= self.config.segment_bytes:
+                self._roll(fd, first, path, last)
+            return seqs
+        finally:
+            os.close(fd)
+
+    # -- segments ---------------------------------------------------------------
+
+    def _create_segment(self, first_seq: int) -> Path:
+        path = self.segments / segment_name(first_seq)
+        try:
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        fsync_dir(self.segments)
+        return path
+
+    def _open_active(self) -> tuple[int, int, Path]:
+        """Open the active segment read-write, first rolling a sealed or full one."""
+        segs = list_segments(self.root)
+        if not segs:
+            ensure_subdir(self.root, SEGMENTS_DIR)
+            manifest = read_manifest(self.root)
+            first = 1 + max([s["last_seq"] for s in manifest["segments"]] + [0])
+            segs = [(first, self._create_segment(first))]
+        first, path = segs[-1]
+        try:
+            fd = open_private(path, os.O_RDWR | os.O_APPEND)
+            st = os.fstat(fd)
+            sealed = not st.st_mode & 0o200
+        except PermissionError:
+            # Sealed segments are read-only; a non-root writer cannot even open one.
+            fd = os.open(path, os.O_RDONLY)
+            st = os.fstat(fd)
+            sealed = True
+        if not sealed and st.st_size < self.config.segment_bytes:
+            return fd, first, path
+        try:
+            # A crash between sealing and creating the next segment, or a full segment.
+            size = _last_newline(fd, st.st_size) if sealed else st.st_size
+            if not sealed and size and _read_at(fd, size - 1, 1) != b"\n":
+                size = self._repair_tail(fd, size, path)
+            last = _tail_seq(fd, size, first) if size else first - 1
+            if sealed:
+                self._create_segment(last + 1)
+            else:
+                self._roll(fd, first, path, last)
+        finally:
+            os.close(fd)
+        first = last + 1
+        path = self.segments / segment_name(first)
+        return open_private(path, os.O_RDWR | os.O_APPEND), first, path
+
+    def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
+        """Seal the active segment (manifest entry, read-only) and start the next one."""
+        os.fsync(fd)
+        info = seal_info(path, first)
+        manifest = read_manifest(self.root)
+        manifest["segments"] = [s for s in manifest["segments"] if s["name"] != path.name] + [info]
+        manifest["segments"].sort(key=lambda s: s["first_seq"])
+        write_manifest(self.root, manifest)
+        os.fchmod(fd, 0o400)
+        self._create_segment(info["last_seq"] + 1)
+
+    # -- recovery of a torn tail ----------------------------------------------------
+
+    def _repair_tail(self, fd: int, size: int, path: Path) -> int:
+        return repair_tail(self.root, fd, size, path)
+
+    # -- spool ------------------------------------------------------------------------
+
+    def _collect_spool(self, fd: int, size: int) -> tuple[list[tuple[bytes, str]], list[Path]]:
+        """Verified records waiting in spool files, oldest file first, minus any already merged."""
+        spool_dir = self.root / SPOOL_DIR
+        try:
+            names = sorted(n for n in os.listdir(spool_dir) if n.endswith(".jsonl"))
+        except FileNotFoundError:
+            return [], []
+        if not names:
+            return [], []
+        files = [spool_dir / n for n in names]
+        contents = []
+        for path in files:
+            try:
+                contents.append(path.read_bytes())
+            except OSError:
+                contents.append(b"")
+        # A crash after writing merged records but before unlinking their spool file
+        # must not merge them twice: merged records carry "src" = the spool file name.
+        window = min(size, _TAIL + 2 * sum(map(len, contents)))
+        tail = _read_at(fd, size - window, window) if window else b""
+        out: list[tuple[bytes, str]] = []
+        for path, raw in zip(files, contents):
+            if b'"src":"%s"' % path.name.encode() in tail:
+                continue
+            for line in raw.split(b"\n"):
+                if not line:
+                    continue
+                if check_line(line):
+                    out.append((line, path.name))
+                else:
+                    log_error(
+                        self.root,
+                        "spool_record_dropped",
+                        f"a damaged record in spool file {path.name} was not merged",
+                        spool=path.name,
+                        bytes=len(line),
+                    )
+        return out, files
