@@ -14,6 +14,7 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Self, TypeVar
 
 __all__ = [
     "ALLOWED_TOOLS",
@@ -31,7 +32,7 @@ __all__ = [
     "REPO_ROOT",
     "ClaudeProcess",
     "ClaudeResult",
-    "ClaudeTimeout",
+    "ClaudeTimeoutError",
     "claude_command",
     "claude_env",
     "ensure_claude",
@@ -175,7 +176,7 @@ class ClaudeResult:
         )
 
 
-class ClaudeTimeout(AssertionError):
+class ClaudeTimeoutError(AssertionError):
     """A run exceeded its timeout; carries what it printed so far. An AssertionError so
     pytest reports it as a test failure with the output, not as an internal error."""
 
@@ -204,7 +205,7 @@ def run_claude(
     """Run one ``claude -p PROMPT`` turn in ``project`` and wait for it.
 
     The whole process group is killed on timeout (hooks and Bash tools included) and
-    :class:`ClaudeTimeout` is raised. A non-zero exit is returned, not raised, since some
+    :class:`ClaudeTimeoutError` is raised. A non-zero exit is returned, not raised, since some
     scenarios expect one.
     """
     proc = start_claude(
@@ -219,14 +220,14 @@ def run_claude(
         extra_args=extra_args,
         allowed_tools=allowed_tools,
     )
-    try:
-        returncode = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill_tree()
-        raise ClaudeTimeout(timeout, proc.argv, proc.stdout(), proc.stderr()) from None
-    finally:
-        proc.cleanup()
-    return ClaudeResult(returncode, proc.stdout(), proc.stderr(), time.monotonic() - proc.started_at, proc.argv)
+    with proc:
+        try:
+            returncode = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill_tree()
+            raise ClaudeTimeoutError(timeout, proc.argv, proc.stdout(), proc.stderr()) from None
+        # Read the output before the context exit closes its files.
+        return ClaudeResult(returncode, proc.stdout(), proc.stderr(), time.monotonic() - proc.started_at, proc.argv)
 
 
 class ClaudeProcess:
@@ -239,8 +240,10 @@ class ClaudeProcess:
 
     def __init__(self, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.argv = argv
-        self._out: IO[bytes] = tempfile.TemporaryFile()
-        self._err: IO[bytes] = tempfile.TemporaryFile()
+        # Files, not context managers: they must outlive this call (closed in cleanup()).
+        self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._final: tuple[str, str] | None = None
         self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
             argv,
@@ -281,50 +284,46 @@ class ClaudeProcess:
         Its children are remembered first so :meth:`cleanup` can still reap them.
         """
         self.descendants()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
 
     def kill_tree(self) -> None:
         """SIGKILL Claude Code and everything it started."""
         if self.popen.poll() is None:
             self.descendants()
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         for pid, started in self._seen_descendants:
             if _start_time(pid) != started:
                 continue  # already gone, or the pid now belongs to someone else
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
 
     def stdout(self) -> str:
-        """Everything written to stdout so far."""
-        return _read_all(self._out)
+        """Everything written to stdout so far (still available after :meth:`cleanup`)."""
+        return self._final[0] if self._final is not None else _read_all(self._out)
 
     def stderr(self) -> str:
-        """Everything written to stderr so far."""
-        return _read_all(self._err)
+        """Everything written to stderr so far (still available after :meth:`cleanup`)."""
+        return self._final[1] if self._final is not None else _read_all(self._err)
 
     def cleanup(self) -> None:
-        """Kill whatever is left (a no-op after a clean exit) and close the output files."""
+        """Kill whatever is left (a no-op after a clean exit) and close the output files.
+
+        Idempotent; the output is kept in memory so it can still be read afterwards.
+        """
+        if self._final is not None:
+            return
         self.kill_tree()
+        self._final = (_read_all(self._out), _read_all(self._err))
         self._out.close()
         self._err.close()
 
-    def __enter__(self) -> ClaudeProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -366,7 +365,7 @@ def wait_until(
             value = condition()
             if value:
                 return value
-        except Exception as error:  # noqa: BLE001 - retried until the deadline
+        except Exception as error:  # retried until the deadline
             last_error = error
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {message}") from last_error
@@ -436,8 +435,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_all(handle: IO[bytes]) -> str:
-    if handle.closed:
-        return ""
     position = handle.tell()
     handle.seek(0)
     data = handle.read()

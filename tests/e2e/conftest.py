@@ -22,7 +22,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from tests.e2e.claude import CLAUDE_BIN_ENV, ensure_claude, init_project  # noqa: E402
+from tests.e2e.claude import CLAUDE_BIN_ENV, ensure_claude, init_project  # noqa: E402 - after the sys.path fix above
 from tests.e2e.fake_api import FakeMessagesAPI  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -29,10 +30,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 __all__ = [
+    "DEFAULT_SUMMARY",
+    "DONE_TEXT",
+    "SUMMARY_MARKER",
     "Block",
     "FakeMessagesAPI",
     "RecordedRequest",
@@ -56,8 +60,14 @@ MODEL = "claude-fake-e2e"
 #: Final answer once a conversation's script is exhausted (or nothing matched).
 DONE_TEXT = "Done."
 
-#: Answer to a compaction request; Claude Code asks for an <analysis> then a <summary>.
-DEFAULT_SUMMARY = "<analysis>Nothing to analyse.</analysis>\n<summary>FAKE-SUMMARY of the session so far.</summary>"
+#: A token in the default compaction summary; after ``/compact`` it heads the first user message.
+SUMMARY_MARKER = "FAKE-SUMMARY"
+
+#: Answer to a compaction request. Claude Code asks for an <analysis> then a <summary> block,
+#: and without them it sends the request a second time.
+DEFAULT_SUMMARY = (
+    f"<analysis>Nothing to analyse.</analysis>\n<summary>{SUMMARY_MARKER} of the session so far.</summary>"
+)
 
 
 # --------------------------------------------------------------------------- script model
@@ -85,14 +95,34 @@ Block = TextBlock | ToolUseBlock
 class Rule:
     """One scripted conversation.
 
-    A request belongs to this rule when ``marker`` occurs in the text of its *first* user
-    message (main sessions: the prompt, after Claude Code's ``<system-reminder>`` blocks;
-    subagents: the Agent tool's ``prompt``). ``turns[i]`` answers the request that already
-    holds ``i`` assistant messages; past the end the fake answers :data:`DONE_TEXT`.
+    With ``match="first"`` (the default) a request belongs to this rule when ``marker``
+    occurs in the text of its *first* user message (a main session: the prompt, after
+    Claude Code's ``<system-reminder>`` blocks; a subagent: the Agent tool's ``prompt``),
+    and ``turns[i]`` answers the request that already holds ``i`` assistant messages.
+
+    With ``match="latest"`` the marker is looked for in the *last* user message that
+    contains it, and ``i`` counts only the assistant messages after that one. Use it for a
+    prompt given to ``--resume`` (the old turns are replayed before it) and after
+    compaction (the first user message is then Claude Code's summary, not a prompt).
+
+    Past the end of ``turns`` the fake answers :data:`DONE_TEXT`. When several rules match,
+    the first in the script wins.
     """
 
     marker: str
     turns: Sequence[Sequence[Block]]
+    match: Literal["first", "latest"] = "first"
+
+    def step(self, body: Any) -> int | None:
+        """Index into ``turns`` for a request body, or ``None`` if the rule does not apply."""
+        messages = _messages(body)
+        if self.match == "first":
+            return _assistant_turns(messages) if self.marker in first_user_text(body) else None
+        for index in range(len(messages) - 1, -1, -1):
+            message = messages[index]
+            if isinstance(message, dict) and message.get("role") == "user" and self.marker in _prompt_text(message):
+                return _assistant_turns(messages[index + 1 :])
+        return None
 
 
 def text(value: str) -> TextBlock:
@@ -192,12 +222,24 @@ def request_text(body: Any) -> str:
     return "\n".join(parts)
 
 
-def _assistant_turns(body: Any) -> int:
-    return sum(1 for m in _messages(body) if isinstance(m, dict) and m.get("role") == "assistant")
+def _prompt_text(message: dict[str, Any]) -> str:
+    """Text a user typed or Claude Code added around it: text blocks only, no tool results."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "\n".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+
+
+def _assistant_turns(messages: list[Any]) -> int:
+    return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
 
 
 #: Substrings of the instruction Claude Code appends when it asks the model for a summary.
-_COMPACTION_HINTS = ("create a detailed summary", "summary of the conversation", "summarize the conversation")
+_COMPACTION_HINTS = ("create a detailed summary of the conversation", "followed by a <summary> block")
 
 
 def is_compaction_request(body: Any) -> bool:
@@ -263,7 +305,7 @@ class FakeMessagesAPI:
 
     # -- lifecycle
 
-    def start(self) -> FakeMessagesAPI:
+    def start(self) -> Self:
         """Bind a free port and serve in a daemon thread."""
         handler = type("_BoundHandler", (_Handler,), {"api": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -282,7 +324,7 @@ class FakeMessagesAPI:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> FakeMessagesAPI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -382,13 +424,15 @@ class FakeMessagesAPI:
         """Pick the content blocks (wire form) that answer one model request."""
         if is_compaction_request(body):
             return [{"type": "text", "text": self._summary_text}]
-        first = first_user_text(body)
-        step = _assistant_turns(body)
         with self._lock:
-            rule = next((r for r in self._script if r.marker in first), None)
+            script = list(self._script)
         blocks: Sequence[Block] = ()
-        if rule is not None and step < len(rule.turns):
-            blocks = rule.turns[step]
+        for rule in script:
+            step = rule.step(body)
+            if step is not None:
+                if step < len(rule.turns):
+                    blocks = rule.turns[step]
+                break
         if not blocks:
             return [{"type": "text", "text": DONE_TEXT}]
         wire: list[dict[str, Any]] = []
@@ -396,7 +440,9 @@ class FakeMessagesAPI:
             if isinstance(block, TextBlock):
                 wire.append({"type": "text", "text": block.text})
             else:
-                wire.append({"type": "tool_use", "id": self._next_id("toolu"), "name": block.name, "input": block.input})
+                wire.append(
+                    {"type": "tool_use", "id": self._next_id("toolu"), "name": block.name, "input": block.input}
+                )
         return wire
 
 
@@ -430,6 +476,8 @@ def _sse_events(message_id: str, content: list[dict[str, Any]], stop_reason: str
         )
     ]
     for index, block in enumerate(content):
+        start: dict[str, Any]
+        delta: dict[str, Any]
         if block["type"] == "text":
             start = {"type": "text", "text": ""}
             delta = {"type": "text_delta", "text": block["text"]}
@@ -442,7 +490,11 @@ def _sse_events(message_id: str, content: list[dict[str, Any]], stop_reason: str
     events.append(
         (
             "message_delta",
-            {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": _usage(10)},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": _usage(10),
+            },
         )
     )
     events.append(("message_stop", {"type": "message_stop"}))
@@ -456,24 +508,28 @@ class _Handler(BaseHTTPRequestHandler):
     # Keep-alive like the real API; every response carries a Content-Length.
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         # Silence the per-request stderr lines; the request log is the record.
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        self._guarded(lambda: self._send_json({}))
+    # Every verb goes through one recorded route, so a test sees GETs too.
+    def do_GET(self) -> None:
+        self._guarded(self._route)
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        self._guarded(self._post)
+    def do_POST(self) -> None:
+        self._guarded(self._route)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_PUT(self) -> None:
+        self._guarded(self._route)
+
+    def do_PATCH(self) -> None:
+        self._guarded(self._route)
+
+    def do_DELETE(self) -> None:
+        self._guarded(self._route)
+
+    def do_HEAD(self) -> None:
         self._guarded(lambda: self._send_bytes(b"", "application/json"))
-
-    def do_PUT(self) -> None:  # noqa: N802 - stdlib naming
-        self._guarded(self._post)
-
-    def do_DELETE(self) -> None:  # noqa: N802 - stdlib naming
-        self._guarded(self._post)
 
     def _guarded(self, action: Callable[[], None]) -> None:
         # An exception escaping a handler would kill the connection mid-turn and make Claude
@@ -482,12 +538,10 @@ class _Handler(BaseHTTPRequestHandler):
             action()
         except (BrokenPipeError, ConnectionResetError):
             pass  # Claude Code went away (e.g. killed by a test): nothing to answer.
-        except Exception as error:  # noqa: BLE001 - the server thread must survive
+        except Exception as error:  # the server thread must survive anything
             self.api._record_error(f"{self.command} {self.path}: {error!r}")
-            try:
+            with contextlib.suppress(OSError):
                 self._send_json({"type": "error", "error": {"type": "api_error", "message": repr(error)}}, status=500)
-            except OSError:
-                pass
 
     def _read_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -499,7 +553,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return raw.decode("utf-8", "replace")
 
-    def _post(self) -> None:
+    def _route(self) -> None:
         parts = urlsplit(self.path)
         body = self._read_body()
         recorded = RecordedRequest(

@@ -11,6 +11,7 @@ import json
 import signal
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,17 @@ from tests.e2e.claude import (
     transcript_path,
     wait_until,
 )
-from tests.e2e.fake_api import FakeMessagesAPI, Rule, agent, bash, is_compaction_request, text, write
+from tests.e2e.fake_api import (
+    DONE_TEXT,
+    SUMMARY_MARKER,
+    FakeMessagesAPI,
+    Rule,
+    agent,
+    bash,
+    is_compaction_request,
+    text,
+    write,
+)
 
 PROBE_CONTEXT = "PROBE-CONTEXT-123"
 
@@ -97,13 +108,16 @@ def probe_plugin(tmp_path: Path, probe_log: Path) -> Path:
 
 def event_names(events: list[dict[str, Any]]) -> list[str]:
     """``Name`` or ``Name:Tool`` per event, for readable order assertions."""
-    return [
-        f"{e['hook_event_name']}:{e['tool_name']}" if "tool_name" in e else e["hook_event_name"] for e in events
-    ]
+    return [f"{e['hook_event_name']}:{e['tool_name']}" if "tool_name" in e else e["hook_event_name"] for e in events]
 
 
 def test_write_and_bash_fire_hooks_in_order(
-    claude_bin: Path, fake_api: FakeMessagesAPI, claude_home: Path, project_dir: Path, probe_plugin: Path, probe_log: Path
+    claude_bin: Path,
+    fake_api: FakeMessagesAPI,
+    claude_home: Path,
+    project_dir: Path,
+    probe_plugin: Path,
+    probe_log: Path,
 ) -> None:
     target = project_dir / "hello.txt"
     fake_api.set_script(
@@ -120,11 +134,17 @@ def test_write_and_bash_fire_hooks_in_order(
     )
 
     result = run_claude(
-        claude_bin, claude_home, project_dir, fake_api.port, "SMOKE-WRITE-BASH please", plugin_dir=probe_plugin,
+        claude_bin,
+        claude_home,
+        project_dir,
+        fake_api.port,
+        "SMOKE-WRITE-BASH please",
+        plugin_dir=probe_plugin,
         timeout=RUN_TIMEOUT,
     )
 
     assert result.returncode == 0, result.describe()
+    assert result.stdout.strip() == "All done."
     assert target.read_text() == "hello\n"
     assert (project_dir / "ran.txt").read_text().strip() == "bash-ran"
     events = read_jsonl(probe_log)
@@ -162,7 +182,12 @@ def test_session_start_context_reaches_the_model(
     fake_api.set_script([Rule("SMOKE-CONTEXT", [[text("Noted.")]])])
 
     result = run_claude(
-        claude_bin, claude_home, project_dir, fake_api.port, "SMOKE-CONTEXT hello", plugin_dir=probe_plugin,
+        claude_bin,
+        claude_home,
+        project_dir,
+        fake_api.port,
+        "SMOKE-CONTEXT hello",
+        plugin_dir=probe_plugin,
         timeout=RUN_TIMEOUT,
     )
 
@@ -177,7 +202,12 @@ def test_session_start_context_reaches_the_model(
 
 
 def test_agent_tool_runs_a_subagent_against_the_fake(
-    claude_bin: Path, fake_api: FakeMessagesAPI, claude_home: Path, project_dir: Path, probe_plugin: Path, probe_log: Path
+    claude_bin: Path,
+    fake_api: FakeMessagesAPI,
+    claude_home: Path,
+    project_dir: Path,
+    probe_plugin: Path,
+    probe_log: Path,
 ) -> None:
     sub_file = project_dir / "sub.txt"
     fake_api.set_script(
@@ -188,7 +218,12 @@ def test_agent_tool_runs_a_subagent_against_the_fake(
     )
 
     result = run_claude(
-        claude_bin, claude_home, project_dir, fake_api.port, "SMOKE-PARENT delegate", plugin_dir=probe_plugin,
+        claude_bin,
+        claude_home,
+        project_dir,
+        fake_api.port,
+        "SMOKE-PARENT delegate",
+        plugin_dir=probe_plugin,
         timeout=RUN_TIMEOUT,
     )
 
@@ -225,7 +260,12 @@ def test_agent_tool_runs_a_subagent_against_the_fake(
 
 
 def test_sigkill_mid_tool_leaves_an_open_pre_tool_use(
-    claude_bin: Path, fake_api: FakeMessagesAPI, claude_home: Path, project_dir: Path, probe_plugin: Path, probe_log: Path
+    claude_bin: Path,
+    fake_api: FakeMessagesAPI,
+    claude_home: Path,
+    project_dir: Path,
+    probe_plugin: Path,
+    probe_log: Path,
 ) -> None:
     fake_api.set_script([Rule("SMOKE-CRASH", [[bash(LONG_COMMAND, "a long job")]])])
 
@@ -257,11 +297,28 @@ def test_sigkill_mid_tool_leaves_an_open_pre_tool_use(
 
 
 def test_compact_on_resume_fires_pre_compact_then_session_start_compact(
-    claude_bin: Path, fake_api: FakeMessagesAPI, claude_home: Path, project_dir: Path, probe_plugin: Path, probe_log: Path
+    claude_bin: Path,
+    fake_api: FakeMessagesAPI,
+    claude_home: Path,
+    project_dir: Path,
+    probe_plugin: Path,
+    probe_log: Path,
 ) -> None:
-    fake_api.set_script([Rule("SMOKE-COMPACT", [[text("First turn answered.")]])])
+    fake_api.set_script(
+        [
+            Rule("SMOKE-COMPACT", [[text("First turn answered.")]]),
+            # After compaction the first user message is Claude Code's summary, so the next
+            # prompt is matched where it is: in the latest user message.
+            Rule("SMOKE-AFTER-COMPACT", [[text("Answered after compaction.")]], match="latest"),
+        ]
+    )
     first = run_claude(
-        claude_bin, claude_home, project_dir, fake_api.port, "SMOKE-COMPACT start", plugin_dir=probe_plugin,
+        claude_bin,
+        claude_home,
+        project_dir,
+        fake_api.port,
+        "SMOKE-COMPACT start",
+        plugin_dir=probe_plugin,
         timeout=RUN_TIMEOUT,
     )
     assert first.returncode == 0, first.describe()
@@ -269,12 +326,18 @@ def test_compact_on_resume_fires_pre_compact_then_session_start_compact(
     assert session_id is not None
     seen = len(read_jsonl(probe_log))
 
-    second = run_claude(
-        claude_bin, claude_home, project_dir, fake_api.port, "/compact", plugin_dir=probe_plugin, resume=session_id,
+    compact = run_claude(
+        claude_bin,
+        claude_home,
+        project_dir,
+        fake_api.port,
+        "/compact",
+        plugin_dir=probe_plugin,
+        resume=session_id,
         timeout=RUN_TIMEOUT,
     )
 
-    assert second.returncode == 0, second.describe()
+    assert compact.returncode == 0, compact.describe()
     events = read_jsonl(probe_log)[seen:]
     assert event_names(events) == ["SessionStart", "PreCompact", "SubagentStop", "SessionStart", "SessionEnd"]
     resumed, pre_compact, internal_stop, compacted, _ = events
@@ -287,9 +350,145 @@ def test_compact_on_resume_fires_pre_compact_then_session_start_compact(
     # Exactly one summarisation request reached the fake, and it was recognised as one.
     assert sum(1 for r in fake_api.model_requests if is_compaction_request(r.body)) == 1
 
+    later = run_claude(
+        claude_bin,
+        claude_home,
+        project_dir,
+        fake_api.port,
+        "SMOKE-AFTER-COMPACT next",
+        plugin_dir=probe_plugin,
+        resume=session_id,
+        timeout=RUN_TIMEOUT,
+    )
+
+    assert later.returncode == 0, later.describe()
+    assert later.stdout.strip() == "Answered after compaction."
+    request = fake_api.model_requests[-1]
+    assert "SMOKE-AFTER-COMPACT" in request.text
+    assert SUMMARY_MARKER in request.first_user_text
+    assert f"SessionStart hook additional context: {PROBE_CONTEXT}" in request.text
+
 
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+# --------------------------------------------------------------------------- the fake alone
+# These need no binary: they pin the wire format the Claude Code tests above depend on.
+
+
+def _post(api: FakeMessagesAPI, path: str, body: Any, raw: bytes | None = None) -> tuple[int, str, bytes]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        api.base_url + path, data=data, method="POST", headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers.get("content-type", ""), response.read()
+
+
+def _sse(payload: bytes) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for chunk in payload.decode().split("\n\n"):
+        if not chunk.strip():
+            continue
+        name_line, data_line = chunk.split("\n")
+        events.append((name_line.removeprefix("event: "), json.loads(data_line.removeprefix("data: "))))
+    return events
+
+
+def _user(content: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": content}]}
+
+
+def _assistant(content: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": [{"type": "text", "text": content}]}
+
+
+def test_fake_streams_scripted_steps_then_done() -> None:
+    script = [Rule("FAKE-MARK", [[text("thinking"), bash("echo hi")], [text("finished")]])]
+    with FakeMessagesAPI(script) as api:
+        # Like Claude Code: reminders and the prompt are text blocks of one first user message.
+        prompt = {"type": "text", "text": "FAKE-MARK go"}
+        first = [
+            {"role": "user", "content": [{"type": "text", "text": "<system-reminder>noise</system-reminder>"}, prompt]}
+        ]
+        status, content_type, payload = _post(api, "/v1/messages?beta=true", {"stream": True, "messages": first})
+        assert (status, content_type) == (200, "text/event-stream")
+        events = _sse(payload)
+        assert [name for name, _ in events] == [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+        ]
+        tool_start = events[4][1]["content_block"]
+        assert tool_start["type"] == "tool_use" and tool_start["name"] == "Bash" and tool_start["input"] == {}
+        assert json.loads(events[5][1]["delta"]["partial_json"])["command"] == "echo hi"
+        assert events[7][1]["delta"]["stop_reason"] == "tool_use"
+
+        second = [*first, _assistant("thinking"), _user("tool result")]
+        _, _, payload = _post(api, "/v1/messages?beta=true", {"stream": True, "messages": second})
+        events = _sse(payload)
+        assert events[2][1]["delta"]["text"] == "finished"
+        assert events[-2][1]["delta"]["stop_reason"] == "end_turn"
+
+        third = [*second, _assistant("finished"), _user("more?")]
+        _, _, payload = _post(api, "/v1/messages", {"messages": third})  # not streamed
+        message = json.loads(payload)
+        assert message["content"] == [{"type": "text", "text": DONE_TEXT}]
+        assert message["stop_reason"] == "end_turn"
+
+        assert [r.query for r in api.model_requests] == ["beta=true", "beta=true", ""]
+        assert len(api.requests_for("FAKE-MARK")) == 3
+        assert "noise" in api.all_text()
+        assert api.errors == []
+
+
+def test_fake_matches_latest_prompt_and_mints_unique_tool_ids() -> None:
+    script = [
+        Rule("SUB-MARK", [[write("/tmp/x", "x")]]),
+        Rule("NEXT-MARK", [[bash("true")], [bash("true")]], match="latest"),
+    ]
+    with FakeMessagesAPI(script) as api:
+        # A resumed session: the old turn is replayed before the new prompt.
+        history = [_user("OLD prompt"), _assistant("old answer"), _user("NEXT-MARK now")]
+        _, _, payload = _post(api, "/v1/messages", {"messages": history})
+        first_id = json.loads(payload)["content"][0]["id"]
+        more = [*history, _assistant("ran"), _user("tool result")]
+        _, _, payload = _post(api, "/v1/messages", {"messages": more})
+        second_id = json.loads(payload)["content"][0]["id"]
+        assert first_id != second_id and first_id.startswith("toolu_")
+        # A subagent conversation is told apart by its own first user message.
+        _, _, payload = _post(api, "/v1/messages", {"messages": [_user("SUB-MARK do it")]})
+        assert json.loads(payload)["content"][0]["name"] == "Write"
+
+
+def test_fake_answers_side_routes_and_survives_bad_input() -> None:
+    with FakeMessagesAPI() as api:
+        status, _, payload = _post(api, "/v1/messages/count_tokens?beta=true", {"messages": []})
+        assert (status, json.loads(payload)) == (200, {"input_tokens": 100})
+        with urllib.request.urlopen(api.base_url + "/api/hello", timeout=10) as response:
+            assert (response.status, json.loads(response.read())) == (200, {})
+        status, _, payload = _post(api, "/v1/unknown", {"x": 1})
+        assert (status, json.loads(payload)) == (200, {})
+        # Garbage and odd shapes still get a well-formed answer from a live server.
+        _, _, payload = _post(api, "/v1/messages", None, raw=b"{not json")
+        assert json.loads(payload)["content"][0]["text"] == DONE_TEXT
+        _, _, payload = _post(api, "/v1/messages", {"messages": "nonsense", "system": 3})
+        assert json.loads(payload)["type"] == "message"
+        compaction = [
+            _user("hi"),
+            _assistant("x"),
+            _user("Your task is to create a detailed summary of the conversation so far"),
+        ]
+        _, _, payload = _post(api, "/v1/messages", {"messages": compaction})
+        assert SUMMARY_MARKER in json.loads(payload)["content"][0]["text"]
+        assert len(api.requests) == 6 and api.errors == []
