@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -107,27 +108,36 @@ def init_project(path: Path) -> Path:
 
 
 def claude_env(home: Path, port: int, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for one offline run: a scrubbed copy of ours plus the fake endpoint."""
+    """The environment for one offline run: a scrubbed copy of ours plus the fake endpoint.
+
+    The running interpreter's directory goes first on ``PATH``, so a hook declared as
+    ``python3 …`` (and the ``agent-journal`` script of an installed venv) resolve to the
+    environment the tests run in, with the project's dependencies. ``extra_env`` wins.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(_SCRUBBED_PREFIXES) and key not in _SCRUBBED_NAMES
     }
+    # XDG dirs would otherwise point into the developer's real home.
+    for key in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        env.pop(key, None)
+    # Not resolved: the venv's bin/python3 is a symlink, and only its own path keeps the venv.
+    interpreter_dir = str(Path(sys.executable).parent)
+    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != interpreter_dir]
     env.update(
         {
             "HOME": str(home),
+            "PATH": os.pathsep.join([interpreter_dir, *path]),
             "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
             "ANTHROPIC_API_KEY": "test",
             "DISABLE_TELEMETRY": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "DISABLE_AUTOUPDATER": "1",
-            # The fake answers instantly; keep any retry of a torn connection short.
+            # Proxies were dropped above; make sure nothing routes loopback through one.
             "NO_PROXY": "127.0.0.1,localhost",
         }
     )
-    # XDG dirs would otherwise point into the developer's real home.
-    for key in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
-        env.pop(key, None)
     if extra_env:
         env.update(extra_env)
     return env

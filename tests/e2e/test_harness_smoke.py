@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
-import textwrap
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -65,9 +65,14 @@ import json
 import os
 import sys
 
+LOG = @LOG@
+CONTEXT = @CONTEXT@
+
 payload = json.load(sys.stdin)
 payload["_claude_pid"] = os.environ.get("CLAUDE_PID")
-payload["_env_keys"] = sorted(k for k in os.environ if k.startswith("CLAUDE"))
+payload["_python"] = sys.executable
+# The CLAUDE* environment, minus secrets (a messaging token is among them).
+payload["_env"] = {k: v for k, v in os.environ.items() if k.startswith("CLAUDE") and "TOKEN" not in k}
 line = (json.dumps(payload) + "\\n").encode()
 # One O_APPEND write per line: hooks of parallel tool calls may run at the same time.
 fd = os.open(LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -89,8 +94,8 @@ def make_probe_plugin(root: Path, log: Path) -> Path:
     handler = {"type": "command", "command": "python3", "args": ["${CLAUDE_PLUGIN_ROOT}/rec.py"], "timeout": 10}
     hooks = {"hooks": {event: [{"hooks": [handler]}] for event in PROBE_EVENTS}}
     (root / "hooks" / "hooks.json").write_text(json.dumps(hooks, indent=2))
-    header = f"LOG = {str(log)!r}\nCONTEXT = {PROBE_CONTEXT!r}\n"
-    (root / "rec.py").write_text(header + textwrap.dedent(_RECORDER))
+    source = _RECORDER.replace("@LOG@", repr(str(log))).replace("@CONTEXT@", repr(PROBE_CONTEXT))
+    (root / "rec.py").write_text(source)
     return root
 
 
@@ -168,6 +173,17 @@ def test_write_and_bash_fire_hooks_in_order(
     assert transcript_path(claude_home, session_id) is not None
     pids = {e["_claude_pid"] for e in events}
     assert len(pids) == 1 and pids.pop().isdigit()
+    # The environment the journal's hook relies on, on every event.
+    for event in events:
+        env = event["_env"]
+        assert Path(env["CLAUDE_PROJECT_DIR"]).resolve() == project_dir.resolve()
+        assert Path(env["CLAUDE_PLUGIN_ROOT"]).resolve() == probe_plugin.resolve()
+        assert env["CLAUDE_PLUGIN_DATA"] == str(claude_home / ".claude" / "plugins" / "data" / "probe-inline")
+        assert env["CLAUDE_CODE_SESSION_ID"] == session_id
+    # `python3` in a hook command is the interpreter running the tests (see claude_env).
+    assert {e["_python"] for e in events} == {str(Path(sys.executable).parent / "python3")}
+    # CLAUDE_ENV_FILE is offered to SessionStart only.
+    assert [e["hook_event_name"] for e in events if "CLAUDE_ENV_FILE" in e["_env"]] == ["SessionStart"]
     # Pre/Post pairs share the tool_use_id the fake minted.
     pre_write, post_write = events[2], events[3]
     assert pre_write["tool_use_id"] == post_write["tool_use_id"]
