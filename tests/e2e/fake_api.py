@@ -3,8 +3,9 @@
 Claude Code is pointed at it with ``ANTHROPIC_BASE_URL``. Every request body is logged so a
 test can assert on exactly what Claude Code sent (prompts, hook context, tool results), and
 every model call is answered from a *script*: a list of :class:`Rule` objects, each keyed on a
-marker substring of the conversation's first user message. Standard library only, so the
-harness runs wherever the project's tests run.
+marker substring of the conversation's first user message (or of its latest prompt, for
+resumed and compacted sessions). Compaction requests get a fixed summary. Standard library
+only, so the harness runs wherever the project's tests run.
 
 Example::
 
@@ -23,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import threading
@@ -310,7 +312,12 @@ class FakeMessagesAPI:
         handler = type("_BoundHandler", (_Handler,), {"api": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-messages-api", daemon=True)
+        # A short poll interval keeps stop() (a fixture teardown) quick.
+        self._thread = threading.Thread(
+            target=functools.partial(self._server.serve_forever, poll_interval=0.05),
+            name="fake-messages-api",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -348,6 +355,11 @@ class FakeMessagesAPI:
         """Replace the script (e.g. between two ``claude`` runs of one test)."""
         with self._lock:
             self._script = list(script)
+
+    def set_summary(self, summary_text: str) -> None:
+        """Replace the answer to compaction requests (keep an ``<analysis>`` and a ``<summary>``)."""
+        with self._lock:
+            self._summary_text = summary_text
 
     def add_rule(self, rule: Rule) -> None:
         """Append one rule; earlier rules win when several markers match."""
@@ -422,10 +434,11 @@ class FakeMessagesAPI:
 
     def _answer(self, body: Any) -> list[dict[str, Any]]:
         """Pick the content blocks (wire form) that answer one model request."""
-        if is_compaction_request(body):
-            return [{"type": "text", "text": self._summary_text}]
         with self._lock:
             script = list(self._script)
+            summary_text = self._summary_text
+        if is_compaction_request(body):
+            return [{"type": "text", "text": summary_text}]
         blocks: Sequence[Block] = ()
         for rule in script:
             step = rule.step(body)
