@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+# Test helpers are imported as `tests.*`. The repo root goes at the END of sys.path so
+# that `journal`, `projections`, `hooks` and `cli` still come from the installed
+# distribution (site-packages), never from the source tree.
+_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
 
 
 @pytest.fixture

@@ -10,20 +10,13 @@ silently. Install the binary with::
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# `python -m pytest` puts the repo root on sys.path but a bare `pytest` with
-# --import-mode=importlib does not; the helpers are imported as `tests.e2e.*` either way.
-_REPO_ROOT = str(Path(__file__).resolve().parents[2])
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
-
-from tests.e2e.claude import CLAUDE_BIN_ENV, ensure_claude, init_project  # noqa: E402 - after the sys.path fix above
-from tests.e2e.fake_api import FakeMessagesAPI  # noqa: E402
+from tests.e2e.claude import CLAUDE_BIN_ENV, ensure_claude, init_project
+from tests.e2e.fake_api import FakeMessagesAPI
 
 _HERE = Path(__file__).resolve().parent
 _INSTALL_HINT = (

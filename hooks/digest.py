@@ -1,0 +1,155 @@
+"""Incremental transcript digests for the Stop hook.
+
+Each Stop reads only the transcript bytes added since the previous digest of that
+session (the byte offset is kept in the event and, for speed, in a small state file
+inside the journal's ``cache/``), and extracts what the session is working on, the
+decisions it stated, the files it modified and its topics. A 100 MB transcript is
+never re-read from the start; with no saved offset only its last few MiB are read.
+
+The transcript format is internal to Claude Code and changes between releases, so
+every field is read defensively: an unknown shape is skipped, never an error.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+__all__ = ["digest_transcript", "extract"]
+
+#: With no saved offset, read at most this much of the end of a transcript.
+FIRST_READ_MAX = 4 * 1024 * 1024
+#: Never read more than this in one Stop (a huge burst is digested by its tail).
+READ_MAX = 16 * 1024 * 1024
+_EDIT_TOOLS = {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
+_DECISION = re.compile(
+    r"\b(decided|decide to|decision|chose|choosing|going with|will use|i'll use|we'll use|opted|"
+    r"settled on|instead of|plan is|approach is)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{3,}")
+_STOP = frozenset(
+    """this that with from have will would could should there their they them then than what when where which
+    while about into your yours just also only some more most make made does done doing been being were here
+    very like want need please file files code line lines using used use okay sure thanks thank now let lets
+    can't don't it's i'll we'll you'll after before again each other such these those because over under
+    first last next back still well take give show tell look run write read added adds update updated""".split()
+)
+
+
+def _text_blocks(content: Any) -> Iterable[str]:
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, list):
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+                yield block["text"]
+
+
+def extract(lines: Iterable[bytes]) -> dict[str, Any]:
+    """Digest transcript JSON lines: working_on, decisions, files, topics."""
+    prompts: list[str] = []
+    decisions: list[str] = []
+    files: list[str] = []
+    words: Counter[str] = Counter()
+    last_text = ""
+    for raw in lines:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or record.get("isMeta") or record.get("isCompactSummary"):
+            continue
+        kind = record.get("type")
+        message = record.get("message")
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if kind == "user":
+            for text in _text_blocks(content):
+                text = text.strip()
+                if text and not text.startswith("<"):
+                    prompts.append(text)
+                    words.update(w.lower() for w in _WORD.findall(text))
+        elif kind == "assistant" and isinstance(content, list):
+            for block in content:
+                if not isinstance(block, dict):
+                    continue
+                if block.get("type") == "text" and isinstance(block.get("text"), str):
+                    last_text = block["text"].strip()
+                    words.update(w.lower() for w in _WORD.findall(last_text))
+                    for sentence in _SENTENCE.split(last_text):
+                        if _DECISION.search(sentence) and sentence.strip():
+                            decisions.append(sentence.strip()[:240])
+                elif block.get("type") == "tool_use" and block.get("name") in _EDIT_TOOLS:
+                    tool_input = block.get("input")
+                    path = tool_input.get(_EDIT_TOOLS[block["name"]]) if isinstance(tool_input, dict) else None
+                    if isinstance(path, str) and path not in files:
+                        files.append(path)
+    working_on = prompts[-1] if prompts else (_SENTENCE.split(last_text)[0] if last_text else "")
+    for path in files:
+        words[os.path.basename(path).lower()] += 2
+    topics = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if w not in _STOP][:8]
+    return {
+        "working_on": working_on[:300],
+        "decisions": decisions[-5:],
+        "files": files[-50:],
+        "topics": topics,
+    }
+
+
+def _state_path(state_dir: Path, session: str) -> Path:
+    # Hashed: a session id never becomes a path component.
+    return state_dir / ("digest-" + hashlib.sha256(session.encode("utf-8", "replace")).hexdigest()[:24] + ".json")
+
+
+def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[str, Any] | None:
+    """Digest what *transcript* gained since the last call for *session*; None if nothing new."""
+    from journal.layout import ensure_subdir, write_atomic
+
+    try:
+        fd = os.open(transcript, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        state_file = _state_path(state_dir, session)
+        offset = None
+        try:
+            saved = json.loads(state_file.read_bytes())
+            if saved.get("ino") == st.st_ino and saved.get("transcript") == transcript:
+                offset = int(saved["offset"])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass
+        if offset is None or offset > st.st_size:
+            # No usable saved offset (first Stop, or the file was replaced): its tail only.
+            offset = max(0, st.st_size - FIRST_READ_MAX)
+        start = max(offset, st.st_size - READ_MAX)
+        # One byte before `start` tells whether we begin at a line boundary.
+        lead = max(0, start - 1)
+        data = os.pread(fd, st.st_size - lead, lead)
+    finally:
+        os.close(fd)
+    if start > 0:
+        data = data[1:] if data[:1] == b"\n" else data[data.find(b"\n") + 1 :]
+        start = st.st_size - len(data)
+    end = data.rfind(b"\n") + 1
+    if end == 0:
+        return None
+    body = data[:end]
+    result = extract(body.split(b"\n"))
+    new_offset = start + end
+    try:
+        ensure_subdir(state_dir.parent, state_dir.name)
+        write_atomic(state_file, json.dumps({"transcript": transcript, "ino": st.st_ino, "offset": new_offset}).encode())
+    except OSError:
+        pass
+    return {"transcript": transcript, "from": start, "to": new_offset, **result}
+

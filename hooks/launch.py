@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Claude Code hook entry point: ``python3 -I -S hooks/launch.py`` with the payload on stdin.
+
+Stdlib only, so it runs under any ``python3`` >= 3.11 with nothing installed: it puts
+the directory holding ``journal/`` and ``hooks/`` (the plugin root, or site-packages
+for a pip install) first on ``sys.path`` and records the event. Rendering (the
+SessionStart context, the PreCompact capture) needs msgspec; see `hooks.runtime`.
+
+Contract with Claude Code (docs: hooks reference, exit codes):
+* always exit 0: exit 2 would block the user, a traceback's exit 1 shows a hook error;
+* stdout stays empty except SessionStart's JSON (plain stdout on SessionStart and
+  UserPromptSubmit would become model context);
+* on an internal error: one line on stderr and one in the journal's errors.log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+CODE_ROOT = Path(__file__).resolve().parent.parent
+if str(CODE_ROOT) not in sys.path:
+    sys.path.insert(0, str(CODE_ROOT))
+
+#: Hard cap on additionalContext: Claude Code spills anything over 10,000 characters to a file.
+CONTEXT_HARD_CAP = 9_800
+#: Seconds allowed for rendering before the hook gives up on context (never on recording).
+RENDER_TIMEOUT = 20.0
+
+
+class _RenderTimeout(Exception):
+    pass
+
+
+def _render(kind: str, *args: str) -> dict | None:
+    """Run `hooks.render` in-process if msgspec is importable, else in an interpreter that has it."""
+    try:
+        import msgspec  # noqa: F401  (only to learn whether this interpreter can render)
+    except ImportError:
+        return _render_elsewhere(kind, *args)
+    import signal
+
+    from hooks import render
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _RenderTimeout(f"rendering {kind} took over {RENDER_TIMEOUT:g}s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, RENDER_TIMEOUT)
+    try:
+        if kind == "session-start":
+            return render.session_start(Path(args[0]), args[1], args[2])
+        return render.precompact(Path(args[0]), args[1])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _render_elsewhere(kind: str, *args: str) -> dict | None:
+    import subprocess
+
+    from hooks import runtime
+
+    python = runtime.render_python(CODE_ROOT)
+    if python is None:
+        runtime.bootstrap_async(CODE_ROOT)
+        return None
+    boot = (
+        f"import sys; sys.path.insert(0, {str(CODE_ROOT)!r}); "
+        "from hooks.render import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [python, "-I", "-c", boot, kind, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=RENDER_TIMEOUT,
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
+        raise RuntimeError(f"render {kind} failed with {python}: {lines[-1]}")
+    return json.loads(proc.stdout)
+
+
+def _cap(text: str, limit: int = CONTEXT_HARD_CAP) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 80)
+    return text[: max(cut, 0)] + "\n\n(context cut to fit Claude Code's limit; run `agent-journal context`)\n"
+
+
+def run(stdin: object, stdout: object) -> None:
+    """Record one hook firing; on SessionStart, write the recovery context to *stdout*."""
+    from hooks import record
+
+    hook_input = record.read_input(stdin)  # type: ignore[arg-type]
+    root, config = record.open_journal(hook_input.payload)
+    _state["root"] = root
+    name = hook_input.event_name if hook_input.problem is None else None
+    _state["event"] = name
+    payload = hook_input.payload or {}
+    session = hook_input.ident("session_id")
+    notes = hook_input.annotations
+    failures: list[str] = []
+
+    if name == "SessionStart":
+        from hooks.gitinfo import git_branch
+        from hooks.process import claude_process
+
+        notes["process"] = claude_process()
+        project = os.environ.get("CLAUDE_PROJECT_DIR") or payload.get("cwd")
+        if isinstance(project, str):
+            notes["project_dir"] = project
+            notes["git_branch"] = git_branch(Path(project))
+    elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str):
+        from hooks.digest import digest_transcript
+
+        try:
+            digest = digest_transcript(root / "cache", session, payload["transcript_path"])
+        except Exception as e:  # the event matters more than its digest
+            failures.append(f"transcript digest failed: {type(e).__name__}: {e}")
+            digest = None
+        if digest:
+            notes["digest"] = digest
+    elif name == "PreCompact" and session:
+        try:
+            out = _render("precompact", str(root), session)
+        except Exception as e:
+            failures.append(f"precompact capture failed: {type(e).__name__}: {e}")
+            out = None
+        if out and out.get("capture"):
+            notes["capture"] = out["capture"]
+
+    event = record.build_event(hook_input, config)
+    record.append_event(root, event, config)
+
+    if name == "SessionStart" and session:
+        source = payload.get("source") if isinstance(payload.get("source"), str) else "startup"
+        out = _render("session-start", str(root), session, source)
+        if out:
+            for seq in out.get("consumed", []):
+                record.append_event(
+                    root,
+                    record.NewEvent("journal.resume_consumed", {"request_seq": seq}, session=session),
+                    config,
+                )
+            context = out.get("context") or ""
+            if context.strip():
+                stdout.write(json.dumps(  # type: ignore[attr-defined]
+                    {"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": _cap(context)}},
+                    ensure_ascii=False,
+                ))
+                stdout.flush()  # type: ignore[attr-defined]
+    if failures:
+        raise RuntimeError("; ".join(failures))
+
+
+_state: dict[str, object] = {}
+
+
+def main() -> int:
+    """Run the hook; whatever happens, exit 0 with at most one line on stderr."""
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # nothing but the SessionStart JSON may reach Claude Code's stdout
+    try:
+        run(sys.stdin.buffer, real_stdout)
+    except BaseException as e:  # noqa: BLE001 - a hook must never fail Claude Code
+        message = " ".join(f"agent-journal hook: {type(e).__name__}: {e}".split())[:500]
+        try:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except Exception:
+            pass
+        root = _state.get("root")
+        if isinstance(root, Path):
+            from journal.layout import log_error
+
+            log_error(root, "hook_error", message, event=_state.get("event"))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    try:
+        sys.stdout.flush()
+    finally:
+        os._exit(code)  # skip interpreter teardown: it is pure latency for a hook

@@ -1,0 +1,145 @@
+"""One hook firing -> one journal event (or an ``journal.invalid_input`` event).
+
+The payload is kept as Claude Code sent it (unknown fields and unknown event names
+included), minus secrets and oversized strings, plus Agent Journal's annotations
+under ``data._journal`` (see docs/EVENTS.md). Stdlib only: this runs twice per tool
+call and must not import msgspec, click or portalocker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Mapping
+
+from journal.codec import valid_type
+from journal.config import JournalConfig, load_config
+from journal.errors import JournalError, RecordTooLarge
+from journal.layout import ensure_journal_dir, log_error
+from journal.location import resolve_journal_dir
+from journal.writer import NewEvent, Writer
+
+__all__ = ["HookInput", "NewEvent", "read_input", "journal_dir_for", "build_event", "append_event", "MAX_STDIN"]
+
+#: Payloads larger than this are not parsed (the hook records their size and head).
+MAX_STDIN = 32 * 1024 * 1024
+#: Seconds a hook waits for the journal lock before spooling its event.
+HOOK_LOCK_TIMEOUT = 1.0
+_ID_MAX = 256
+
+
+@dataclass
+class HookInput:
+    """A parsed hook payload, or why it could not be parsed."""
+
+    raw_size: int
+    payload: dict[str, Any] | None
+    problem: str | None = None
+    head: str = ""
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def event_name(self) -> str | None:
+        name = (self.payload or {}).get("hook_event_name")
+        return name if valid_type(name) else None
+
+    def ident(self, key: str) -> str | None:
+        value = (self.payload or {}).get(key)
+        return value if isinstance(value, str) and 0 < len(value) <= _ID_MAX else None
+
+
+def read_input(stream: BinaryIO) -> HookInput:
+    """Read and parse stdin; never raises on bad input (it is recorded instead)."""
+    raw = stream.read(MAX_STDIN + 1)
+    size = len(raw)
+    if size > MAX_STDIN:
+        # Drain the rest so Claude Code is never blocked writing to our stdin.
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+        return HookInput(size, None, f"payload of {size:,} bytes is over the {MAX_STDIN:,}-byte limit",
+                         raw[:200].decode("utf-8", "replace"))
+    head = raw[:200].decode("utf-8", "replace")
+    if not raw.strip():
+        return HookInput(size, None, "empty input", head)
+    try:
+        payload = json.loads(raw)
+    except RecursionError:
+        return HookInput(size, None, "JSON nested too deeply", head)
+    except ValueError as e:
+        return HookInput(size, None, f"not valid JSON: {e}", head)
+    if not isinstance(payload, dict):
+        return HookInput(size, None, f"payload is a JSON {type(payload).__name__}, not an object", head)
+    hook_input = HookInput(size, payload, head=head)
+    if hook_input.event_name is None:
+        hook_input.problem = "payload has no valid hook_event_name"
+    return hook_input
+
+
+def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The journal of the project the hook fired in ($CLAUDE_PROJECT_DIR, else the payload's cwd)."""
+    env = os.environ if environ is None else environ
+    project = env.get("CLAUDE_PROJECT_DIR")
+    cwd = (payload or {}).get("cwd")
+    if not project and isinstance(cwd, str) and os.path.isabs(cwd) and os.path.isdir(cwd):
+        from journal.location import find_project_root
+
+        project = str(find_project_root(Path(cwd)))
+    return resolve_journal_dir(project_dir=project, environ=env)
+
+
+def _redact(value: Any, config: JournalConfig) -> tuple[Any, dict[str, Any]]:
+    try:
+        from journal import redaction
+    except ImportError:  # the privacy layer is optional in stripped-down installs
+        return value, {}
+    redactor = redaction.Redactor.from_config(dict(config.extra))
+    cleaned, report = redaction.sanitize(value, redactor)
+    return cleaned, {k: v for k, v in report.items() if v}
+
+
+def build_event(hook_input: HookInput, config: JournalConfig) -> NewEvent:
+    """The event to append for *hook_input*: the payload, sanitised and annotated."""
+    if hook_input.problem is not None or hook_input.payload is None:
+        head, _ = _redact(hook_input.head, config)
+        data: dict[str, Any] = {"reason": hook_input.problem or "invalid input", "bytes": hook_input.raw_size,
+                                "head": head}
+        name = (hook_input.payload or {}).get("hook_event_name")
+        if isinstance(name, str):
+            data["hook_event_name"] = name[:200]
+        return NewEvent("journal.invalid_input", data, session=hook_input.ident("session_id"),
+                        agent=hook_input.ident("agent_id"))
+    data = dict(hook_input.payload)
+    if "_journal" in data:
+        data["_journal_original"] = data.pop("_journal")  # ours is reserved; keep theirs beside it
+    data, report = _redact(data, config)
+    annotations = dict(hook_input.annotations)
+    annotations.update(report)
+    if annotations:
+        data["_journal"] = annotations
+    return NewEvent(hook_input.event_name or "journal.invalid_input", data,
+                    session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
+
+
+def append_event(root: Path, event: NewEvent, config: JournalConfig | None = None) -> list[int]:
+    """Append *event*, spooling it if the lock is busy for more than a second."""
+    config = config or load_config(root)
+    writer = Writer(root, config)
+    try:
+        return writer.append([event], lock_timeout=HOOK_LOCK_TIMEOUT, spool_on_timeout=True)
+    except RecordTooLarge as e:
+        log_error(root, "record_too_large", str(e), type=event.type)
+        stub = NewEvent("journal.invalid_input", {"reason": str(e), "hook_event_name": event.type},
+                        session=event.session, agent=event.agent)
+        return writer.append([stub], lock_timeout=HOOK_LOCK_TIMEOUT, spool_on_timeout=True)
+
+
+def open_journal(payload: Mapping[str, Any] | None) -> tuple[Path, JournalConfig]:
+    """Find, create (0700) and configure the journal for this hook firing."""
+    root = journal_dir_for(payload)
+    ensure_journal_dir(root)
+    return root, load_config(root)
+
+
+__all__ += ["open_journal", "JournalError"]

@@ -1,0 +1,58 @@
+"""Rendering for hooks: the SessionStart recovery context and the PreCompact capture.
+
+Needs msgspec (through `projections`). The launcher calls these in-process when the
+interpreter has msgspec, else runs ``python -m hooks.render`` in an interpreter that
+does (see `hooks.runtime`), passing arguments and reading one JSON object back.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["session_start", "precompact", "main", "DEFAULT_MAX_CHARS"]
+
+DEFAULT_MAX_CHARS = 9000
+
+
+def _journal(root: Path):  # type: ignore[no-untyped-def]
+    from journal import Journal
+
+    return Journal.open(root, create=False)
+
+
+def session_start(root: Path, session_id: str, source: str) -> dict[str, Any]:
+    """``{"context": markdown or "", "consumed": [resume request seqs]}`` for a starting session."""
+    from projections.context import session_start_context
+
+    journal = _journal(root)
+    max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
+    text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars)
+    return {"context": text, "consumed": list(consumed)}
+
+
+def precompact(root: Path, session_id: str) -> dict[str, Any]:
+    """The session's state just before compaction, for ``data._journal.capture``."""
+    from projections.capture import precompact_capture
+
+    return {"capture": precompact_capture(_journal(root), session_id)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``render.py session-start ROOT SESSION SOURCE`` | ``render.py precompact ROOT SESSION``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 4 and args[0] == "session-start":
+        out = session_start(Path(args[1]), args[2], args[3])
+    elif len(args) == 3 and args[0] == "precompact":
+        out = precompact(Path(args[1]), args[2])
+    else:
+        print("usage: render session-start ROOT SESSION SOURCE | precompact ROOT SESSION", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Finding (or making) a Python that can render context: one with msgspec.
+
+Recording an event needs only the stdlib, so every hook records with whatever
+``python3`` Claude Code finds. Rendering the SessionStart context and the PreCompact
+capture needs msgspec; the launcher looks for it, in order:
+
+1. the running interpreter (an ``agent-journal`` install made with pip/pipx/uv);
+2. ``$AGENT_JOURNAL_PYTHON``;
+3. the plugin's private virtual environment, ``$CLAUDE_PLUGIN_DATA/venv``;
+4. the interpreter behind an ``agent-journal`` command on ``PATH``.
+
+If none exists, the first hook that needs one starts a detached, one-at-a-time
+(flock) creation of the private environment with the pinned dependencies in
+``hooks/requirements.lock``, and renders nothing this time. The code always runs
+from the plugin root, so a plugin update takes effect at once; the environment holds
+only third-party packages. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping
+
+__all__ = ["render_python", "bootstrap_async", "create_env", "VENV_DIR", "READY_MARKER"]
+
+VENV_DIR = "venv"
+READY_MARKER = ".agent-journal-ready"
+_LOCK = "venv.lock"
+
+
+def _lock_contents(code_root: Path) -> str:
+    try:
+        return (code_root / "hooks" / "requirements.lock").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _shebang_python(command: str) -> str | None:
+    try:
+        with open(command, "rb") as f:
+            first = f.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    parts = first[2:].decode("utf-8", "replace").split()
+    if parts and os.path.isabs(parts[0]) and "python" in os.path.basename(parts[0]) and os.path.exists(parts[0]):
+        return parts[0]
+    return None
+
+
+def render_python(code_root: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """An interpreter that can import msgspec (None if there is none yet)."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("AGENT_JOURNAL_PYTHON")
+    if explicit and os.path.exists(explicit):
+        return explicit
+    data = env.get("CLAUDE_PLUGIN_DATA")
+    if data:
+        venv = Path(data) / VENV_DIR
+        marker = venv / READY_MARKER
+        try:
+            if marker.read_text(encoding="utf-8") == _lock_contents(code_root):
+                return str(_venv_python(venv))
+        except OSError:
+            pass
+    command = shutil.which("agent-journal", path=env.get("PATH"))
+    if command:
+        return _shebang_python(command)
+    return None
+
+
+def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -> bool:
+    """Start creating the private environment in the background; True if one was started."""
+    env = os.environ if environ is None else environ
+    data = env.get("CLAUDE_PLUGIN_DATA")
+    if not data or env.get("AGENT_JOURNAL_NO_BOOTSTRAP"):
+        return False
+    Path(data).mkdir(parents=True, exist_ok=True)
+    log = open(Path(data) / "venv-install.log", "ab")
+    try:
+        subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).resolve()), "create", str(code_root), data],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives the hook; Claude Code does not wait for it
+            close_fds=True,
+        )
+    finally:
+        log.close()
+    return True
+
+
+def create_env(code_root: Path, data_dir: Path) -> int:
+    """Create ``data_dir/venv`` with the pinned dependencies; one creator at a time."""
+    import fcntl
+    import time
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(data_dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another hook is already creating it
+    try:
+        venv = data_dir / VENV_DIR
+        wanted = _lock_contents(code_root)
+        marker = venv / READY_MARKER
+        if marker.exists() and marker.read_text(encoding="utf-8") == wanted:
+            return 0
+        staging = data_dir / f"venv.{os.getpid()}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} creating {venv}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+        subprocess.run(
+            [str(_venv_python(staging)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "-r", str(code_root / "hooks" / "requirements.lock")],
+            check=True,
+        )
+        shutil.rmtree(venv, ignore_errors=True)
+        os.replace(staging, venv)  # the interpreter finds pyvenv.cfg beside itself: renaming is safe
+        marker.write_text(wanted, encoding="utf-8")
+        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} ready", flush=True)
+        return 0
+    finally:
+        os.close(lock_fd)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "create":
+        sys.exit(create_env(Path(sys.argv[2]), Path(sys.argv[3])))
+    print("usage: runtime.py create CODE_ROOT DATA_DIR", file=sys.stderr)
+    sys.exit(2)
