@@ -1,0 +1,160 @@
+"""Merging Agent Journal's hooks into a Claude Code settings file, and taking them out.
+
+For people who do not use plugins: `install` adds one handler per hook event to
+``.claude/settings.json`` (or ``~/.claude/settings.json``), keeping every other setting
+and every other hook; `uninstall` removes only the handlers it added. Both are
+idempotent, write a backup of the previous file first, and replace the file atomically.
+Our handlers are recognised by their command: this interpreter running the installed
+``hooks/launch.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from journal.errors import JournalError
+
+__all__ = ["HOOK_EVENTS", "TOOL_EVENTS", "handler", "is_ours", "install", "uninstall", "settings_path"]
+
+#: Every event the plugin registers (see hooks/hooks.json): not WorktreeCreate, FileChanged, MessageDisplay.
+HOOK_EVENTS = (
+    "SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch",
+    "Notification", "Stop", "StopFailure", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact",
+    "SessionEnd", "TaskCreated", "TaskCompleted", "PermissionRequest", "PermissionDenied", "CwdChanged",
+    "ConfigChange", "InstructionsLoaded", "PreModelSwitch", "PostModelSwitch", "Setup", "UserPromptExpansion",
+    "TeammateIdle", "Elicitation", "ElicitationResult", "WorktreeRemove", "DirectoryAdded",
+)
+TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied"})
+_LAUNCHER = Path(__file__).resolve().with_name("launch.py")
+
+
+def settings_path(scope: str, project: Path) -> Path:
+    """``<project>/.claude/settings.json`` or ``~/.claude/settings.json``."""
+    if scope == "user":
+        return Path.home() / ".claude" / "settings.json"
+    return project / ".claude" / "settings.json"
+
+
+def handler(event: str) -> dict[str, Any]:
+    """The hook handler for *event*: this interpreter running the installed launcher."""
+    timeout = 30 if event in ("SessionStart", "PreCompact") else 2 if event == "SessionEnd" else 10
+    return {"type": "command", "command": sys.executable, "args": ["-I", "-S", str(_LAUNCHER)], "timeout": timeout}
+
+
+def is_ours(entry: Any) -> bool:
+    """True for a handler that runs an Agent Journal launcher (any install location)."""
+    if not isinstance(entry, dict):
+        return False
+    args = entry.get("args")
+    words = [str(a) for a in args] if isinstance(args, list) else []
+    words.append(str(entry.get("command", "")))
+    return any(w.replace("\\", "/").endswith("hooks/launch.py") for w in words)
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise JournalError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        doc = json.loads(raw) if raw.strip() else {}
+    except ValueError as e:
+        raise JournalError(f"{path} is not valid JSON ({e}); fix it first, nothing was changed") from e
+    if not isinstance(doc, dict):
+        raise JournalError(f"{path} does not hold a JSON object; nothing was changed")
+    if not isinstance(doc.get("hooks", {}), dict):
+        raise JournalError(f"{path}: \"hooks\" is not an object; nothing was changed")
+    return doc
+
+
+def _backup(path: Path, text: str) -> Path:
+    """Keep *text* beside *path* under a name no earlier backup has."""
+    stem = f"{path.name}.agent-journal-backup-{time.strftime('%Y%m%d-%H%M%S')}"
+    backup = path.with_name(stem)
+    n = 1
+    while backup.exists():
+        backup = path.with_name(f"{stem}-{n}")
+        n += 1
+    backup.write_text(text, encoding="utf-8")
+    return backup
+
+
+def _save(path: Path, doc: dict[str, Any], previous: str | None) -> Path | None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backup = _backup(path, previous) if previous is not None else None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if path.exists():
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
+    return backup
+
+
+def _strip(doc: dict[str, Any]) -> int:
+    """Remove our handlers (and groups or events left empty); return how many went."""
+    removed = 0
+    hooks = doc.get("hooks")
+    if not isinstance(hooks, dict):
+        return 0
+    for event in list(hooks):
+        groups = hooks[event]
+        if not isinstance(groups, list):
+            continue
+        kept_groups = []
+        for group in groups:
+            if isinstance(group, dict) and isinstance(group.get("hooks"), list):
+                before = len(group["hooks"])
+                group["hooks"] = [h for h in group["hooks"] if not is_ours(h)]
+                removed += before - len(group["hooks"])
+                if not group["hooks"] and before:
+                    continue
+            kept_groups.append(group)
+        if kept_groups:
+            hooks[event] = kept_groups
+        else:
+            del hooks[event]
+    if not hooks:
+        del doc["hooks"]
+    return removed
+
+
+def install(path: Path) -> dict[str, Any]:
+    """Add (or refresh) our handlers in the settings file at *path*."""
+    doc = _load(path)
+    previous = path.read_text(encoding="utf-8") if doc is not None else None
+    doc = doc if doc is not None else {}
+    replaced = _strip(doc)
+    hooks = doc.setdefault("hooks", {})
+    for event in HOOK_EVENTS:
+        group: dict[str, Any] = {"hooks": [handler(event)]}
+        if event in TOOL_EVENTS:
+            group = {"matcher": "*", **group}
+        hooks.setdefault(event, []).append(group)
+    backup = _save(path, doc, previous)
+    return {"settings": str(path), "events": len(HOOK_EVENTS), "replaced": replaced,
+            "backup": str(backup) if backup else None, "command": f"{sys.executable} -I -S {_LAUNCHER}"}
+
+
+def uninstall(path: Path) -> dict[str, Any]:
+    """Remove only our handlers from the settings file at *path*; leave everything else."""
+    doc = _load(path)
+    if doc is None:
+        return {"settings": str(path), "removed": 0, "backup": None, "deleted": False}
+    previous = path.read_text(encoding="utf-8")
+    removed = _strip(doc)
+    if not removed:
+        return {"settings": str(path), "removed": 0, "backup": None, "deleted": False}
+    if not doc:
+        # Only our hooks were in it: remove the file `install` created, keeping a backup.
+        backup = _backup(path, previous)
+        path.unlink()
+        return {"settings": str(path), "removed": removed, "backup": str(backup), "deleted": True}
+    backup = _save(path, doc, previous)
+    return {"settings": str(path), "removed": removed, "backup": str(backup) if backup else None, "deleted": False}
