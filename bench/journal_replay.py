@@ -1,0 +1,245 @@
+"""Replay speed and memory of a big journal, against bare typed msgspec decoding.
+
+Builds (or reuses, cached under --dir) a realistic journal with ``bench/_gen.py``,
+then measures in one run, median of --runs:
+
+* replay: ``for e in Journal.open(root).read(): pass`` (tolerate mode, every check on);
+* bare: ``msgspec.json.Decoder(Event).decode_lines(segment_bytes)`` over each segment
+  already in memory (only decoding and iteration timed): the ceiling for the reader;
+* both paths of the reader: sealed segments (one whole-file CRC against the manifest)
+  and the active segment (a CRC per record), plus every segment forced through the
+  per-record CRC path;
+* peak RSS of a child process replaying everything, against a child that only opens
+  the journal and against a replay of a 10x smaller journal (streaming: flat memory).
+
+Usage::
+
+    python bench/journal_replay.py                    # 1,000,000 events (~1.2 GB)
+    python bench/journal_replay.py --events 100000    # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _gen  # noqa: E402
+
+from journal import Journal  # noqa: E402
+from journal.events import Event  # noqa: E402
+from journal.layout import list_segments, read_manifest  # noqa: E402
+from journal.reader import Reader  # noqa: E402
+
+_MIB = 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def build(cache: Path, n: int, seed: int, segment_mib: float) -> tuple[Path, dict[str, Any], str]:
+    """The generated journal for these parameters, reused if _gen.py has not changed."""
+    stamp = hashlib.sha256(Path(_gen.__file__).read_bytes()).hexdigest()[:12]
+    root = cache / f"journal-{n}-seed{seed}-seg{segment_mib:g}"
+    marker = root.with_suffix(".json")
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        if info.get("gen") == stamp and root.is_dir():
+            return root, info, "reused"
+    shutil.rmtree(root, ignore_errors=True)
+    marker.unlink(missing_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    info = _gen.generate(root, n, seed=seed, segment_bytes=int(segment_mib * _MIB))
+    info["gen_seconds"] = round(time.perf_counter() - t0, 1)
+    info["gen"] = stamp
+    marker.write_text(json.dumps(info))
+    return root, info, f"generated in {info['gen_seconds']} s"
+
+
+def _timed(fn: Callable[[], int]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    count = fn()
+    return time.perf_counter() - t0, count
+
+
+def _replay(root: Path, **kw: Any) -> Callable[[], int]:
+    def run() -> int:
+        n = 0
+        for _ in Journal.open(root, create=False).read(**kw):
+            n += 1
+        return n
+
+    return run
+
+
+def _replay_untrusted(root: Path) -> Callable[[], int]:
+    """Every segment through the per-record CRC path (as if no manifest entry matched)."""
+
+    def run() -> int:
+        manifest = read_manifest(root)
+        manifest["segments"] = []
+        n = 0
+        for _ in Reader(root, manifest=manifest).events():
+            n += 1
+        return n
+
+    return run
+
+
+def _bare(paths: list[Path], chunked: bool = False) -> float:
+    """Seconds spent in typed ``decode_lines`` + iteration over *paths* (reads not timed)."""
+    decoder = msgspec.json.Decoder(Event)
+    spent = 0.0
+    for path in paths:
+        data = path.read_bytes()
+        if chunked:
+            bufs, pos = [], 0
+            while pos < len(data):
+                cut = data.rfind(b"\n", pos, pos + _CHUNK) + 1
+                cut = cut if cut > pos else len(data)
+                bufs.append(data[pos:cut])
+                pos = cut
+        else:
+            bufs = [data]
+        del data
+        t0 = time.perf_counter()
+        for buf in bufs:
+            for _ in decoder.decode_lines(buf):
+                pass
+        spent += time.perf_counter() - t0
+    return spent
+
+
+_CHILD = {
+    "open": (
+        "import sys; from pathlib import Path; from journal import Journal; from journal.reader import Reader\n"
+        "j = Journal.open(Path(sys.argv[1]), create=False); it = j.read(); print(0)"
+    ),
+    "replay": (
+        "import sys; from pathlib import Path; from journal import Journal\n"
+        "n = 0\n"
+        "for e in Journal.open(Path(sys.argv[1]), create=False).read(): n += 1\n"
+        "print(n)"
+    ),
+}
+_PROBE = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def child_rss_mb(mode: str, root: Path) -> float:
+    """Max RSS of a child doing *mode* on *root*, via RUSAGE_CHILDREN of a probe parent."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, sys.executable, "-c", _CHILD[mode], str(root)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return int(out.split()[-1]) / 1024  # Linux reports KiB
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "agent-journal-bench",
+                        help="cache directory for generated journals (reused across runs)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--segment-mib", type=float, default=64)
+    args = parser.parse_args(argv)
+
+    root, info, how = build(args.dir, args.events, args.seed, args.segment_mib)
+    small_n = 100_000 if args.events > 100_000 else max(1_000, args.events // 10)
+    small, _, small_how = build(args.dir, small_n, args.seed, args.segment_mib)
+
+    segments = [p for _, p in list_segments(root)]
+    manifest = read_manifest(root)
+    sealed_names = {s["name"] for s in manifest["segments"]}
+    sealed = [p for p in segments if p.name in sealed_names]
+    active = [p for p in segments if p.name not in sealed_names]
+    last_sealed = max((s["last_seq"] for s in manifest["segments"]), default=0)
+    for path in segments:  # warm the page cache: we measure CPU, not the disk
+        path.read_bytes()
+    sizes = {p: p.stat().st_size for p in segments}
+    total_bytes = sum(sizes.values())
+
+    cases: dict[str, Callable[[], float | tuple[float, int]]] = {
+        "replay": lambda: _timed(_replay(root)),
+        "bare": lambda: _bare(segments),
+        "bare_chunked": lambda: _bare(segments, chunked=True),
+        "replay_sealed": lambda: _timed(_replay(root, to_seq=last_sealed)) if sealed else (0.0, 0),
+        "bare_sealed": lambda: _bare(sealed),
+        "replay_active": lambda: _timed(_replay(root, from_seq=last_sealed + 1)),
+        "bare_active": lambda: _bare(active),
+        "replay_percrc": lambda: _timed(_replay_untrusted(root)),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    counts: dict[str, int] = {}
+    for _ in range(args.runs):
+        for name, case in cases.items():
+            result = case()
+            if isinstance(result, tuple):
+                times[name].append(result[0])
+                counts[name] = result[1]
+            else:
+                times[name].append(result)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n_all = counts["replay"]
+    n_sealed = counts["replay_sealed"]
+    n_active = counts["replay_active"]
+    b_sealed = sum(sizes[p] for p in sealed)
+    b_active = sum(sizes[p] for p in active)
+
+    def rate(name: str, n: int, nbytes: int) -> tuple[float, float]:
+        t = med[name]
+        return (n / t if t else 0.0, nbytes / t / 1e6 if t else 0.0)
+
+    rows = [
+        ("replay, all segments", "replay", n_all, total_bytes, "bare"),
+        ("  bare decode_lines, per segment", "bare", n_all, total_bytes, None),
+        ("  bare decode_lines, 1 MiB chunks", "bare_chunked", n_all, total_bytes, None),
+        ("replay, sealed segments only", "replay_sealed", n_sealed, b_sealed, "bare_sealed"),
+        ("  bare, same segments", "bare_sealed", n_sealed, b_sealed, None),
+        ("replay, active segment only", "replay_active", n_active, b_active, "bare_active"),
+        ("  bare, same segment", "bare_active", n_active, b_active, None),
+        ("replay, per-record CRC everywhere", "replay_percrc", n_all, total_bytes, "bare"),
+    ]
+    print(
+        f"journal: {n_all:,} events, {total_bytes / 1e6:,.0f} MB, {len(segments)} segments "
+        f"({len(sealed)} sealed), avg {total_bytes / max(1, n_all):,.0f} B/record, "
+        f"{info['sessions']:,} sessions [{how}]"
+    )
+    print(f"median of {args.runs} runs; python {sys.version.split()[0]}, msgspec {msgspec.__version__}")
+    print(f"{'':36} {'events':>10} {'ms':>8} {'k ev/s':>8} {'MB/s':>7} {'vs bare':>8}")
+    for label, key, n, nbytes, base in rows:
+        if not n:
+            print(f"{label:36} {'-':>10}")
+            continue
+        evs, mbs = rate(key, n, nbytes)
+        ratio = f"{med[base] / med[key]:.2f}x" if base and med[key] and med[base] else ""
+        print(f"{label:36} {n:>10,} {med[key] * 1000:>8.0f} {evs / 1000:>8.0f} {mbs:>7.0f} {ratio:>8}")
+
+    rss_open = child_rss_mb("open", root)
+    rss_small = child_rss_mb("replay", small)
+    rss_full = child_rss_mb("replay", root)
+    print(
+        f"peak RSS (child process): open only {rss_open:.1f} MB | replay {small_n:,} events "
+        f"{rss_small:.1f} MB | replay {n_all:,} events {rss_full:.1f} MB  [small journal {small_how}]"
+    )
+    ratio = med["bare"] / med["replay"]
+    print(f"RESULT replay_ratio={ratio:.2f} peak_rss_mb={rss_full:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
