@@ -305,18 +305,26 @@ class Writer:
             sealed = True
         if not sealed and st.st_size < self.config.segment_bytes:
             return fd, first, path
+        keep = False
         try:
             # A crash between sealing and creating the next segment, or a full segment.
             size = _last_newline(fd, st.st_size) if sealed else st.st_size
             if not sealed and size and _read_at(fd, size - 1, 1) != b"\n":
                 size = self._repair_tail(fd, size, path)
+                # Only the torn bytes made it look full: keep appending to it. (Rolling
+                # here would seal a short or even empty segment, and an empty one's
+                # successor has the same name, so appends would land in a sealed file.)
+                keep = size < self.config.segment_bytes
+                if keep:
+                    return fd, first, path
             last = _tail_seq(fd, size, first) if size else first - 1
             if sealed:
                 self._create_segment(last + 1)
             else:
                 self._roll(fd, first, path, last)
         finally:
-            os.close(fd)
+            if not keep:
+                os.close(fd)
         first = last + 1
         path = self.segments / segment_name(first)
         return open_private(path, os.O_RDWR | os.O_APPEND), first, path
