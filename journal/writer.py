@@ -245,7 +245,7 @@ class Writer:
             if size and _read_at(fd, size - 1, 1) != b"\n":
                 size = self._repair_tail(fd, size, path)
             last = _tail_seq(fd, size, first) if size else first - 1
-            spooled, spool_files = self._collect_spool(fd, size)
+            spooled, spool_files = self._collect_spool(fd, size, path)
             out: list[bytes] = []
             for line, src in spooled:
                 last += 1
@@ -347,7 +347,17 @@ class Writer:
 
     # -- spool ------------------------------------------------------------------------
 
-    def _collect_spool(self, fd: int, size: int) -> tuple[list[tuple[bytes, str]], list[Path]]:
+    def _previous_tail(self, active: Path, size: int) -> bytes:
+        """The last *size* bytes of the segment before *active* (b"" if there is none)."""
+        paths = [p for _, p in list_segments(self.root)]
+        if active not in paths or paths.index(active) == 0:
+            return b""
+        with open(paths[paths.index(active) - 1], "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            f.seek(max(0, end - size))
+            return f.read()
+
+    def _collect_spool(self, fd: int, size: int, active: Path) -> tuple[list[tuple[bytes, str]], list[Path]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
         spool_dir = self.root / SPOOL_DIR
         try:
@@ -365,8 +375,13 @@ class Writer:
                 contents.append(b"")
         # A crash after writing merged records but before unlinking their spool file
         # must not merge them twice: merged records carry "src" = the spool file name.
-        window = min(size, _TAIL + 2 * sum(map(len, contents)))
+        wanted = _TAIL + 2 * sum(map(len, contents))
+        window = min(size, wanted)
         tail = _read_at(fd, size - window, window) if window else b""
+        if window < wanted:
+            # The merged records may end the previous segment: the merge itself can fill
+            # the segment (it rolls), or the next writer rolls it before getting here.
+            tail = self._previous_tail(active, wanted - window) + tail
         out: list[tuple[bytes, str]] = []
         for path, raw in zip(files, contents):
             if b'"src":"%s"' % path.name.encode() in tail:
