@@ -1,0 +1,165 @@
+"""Many processes appending at once, and appends that spool while another process holds the lock.
+
+The writers are real processes (``subprocess``, nothing forked from pytest) with the default
+durability, ``fsync``: at ~0.3 ms per append here that keeps 8 x 500 appends to a few seconds.
+Small segments make the writers roll segments under contention too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from journal import Journal, NewEvent
+from journal.errors import LockTimeout
+from journal.layout import LOCK_FILE, SPOOL_DIR
+
+WRITERS = 8
+APPENDS = 500
+
+_WRITER = r"""
+import sys, time
+from pathlib import Path
+from journal import Journal
+root, worker, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+journal = Journal.open(root)
+assert journal.config.durability == "fsync"
+while not go.exists():  # start together, for the most contention
+    time.sleep(0.001)
+for i in range(n):
+    journal.append("work", {"worker": worker, "i": i, "pad": "w" * (i % 97)}, session=f"writer-{worker}")
+"""
+
+_LOCK_HOLDER = r"""
+import sys
+from pathlib import Path
+from journal.locking import JournalLock
+with JournalLock(Path(sys.argv[1]), timeout=5):
+    print("locked", flush=True)
+    sys.stdin.readline()  # hold the lock until the test closes our stdin
+"""
+
+
+def test_eight_processes_five_hundred_appends_each(journal_dir: Path) -> None:
+    Journal.open(journal_dir)
+    (journal_dir / "config.json").write_text('{"segment_bytes": 65536}')
+    go = journal_dir.parent / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(journal_dir), str(w), str(APPENDS), str(go)],
+                         stderr=subprocess.PIPE, text=True)
+        for w in range(WRITERS)
+    ]
+    time.sleep(0.2)
+    go.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+
+    journal = Journal.open(journal_dir)
+    events = list(journal.read(mode="strict"))  # every line complete, CRC-valid, seq-continuous
+    assert len(events) == WRITERS * APPENDS
+    assert [e.seq for e in events] == list(range(1, WRITERS * APPENDS + 1))
+    issued: dict[int, list[int]] = {w: [] for w in range(WRITERS)}
+    for event in events:
+        payload = event.payload()
+        assert event.session == f"writer-{payload['worker']}"
+        assert payload["pad"] == "w" * (payload["i"] % 97)
+        issued[payload["worker"]].append(payload["i"])
+    for worker, order in issued.items():
+        assert order == list(range(APPENDS)), f"writer {worker}'s records are out of issue order or missing"
+    report = journal.verify()
+    assert report.ok, report.to_dict()
+    assert report.segments > 3  # the writers rolled segments under contention
+
+
+class _LockHolder:
+    """Another process holding the journal lock until `release`."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, str(root / LOCK_FILE)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline() == "locked\n"
+
+    def release(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.communicate("\n", timeout=10)
+        assert self.proc.returncode == 0
+
+
+@pytest.fixture
+def lock_holder(journal_dir: Path):
+    holders: list[_LockHolder] = []
+
+    def hold() -> _LockHolder:
+        holders.append(_LockHolder(journal_dir))
+        return holders[-1]
+
+    yield hold
+    for holder in holders:
+        holder.release()
+
+
+def _spooled(root: Path) -> list[Path]:
+    spool = root / SPOOL_DIR
+    return sorted(spool.iterdir()) if spool.exists() else []
+
+
+def test_lock_timeout_without_spool_raises(journal, lock_holder) -> None:
+    journal.append("before")
+    lock_holder()
+    with pytest.raises(LockTimeout, match="locked by another process"):
+        journal.append_many([NewEvent("x")], lock_timeout=0.05)
+    assert _spooled(journal.root) == []
+    assert journal.last_seq() == 1
+
+
+@pytest.mark.parametrize("segment_bytes", [64 * 1024 * 1024, 4096], ids=["one-segment", "merge-rolls"])
+def test_spool_while_locked_then_merge_once(journal_dir: Path, lock_holder, segment_bytes: int) -> None:
+    journal = Journal.open(journal_dir, segment_bytes=segment_bytes)
+    for i in range(3):
+        journal.append("before", {"i": i})
+
+    holder = lock_holder()
+    started = time.monotonic()
+    first = journal.append_many([NewEvent("spooled", {"k": 1}), NewEvent("spooled", {"k": 2})],
+                                lock_timeout=0.05, spool_on_timeout=True)
+    second = journal.append_many([NewEvent("spooled", {"k": 3, "pad": "p" * 2000})],
+                                 lock_timeout=0.05, spool_on_timeout=True)
+    assert first == second == []
+    assert time.monotonic() - started < 2
+    spooled = _spooled(journal_dir)
+    assert len(spooled) == 2
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in spooled)
+    assert journal.last_seq() == 3  # nothing reached the log yet
+    saved = journal_dir.parent / "saved-spool"
+    saved.mkdir()
+    for p in spooled:
+        shutil.copy2(p, saved / p.name)
+    holder.release()
+
+    # The next append merges the spooled events first, in the order they were spooled.
+    assert journal.append("after", {"k": 4, "pad": "q" * 2000}) == 7
+    assert _spooled(journal_dir) == []
+    events = list(journal.read(mode="strict"))
+    assert [(e.seq, e.type, e.payload().get("k")) for e in events[3:]] == [
+        (4, "spooled", 1), (5, "spooled", 2), (6, "spooled", 3), (7, "after", 4)]
+    assert [e.src for e in events[3:]] == [spooled[0].name, spooled[0].name, spooled[1].name, None]
+
+    # A crash after the merged write but before the spool unlink leaves the spool files
+    # behind: the next append must notice they were merged and not merge them again.
+    for p in saved.iterdir():
+        shutil.copy2(p, journal_dir / SPOOL_DIR / p.name)
+    assert journal.append("later", {"k": 5}) == 8
+    assert _spooled(journal_dir) == []
+    events = list(journal.read(mode="strict"))
+    assert [e.payload().get("k") for e in events[3:]] == [1, 2, 3, 4, 5]
+    report = journal.verify()
+    assert report.ok, report.to_dict()
+    assert report.last_seq == 8
