@@ -1,0 +1,76 @@
+"""The ``context`` command: the recovery context a new session would be given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.commands.projections import at_option, json_option, with_views
+from cli.errors import translate_errors
+from cli.output import emit_json
+from projections.context import DEFAULT_MAX_CHARS, recovery_context, session_context
+from projections.liveness import Liveness
+from projections.memory_files import context_files, write_context_files
+from projections.queries import find_session
+from projections.runner import Views
+
+__all__ = ["register"]
+
+
+def _max_chars(obj: Any, given: int | None) -> int:
+    if given is not None:
+        return given
+    section = obj.journal(create=False).config.extra.get("context") or {}
+    value = section.get("max_chars", DEFAULT_MAX_CHARS) if isinstance(section, dict) else DEFAULT_MAX_CHARS
+    return value if isinstance(value, int) and value >= 200 else DEFAULT_MAX_CHARS
+
+
+@click.command()
+@click.option("--session", "-s", "session_id", metavar="ID",
+              help="One session's full context (what /agent-journal:resume injects).")
+@click.option("--max-chars", type=click.IntRange(min=200), metavar="N",
+              help=f"Hard cap on the text (default {DEFAULT_MAX_CHARS:,}, or context.max_chars in config.json).")
+@click.option("--write", "write_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write last-session.md, session-history.md and journal-status.md into DIR.")
+@at_option
+@json_option
+@click.pass_obj
+@translate_errors
+def context(obj: Any, session_id: str | None, max_chars: int | None, write_dir: Path | None, at: str | None,
+            as_json: bool) -> None:
+    """Print the recovery context: what earlier sessions left unfinished.
+
+    Most important first: crashed or interrupted sessions (last prompts, the tool
+    call in flight, files, last checkpoint), orphaned agents and how to continue
+    them, related and recent sessions. Never longer than --max-chars; whole lines
+    only, and it says what was left out.
+
+    \b
+    Examples:
+      agent-journal context
+      agent-journal context --session 771073e4
+      agent-journal context --write .claude/memory    # then @.claude/memory/last-session.md in CLAUDE.md
+    """
+    cap = _max_chars(obj, max_chars)
+
+    def build(journal: Any, views: Views, live: Liveness) -> tuple[str, dict[str, str]]:
+        if session_id:
+            text = session_context(views, live, find_session(views, session_id), max_chars=cap)
+        else:
+            text = recovery_context(views, live, max_chars=cap)[0]
+        return text, context_files(views, live, max_chars=cap) if write_dir is not None else {}
+
+    text, files = with_views(obj, at, build)
+    written = [str(p) for p in write_context_files(write_dir, files)] if write_dir is not None else []
+    if as_json:
+        emit_json({"context": text, "chars": len(text), "written": written})
+        return
+    click.echo(text, nl=False)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(context)

@@ -1,0 +1,325 @@
+"""The recovery context: the markdown a starting Claude Code session is given.
+
+Most important first: an explicitly requested resume (``agent-journal resume``), then
+the crashed or interrupted sessions of the project (last prompts, the tool call in
+flight, files, last checkpoint), orphaned agents with the command to continue them,
+related earlier sessions, and recent sessions. `Packer` enforces a hard cap
+(`DEFAULT_MAX_CHARS`; Claude Code spills ``additionalContext`` over 10,000
+characters to a file): whole lines only, a block is kept whole or replaced by its
+one-line form, and a last line says what was left out and how to see it. The text is
+a function of the log and the reading moment (liveness) only, so the same log gives
+the same text.
+
+Only a bounded window of recent sessions and running agents is read (`WINDOW`), so
+the cost does not grow with the journal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from projections.capture import capture_of, read_capture
+from projections.liveness import Liveness, Probe, stale_after_from
+from projections.markdown import (
+    agent_line,
+    capture_block,
+    related_line,
+    session_block,
+    session_line,
+)
+from projections.queries import agent_status, interrupted, session_archived
+from projections.related import related_sessions
+from projections.resumes import pending_requests
+from projections.runner import Views, query
+from projections.sessions import SessionRecord
+
+if TYPE_CHECKING:
+    from journal import Journal
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "WINDOW",
+    "Packer",
+    "session_start_context",
+    "recovery_context",
+    "session_context",
+    "compact_context",
+    "liveness_for",
+]
+
+DEFAULT_MAX_CHARS = 9000
+#: How many recently active sessions are looked at for crashes and the recent list.
+WINDOW = 12
+#: How many interrupted sessions get a full block (the others get one line).
+FULL_BLOCKS = 3
+AGENT_WINDOW = 50
+RECENT_SHOWN = 5
+_FOOTER_RESERVE = 260
+_HINT = "see `agent-journal sessions`, `agent-journal agents` and `agent-journal context --session <id>`"
+
+
+class Packer:
+    """Whole lines under a character cap, with a record of what did not fit."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.lines: list[str] = []
+        self.size = 0
+        self.omitted: list[str] = []
+        self.reserve = min(_FOOTER_RESERVE, max_chars // 3)
+
+    @staticmethod
+    def cost(lines: list[str]) -> int:
+        return sum(len(line) + 1 for line in lines)
+
+    def fits(self, lines: list[str]) -> bool:
+        return self.size + self.cost(lines) <= self.max_chars - self.reserve
+
+    def add(self, lines: list[str], *, what: str = "", short: list[str] | None = None) -> bool:
+        """Add *lines* whole, else their *short* form (noting the details left out), else nothing."""
+        if lines and self.fits(lines):
+            self.lines += lines
+            self.size += self.cost(lines)
+            return True
+        if short and self.fits(short):
+            self.lines += short
+            self.size += self.cost(short)
+            if what:
+                self.omitted.append(f"details of {what}")
+            return True
+        if what:
+            self.omitted.append(what)
+        return False
+
+    def add_list(self, heading: list[str], items: list[tuple[str, str]], *, noun: str) -> int:
+        """A heading and its items (``(line, what)``), as many as fit; returns how many did."""
+        if not items:
+            return 0
+        if not self.fits(heading + [items[0][0]]):
+            self.omitted.append(f"{len(items)} {noun}")
+            return 0
+        self.add(heading)
+        added = 0
+        for line, _ in items:
+            if not self.fits([line]):
+                break
+            self.add([line])
+            added += 1
+        if added < len(items):
+            self.omitted.append(f"{len(items) - added} more {noun}")
+        return added
+
+    def text(self) -> str:
+        """The document, with a closing line naming what was left out (if anything was)."""
+        lines = list(self.lines)
+        if self.omitted:
+            room = self.max_chars - self.size
+            for keep in range(len(self.omitted), -1, -1):
+                items = self.omitted[:keep]
+                more = len(self.omitted) - keep
+                listed = "; ".join(items) + (f"; and {more} more" if more and items else "")
+                what = listed or f"{more} sections"
+                footer = f"_Left out to stay under {self.max_chars:,} characters: {what}. More: {_HINT}._"
+                if len(footer) + 1 <= room:
+                    lines.append(footer)
+                    break
+            else:
+                short = "_(some context was left out: run `agent-journal context`)_"
+                if len(short) + 1 <= room:
+                    lines.append(short)
+        return "\n".join(lines) + "\n" if lines else ""
+
+
+def liveness_for(journal: Journal, now: float | None = None, probe: Probe | None = None) -> Liveness:
+    """The reading moment for *journal*: clock, probe and its configured stale threshold."""
+    return Liveness(now=now, probe=probe, stale_after=stale_after_from(journal.config.extra))
+
+
+def _window(views: Views, live: Liveness, exclude: str | None, project: str) -> list[SessionRecord]:
+    out = []
+    for _, rec in views.sessions.records.records_reversed():
+        if rec.id == exclude or session_archived(views, rec):
+            continue
+        if project and rec.project_dir and rec.project_dir != project:
+            continue
+        out.append(rec)
+        if len(out) >= WINDOW:
+            break
+    return out
+
+
+def _label(rec: SessionRecord, status: str) -> str:
+    return {"crashed": "Crashed session", "stale": "Possibly interrupted session (stale)"}.get(
+        status, "Interrupted session")
+
+
+def _agents_of(views: Views, live: Liveness, sid: str) -> list[tuple[Any, str]]:
+    out = []
+    for aid in reversed(list(views.agents.meta.running)):
+        rec = views.agents.records.record(aid)
+        if rec is not None and rec.parent == sid and not rec.internal:
+            out.append((rec, agent_status(views, rec, live)))
+    return out
+
+
+def _orphans(views: Views, live: Liveness, project: str) -> list[tuple[Any, str]]:
+    out = []
+    for i, aid in enumerate(reversed(list(views.agents.meta.running))):
+        if i >= AGENT_WINDOW:
+            break
+        rec = views.agents.records.record(aid)
+        if rec is None or rec.internal or agent_status(views, rec, live) != "orphaned":
+            continue
+        parent = views.sessions.records.record(rec.parent) if rec.parent else None
+        if project and parent is not None and parent.project_dir and parent.project_dir != project:
+            continue
+        out.append((rec, live.status(parent) if parent is not None else "unknown"))
+    return out
+
+
+def _resume_blocks(packer: Packer, views: Views, live: Liveness) -> list[int]:
+    consumed = []
+    for req in pending_requests(views.resumes):
+        rec = views.sessions.records.record(req.session)
+        if rec is None:
+            packer.add([f"_Resume of session {req.session[:8]} was requested, but the journal has no record of it._"])
+            consumed.append(req.seq)
+            continue
+        status = live.status(rec)
+        block = [""] + session_block(rec, status, live.now, label="Resume requested: session",
+                                     agents=_agents_of(views, live, rec.id))
+        if packer.add(block, what=f"session {rec.id[:8]} (resume requested)", short=block[:2] + block[-1:]):
+            consumed.append(req.seq)
+    return consumed
+
+
+def recovery_context(
+    views: Views,
+    live: Liveness,
+    *,
+    session_id: str | None = None,
+    source: str = "startup",
+    max_chars: int = DEFAULT_MAX_CHARS,
+    always: bool = True,
+) -> tuple[str, list[int]]:
+    """The context for a session starting in this project, and the resume requests it used.
+
+    With ``always=False`` (what the SessionStart hook wants) the text is ``""`` when
+    nothing crashed, nothing is orphaned, nothing was asked for and nothing is related.
+    """
+    current = views.sessions.records.record(session_id) if session_id else None
+    project = current.project_dir if current is not None else ""
+    packer = Packer(max_chars)
+    packer.add(["# Agent Journal: recovery context",
+                f"From this project's journal (up to event {views.seq}): work that earlier Claude Code sessions "
+                "left unfinished. Check the files before changing them again."])
+    consumed = _resume_blocks(packer, views, live)
+    worth = bool(consumed)
+    if current is not None and source == "resume" and (current.resumed_after == "no-end" or current.interrupted):
+        block = [""] + session_block(current, "crashed", live.now, label="This session's previous run",
+                                     agents=_agents_of(views, live, current.id))
+        block[2] = "- Status: its previous run stopped without a SessionEnd (crashed or killed)."
+        worth |= packer.add(block[:-1], what="this session's previous run", short=block[:3])
+    window = _window(views, live, session_id, project)
+    broken = [(rec, live.status(rec)) for rec in window]
+    broken = [(rec, st) for rec, st in broken if interrupted(rec, st)]
+    for rec, status in broken[:FULL_BLOCKS]:
+        block = [""] + session_block(rec, status, live.now, label=_label(rec, status),
+                                     agents=_agents_of(views, live, rec.id))
+        worth |= packer.add(block, what=f"session {rec.id[:8]} ({status})",
+                            short=[block[0], block[1], session_line(rec, status), block[-1]])
+    more = [(session_line(rec, status), rec.id) for rec, status in broken[FULL_BLOCKS:]]
+    worth |= packer.add_list(["", "## Other interrupted sessions"], more, noun="interrupted sessions") > 0
+    orphans = _orphans(views, live, project)
+    if orphans:
+        ids = " ".join(rec.id[:8] for rec, _ in orphans)
+        items = [(agent_line(rec, "orphaned", parent), rec.id) for rec, parent in orphans]
+        heading = ["", "## Orphaned agents (their session ended or crashed while they ran)",
+                   f"Continue them: `/agent-journal:resume-agents {ids}`"]
+        worth |= packer.add_list(heading, items, noun="orphaned agents") > 0
+    shown = {rec.id for rec, _ in broken}
+    if current is not None:
+        related = related_sessions(views, current, limit=5, exclude=shown)
+        if related:
+            worth = True
+            packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
+                            noun="related sessions")
+            shown |= {r["id"] for r in related}
+    if not worth and not always:
+        return "", consumed
+    recent = [rec for rec in window if rec.id not in shown][:RECENT_SHOWN]
+    if recent:
+        packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
+                        noun="recent sessions")
+    elif not broken and not consumed and not orphans and current is None and not views.sessions.records:
+        packer.add(["No Claude Code session has been recorded in this journal yet."])
+    return packer.text(), consumed
+
+
+def session_context(views: Views, live: Liveness, rec: SessionRecord, *,
+                    max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """One session's full recovery context (what ``/agent-journal:resume`` injects)."""
+    status = live.status(rec)
+    packer = Packer(max_chars)
+    label = _label(rec, status) if interrupted(rec, status) else f"Session ({status})"
+    block = session_block(rec, status, live.now, label=label, agents=_agents_of(views, live, rec.id))
+    packer.add(["# Agent Journal: session context", "", *block],
+               what=f"session {rec.id[:8]}", short=["# Agent Journal: session context", "", block[0], block[-1]])
+    orphans = [(a, status) for a, st in _agents_of(views, live, rec.id) if st == "orphaned"]
+    if orphans:
+        ids = " ".join(a.id[:8] for a, _ in orphans)
+        packer.add_list(["", "## Its orphaned agents", f"Continue them: `/agent-journal:resume-agents {ids}`"],
+                        [(agent_line(a, "orphaned", st), a.id) for a, st in orphans], noun="orphaned agents")
+    related = related_sessions(views, rec, limit=5)
+    if related:
+        packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
+                        noun="related sessions")
+    return packer.text()
+
+
+def compact_context(journal: Journal, views: Views, session_id: str, *,
+                    max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """What this session was doing just before compaction (the PreCompact capture, else the fold)."""
+    rec = views.sessions.records.record(session_id)
+    if rec is None:
+        return ""
+    capture = read_capture(journal, rec.precompact_seq) if rec.precompact_seq else None
+    when = rec.last_ts
+    if capture is None:
+        capture = capture_of(rec)
+    elif isinstance(capture.get("ts"), str):
+        when = capture["ts"]
+    block = capture_block(capture, rec, when)
+    if len(block) <= 1:
+        return ""
+    packer = Packer(max_chars)
+    packer.add(["# Agent Journal: context from before the compaction",
+                "Compaction summarised the conversation; this is what the journal recorded just before it."])
+    packer.add([""] + block, what="the pre-compaction state", short=[""] + block[:3])
+    return packer.text()
+
+
+def session_start_context(
+    journal: Journal,
+    session_id: str,
+    source: str,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    now: float | None = None,
+    probe: Probe | None = None,
+) -> tuple[str, list[int]]:
+    """``(markdown, consumed resume-request seqs)`` for a SessionStart of *source*.
+
+    ``compact``: this session's state from before compaction. ``startup``, ``resume``,
+    ``clear``, ``fork``: crashed or interrupted earlier sessions of the project,
+    orphaned agents and pending resume requests. ``""`` when there is nothing to say.
+    """
+    live = liveness_for(journal, now, probe)
+
+    def build(views: Views) -> tuple[str, list[int]]:
+        if source == "compact":
+            return compact_context(journal, views, session_id, max_chars=max_chars), []
+        return recovery_context(views, live, session_id=session_id, source=source, max_chars=max_chars,
+                                always=False)
+
+    return query(journal, build)

@@ -1,0 +1,231 @@
+"""Running the projections over a journal: caches, incremental folds, time travel.
+
+``state = fold(cache) + fold(events after cache.seq)`` (journal-anchors §2.5, §7.6):
+`load_views` loads each projection's cache, reads only the events after the seq it
+covers (the reader bisects to it), folds them in one pass shared by every projection
+(each payload view is decoded once), and writes the caches back when at least
+`SAVE_AFTER` events were folded. Asked for a past state (``at``), it folds up to that
+seq, from a cache only if the cache is not newer, and writes nothing.
+
+A cache that fails in use (a record's checksum) raises `CacheCorrupt` inside the
+library; `load_views` and `query` then replay the log from the start, so a bad
+cache never costs more than a rebuild and never surfaces as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+
+import msgspec
+
+from projections.agents import AGENTS
+from projections.archive import ARCHIVE
+from projections.base import Projection, State, to_builtins
+from projections.cache import load_cache, save_cache
+from projections.errors import CacheCorrupt
+from projections.resumes import RESUMES
+from projections.sessions import SESSIONS
+from projections.views import VIEW_TYPES, decode_view, decoder_for
+
+if TYPE_CHECKING:
+    from journal import Journal
+    from journal.events import Event
+
+__all__ = ["PROJECTIONS", "SAVE_AFTER", "Views", "fold_events", "load_views", "query", "rebuild"]
+
+#: Every cached projection, in fold order.
+PROJECTIONS: tuple[Projection, ...] = (SESSIONS, AGENTS, ARCHIVE, RESUMES)
+#: Write a cache back only when at least this many new events were folded into it.
+SAVE_AFTER = 1000
+_PROGRESS_EVERY = 50_000
+
+T = TypeVar("T")
+
+
+@dataclass
+class Views:
+    """The states of every projection at one seq of one journal."""
+
+    states: dict[str, State]
+    seq: int
+    journal_id: str = ""
+    epoch: int = 0
+    #: Events folded to produce these states (0 on a fully warm cache).
+    folded: int = 0
+    #: The seq each projection's cache covered when loaded (0 without a usable cache).
+    cached: dict[str, int] = field(default_factory=dict)
+    journal: Journal | None = None
+
+    @property
+    def sessions(self) -> State:
+        return self.states["sessions"]
+
+    @property
+    def agents(self) -> State:
+        return self.states["agents"]
+
+    @property
+    def archive(self) -> State:
+        return self.states["archive"]
+
+    @property
+    def resumes(self) -> State:
+        return self.states["resumes"]
+
+
+def _table(pairs: list[tuple[Projection, State]]) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    types: set[str] = set()
+    for projection, _ in pairs:
+        types.update(projection.handlers)
+    table: dict[str, Any] = {}
+    for type_ in types:
+        handlers = tuple((h, s) for p, s in pairs if (h := p.handler(type_)) is not None)
+        view_type = VIEW_TYPES.get(type_)
+        table[type_] = (decoder_for(view_type) if view_type else None, view_type, handlers)
+    default = tuple((p.default, s) for p, s in pairs if p.default is not None)
+    return table, default
+
+
+def fold_events(
+    pairs: list[tuple[Projection, State]],
+    events: Iterable[Event],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Fold *events* into each ``(projection, state)`` pair in one pass; return the count."""
+    table, default = _table(pairs)
+    get = table.get
+    n = 0
+    for event in events:
+        n += 1
+        entry = get(event.type)
+        if entry is None:
+            for handler, state in default:
+                handler(state, event, None)
+        else:
+            decoder, view_type, handlers = entry
+            view = None
+            if decoder is not None:
+                try:
+                    view = decoder.decode(event.data)
+                except msgspec.DecodeError:
+                    view = decode_view(view_type, event.data)
+            for handler, state in handlers:
+                handler(state, event, view)
+        if progress is not None and not n % _PROGRESS_EVERY:
+            progress(_PROGRESS_EVERY)
+    if progress is not None and n % _PROGRESS_EVERY:
+        progress(n % _PROGRESS_EVERY)
+    return n
+
+
+def _load(
+    journal: Journal,
+    at: int | None,
+    use_cache: bool,
+    save: bool,
+    progress: Callable[[int], None] | None,
+    projections: tuple[Projection, ...],
+) -> Views:
+    manifest = journal.manifest()
+    journal_id, epoch = str(manifest.get("journal_id", "")), int(manifest.get("epoch", 0))
+    last = journal.last_seq()
+    target = last if at is None else max(0, min(at, last))
+    states: dict[str, State] = {}
+    covered: dict[str, int] = {}
+    for projection in projections:
+        loaded = load_cache(journal.root, projection, journal_id=journal_id, epoch=epoch) if use_cache else None
+        if loaded is not None and loaded[0] <= target:
+            covered[projection.name], states[projection.name] = loaded
+        else:
+            covered[projection.name], states[projection.name] = 0, projection.initial()
+    cached = dict(covered)
+    folded = 0
+    # Bring lagging projections up to the next one's seq, then fold everything together.
+    marks = sorted(set(covered.values()))
+    for i, mark in enumerate(marks):
+        upto = marks[i + 1] if i + 1 < len(marks) else target
+        if upto <= mark:
+            continue
+        pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
+        folded += fold_events(pairs, journal.read(mark + 1, to_seq=upto), progress)
+    views = Views(states, target, journal_id, epoch, folded, cached, journal)
+    if save and at is None and target > 0:
+        for projection in projections:
+            fresh = target - cached[projection.name]
+            if fresh >= SAVE_AFTER or (cached[projection.name] == 0 and fresh > 0):
+                try:
+                    save_cache(journal.root, projection, states[projection.name],
+                               journal_id=journal_id, epoch=epoch, seq=target)
+                except OSError as e:  # a read-only journal still reads; note why it is slower
+                    journal.log_error("cache_write_failed", f"cannot write the {projection.name} cache: {e}")
+    return views
+
+
+def load_views(
+    journal: Journal,
+    *,
+    at: int | None = None,
+    use_cache: bool = True,
+    save: bool = True,
+    progress: Callable[[int], None] | None = None,
+    projections: tuple[Projection, ...] = PROJECTIONS,
+) -> Views:
+    """Every projection's state at seq *at* (default: the end of the log)."""
+    try:
+        return _load(journal, at, use_cache, save, progress, projections)
+    except CacheCorrupt:
+        return _load(journal, at, False, save, progress, projections)
+
+
+def query(journal: Journal, fn: Callable[[Views], T], *, at: int | None = None, **options: Any) -> T:
+    """``fn(views)``, replayed from the log if a cache turns out damaged while *fn* reads it."""
+    views = load_views(journal, at=at, **options)
+    try:
+        return fn(views)
+    except CacheCorrupt:
+        options["use_cache"] = False
+        return fn(load_views(journal, at=at, **options))
+
+
+def rebuild(journal: Journal, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Recompute every projection from the log, compare with the caches, and rewrite them.
+
+    Returns ``{"seq", "events", "projections": {name: {"records", "cached_seq", "agreed"}}}``:
+    ``agreed`` is True when cache + incremental fold gave exactly the full replay,
+    False when it did not (or the cache was damaged), None when there was no cache.
+    """
+    warm: Views | None = None
+    damaged = False
+    if _has_caches(journal):
+        try:
+            warm = _load(journal, None, True, False, None, PROJECTIONS)
+        except CacheCorrupt:
+            damaged = True
+    full = load_views(journal, at=warm.seq if warm else None, use_cache=False, save=False, progress=progress)
+    report: dict[str, Any] = {}
+    for projection in PROJECTIONS:
+        name = projection.name
+        cached_seq = warm.cached.get(name, 0) if warm else 0
+        agreed: bool | None = False if damaged else None
+        if warm is not None and cached_seq > 0:
+            try:
+                agreed = _same(warm.states[name], full.states[name])
+            except CacheCorrupt:
+                agreed = False
+        report[name] = {"records": len(full.states[name].records), "cached_seq": cached_seq, "agreed": agreed}
+        if full.seq > 0:
+            save_cache(journal.root, projection, full.states[name],
+                       journal_id=full.journal_id, epoch=full.epoch, seq=full.seq)
+    return {"seq": full.seq, "events": full.folded, "projections": report}
+
+
+def _has_caches(journal: Journal) -> bool:
+    from projections.cache import cache_path
+
+    return any(cache_path(journal.root, p).exists() for p in PROJECTIONS)
+
+
+def _same(a: State, b: State) -> bool:
+    x, y = to_builtins(a), to_builtins(b)
+    return x == y and list(x["records"]) == list(y["records"])
