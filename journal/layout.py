@@ -10,6 +10,8 @@
       segments/<first seq, 20 digits>.jsonl   the log; the highest-numbered one is active
       spool/              events written while the lock was busy, merged by the next append
       quarantine/         torn tails and corrupt records removed by repair (never deleted)
+      archive/            raw records removed by compaction, gzipped per segment (journal.archive)
+      compact.lock        held by a running compaction (one at a time; appends are not blocked)
       errors.log          one JSON line per internal error or repair
       cache/              projection checkpoints (owned by `projections`)
 
@@ -33,6 +35,8 @@ __all__ = [
     "SEGMENTS_DIR",
     "SPOOL_DIR",
     "QUARANTINE_DIR",
+    "ARCHIVE_DIR",
+    "COMPACT_LOCK",
     "ERROR_LOG",
     "segment_name",
     "segment_first_seq",
@@ -53,6 +57,8 @@ MANIFEST_FILE = "manifest.json"
 SEGMENTS_DIR = "segments"
 SPOOL_DIR = "spool"
 QUARANTINE_DIR = "quarantine"
+ARCHIVE_DIR = "archive"
+COMPACT_LOCK = "compact.lock"
 ERROR_LOG = "errors.log"
 MANIFEST_FORMAT = 1
 _SEGMENT_SUFFIX = ".jsonl"
