@@ -74,6 +74,7 @@ _CONTEXT_ENDS = (
     "\n\nYou are powered by the model",
     "\n\nToday's date is",
     "\n\n<system-reminder>",
+    "\n# Environment\nYou have been invoked in the following environment",
 )
 
 #: A Bash command that keeps a tool running (Claude Code's sandbox refuses a bare `sleep`).
@@ -247,12 +248,15 @@ def fail_no_context(journal: Path, what: str, found: Sequence[str] = ()) -> None
     if found:
         pytest.fail(f"{what}: expected one SessionStart context, found {len(found)}: {list(found)!r}", pytrace=False)
     errors = [e for e in hook_errors(journal) if e.get("event") == "SessionStart"]
-    detail = "\n".join(str(e.get("message", e))[:400] for e in errors[-3:]) or "(no SessionStart errors logged)"
-    hint = (
-        "NEEDS PROJECTIONS: the hook cannot render context yet"
-        if "projections" in detail
-        else "no SessionStart additionalContext reached the model"
-    )
+    detail = "\n".join(str(e.get("message", e))[:400] for e in errors[-3:])
+    if "projections" in detail:
+        hint = "NEEDS PROJECTIONS: the hook cannot render context yet"
+    elif detail:
+        hint = "the SessionStart hook failed to render context"
+    else:
+        hint = "the SessionStart hook ran without error but rendered an empty context"
+        cli = agent_journal(journal, "context", check=False)
+        detail = f"(no SessionStart errors logged)\n`agent-journal context` now says:\n{cli.stdout or cli.stderr}"
     pytest.fail(f"{what}: {hint}.\nerrors.log (SessionStart):\n{detail}", pytrace=False)
 
 
