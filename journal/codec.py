@@ -123,11 +123,9 @@ def check_line(line: bytes) -> bool:
     """True if *line* (without its ``\\n``) is a complete record whose CRC matches."""
     if len(line) < 40 or line[-CRC_SUFFIX_LEN:-10] != _CRC_MARK or line[-2:] != b'"}':
         return False
-    try:
-        expected = int(line[-10:-2], 16)
-    except ValueError:
-        return False
-    return zlib.crc32(line[:-CRC_SUFFIX_LEN]) == expected
+    # Compare the hex text itself: int(..., 16) would also accept "A-F", " ", "_" and
+    # "+", so some flipped bytes in the CRC digits would go unnoticed.
+    return b"%08x" % zlib.crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2]
 
 
 def peek_seq(line: bytes) -> int | None:

@@ -97,13 +97,12 @@ class _Stop(Exception):
 
 def _bulk_crc_ok(lines: list[bytes]) -> bool:
     crc32 = zlib.crc32
-    try:
-        return all(
-            crc32(line[:-CRC_SUFFIX_LEN]) == int(line[-10:-2], 16) and line[-CRC_SUFFIX_LEN:-10] == _MARK
-            for line in lines
-        )
-    except ValueError:
-        return False
+    # The hex text is compared as written (lowercase): int(..., 16) also accepts "A-F",
+    # " ", "_" and "+", which let some single flipped bytes in the CRC go unnoticed.
+    return all(
+        b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2] and line[-CRC_SUFFIX_LEN:-10] == _MARK
+        for line in lines
+    )
 
 
 class Reader:
