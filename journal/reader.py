@@ -34,7 +34,7 @@ import msgspec
 
 from journal.codec import CRC_SUFFIX_LEN, check_line, peek_seq
 from journal.errors import CorruptRecord, TornTail
-from journal.events import EVENT_DECODER, Event
+from journal.events import EVENT_DECODER, Event, decode_payload
 from journal.layout import list_segments, read_manifest
 
 __all__ = ["RecoveryMode", "Damage", "Reader", "read_events", "seq_ranges_cover"]
@@ -315,7 +315,7 @@ class Reader:
             if check_line(record):
                 try:
                     event = EVENT_DECODER.decode(record)
-                except msgspec.DecodeError as e:
+                except (msgspec.DecodeError, UnicodeDecodeError) as e:  # msgspec: bad UTF-8 is the latter
                     self._corrupt(name, here, record, f"record has a valid CRC but does not decode: {e}")
                     continue
             else:
@@ -383,8 +383,12 @@ class Reader:
             candidates.append(record[glued:])
         for candidate in candidates:
             try:
-                return EVENT_DECODER.decode(candidate)
-            except msgspec.DecodeError:
+                event = EVENT_DECODER.decode(candidate)
+                # The payload is kept as Raw, unchecked by the decode above; a record we
+                # keep must decode all the way (a flipped byte can leave invalid UTF-8).
+                decode_payload(event.data)
+                return event
+            except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec: bad UTF-8 is the latter
                 continue
         return None
 
