@@ -18,6 +18,7 @@ inside. Stdlib only: this module is the hook's hot path.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -28,7 +29,7 @@ from typing import Any, Iterable
 
 from journal.codec import check_line, encode_data, encode_record, now_ts, peek_seq, renumber
 from journal.config import JournalConfig
-from journal.errors import JournalError, LockTimeout, RecordTooLarge
+from journal.errors import InvalidEvent, JournalError, LockTimeout, RecordTooLarge
 from journal.layout import (
     LOCK_FILE,
     QUARANTINE_DIR,
@@ -61,6 +62,23 @@ class NewEvent:
     session: str | None = None
     agent: str | None = None
     ts: str | None = None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _checked_data(raw: bytes) -> bytes:
+    """Pre-encoded payload bytes, parsed and re-encoded: only one JSON object gets in.
+
+    Unchecked bytes (not JSON, not UTF-8, NaN, a lone surrogate) would be framed with a
+    valid CRC yet be unreadable, i.e. corrupt records written by the writer itself.
+    """
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError included
+        raise InvalidEvent(f"event data is not a UTF-8 JSON object: {e}") from e
+    return encode_data(value)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -188,7 +206,7 @@ class Writer:
 
     def encode(self, event: NewEvent) -> bytes:
         """Frame *event* with seq 0; numbering happens under the lock."""
-        data = event.data if isinstance(event.data, bytes) else encode_data(event.data)
+        data = _checked_data(event.data) if isinstance(event.data, bytes) else encode_data(event.data)
         line = encode_record(
             0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent
         )
