@@ -138,14 +138,15 @@ _PLACEHOLDER_RE = _lazy(
     | \{\{.*\}\} | \{[a-z_][a-z0-9_.]*\}        # {{ template }} {name}
     | %\([a-z_]+\)[sd] | %[a-z_]+% | %s         # printf and Windows variables
     | [*x#._\u2022-]{3,}                        # **** xxxx ....
+    | .*(?:\*\*\*|\u2022\u2022\u2022|\.\.\.).*          # masked or elided: ghp_****, sk-...a1b2
     | (?:your|my|insert|enter|put)[-_ ]?[a-z_ -]*   # your_api_key, my-secret
     | [a-z_-]*[-_](?:here|placeholder)          # token_here
-    | [a-z_$][a-z0-9_$]*(?:\.[a-z_$][a-z0-9_$]*)+   # self.token, process.env.api_key
     | \[redacted:[a-z0-9_]{1,40}:[0-9a-f]{8}\]
     """,
     re.X,
 )
-_CONSTANT_RE = _lazy(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # DEFAULT_PASSWORD, a reference
+# References rather than values: DEFAULT_PASSWORD, self.token, process.env.API_KEY.
+_REFERENCE_RE = _lazy(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+")
 _CAMEL_RE = _lazy(r"[A-Za-z][a-z]+(?:[A-Z][a-z0-9]*)+")  # hashedPassword, SecretStr
 _PATH_RE = _lazy(r"(?:~|\.{1,2})?/[A-Za-z0-9_.~/-]*|[A-Za-z]:\\.*")
 _PLAIN_WORDS_RE = _lazy(r"[A-Za-z]+(?:[ _./-][A-Za-z]+)*")
@@ -165,7 +166,8 @@ def _is_placeholder(value: str, key: str = "") -> bool:
         or (bool(key) and low == key.lower().lstrip("-"))
         or "EXAMPLE" in v  # AWS documentation keys: AKIAIOSFODNN7EXAMPLE
         or _PLACEHOLDER_RE().fullmatch(low) is not None
-        or _CONSTANT_RE().fullmatch(v) is not None
+        # A random token can have this shape too (hvs.CAES...); references read like words.
+        or (_REFERENCE_RE().fullmatch(v) is not None and _classes_and_transitions(v)[1] < 0.25)
     )
 
 
