@@ -51,11 +51,13 @@ class RepairReport:
     lost: list[list[int]] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
     truncated_at: dict[str, Any] | None = None
+    #: Sealed segments whose manifest entry was rewritten to match the file again.
+    resealed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.torn_tail_bytes or self.dropped_records or self.salvaged_records or self.lost
-                    or self.quarantined or self.truncated_at)
+                    or self.quarantined or self.truncated_at or self.resealed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class RepairReport:
             "lost": self.lost,
             "quarantined": self.quarantined,
             "truncated_at": self.truncated_at,
+            "resealed": self.resealed,
         }
 
 
@@ -75,6 +78,18 @@ def _scan(root: Path, manifest: dict[str, Any]) -> list[Damage]:
     for _ in Reader(root, RecoveryMode.TOLERATE, found.append, manifest=manifest).events():
         pass
     return found
+
+
+def _stale(root: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Manifest entries of sealed segments whose file no longer matches (verify's mismatch)."""
+    out = []
+    for entry in manifest["segments"]:
+        path = root / "segments" / entry["name"]
+        if path.exists():
+            actual = seal_info(path, entry["first_seq"])
+            if any(entry.get(k) != actual[k] for k in ("bytes", "count", "crc32", "last_seq")):
+                out.append(entry)
+    return out
 
 
 def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) -> RepairReport:
@@ -88,7 +103,9 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
         segments = list_segments(root)
         if segments:
             _, active = segments[-1]
-            fd = os.open(active, os.O_RDWR)
+            # A sealed (read-only) last segment cannot have a torn tail, and a non-root
+            # user could not open it for writing anyway.
+            fd = os.open(active, os.O_RDWR if os.stat(active).st_mode & 0o200 else os.O_RDONLY)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -97,12 +114,23 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
                 os.close(fd)
         manifest = read_manifest(root)
         damage = _scan(root, manifest)
-        if not damage:
+        # A sealed segment cut short at a line boundary, or emptied, reads without a
+        # finding of its own (a gap shows only if records follow): it is damage too.
+        stale = _stale(root, manifest)
+        if not damage and not stale:
             return report
         if mode is RecoveryMode.POINT_IN_TIME:
-            _cut(root, manifest, damage[0], report)
+            _cut(root, manifest, damage[0] if damage else None, stale, report)
         else:
             _mend(root, manifest, damage, mode, report)
+            # What such a segment still holds was checked above; the seqs past its end
+            # are lost, and its entry must describe the file again or verify keeps failing.
+            for entry in _stale(root, manifest):
+                info = seal_info(root / "segments" / entry["name"], entry["first_seq"])
+                if info["last_seq"] < entry["last_seq"]:
+                    report.lost.append([info["last_seq"] + 1, entry["last_seq"]])
+                manifest["segments"] = [info if s["name"] == entry["name"] else s for s in manifest["segments"]]
+                report.resealed.append(entry["name"])
             # Records removed without a readable seq leave gaps: name them as lost.
             for d in _scan(root, manifest):
                 if d.kind == "gap" and d.first_seq is not None and d.last_seq is not None:
@@ -129,20 +157,32 @@ def _unseal(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def _cut(root: Path, manifest: dict[str, Any], first: Damage, report: RepairReport) -> None:
-    """Point-in-time: keep what precedes *first*; quarantine the rest."""
+def _cut(root: Path, manifest: dict[str, Any], first: Damage | None, stale: list[dict[str, Any]],
+         report: RepairReport) -> None:
+    """Point-in-time: keep what precedes the first damage; quarantine the rest.
+
+    The first damage is the reader's first finding or the end of a *stale* sealed
+    segment (one that lost records at its end), whichever comes first in the log.
+    """
     segments = list_segments(root)
-    if first.kind == "missing_segment":
-        cut_seq = first.first_seq or 0
-        cut_file, cut_offset = None, 0
-    else:
-        cut_file, cut_offset = Path(first.file), first.offset
-        cut_seq = next((f for f, p in segments if p == cut_file), 0)
+    starts = {p.name: f for f, p in segments}
+    cuts: list[tuple[int, int, Path | None, dict[str, Any]]] = []
+    if first is not None and first.kind == "missing_segment":
+        cuts.append((first.first_seq or 0, 0, None, first.to_dict()))
+    elif first is not None:
+        cuts.append((starts.get(Path(first.file).name, 0), first.offset, Path(first.file), first.to_dict()))
+    for entry in stale:
+        path = root / "segments" / entry["name"]
+        end = path.stat().st_size
+        cuts.append((entry["first_seq"], end, path,
+                     {"kind": "segment_mismatch", "file": str(path), "offset": end}))
+    cut_seq, cut_offset, cut_file, where = min(cuts, key=lambda c: (c[0], c[1]))
     for seg_first, path in segments:
         if path == cut_file:
             data = path.read_bytes()
-            qpath = quarantine(root, f"{path.name}.{cut_offset}.pit", data[cut_offset:])
-            report.quarantined.append(str(qpath))
+            if data[cut_offset:]:
+                qpath = quarantine(root, f"{path.name}.{cut_offset}.pit", data[cut_offset:])
+                report.quarantined.append(str(qpath))
             _unseal(path)
             write_atomic(path, data[:cut_offset])
         elif seg_first > cut_seq:
@@ -150,6 +190,11 @@ def _cut(root: Path, manifest: dict[str, Any], first: Damage, report: RepairRepo
             report.quarantined.append(str(qpath))
             _unseal(path)
             path.unlink()
+    # An empty segment left last would number the next append from its name, past the
+    # seqs just set aside; drop it, so the segment before it carries on the numbering.
+    remaining = list_segments(root)
+    while len(remaining) > 1 and remaining[-1][1].stat().st_size == 0:
+        remaining.pop()[1].unlink()
     fsync_dir(root / "segments")
     keep_names = {p.name for _, p in list_segments(root)}
     manifest["segments"] = [
@@ -157,7 +202,7 @@ def _cut(root: Path, manifest: dict[str, Any], first: Damage, report: RepairRepo
         if s["name"] in keep_names and (cut_file is None or s["name"] != cut_file.name)
         and s["first_seq"] < cut_seq
     ]
-    report.truncated_at = first.to_dict()
+    report.truncated_at = where
 
 
 def _mend(root: Path, manifest: dict[str, Any], damage: list[Damage], mode: RecoveryMode,
