@@ -55,7 +55,7 @@ def record_spans(root: Path) -> dict[int, Span]:
 
 def payload_for(i: int) -> dict[str, Any]:
     """The payload the `filled` fixture gives seq *i* (so tests can predict any record)."""
-    return {"i": i, "text": f"event {i} ✓ " + "x" * 40}
+    return {"i": i, "text": f"event {i} ✓ " + "x" * 32}
 
 
 def fill(journal: Journal, n: int, start: int = 1) -> list[int]:
