@@ -86,15 +86,35 @@ def _backup(path: Path, text: str) -> Path:
     return backup
 
 
-def _save(path: Path, doc: dict[str, Any], previous: str | None) -> Path | None:
+def _save(path: Path, doc: dict[str, Any], previous: str | None, text: str | None = None) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = _backup(path, previous) if previous is not None else None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(text if text is not None else json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
     if path.exists():
         os.chmod(tmp, path.stat().st_mode & 0o777)
     os.replace(tmp, path)
     return backup
+
+
+def _canonical(doc: Any) -> str:
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False)
+
+
+def _prior_text(path: Path, doc: dict[str, Any]) -> str | None:
+    """The newest backup holding exactly *doc*: restoring its text keeps the user's formatting."""
+    backups = sorted(path.parent.glob(f"{path.name}.agent-journal-backup-*"),
+                     key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    wanted = _canonical(doc)
+    for backup in backups:
+        try:
+            text = backup.read_text(encoding="utf-8")
+            if _canonical(json.loads(text)) == wanted:
+                return text
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _strip(doc: dict[str, Any]) -> int:
@@ -156,5 +176,5 @@ def uninstall(path: Path) -> dict[str, Any]:
         backup = _backup(path, previous)
         path.unlink()
         return {"settings": str(path), "removed": removed, "backup": str(backup), "deleted": True}
-    backup = _save(path, doc, previous)
+    backup = _save(path, doc, previous, text=_prior_text(path, doc))
     return {"settings": str(path), "removed": removed, "backup": str(backup) if backup else None, "deleted": False}
