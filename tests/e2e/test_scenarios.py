@@ -58,8 +58,8 @@ from tests.e2e.scenario_helpers import (
     unique,
 )
 
-#: The hook sequence of a turn that makes one tool call per model answer.
 def _turn(*tools: str) -> list[str]:
+    """The hook sequence of a ``claude -p`` run whose model answers make one tool call each."""
     events = ["SessionStart", "UserPromptSubmit"]
     for tool in tools:
         events += [f"PreToolUse:{tool}", f"PostToolUse:{tool}", "PostToolBatch"]
@@ -92,6 +92,15 @@ def _render_failure(entry: dict[str, Any]) -> bool:
 def _recording_errors(sc: Scenario) -> list[dict[str, Any]]:
     """errors.log entries other than failures to render (those are checked where context is)."""
     return [e for e in hook_errors(sc.journal) if not _render_failure(e)]
+
+
+def _assert_no_hook_errors(sc: Scenario) -> None:
+    """No hook failed at all (rendering included): errors.log is empty."""
+    errors = hook_errors(sc.journal)
+    if errors:
+        needs = "NEEDS PROJECTIONS: " if "No module named 'projections" in str(errors) else ""
+        pytest.fail(f"{needs}hooks logged errors:\n" + "\n".join(str(e.get("message", e))[:500] for e in errors),
+                    pytrace=False)
 
 
 # --------------------------------------------------------------------------- 1. next session
@@ -142,6 +151,7 @@ def test_next_session_gets_context_naming_files_and_prompt(sc: Scenario) -> None
     assert record_of(journal_json(sc.journal, "sessions"), s1, "session")["status"] == "ended"
     shown = json.dumps(journal_json(sc.journal, "show", s1))
     assert first in shown and "greet.py" in shown, shown
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 2. crash
@@ -188,6 +198,7 @@ def test_crash_mid_tool_is_reported_to_the_next_session(sc: Scenario) -> None:
     assert "time.sleep(30)" in shown and crash in shown, shown
     timeline = journal_json(sc.journal, "timeline", crashed)
     assert "time.sleep(30)" in json.dumps(timeline), timeline
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 3. subagents
@@ -248,6 +259,7 @@ def test_subagent_registry_then_orphaned_by_a_crash(sc: Scenario) -> None:
     assert orphan["type"] == "general-purpose", orphan
     shown = json.dumps(journal_json(sc.journal, "agent", "show", orphan_id))
     assert "orphaned" in shown and "time.sleep(30)" in shown, shown
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 4. compaction
@@ -316,6 +328,7 @@ def test_post_compaction_context_carries_prompts_files_and_checkpoint(sc: Scenar
                     f"capture; errors.log: {failures}", pytrace=False)
     assert first in json.dumps(capture) and "notes.txt" in json.dumps(capture), f"PreCompact capture: {capture}"
     require_command("save")  # it was replaced by `append` above when missing
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 5. concurrency
@@ -367,6 +380,7 @@ def test_three_concurrent_sessions_lose_no_event(sc: Scenario) -> None:
     assert any(spans[i][1] > spans[i + 1][0] for i in range(2)), f"the sessions did not overlap: {spans}"
     assert not _recording_errors(sc), _recording_errors(sc)
     _assert_sound(sc)
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 6. install
@@ -383,8 +397,11 @@ def test_install_records_without_the_plugin_and_uninstall_restores_settings(sc: 
         "cleanupPeriodDays": 45,
         "hooks": {"Stop": [{"hooks": [{"type": "command", "command": f"echo fired >> {fired}"}]}]},
     }
-    # Formatted the way Claude Code writes its settings files.
-    original_text = json.dumps(original, indent=2) + "\n"
+    # Written by hand: 4-space indents and an inline list, not the way install writes JSON.
+    original_text = json.dumps(original, indent=4).replace(
+        json.dumps(original["env"], indent=4).replace("\n", "\n    "), json.dumps(original["env"])
+    )
+    assert json.loads(original_text) == original and original_text != json.dumps(original, indent=2) + "\n"
     settings.write_text(original_text)
     sc.plugin_dir = None
     sc.api.set_script([Rule(first, [[write(str(sc.project / "installed.txt"), "x\n")], [text("Written.")]])])
@@ -422,6 +439,7 @@ def test_install_records_without_the_plugin_and_uninstall_restores_settings(sc: 
     assert nxt in request.first_user_text
     context = only_context(request, sc.journal, "second session with installed hooks")
     assert first in context and "installed.txt" in context, context
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 7. marketplace
@@ -467,6 +485,7 @@ def test_plugin_installed_from_the_marketplace_records(sc: Scenario, tmp_path: P
     assert sequence(session_events(events, session)) == _turn("Bash")
     assert not _recording_errors(sc), _recording_errors(sc)
     _assert_sound(sc)
+    _assert_no_hook_errors(sc)
 
 
 # --------------------------------------------------------------------------- 8. bootstrap
@@ -541,3 +560,4 @@ def test_first_run_bootstraps_the_private_venv(sc: Scenario, tmp_path: Path) -> 
     s2 = sc.session_of_prompt(nxt)
     assert sequence(session_events(journal_events(sc.journal), s2)) == [
         "SessionStart", "journal.resume_consumed", "UserPromptSubmit", "Stop", "SessionEnd"]
+    _assert_no_hook_errors(sc)
