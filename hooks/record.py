@@ -9,6 +9,7 @@ call and must not import msgspec, click or portalocker.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,18 @@ class HookInput:
         return value if isinstance(value, str) and 0 < len(value) <= _ID_MAX else None
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (Python's json accepts them); the journal could not store them.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # e.g. 1e400: valid JSON syntax, but no finite double holds it
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def read_input(stream: BinaryIO) -> HookInput:
     """Read and parse stdin; never raises on bad input (it is recorded instead)."""
     raw = stream.read(MAX_STDIN + 1)
@@ -64,7 +77,7 @@ def read_input(stream: BinaryIO) -> HookInput:
     if not raw.strip():
         return HookInput(size, None, "empty input", head)
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         return HookInput(size, None, "JSON nested too deeply", head)
     except ValueError as e:
