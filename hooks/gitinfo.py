@@ -11,7 +11,7 @@ def git_branch(start: Path) -> str | None:
     """Branch name (or ``detached@<sha>``) of the repository containing *start*, or None."""
     try:
         start = start.resolve()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path (it comes from the payload)
         return None
     for candidate in (start, *start.parents):
         dotgit = candidate / ".git"
@@ -27,7 +27,7 @@ def git_branch(start: Path) -> str | None:
             else:
                 continue
             head = (gitdir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
+        except (OSError, ValueError):
             return None
         if head.startswith("ref:"):
             ref = head[4:].strip()
