@@ -19,6 +19,7 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Iterable
 
 __all__ = ["digest_transcript", "extract"]
@@ -115,11 +116,14 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
     from journal.layout import ensure_subdir, write_atomic
 
     try:
-        fd = os.open(transcript, os.O_RDONLY)
-    except OSError:
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
+        fd = os.open(transcript, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         return None
     try:
         st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            return None  # a directory, FIFO or device is not a transcript
         state_file = _state_path(state_dir, session)
         offset = None
         try:
