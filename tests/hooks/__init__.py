@@ -1,0 +1,1 @@
+"""Tests of the Claude Code adapter: the hook launcher, recording, digests, settings."""
