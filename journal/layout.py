@@ -131,16 +131,19 @@ def ensure_journal_dir(root: Path) -> Path:
             except FileExistsError:
                 pass
             os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
-            gitignore = root / ".gitignore"
-            if not gitignore.exists():
-                fd = open_private(gitignore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                try:
-                    os.write(fd, b"*\n")
-                finally:
-                    os.close(fd)
         _check_owner(root)
         if not os.access(root, os.W_OK | os.X_OK):
             raise JournalPermissionError(f"journal directory {root} is not writable")
+        gitignore = root / ".gitignore"
+        if not gitignore.exists():
+            # Also for a directory that existed before its first event (``mkdir -p``, a
+            # config.json put there first): it is adopted as private and kept out of git.
+            os.chmod(root, 0o700)
+            fd = open_private(gitignore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.write(fd, b"*\n")
+            finally:
+                os.close(fd)
         ensure_subdir(root, SEGMENTS_DIR)
         if not (root / MANIFEST_FILE).exists():
             write_manifest(root, new_manifest())
