@@ -145,6 +145,14 @@ class Projection:
     def __post_init__(self) -> None:
         object.__setattr__(self, "record_decoder", msgspec.msgpack.Decoder(self.record_type))
         object.__setattr__(self, "meta_decoder", msgspec.msgpack.Decoder(self.meta_type))
+        # Compaction hook (projections/compaction.py): compaction replaces old events by
+        # ``journal.snapshot`` records that restore this projection's records and meta, so
+        # every projection, including ones added later, folds them, never its default.
+        if "journal.snapshot" not in self.handlers:
+            from projections.compaction import snapshot_handler
+
+            handlers = {**self.handlers, "journal.snapshot": snapshot_handler(self)}
+            object.__setattr__(self, "handlers", handlers)
 
     def initial(self) -> State:
         """The state before any event."""
