@@ -80,6 +80,8 @@ __all__ = [
     "sealed_upto",
     "compaction_lock",
     "recover",
+    "affected_segments",
+    "measure",
     "stage",
     "staged_events",
     "commit",
@@ -377,7 +379,7 @@ class CompactionResult:
         }
 
 
-def _affected(plan: Plan) -> list[dict[str, Any]]:
+def affected_segments(plan: Plan) -> list[dict[str, Any]]:
     """The manifest entries of the sealed segments holding removed seqs (by seq)."""
     entries = sorted(plan.manifest["segments"], key=lambda s: s["first_seq"])
     starts = [r[0] for r in plan.remove]
@@ -419,7 +421,7 @@ def stage(
     staged = Staged(plan, epoch, [], [])
     archive = ArchiveWriter(root, level=plan.compress_level) if plan.archive else None
     try:
-        for entry in _affected(plan):
+        for entry in affected_segments(plan):
             seg = _stage_segment(root, segdir, entry, plan, epoch, archive)
             if seg is not None:
                 staged.segments.append(seg)
@@ -516,6 +518,40 @@ def _stage_segment(
         seg.info = info
         seg.bytes_after = info["bytes"]
     return seg
+
+
+def measure(root: Path, plan: Plan) -> dict[str, int]:
+    """What *plan* would do to the live segments, without writing anything (``--dry-run``)."""
+    out = {"bytes_removed": 0, "bytes_added": 0, "records_removed": 0, "segments_rewritten": 0,
+           "segments_deleted": 0}
+    for entry in affected_segments(plan):
+        try:
+            data = (root / SEGMENTS_DIR / entry["name"]).read_bytes()
+        except FileNotFoundError:
+            continue
+        remove = _Cursor(plan.remove)
+        kept = removed = 0
+        pos, size = 0, len(data)
+        while pos < size:
+            end = data.find(b"\n", pos)
+            if end < 0:
+                break
+            seq = peek_seq(data[pos : pos + 32])
+            if seq is not None and seq in remove:
+                removed += 1
+                out["bytes_removed"] += end + 1 - pos
+                rep = plan.replacements.get(seq)
+                if rep is not None:
+                    kept += 1
+                    out["bytes_added"] += len(encode_record(seq, "0" * 27, rep.type, rep.data,
+                                                            session=rep.session, agent=rep.agent))
+            else:
+                kept += 1
+            pos = end + 1
+        out["records_removed"] += removed
+        if removed:
+            out["segments_rewritten" if kept else "segments_deleted"] += 1
+    return out
 
 
 def discard(staged: Staged) -> None:
