@@ -4,14 +4,15 @@ Each scenario checks both sides: what Claude Code actually sent to the model (th
 recovery context travels in the request ``messages``, after "SessionStart hook
 additional context:") and what the journal recorded, read back with the ``agent-journal``
 CLI. Markers are unique per run (`unique`), so a context can only contain them if the
-journal put them there.
+journal put them there. Every scenario ends with an empty errors.log and, where it
+appends, a sound journal (``verify --json`` ok, seqs 1..N, empty spool).
 
 Checks that need the projections (the ``sessions``/``show``/``timeline``/``agents``/
 ``agent show``/``context``/``save`` commands, or the hook's rendered context) fail with a
-message starting "NEEDS PROJECTIONS:" while those are not available, never skip.
+message starting "NEEDS PROJECTIONS:" when those are missing; they never skip.
 
-`test_first_run_bootstraps_the_private_venv` is the slow one: it creates the plugin's
-private environment with pip (up to ~2 minutes, needs the package index).
+SLOW: `test_first_run_bootstraps_the_private_venv` creates the plugin's private
+environment with pip (seconds with the local wheel cache, up to ~2 minutes from PyPI).
 """
 
 from __future__ import annotations
