@@ -95,10 +95,15 @@ def run(stdin: object, stdout: object) -> None:
     from hooks import record
 
     hook_input = record.read_input(stdin)  # type: ignore[arg-type]
-    root, config = record.open_journal(hook_input.payload)
-    _state["root"] = root
     name = hook_input.event_name if hook_input.problem is None else None
     _state["event"] = name
+    try:
+        root, config = record.open_journal(hook_input.payload)
+    except record.ConfigError:
+        # The directory is usable, only its config.json is not: note the error there too.
+        _state["root"] = record.journal_dir_for(hook_input.payload)
+        raise
+    _state["root"] = root
     payload = hook_input.payload or {}
     session = hook_input.ident("session_id")
     notes = hook_input.annotations

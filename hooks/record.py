@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Mapping
 
 from journal.codec import valid_type
 from journal.config import JournalConfig, load_config
-from journal.errors import JournalError, RecordTooLarge
+from journal.errors import ConfigError, JournalError, RecordTooLarge
 from journal.layout import ensure_journal_dir, log_error
 from journal.location import resolve_journal_dir
 from journal.writer import NewEvent, Writer
@@ -126,11 +126,12 @@ def build_event(hook_input: HookInput, config: JournalConfig) -> NewEvent:
     data = dict(hook_input.payload)
     if "_journal" in data:
         data["_journal_original"] = data.pop("_journal")  # ours is reserved; keep theirs beside it
+    if hook_input.annotations:
+        # Annotations are redacted too: a transcript digest quotes prompts and replies.
+        data["_journal"] = dict(hook_input.annotations)
     data, report = _redact(data, config)
-    annotations = dict(hook_input.annotations)
-    annotations.update(report)
-    if annotations:
-        data["_journal"] = annotations
+    if report:
+        data["_journal"] = {**(data.get("_journal") or {}), **report}
     return NewEvent(hook_input.event_name or "journal.invalid_input", data,
                     session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
 
@@ -155,4 +156,4 @@ def open_journal(payload: Mapping[str, Any] | None) -> tuple[Path, JournalConfig
     return root, load_config(root)
 
 
-__all__ += ["open_journal", "JournalError"]
+__all__ += ["open_journal", "JournalError", "ConfigError"]
