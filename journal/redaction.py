@@ -130,21 +130,8 @@ _PLACEHOLDER_WORDS = frozenset(
     tbd test testing foo bar baz value default empty n/a na auth credentials credential
     """.split()
 )
-# Matched against the lowercased value.
-_PLACEHOLDER_RE = _lazy(
-    r"""
-      <[^<>]*>                                  # <your_token>
-    | \$\{.*\} | \$\(.*\) | \$[a-z_][a-z0-9_]*     # ${VAR} $(cmd) $VAR
-    | \{\{.*\}\} | \{[a-z_][a-z0-9_.]*\}        # {{ template }} {name}
-    | %\([a-z_]+\)[sd] | %[a-z_]+% | %s         # printf and Windows variables
-    | [*x#._\u2022-]{3,}                        # **** xxxx ....
-    | .*(?:\*\*\*|\u2022\u2022\u2022|\.\.\.).*          # masked or elided: ghp_****, sk-...a1b2
-    | (?:your|my|insert|enter|put)[-_ ]?[a-z_ -]*   # your_api_key, my-secret
-    | [a-z_-]*[-_](?:here|placeholder)          # token_here
-    | \[redacted:[a-z0-9_]{1,40}:[0-9a-f]{8}\]
-    """,
-    re.X,
-)
+_MASK_CHARS = "*xX#._\u2022-"
+_WORD_CHARS = {ord(c): None for c in "abcdefghijklmnopqrstuvwxyz_- "}
 # References rather than values: DEFAULT_PASSWORD, self.token, process.env.API_KEY.
 _REFERENCE_RE = _lazy(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+")
 _CAMEL_RE = _lazy(r"[A-Za-z][a-z]+(?:[A-Z][a-z0-9]*)+")  # hashedPassword, SecretStr
@@ -157,17 +144,38 @@ _B64_RUN_RE = _lazy(r"[A-Za-z0-9+/]{32}")
 
 
 def _is_placeholder(value: str, key: str = "") -> bool:
-    """True for values that stand for a secret without being one (``<TOKEN>``, ``$X``...)."""
+    """True for values that stand for a secret without being one (``<TOKEN>``, ``$X``...).
+
+    Plain string tests rather than one big regex: this runs only on candidates, but its
+    first use would otherwise pay a costly compile in every short-lived hook process.
+    """
     v = value.strip()
+    if not v:
+        return True
     low = v.lower()
+    if low in _PLACEHOLDER_WORDS or (key and low == key.lower().lstrip("-")):
+        return True
+    if "EXAMPLE" in v or "***" in v or "..." in v or "\u2022\u2022\u2022" in v:
+        return True  # AWS documentation keys (AKIAIOSFODNN7EXAMPLE); masked or elided values
+    first, last = v[0], v[-1]
+    if (first, last) in (("<", ">"), ("{", "}"), ("[", "]")):
+        return True  # <YOUR_TOKEN>, {{ template }}, {name}, [REDACTED:...]
+    if first == "$" and (v[1:2] in ("{", "(") or v[1:].replace("_", "a").isalnum()):
+        return True  # ${VAR}, $(cmd), $VAR
+    if first == "%" and (last == "%" or v == "%s" or (v[1:2] == "(" and last in "sd")):
+        return True  # %VAR%, %s, %(name)s
+    if len(v) >= 3 and not v.strip(_MASK_CHARS):
+        return True  # xxxx, ----
+    if not low.translate(_WORD_CHARS) and (
+        low.startswith(("your", "my", "insert", "enter", "put")) or low.endswith(("here", "placeholder"))
+    ):
+        return True  # your_api_key, my-secret, token_here
+    # References: DEFAULT_PASSWORD, self.token. A random token can have this shape too
+    # (hvs.CAES...), but references read like words: few case changes.
     return (
-        not v
-        or low in _PLACEHOLDER_WORDS
-        or (bool(key) and low == key.lower().lstrip("-"))
-        or "EXAMPLE" in v  # AWS documentation keys: AKIAIOSFODNN7EXAMPLE
-        or _PLACEHOLDER_RE().fullmatch(low) is not None
-        # A random token can have this shape too (hvs.CAES...); references read like words.
-        or (_REFERENCE_RE().fullmatch(v) is not None and _classes_and_transitions(v)[1] < 0.25)
+        ("_" in v or "." in v)
+        and _REFERENCE_RE().fullmatch(v) is not None
+        and _classes_and_transitions(v)[1] < 0.25
     )
 
 
@@ -247,24 +255,28 @@ def _value_is_secret(kind: str, key: str, value: str, style: str) -> bool:
     return len(value) >= 3
 
 
-_KEY_KIND_RE = _lazy(
-    r"""(?:
-      (?P<aws_secret_access_key>secret_?access_?key)
-    | (?P<private_key>private[_.-]?key)
-    | (?P<api_key>(?:api|access|auth|client|app|service|signing|encryption|master
-                  |license|subscription|account)[_.-]?key|apikey)
-    | (?P<secret>secret(?:[_.-]?key)?|credentials?)
-    | (?P<password>passw(?:or)?d|passphrase|(?<![a-z])pass|(?<![a-z])pwd)
-    | (?P<token>token|(?<![a-z])auth)
-    )$""",
-    re.X,
-)
+# A key names a secret when it ends with one of these (separators "_", "-", "." ignored),
+# checked in order: DB_PASSWORD, clientSecret, x-api-key, aws_secret_access_key.
+_KEY_SUFFIXES = (
+    ("secretaccesskey", "aws_secret_access_key"),
+    ("privatekey", "private_key"),
+    ("secretkey", "secret"),
+    *((f"{word}key", "api_key") for word in (
+        "api", "access", "auth", "client", "app", "service", "signing", "encryption", "master",
+        "license", "subscription", "account",
+    )),
+    ("secret", "secret"),
+    ("credential", "secret"),
+    ("credentials", "secret"),
+    ("password", "password"),
+    ("passwd", "password"),
+    ("passphrase", "password"),
+    ("token", "token"),
+)  # fmt: skip
+# Short words count only as a whole word: DB_PASS and BASIC_AUTH, not bypass or oauth.
+_KEY_WORDS = (("pass", "password"), ("pwd", "password"), ("auth", "token"))
 _ENV_KEY_RE = _lazy(r"[A-Z][A-Z0-9_]{1,63}")
-# A key must contain one of these before `_KEY_KIND_RE` is worth running.
-_KEY_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")
-
-
-_KEY_KINDS: dict[str, str | None] = {}  # keys repeat across events: cache the verdicts
+_KEY_KINDS: dict[str, str | None] = {}  # keys repeat within and across events: cache
 
 
 def _key_kind(key: str) -> str | None:
@@ -274,12 +286,13 @@ def _key_kind(key: str) -> str | None:
     except KeyError:
         pass
     low = key.lower()
-    kind = None
-    for trigger in _KEY_TRIGGERS:
-        if trigger in low:
-            m = _KEY_KIND_RE().search(low)
-            kind = m.lastgroup if m else None
-            break
+    flat = low.replace("_", "").replace("-", "").replace(".", "")
+    kind = next((kind for suffix, kind in _KEY_SUFFIXES if flat.endswith(suffix)), None)
+    if kind is None:
+        for word, word_kind in _KEY_WORDS:
+            if low.endswith(word) and not ("a" <= low[-len(word) - 1 : -len(word)] <= "z"):
+                kind = word_kind
+                break
     if len(_KEY_KINDS) >= 4096:
         _KEY_KINDS.clear()
     _KEY_KINDS[key] = kind
@@ -292,13 +305,14 @@ def _key_kind(key: str) -> str | None:
 class _Detector:
     """One secret shape: a regex, cheap trigger substrings, and a resolver for the span."""
 
-    __slots__ = ("pattern", "flags", "_regex", "mask", "lower", "reverse", "left", "resolve")
+    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "lower", "reverse", "left", "resolve")
 
     def __init__(
         self,
         pattern: str,
         resolve: _Resolve,
         gate: str = "",
+        needles: tuple[str, ...] = (),
         *,
         lower: bool = False,
         reverse: bool = False,
@@ -311,6 +325,9 @@ class _Detector:
         self.resolve = resolve
         # Characters one of which must occur, else the regex is skipped (see `_gate_mask`).
         self.mask = _gate_mask(gate)
+        # Substrings one of which must occur, tested after the gate: cheaper than a regex
+        # call, and in a short-lived hook process they spare compiling regexes not needed.
+        self.needles = needles
         self.lower = lower or reverse  # pattern is lowercase and runs on the lowercased text
         self.reverse = reverse  # ... reversed: `resolve` gets positions in the reversed text
         self.left = left  # characters that must not precede the match (word boundary)
@@ -477,6 +494,19 @@ def _gate_mask(s: str) -> int:
     return mask
 
 
+def _candidate_mask(s: str) -> int:
+    """The gate mask of ``s``, or 0 when no built-in detector can match it."""
+    n = len(s)
+    if n < _MIN_CANDIDATE:
+        return 0
+    mask = _gate_mask(s)
+    if n < _MIN_SHAPE and not mask & _SEPARATOR_BITS and " " not in s:
+        return 0
+    return mask
+
+
+# Every key `_key_kind` knows contains one of these (lowercase).
+_KEY_NEEDLES = ("key", "pass", "pwd", "secret", "token", "auth", "credential")
 # The last word of every key `_key_kind` knows, reversed.
 _KEY_WORDS_REVERSED = r"(?P<kw>yek|drowssap|dwssap|esarhpssap|ssap|dwp|terces|s?laitnederc|nekot|htua)"
 
@@ -487,78 +517,91 @@ _DETECTORS = (
         r"(?:.*?-----END[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=\s:,-]|\\[nr])*)",
         _span("private_key", 0, _pem_ok),
         "-",
+        ("PRIVATE KEY",),
         flags=re.S,
     ),
     _Detector(
         r"sk-ant-[A-Za-z0-9]{2,16}-[A-Za-z0-9_-]{20,}",
         _span("anthropic_api_key", 0, _prefixed_random(7)),
         "-",
+        ("sk-ant-",),
         left=_TOKEN,
     ),
     _Detector(
         r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9_-]))",
         _span("openai_api_key", 0, _prefixed_random(3)),
         "-",
+        ("sk-",),
         left=_TOKEN,
     ),
-    _Detector(r"k_(?:live|test)_[A-Za-z0-9]{16,}", _resolve_stripe, "_"),
+    _Detector(r"k_(?:live|test)_[A-Za-z0-9]{16,}", _resolve_stripe, "_", ("k_live_", "k_test_")),
     _Detector(
         r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}",
         _span("github_token", 0, _prefixed_random(4)),
         "_",
+        ("gh",),
         left=_WORD,
     ),
     _Detector(
         r"gl(?:pat|dt|rt|ptt|soat|cbt)-[A-Za-z0-9_-]{20,}",
         _span("gitlab_token", 0, _prefixed_random(5)),
         "-",
+        ("gl",),
         left=_TOKEN,
     ),
     _Detector(
         r"xox[abprse]-[A-Za-z0-9-]{15,}",
         _span("slack_token", 0, _prefixed_random(5)),
         "-",
+        ("xox",),
         left=_WORD,
     ),
     _Detector(
         r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/-]{16,})",
         _span("slack_webhook", "s"),
         "/",
+        ("hooks.slack",),
     ),
-    _Detector(r"AIza[0-9A-Za-z_-]{35}", _span("google_api_key"), "A", left=_TOKEN),
+    _Detector(r"AIza[0-9A-Za-z_-]{35}", _span("google_api_key"), "A", ("AIza",), left=_TOKEN),
     _Detector(
         r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",
         _span("npm_token", 0, _prefixed_random(4)),
         "_",
+        ("npm_",),
         left=_WORD,
     ),
     _Detector(
         r"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])",
         _span("huggingface_token", 0, _prefixed_random(3)),
         "_",
+        ("hf_",),
         left=_WORD,
     ),
     _Detector(
         r"A(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         _span("aws_access_key_id", 0, _aws_id_ok),
         "A",
+        ("AKIA", "ASIA"),
         left=_ALNUM,
     ),
     _Detector(
         r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}",
         _span("jwt", 0, _jwt_ok),
         "J",
+        ("eyJ",),
         left=_TOKEN,
     ),
     _Detector(
         r"""://[^\s:@/?#"'<>\\]*:(?P<s>[^\s/?#"'<>\\]+)@""",
         _span("url_password", "s", lambda v: not _is_placeholder(v)),
         "@",
+        ("://",),
     ),
     _Detector(
         r"bearer[ \t]+(?P<s>[a-z0-9._~+/-]{16,}=*)",
         _span("bearer_token", "s", _credential_like),
         "b",
+        ("bearer",),
         lower=True,
         left=_WORD,
     ),
@@ -567,6 +610,7 @@ _DETECTORS = (
         r"(?:(?P<scheme>basic|token|negotiate|apikey|sso-key)[ \t]+)?(?P<s>[a-z0-9._~+/=%-]{8,})",
         _resolve_authorization,
         ":=",
+        ("authorization",),
         lower=True,
     ),
     _Detector(
@@ -574,6 +618,7 @@ _DETECTORS = (
         r"""|client-secret)(?:[ \t]+|=)["']?(?P<s>[^\s"'-][^\s"']*)""",
         _resolve_flag,
         "-",
+        ("--",),
         lower=True,
         left=_WORD,
     ),
@@ -581,6 +626,7 @@ _DETECTORS = (
         r"""(?:-u|--user)(?:[ \t]+|=)["']?(?P<u>[^\s:"'@]+):(?P<s>[^\s"']+)""",
         _resolve_user,
         ":",
+        ("-u", "--user"),
         left=_TOKEN,
     ),
     # Assignments to secret-sounding keys run on the reversed text, so that each regex
@@ -590,12 +636,14 @@ _DETECTORS = (
         r""":(?<![=:]:)[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_REVERSED,  # key: v, "key": "v"
         _resolve_assignment,
         ":",
+        _KEY_NEEDLES,
         reverse=True,
     ),
     _Detector(
         r"""=(?<!==)(?P<colon>:)?(?![=!<>])[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_REVERSED,  # = := =>
         _resolve_assignment,
         "=",
+        _KEY_NEEDLES,
         reverse=True,
     ),
     _Detector(
@@ -781,39 +829,35 @@ class Redactor:
         scalars are kept; tuples come back as lists.
         """
         if isinstance(obj, str):
-            return self.redact_text(obj)
+            return self._redact_string(obj, "")
         if not isinstance(obj, (dict, list, tuple)):
             return obj, 0
+        scan = self._redact_string
         count = 0
-        root: dict[Any, Any] | list[Any] = {} if isinstance(obj, dict) else []
+        root: Any = {} if isinstance(obj, dict) else []
+        # Frames of (items left, copy being filled); a container's copy is attached to its
+        # parent before it is filled, so key order and list positions are kept.
         stack: list[tuple[Iterator[Any], Any]] = [(_items(obj), root)]
         while stack:
             items, out = stack[-1]
+            is_dict = isinstance(out, dict)
             for key, value in items:
-                if isinstance(out, dict):
-                    if isinstance(key, str):
-                        key, n = self.redact_text(key)
-                        count += n
-                    if isinstance(value, str):
-                        value, n = self._redact_string(value, key if isinstance(key, str) else "")
-                        count += n
-                        out[key] = value
-                    elif isinstance(value, (dict, list, tuple)):
-                        child: Any = {} if isinstance(value, dict) else []
-                        out[key] = child
-                        stack.append((_items(value), child))
-                        break
-                    else:
-                        out[key] = value
-                elif isinstance(value, str):
-                    value, n = self._redact_string(value, "")
+                if is_dict and isinstance(key, str):
+                    key, n = scan(key, "")
                     count += n
-                    out.append(value)
+                if isinstance(value, str):
+                    value, n = scan(value, key if is_dict and isinstance(key, str) else "")
+                    count += n
                 elif isinstance(value, (dict, list, tuple)):
-                    child = {} if isinstance(value, dict) else []
-                    out.append(child)
+                    child: Any = {} if isinstance(value, dict) else []
+                    if is_dict:
+                        out[key] = child
+                    else:
+                        out.append(child)
                     stack.append((_items(value), child))
                     break
+                if is_dict:
+                    out[key] = value
                 else:
                     out.append(value)
             else:
@@ -825,63 +869,73 @@ class Redactor:
         return self._redact_string(text, "")
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
-        if len(text) < _MIN_CANDIDATE and not key and not self._has_extra:
+        mask = _candidate_mask(text)
+        if not mask and not self._has_extra:  # the hot path: no detector can match
+            if key and "[REDACTED:" not in text and text not in self._allow:
+                kind = _key_value_kind(key, text)
+                if kind is not None:
+                    return self.marker(kind, text), 1
             return text, 0
         total = 0
         for _ in range(_MAX_PASSES):  # to a fixpoint, so that redaction is idempotent
-            text, n = self._pass(text, key)
+            text, n = self._pass(text, key, mask)
             if not n:
                 break
             total += n
+            mask = _candidate_mask(text)
         return text, total
 
-    def _pass(self, s: str, key: str) -> tuple[str, int]:
-        # Existing markers are claimed first: nothing inside or across them is redacted again.
-        taken: list[tuple[int, int, str | None]] = []
-        if "[REDACTED:" in s:
-            taken.extend((m.start(), m.end(), None) for m in _MARKER_RE().finditer(s))
-        found = 0
-        mask = 0
-        if len(s) >= _MIN_CANDIDATE:
-            mask = _gate_mask(s)
-            if len(s) < _MIN_SHAPE and not mask & _SEPARATOR_BITS and " " not in s:
-                mask = 0
+    def _plan(self, mask: int) -> tuple[_Detector, ...]:
         plan = self._plans.get(mask)
         if plan is None:
             plan = self._plans[mask] = tuple(d for d in self._detectors if not d.mask or d.mask & mask)
-        if plan:
-            low = rev = ""
-            for det in plan:
-                if det.lower:
-                    if not low:
-                        low = s.lower()
-                        if len(low) != len(s):  # a few non-ASCII letters lowercase to two chars
-                            low = s.translate(_ASCII_LOWER)
-                    hay = low
+        return plan
+
+    def _pass(self, s: str, key: str, mask: int) -> tuple[str, int]:
+        # Existing markers are claimed first: nothing inside or across them is redacted again.
+        taken: list[tuple[int, int, str | None]] = []
+        has_marker = "[REDACTED:" in s
+        if has_marker:
+            taken.extend((m.start(), m.end(), None) for m in _MARKER_RE().finditer(s))
+        found = 0
+        low = rev = ""
+        for det in self._plan(mask):
+            if det.lower:
+                if not low:
+                    low = s.lower()
+                    if len(low) != len(s):  # a few non-ASCII letters lowercase to two chars
+                        low = s.translate(_ASCII_LOWER)
+                hay = low
+            else:
+                hay = s
+            if det.needles:  # cheaper than a regex call, and spares compiling unneeded regexes
+                for needle in det.needles:
+                    if needle in hay:
+                        break
                 else:
-                    hay = s
-                if det.reverse:
-                    hay = rev = rev or low[::-1]
-                for m in det.regex.finditer(hay):
-                    if det.left and m.start() and hay[m.start() - 1] in det.left:
-                        continue
-                    span = det.resolve(m, s)
-                    if span is None:
-                        continue
-                    kind, start, end = span
-                    if start == end or s[start:end] in self._allow:
-                        continue
-                    if not det.reverse and s[m.start() : m.end()] in self._allow:
-                        continue
-                    if any(start < t_end and t_start < end for t_start, t_end, _ in taken):
-                        continue
-                    taken.append((start, end, kind))
-                    found += 1
-        if key and not found and not taken and s not in self._allow:
-            kind = _key_value_kind(key, s)
-            if kind is not None:
-                return self.marker(kind, s), 1
+                    continue
+            if det.reverse:
+                hay = rev = rev or low[::-1]
+            for m in det.regex.finditer(hay):
+                if det.left and m.start() and hay[m.start() - 1] in det.left:
+                    continue
+                span = det.resolve(m, s)
+                if span is None:
+                    continue
+                kind, start, end = span
+                if start == end or s[start:end] in self._allow:
+                    continue
+                if not det.reverse and s[m.start() : m.end()] in self._allow:
+                    continue
+                if any(start < t_end and t_start < end for t_start, t_end, _ in taken):
+                    continue
+                taken.append((start, end, kind))
+                found += 1
         if not found:
+            if key and not has_marker and s not in self._allow:
+                kind = _key_value_kind(key, s)
+                if kind is not None:
+                    return self.marker(kind, s), 1
             return s, 0
         parts = []
         pos = 0
@@ -966,40 +1020,44 @@ def _key_size(key: Any) -> int:
     return _str_size(key) if isinstance(key, str) else _scalar_size(key) + 2
 
 
-def _measure(obj: Any, max_string: int) -> int | None:
-    """Encoded size of ``obj``, or None if a string is too long or nesting too deep."""
+def _fits(obj: Any, max_string: int, max_event: int) -> bool:
+    """Cheap proof that ``obj`` needs no cut: short strings, shallow, small enough.
+
+    Sizes are bounded by 6 bytes a character (the longest JSON escape, ``\\u001f``), so
+    the common case costs a ``len`` per string instead of an exact encoded size.
+    """
     total = 0
     stack = [(obj, 0)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, str):
             if len(node) > max_string:
-                return None
-            total += _str_size(node)
+                return False
+            total += 6 * len(node) + 2
         elif isinstance(node, (dict, list, tuple)):
             if depth >= MAX_DEPTH:
-                return None
+                return False
             total += 1 + max(len(node), 1)  # brackets and commas
             if isinstance(node, dict):
                 for key in node:
                     if isinstance(key, str) and len(key) > max_string:
-                        return None
-                    total += _key_size(key) + 1
+                        return False
+                    total += 6 * len(key) + 3 if isinstance(key, str) else _scalar_size(key) + 3
                 children: Any = node.values()
             else:
                 children = node
             for child in children:
                 if isinstance(child, str):
                     if len(child) > max_string:
-                        return None
-                    total += _str_size(child)
+                        return False
+                    total += 6 * len(child) + 2
                 elif isinstance(child, (dict, list, tuple)):
                     stack.append((child, depth + 1))
                 else:
                     total += _scalar_size(child)
         else:
             total += _scalar_size(node)
-    return total
+    return total <= max_event
 
 
 def _note(original_len: int, digest: str) -> str:
@@ -1231,10 +1289,11 @@ def limit(
     """
     _check_int("max_string", max_string, MIN_MAX_STRING)
     _check_int("max_event", max_event, MIN_MAX_EVENT)
-    size = _measure(obj, max_string)
-    if size is not None and size <= max_event:
+    if _fits(obj, max_string, max_event):
         return obj, False
-    tree = _Tree(obj, max_string)
+    tree = _Tree(obj, max_string)  # exact sizes
+    if not tree.changed and tree.total <= max_event:
+        return obj, False
     if tree.total > max_event:
         tree.shrink_strings(max_event)
     if tree.total > max_event:
