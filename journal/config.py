@@ -50,7 +50,8 @@ class JournalConfig:
             raise ConfigError(
                 f"max_record_bytes must be an integer between 1024 and {64 * MiB}, got {self.max_record_bytes!r}"
             )
-        if not isinstance(self.lock_timeout, (int, float)) or self.lock_timeout < 0:
+        # "not >= 0" also rejects NaN, with which a busy lock would be waited for forever.
+        if not isinstance(self.lock_timeout, (int, float)) or not self.lock_timeout >= 0:
             raise ConfigError(f"lock_timeout must be a number of seconds >= 0, got {self.lock_timeout!r}")
 
 
@@ -59,6 +60,8 @@ _KEYS = {"segment_bytes": int, "durability": str, "max_record_bytes": int, "lock
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _KEYS[key]
+    if isinstance(value, bool):  # JSON true/false are ints to Python, never a setting here
+        raise ConfigError(f"{origin}: {key} must be a {'string' if kind is str else 'number'}, got {value!r}")
     try:
         if kind is int and isinstance(value, str):
             return int(value)
@@ -80,6 +83,7 @@ def load_config(
 ) -> JournalConfig:
     """Build the config of the journal at *root* from its file, the environment and overrides."""
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # where each value came from, for error messages
     extra: dict[str, Any] = {}
     if root is not None:
         path = root / CONFIG_FILE
@@ -99,6 +103,7 @@ def load_config(
             for key, value in doc.items():
                 if key in _KEYS:
                     values[key] = _coerce(key, value, str(path))
+                    origins[key] = str(path)
                 else:
                     extra[key] = value
     env = os.environ if environ is None else environ
@@ -106,9 +111,17 @@ def load_config(
         name = "AGENT_JOURNAL_" + key.upper()
         if env.get(name):
             values[key] = _coerce(key, env[name], name)
+            origins[key] = name
     for key, value in overrides.items():
         if key not in _KEYS:
             raise ConfigError(f"unknown journal setting {key!r}")
         if value is not None:
             values[key] = _coerce(key, value, key)
+            origins[key] = "override"
+    for key, value in values.items():
+        # A value out of range is reported with where it came from (file, variable, override).
+        try:
+            replace(JournalConfig(), **{key: value})
+        except ConfigError as e:
+            raise ConfigError(f"{origins[key]}: {e}") from None
     return replace(JournalConfig(), **values, extra=extra)
