@@ -539,7 +539,7 @@ _DETECTORS = (
         r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}",
         _span("github_token", 0, _prefixed_random(4)),
         "_",
-        ("gh",),
+        ("gh", "github_pat_"),
         left=_WORD,
     ),
     _Detector(
