@@ -41,6 +41,7 @@ from journal.layout import (
     log_error,
     open_private,
     read_manifest,
+    segment_first_seq,
     segment_name,
     write_manifest,
 )
@@ -49,6 +50,8 @@ from journal.locking import JournalLock
 __all__ = ["NewEvent", "Writer", "seal_info", "repair_tail", "quarantine"]
 
 _TAIL = 64 * 1024
+#: The first read of `_tail_seq`: holds the last record of almost every segment.
+_TAIL_FIRST = 4096
 _WRITE_CHUNK = 1024 * 1024
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
@@ -114,8 +117,10 @@ def _tail_seq(fd: int, size: int, first_seq: int) -> int:
     corrupt_after = 0
     end = size
     carry = b""
+    step = _TAIL_FIRST  # every append calls this: read (and split) 4 KiB, not 64, when that suffices
     while end > 0:
-        start = max(0, end - _TAIL)
+        start = max(0, end - step)
+        step = _TAIL
         chunk = _read_at(fd, start, end - start) + carry
         lines = chunk.split(b"\n")
         # lines[0] may be cut at `start`; keep it for the next (earlier) chunk.
@@ -303,9 +308,22 @@ class Writer:
         fsync_dir(self.segments)
         return path
 
+    def _last_segment(self) -> list[tuple[int, Path]]:
+        """``list_segments(root)[-1:]`` without a Path per segment and a sort (every append calls it)."""
+        try:
+            names = os.listdir(self.segments)
+        except FileNotFoundError:
+            return []
+        last: tuple[int, str] | None = None
+        for name in names:
+            first = segment_first_seq(name)
+            if first is not None and (last is None or (first, name) > last):
+                last = (first, name)
+        return [] if last is None else [(last[0], self.segments / last[1])]
+
     def _open_active(self) -> tuple[int, int, Path]:
         """Open the active segment read-write, first rolling a sealed or full one."""
-        segs = list_segments(self.root)
+        segs = self._last_segment()
         if not segs:
             ensure_subdir(self.root, SEGMENTS_DIR)
             manifest = read_manifest(self.root)
