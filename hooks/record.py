@@ -44,7 +44,8 @@ class HookInput:
     @property
     def event_name(self) -> str | None:
         name = (self.payload or {}).get("hook_event_name")
-        return name if valid_type(name) else None
+        # "journal.*" types are Agent Journal's own (docs/EVENTS.md): a payload must not mint them.
+        return name if valid_type(name) and not name.startswith("journal.") else None
 
     def ident(self, key: str) -> str | None:
         value = (self.payload or {}).get(key)
