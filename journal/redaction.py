@@ -290,7 +290,7 @@ def _key_kind(key: str) -> str | None:
     kind = next((kind for suffix, kind in _KEY_SUFFIXES if flat.endswith(suffix)), None)
     if kind is None:
         for word, word_kind in _KEY_WORDS:
-            if low.endswith(word) and not ("a" <= low[-len(word) - 1 : -len(word)] <= "z"):
+            if low.endswith(word) and (len(low) == len(word) or not low[-len(word) - 1].isalpha()):
                 kind = word_kind
                 break
     if len(_KEY_KINDS) >= 4096:
@@ -353,7 +353,8 @@ def _pem_ok(block: str) -> bool:
     return _B64_RUN_RE().search(block) is not None
 
 
-def _prefixed_random(prefix_len: int) -> Callable[[str], bool]:
+def _mixed_after(prefix_len: int) -> Callable[[str], bool]:
+    """Random tokens mix digits and letters after their prefix; "sk-proj-setup-guide" does not."""
     return lambda token: _mixed(token[prefix_len:])
 
 
@@ -522,14 +523,14 @@ _DETECTORS = (
     ),
     _Detector(
         r"sk-ant-[A-Za-z0-9]{2,16}-[A-Za-z0-9_-]{20,}",
-        _span("anthropic_api_key", 0, _prefixed_random(7)),
+        _span("anthropic_api_key", 0, _mixed_after(7)),
         "-",
         ("sk-ant-",),
         left=_TOKEN,
     ),
     _Detector(
         r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9_-]))",
-        _span("openai_api_key", 0, _prefixed_random(3)),
+        _span("openai_api_key", 0, _mixed_after(3)),
         "-",
         ("sk-",),
         left=_TOKEN,
@@ -537,21 +538,21 @@ _DETECTORS = (
     _Detector(r"k_(?:live|test)_[A-Za-z0-9]{16,}", _resolve_stripe, "_", ("k_live_", "k_test_")),
     _Detector(
         r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}",
-        _span("github_token", 0, _prefixed_random(4)),
+        _span("github_token", 0, _mixed_after(4)),
         "_",
         ("gh", "github_pat_"),
         left=_WORD,
     ),
     _Detector(
         r"gl(?:pat|dt|rt|ptt|soat|cbt)-[A-Za-z0-9_-]{20,}",
-        _span("gitlab_token", 0, _prefixed_random(5)),
+        _span("gitlab_token", 0, _mixed_after(5)),
         "-",
         ("gl",),
         left=_TOKEN,
     ),
     _Detector(
         r"xox[abprse]-[A-Za-z0-9-]{15,}",
-        _span("slack_token", 0, _prefixed_random(5)),
+        _span("slack_token", 0, _mixed_after(5)),
         "-",
         ("xox",),
         left=_WORD,
@@ -565,14 +566,14 @@ _DETECTORS = (
     _Detector(r"AIza[0-9A-Za-z_-]{35}", _span("google_api_key"), "A", ("AIza",), left=_TOKEN),
     _Detector(
         r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",
-        _span("npm_token", 0, _prefixed_random(4)),
+        _span("npm_token", 0, _mixed_after(4)),
         "_",
         ("npm_",),
         left=_WORD,
     ),
     _Detector(
         r"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])",
-        _span("huggingface_token", 0, _prefixed_random(3)),
+        _span("huggingface_token", 0, _mixed_after(3)),
         "_",
         ("hf_",),
         left=_WORD,
@@ -681,17 +682,10 @@ class RedactionConfig:
                 raise ValueError(f"extra_patterns[{i}]: expected a (name, regex) pair, got {pattern!r}")
             _compile_pattern(f"extra_patterns[{i}]", *pattern)
             self.extra_patterns.append((pattern[0], pattern[1]))
-        self.allow = list(allow or [])
-        self.max_string = max_string
-        self.max_event = max_event
-        self.salt = salt
-        for i, item in enumerate(self.allow):
-            if not isinstance(item, str) or not item:
-                raise ValueError(f"allow[{i}]: expected a non-empty string, got {item!r}")
-        _check_int("max_string", max_string, MIN_MAX_STRING)
-        _check_int("max_event", max_event, MIN_MAX_EVENT)
-        if not isinstance(salt, str):
-            raise ValueError(f"salt: expected a string, got {type(salt).__name__}")
+        self.allow = _check_allow("allow", list(allow or []))
+        self.max_string = _check_int("max_string", max_string, MIN_MAX_STRING)
+        self.max_event = _check_int("max_event", max_event, MIN_MAX_EVENT)
+        self.salt = _check_salt("salt", salt)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name != "salt")
@@ -735,21 +729,12 @@ class RedactionConfig:
         allow = red.get("allow", [])
         if not isinstance(allow, list):
             raise ValueError(f"redaction.allow: expected a list of strings, got {type(allow).__name__}")
-        for i, item in enumerate(allow):
-            if not isinstance(item, str) or not item:
-                raise ValueError(f"redaction.allow[{i}]: expected a non-empty string, got {item!r}")
-        for name in ("max_string", "max_event"):
-            if name in lim:
-                _check_int(f"limits.{name}", lim[name], MIN_MAX_STRING if name == "max_string" else MIN_MAX_EVENT)
-        file_salt = red.get("salt", "")
-        if not isinstance(file_salt, str):
-            raise ValueError(f"redaction.salt: expected a string, got {type(file_salt).__name__}")
         return cls(
             extra_patterns=pairs,
-            allow=allow,
-            max_string=lim.get("max_string", DEFAULT_MAX_STRING),
-            max_event=lim.get("max_event", DEFAULT_MAX_EVENT),
-            salt=file_salt if salt is None else salt,
+            allow=_check_allow("redaction.allow", allow),
+            max_string=_check_int("limits.max_string", lim.get("max_string", DEFAULT_MAX_STRING), MIN_MAX_STRING),
+            max_event=_check_int("limits.max_event", lim.get("max_event", DEFAULT_MAX_EVENT), MIN_MAX_EVENT),
+            salt=_check_salt("redaction.salt", red.get("salt", "")) if salt is None else salt,
         )
 
 
@@ -766,12 +751,26 @@ def _section(data: Mapping[str, Any], name: str, known: tuple[str, ...]) -> Mapp
     unknown = sorted(str(k) for k in section if k not in known)
     if unknown:
         raise ValueError(f"{name}: unknown key {unknown[0]!r} (expected one of: {', '.join(known)})")
-    return section
+    return section  # type: ignore[no-any-return]
 
 
-def _check_int(where: str, value: object, minimum: int) -> None:
+def _check_int(where: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_allow(where: str, allow: list[Any]) -> list[str]:
+    for i, item in enumerate(allow):
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"{where}[{i}]: expected a non-empty string, got {item!r}")
+    return allow
+
+
+def _check_salt(where: str, salt: Any) -> str:
+    if not isinstance(salt, str):
+        raise ValueError(f"{where}: expected a string, got {type(salt).__name__}")
+    return salt
 
 
 def _compile_pattern(where: str, name: object, regex: object) -> re.Pattern[str]:
@@ -802,7 +801,7 @@ class Redactor:
         self._salt = self.config.salt + "\0" if self.config.salt else ""
         extra = []
         for name, regex in self.config.extra_patterns:
-            compiled = _compile_pattern(name, name, regex)
+            compiled = _compile_pattern(f"pattern {name!r}", name, regex)
             group: int | str = "secret" if "secret" in compiled.groupindex else 0
             extra.append(_Detector(regex, _span(name, group)))
         # Gate mask -> the detectors worth running for it, in priority order; user
@@ -933,16 +932,16 @@ class Redactor:
                 found += 1
         if not found:
             if key and not has_marker and s not in self._allow:
-                kind = _key_value_kind(key, s)
-                if kind is not None:
-                    return self.marker(kind, s), 1
+                whole = _key_value_kind(key, s)
+                if whole is not None:
+                    return self.marker(whole, s), 1
             return s, 0
         parts = []
         pos = 0
-        for start, end, kind in sorted(taken):
-            if kind is not None:
+        for start, end, label in sorted(taken):
+            if label is not None:  # None: a marker that was already there
                 parts.append(s[pos:start])
-                parts.append(self.marker(kind, s[start:end]))
+                parts.append(self.marker(label, s[start:end]))
                 pos = end
         parts.append(s[pos:])
         return "".join(parts), found
