@@ -21,6 +21,14 @@ A secret is replaced by ``[REDACTED:<kind>:<hash8>]``, e.g. ``[REDACTED:github_t
 * In assignments only the value goes: ``password=[REDACTED:password:ab12cd34]``; the key
   name is kept because it says what the secret was for.
 
+Kinds: vendor token shapes (``anthropic_api_key``, ``openai_api_key``, ``github_token``,
+``gitlab_token``, ``slack_token``, ``slack_webhook``, ``aws_access_key_id``, ``stripe_key``,
+``google_api_key``, ``npm_token``, ``huggingface_token``, ``jwt``, ``private_key``), header
+and URL credentials (``bearer_token``, ``authorization``, ``url_password``), values of
+secret-named keys in assignments, JSON, YAML, flags and dicts (``password``, ``secret``,
+``token``, ``api_key``, ``private_key``, ``aws_secret_access_key``), long random values of
+other env-style names (``high_entropy``), and the names of user patterns.
+
 Markers are never redacted again, and redaction runs to a fixpoint, so `Redactor.redact`
 is idempotent. Values that are obviously not secrets are left alone: placeholders
 (``<YOUR_TOKEN>``, ``${GITHUB_TOKEN}``, ``changeme``, ``xxxx``), type names in code
@@ -212,9 +220,12 @@ def _entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in (value.count(ch) for ch in set(value)))
 
 
-def _looks_random(value: str) -> bool:
-    """A long value that looks machine-generated: high entropy, mixed classes, no words."""
-    if len(value) < 20 or value[0] in "/~." or _HEXISH_RE().fullmatch(value):
+def _looks_random(value: str, hex_ok: bool = False) -> bool:
+    """A long value that looks machine-generated: high entropy, mixed classes, no words.
+
+    Hex is left out unless ``hex_ok``: unnamed hex values are digests and commit ids.
+    """
+    if len(value) < 20 or value[0] in "/~." or (not hex_ok and _HEXISH_RE().fullmatch(value)):
         return False
     classes, transitions = _classes_and_transitions(value)
     return classes >= 2 and transitions >= 0.2 and _entropy(value) >= 3.5
@@ -276,6 +287,11 @@ _KEY_SUFFIXES = (
 # Short words count only as a whole word: DB_PASS and BASIC_AUTH, not bypass or oauth.
 _KEY_WORDS = (("pass", "password"), ("pwd", "password"), ("auth", "token"))
 _ENV_KEY_RE = _lazy(r"[A-Z][A-Z0-9_]{1,63}")
+# Words that make an env name secret wherever they stand: SECRET_KEY_BASE, DB_PASSWORD_V2.
+_ENV_WORDS = {
+    "PASSWORD": "password", "PASSWD": "password", "PASS": "password", "PWD": "password",
+    "SECRET": "secret", "CREDENTIALS": "secret", "TOKEN": "token", "APIKEY": "api_key",
+}  # fmt: skip
 _KEY_KINDS: dict[str, str | None] = {}  # keys repeat within and across events: cache
 
 
@@ -458,6 +474,16 @@ def _resolve_assignment(m: re.Match[str], s: str) -> _Span | None:
     return (kind, start, end) if _value_is_secret(kind, key, s[start:end], style) else None
 
 
+def _env_kind(key: str, value: str) -> str | None:
+    """The kind of a long ``value`` assigned to the env-style name ``key``, if a secret."""
+    if _is_placeholder(value):
+        return None
+    named = next((_ENV_WORDS[w] for w in key.split("_") if w in _ENV_WORDS), None)
+    if named is not None:
+        return named if _looks_random(value, hex_ok=True) else None
+    return "high_entropy" if _looks_random(value) else None
+
+
 def _resolve_env(m: re.Match[str], s: str) -> _Span | None:
     # ``m`` starts at the "=": the key is the upper-case name right before it.
     i = j = m.start()
@@ -466,10 +492,8 @@ def _resolve_env(m: re.Match[str], s: str) -> _Span | None:
     if j - i < 2 or not ("A" <= s[i] <= "Z") or (i and s[i - 1] in _WORD):
         return None
     start, end = m.span("s")
-    value = s[start:end]
-    if _is_placeholder(value) or not _looks_random(value):
-        return None
-    return "high_entropy", start, end
+    kind = _env_kind(s[i:j], s[start:end])
+    return None if kind is None else (kind, start, end)
 
 
 _ENV_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -956,8 +980,8 @@ def _key_value_kind(key: str, value: str) -> str | None:
     kind = _key_kind(key)
     if kind is not None:
         return kind if _value_is_secret(kind, key, value, "quoted") else None
-    if key.isupper() and _ENV_KEY_RE().fullmatch(key) and not _is_placeholder(value) and _looks_random(value):
-        return "high_entropy"
+    if key.isupper() and _ENV_KEY_RE().fullmatch(key):
+        return _env_kind(key, value)
     return None
 
 

@@ -112,6 +112,9 @@ PYPI = (
     "h-lgI8LrqAfB3FxO_Di7u53VB"
 )
 VAULT = "hvs.PqxVa-SSBhotXeZMrhSdUILxMD1Pc6r3TLl7sG4e78M4Jua7P0DmFlGALQkAIJcPgkwE8_X0QOn7P2JZm1VnYr-7Bv"
+RAILS_SECRET = "8f7e6d5c4b3a29180f7e6d5c4b3a2918c4d5e6f7a8b9c0d1"
+AZURE_KEY = "Zm9vYmFyYmF6cXV4Yq7wLm3T+/Zm9vYmFyK2x9pQ=="
+K8S_PASSWORD = "S3cr3t!x"
 GENERIC_TOKEN = "Ocyy9yFZkTPsZPvdkVVMCMjMfqErRqERZsJ5VYIaIEpr38NB"
 CURL_PASSWORD = "Zx8kP2vQ9w"
 MYSQL_PASSWORD = "Tr0ub4dor&3"
@@ -317,6 +320,25 @@ SECRETS: list[Case] = [
     ),
     Case("prompt", f"charge the card with {STRIPE} and tell me what fails", ((STRIPE, "stripe_key"),)),
     Case("env dump", f"HF_HOME=/data/hf\nHF_TOKEN={HUGGINGFACE}\n", ((HUGGINGFACE, "huggingface_token"),)),
+    # more places secrets hide
+    Case("heroku command", f"heroku config:set SECRET_KEY_BASE={RAILS_SECRET}", ((RAILS_SECRET, "secret"),)),
+    Case(
+        "azure connection string",
+        f"AZURE_STORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={AZURE_KEY};"
+        "EndpointSuffix=core.windows.net",
+        ((AZURE_KEY, "api_key"),),
+    ),
+    Case(
+        "kubectl command",
+        f"kubectl create secret generic db --from-literal=password={K8S_PASSWORD} --from-literal=user=app",
+        ((K8S_PASSWORD, "password"),),
+    ),
+    Case("curl header", f'curl -H "X-Auth-Token: {HEX_API_KEY}" https://api.example.com/v1/ping', ((HEX_API_KEY, "token"),)),
+    Case(
+        "git config",
+        f'git config --global url."https://x-access-token:{GH_APP}@github.com/".insteadOf "https://github.com/"',
+        ((GH_APP, "github_token"),),
+    ),
 ]
 
 # Payload fragments: secrets under secret-sounding keys, in lists, and as dict keys.
@@ -402,5 +424,8 @@ NON_SECRETS: list[tuple[str, str]] = [
     ("pnpm lock", "resolution: {integrity: sha512-v2kDEe57lecTulaDIuNTPy3Ry4gLGJ6Z1O3vE1krgXZNrsQ+5QsW2Jm8CiKQ5yYk7NjVjGb8PCv4Lh2CHiUUYQ==}"),
     ("session json", '{"session_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789", "transcript_path": "/home/dev/.claude/projects/x/9f1c.jsonl"}'),
     ("token type", '{"token_type": "Bearer", "expires_in": 3600, "scope": "read write"}'),
-    ("k8s secret name", "secret_name: prod-db-creds\nsecretName: tls-cert"),
+    ("k8s secret name", "secret_name: prod-db-creds\nsecretName: tls-cert\nSECRET_NAME=prod-db-credentials-v2"),
+    ("oauth metadata", '{"token_endpoint": "https://auth.example.com/oauth/token", "token_endpoint_auth_methods": ["client_secret_basic"]}'),
+    ("sentry dsn", 'sentry_sdk.init(dsn="https://3f2a9c1b4d5e6f7a@o123.ingest.sentry.io/456", traces_sample_rate=0.1)'),
+    ("prose about passwords", "Rotate the password and the API key after the incident; tokens expire in 1h."),
 ]
