@@ -604,8 +604,13 @@ class _Mismatch(Exception):
         self.groups = groups
 
 
-def _ordered(d: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(k, plain(v)) for k, v in dict.items(d)]
+_MSGPACK = msgspec.msgpack.Encoder()
+
+
+def _ordered(d: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """Keys and encoded values in order (encodings keep the order of nested dicts too)."""
+    enc = _MSGPACK.encode
+    return [(k, enc(v)) for k, v in dict.items(d)]
 
 
 def _differences(fold: _Fold, states: dict[str, State]) -> list[tuple[str, str, str | None]]:
@@ -638,7 +643,7 @@ def _differences(fold: _Fold, states: dict[str, State]) -> list[tuple[str, str, 
             x, y = getattr(old_meta, fname), getattr(new_meta, fname)
             if isinstance(x, dict) and isinstance(y, dict):
                 compare(name, fname, x, y)
-            elif plain(x) != plain(y):
+            elif _MSGPACK.encode(x) != _MSGPACK.encode(y):
                 out.append((name, fname, None))
     return out
 

@@ -55,7 +55,7 @@ FULL_BLOCKS = 3
 AGENT_WINDOW = 50
 RECENT_SHOWN = 5
 _FOOTER_RESERVE = 260
-_HINT = "see `agent-journal sessions`, `agent-journal agents` and `agent-journal context --session <id>`"
+_HINT = "more: `agent-journal sessions`, `agent-journal agents`, `agent-journal context --session <id>`"
 
 
 class Packer:
@@ -113,21 +113,24 @@ class Packer:
         """The document, with a closing line naming what was left out (if anything was)."""
         lines = list(self.lines)
         if self.omitted:
-            room = self.max_chars - self.size
-            for keep in range(len(self.omitted), -1, -1):
-                items = self.omitted[:keep]
-                more = len(self.omitted) - keep
-                listed = "; ".join(items) + (f"; and {more} more" if more and items else "")
-                what = listed or f"{more} sections"
-                footer = f"_Left out to stay under {self.max_chars:,} characters: {what}. More: {_HINT}._"
-                if len(footer) + 1 <= room:
-                    lines.append(footer)
-                    break
-            else:
-                short = "_(some context was left out: run `agent-journal context`)_"
-                if len(short) + 1 <= room:
-                    lines.append(short)
+            footer = self._footer(self.max_chars - self.size - 1)
+            if footer:
+                lines.append(footer)
         return "\n".join(lines) + "\n" if lines else ""
+
+    def _footer(self, room: int) -> str:
+        """The longest "left out" line that fits in *room* characters ("" if none does)."""
+        n = len(self.omitted)
+        for hint in (_HINT, "run `agent-journal context`"):
+            for keep in range(n, 0, -1):
+                listed = "; ".join(self.omitted[:keep]) + (f"; and {n - keep} more" if keep < n else "")
+                footer = f"_Left out to stay under {self.max_chars:,} characters: {listed}; {hint}._"
+                if len(footer) <= room:
+                    return footer
+        for footer in (f"_Left out: {n} part{'s' * (n != 1)}; run `agent-journal context`._", "_(cut short)_"):
+            if len(footer) <= room:
+                return footer
+        return ""
 
 
 def liveness_for(journal: Journal, now: float | None = None, probe: Probe | None = None) -> Liveness:
@@ -207,12 +210,15 @@ def recovery_context(
     With ``always=False`` (what the SessionStart hook wants) the text is ``""`` when
     nothing crashed, nothing is orphaned, nothing was asked for and nothing is related.
     """
+    if not views.sessions.records and not views.resumes.records:
+        note = "No Claude Code session has been recorded in this journal yet.\n"
+        return (note if always and len(note) <= max_chars else ""), []
     current = views.sessions.records.record(session_id) if session_id else None
     project = current.project_dir if current is not None else ""
     packer = Packer(max_chars)
     packer.add(["# Agent Journal: recovery context",
-                f"From this project's journal (up to event {views.seq}): work that earlier Claude Code sessions "
-                "left unfinished. Check the files before changing them again."])
+                f"Unfinished work of earlier sessions here (journal event {views.seq}); check files before editing."],
+               what="the introduction")
     consumed = _resume_blocks(packer, views, live)
     worth = bool(consumed)
     if current is not None and source == "resume" and (current.resumed_after == "no-end" or current.interrupted):
@@ -251,8 +257,6 @@ def recovery_context(
     if recent:
         packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
                         noun="recent sessions")
-    elif not broken and not consumed and not orphans and current is None and not views.sessions.records:
-        packer.add(["No Claude Code session has been recorded in this journal yet."])
     return packer.text(), consumed
 
 

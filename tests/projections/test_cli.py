@@ -1,0 +1,213 @@
+"""The projection commands through click's CliRunner: output, --json, ids, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from tests.projections.conftest import AGENT, CRASHED, NORMAL, WITH_AGENT, payloads, record_payloads
+
+COMMANDS = [["sessions"], ["show"], ["timeline"], ["save"], ["resume"], ["archive"], ["rebuild"], ["agents"],
+            ["agent", "show"], ["agent", "update"], ["context"]]
+
+
+def _pid_of(session: str) -> tuple[int, str]:
+    # The crashed session "ran" as this very process but started at another tick: a reused pid.
+    return os.getpid(), "1"
+
+
+@pytest.fixture
+def jdir(tmp_path: Path) -> Path:
+    from journal import Journal
+
+    root = tmp_path / "journal"
+    record_payloads(Journal.open(root, durability="flush"), payloads(), pid_of=_pid_of)
+    return root
+
+
+def run(jdir: Path, *args: str, code: int = 0) -> Any:
+    result = CliRunner().invoke(cli, ["--journal", str(jdir), *args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+def run_json(jdir: Path, *args: str) -> Any:
+    return json.loads(run(jdir, *args, "--json").stdout)
+
+
+@pytest.mark.parametrize("words", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example_and_json(words: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*words, "--help"])
+    assert result.exit_code == 0
+    assert "--json" in result.output
+    assert "Example" in result.output
+
+
+def test_sessions_table_and_json(jdir: Path) -> None:
+    out = run(jdir, "sessions").stdout
+    assert out.splitlines()[0].split() == ["id", "started", "status", "prompts", "last", "prompt", "files"]
+    assert "771073e4" in out and "crashed" in out and "run the long job" in out
+    rows = run_json(jdir, "sessions")
+    assert [r["status"] for r in rows] == ["ended", "ended", "crashed"]
+    assert run_json(jdir, "sessions", "--status", "crashed")[0]["id"] == CRASHED
+    assert [r["id"] for r in run_json(jdir, "sessions", "--status", "interrupted")] == [CRASHED]
+
+
+def test_show_resolves_prefixes(jdir: Path) -> None:
+    snap = run_json(jdir, "show", "7710")
+    assert snap["id"] == CRASHED
+    assert snap["in_flight"]["target"] == "python3 -c 'import time; time.sleep(20)'"
+    text = run(jdir, "show", "7710").stdout
+    assert "in flight  Bash: python3 -c" in text and "crashed" in text
+
+
+def test_unknown_and_ambiguous_ids_are_clear_errors(jdir: Path) -> None:
+    result = run(jdir, "show", "7", code=1)
+    assert "'7' is ambiguous: matches 771073e4" in result.stderr and "77447ded" in result.stderr
+    assert "give more characters" in result.stderr
+    result = run(jdir, "show", "zzz", code=1)
+    assert result.stderr.startswith("Error: no session matches 'zzz'")
+    assert "Traceback" not in result.output
+    result = run(jdir, "agent", "show", "nope", code=1)
+    assert "no agent matches 'nope'" in result.stderr
+
+
+def test_usage_errors_exit_2(jdir: Path) -> None:
+    run(jdir, "sessions", "--status", "bogus", code=2)
+    run(jdir, "context", "--max-chars", "10", code=2)
+    run(jdir, "save", code=2)  # --objective is required
+
+
+def test_a_missing_journal_is_an_operational_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--journal", str(tmp_path / "none"), "sessions"])
+    assert result.exit_code == 1 and "no journal at" in result.stderr
+
+
+def test_timeline(jdir: Path) -> None:
+    out = run(jdir, "timeline", "29c6").stdout.splitlines()
+    assert len(out) == 16
+    assert "compaction starting (manual)" in out[11]
+    doc = run_json(jdir, "timeline", "29c6", "--tail", "3")
+    assert doc["session"] == WITH_AGENT
+    assert [e["type"] for e in doc["events"]] == ["SubagentStop", "SessionStart", "SessionEnd"]
+
+
+def test_agents_hides_internal_ones_unless_all(jdir: Path) -> None:
+    assert [a["id"] for a in run_json(jdir, "agents")] == [AGENT]
+    assert len(run_json(jdir, "agents", "--all")) == 3
+    out = run(jdir, "agents").stdout
+    assert "ad1967d7" in out and "general-purpose" in out and "completed" in out
+    assert "(internal)" in run(jdir, "agents", "--all").stdout
+
+
+def test_agent_show_and_update(jdir: Path) -> None:
+    snap = run_json(jdir, "agent", "show", "ad19")
+    assert snap["description"] == "Write docs" and snap["record"]["tools"] == {"Write": 1}
+    both = run_json(jdir, "agent", "show", "ad19", "a2f9")
+    assert [s["id"][:4] for s in both] == ["ad19", "a2f9"]
+    done = run_json(jdir, "agent", "update", "ad19", "--progress", "80", "--done", "wrote docs", "--next", "review",
+                    "--status", "running")
+    assert done["agent"] == AGENT
+    snap = run_json(jdir, "agent", "show", "ad19")
+    assert snap["progress"] == 80 and snap["record"]["done"] == ["wrote docs"] and snap["record"]["next"] == ["review"]
+    assert snap["status"] == "orphaned"  # declared running, but its session ended
+    assert "/agent-journal:resume-agents" in run(jdir, "agent", "show", "ad19").stdout
+    run(jdir, "agent", "update", "ad19", code=1)  # nothing to update
+    run(jdir, "agent", "update", "ad19", "--progress", "101", code=2)
+
+
+def test_save_checkpoint_then_context_shows_it(jdir: Path) -> None:
+    doc = run_json(jdir, "save", "--session", "7710", "--objective", "finish the long job", "--done", "started it",
+                   "--blocker", "it is slow", "--next", "make it fast", "--file", "job.py", "--progress", "30")
+    assert doc["session"] == CRASHED
+    text = run(jdir, "context").stdout
+    assert "Last checkpoint" in text and "30%" in text and "finish the long job" in text
+    assert "Next: make it fast" in text and "Blockers: it is slow" in text
+    show = run_json(jdir, "show", "7710")
+    assert show["record"]["checkpoint"]["objective"] == "finish the long job"
+
+
+def test_save_without_a_session_uses_the_env_or_fails_clearly(jdir: Path) -> None:
+    result = CliRunner().invoke(cli, ["--journal", str(jdir), "save", "--objective", "x"],
+                                env={"CLAUDE_CODE_SESSION_ID": NORMAL})
+    assert result.exit_code == 0 and "77447ded" in result.output
+    result = CliRunner().invoke(cli, ["--journal", str(jdir), "save", "--objective", "x"],
+                                env={"CLAUDE_CODE_SESSION_ID": ""})
+    assert result.exit_code == 1 and "no active session" in result.stderr
+
+
+def test_context_cap_session_and_write(jdir: Path, tmp_path: Path) -> None:
+    doc = run_json(jdir, "context", "--max-chars", "400")
+    assert doc["chars"] <= 400 and "_Left out" in doc["context"]
+    text = run(jdir, "context", "--session", "7744").stdout
+    assert '"make the greeting"' in text and "Session (ended)" in text
+    out = tmp_path / "memory"
+    result = run(jdir, "context", "--write", str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["journal-status.md", "last-session.md", "session-history.md"]
+    assert "wrote" in result.stderr
+    assert "771073e4" in (out / "journal-status.md").read_text()
+    assert "Agent Journal" in (out / "last-session.md").read_text()
+
+
+def test_resume_then_the_next_start_injects_it(jdir: Path) -> None:
+    from journal import Journal
+    from projections.context import session_start_context
+
+    doc = run_json(jdir, "resume", "7744")
+    assert doc["session"] == NORMAL
+    text, consumed = session_start_context(Journal.open(jdir), "next", "startup")
+    assert consumed == [doc["seq"]] and "Resume requested: session 77447ded" in text
+    run(jdir, "resume", "nope", code=1)
+
+
+def test_archive_and_all(jdir: Path) -> None:
+    dry = run_json(jdir, "archive", "--older-than", "1s", "--dry-run")
+    assert dry["seq"] is None and set(dry["sessions"]) == {NORMAL, WITH_AGENT}
+    assert AGENT in dry["agents"]
+    done = run_json(jdir, "archive", "--older-than", "1s")
+    assert done["seq"]
+    assert [r["id"] for r in run_json(jdir, "sessions")] == [CRASHED]
+    assert len(run_json(jdir, "sessions", "--all")) == 3
+    assert {r["id"] for r in run_json(jdir, "sessions", "--status", "archived")} == {NORMAL, WITH_AGENT}
+    assert run_json(jdir, "agents") == []
+    assert run_json(jdir, "agent", "show", "ad19")["status"] == "archived"
+    assert run_json(jdir, "archive", "--older-than", "1s")["seq"] is None  # nothing left
+    run(jdir, "archive", "--older-than", "soon", code=1)
+
+
+def test_rebuild_reports_agreement(jdir: Path) -> None:
+    first = run_json(jdir, "rebuild")
+    assert first["events"] == 29 and first["seq"] == 29
+    assert all(p["agreed"] is None for p in first["projections"].values())  # no cache existed
+    second = run_json(jdir, "rebuild")
+    assert all(p["agreed"] is True for p in second["projections"].values())
+    cache = jdir / "cache" / "sessions.msgpack"
+    data = bytearray(cache.read_bytes())
+    data[-2] ^= 0x55
+    cache.write_bytes(bytes(data))
+    third = run_json(jdir, "rebuild")
+    assert third["projections"]["sessions"]["agreed"] is False
+    assert "cache agreed" in run(jdir, "rebuild").stdout
+
+
+def test_at_seq_and_at_time(jdir: Path) -> None:
+    assert [r["id"] for r in run_json(jdir, "sessions", "--at", "10")] == [NORMAL]
+    early = run_json(jdir, "show", "7744", "--at", "3")
+    assert early["status"] == "active" and early["record"]["in_flight"]  # the Write was in flight at seq 3
+    # the fixture's events are 10 s apart from 2025-11-25T12:00:00Z
+    assert [r["id"] for r in run_json(jdir, "sessions", "--at", "2025-11-25T12:01:45Z")] == [NORMAL, WITH_AGENT]
+    assert run_json(jdir, "sessions", "--at", "2020-01-01") == []
+    run(jdir, "sessions", "--at", "yesterday-ish", code=1)
+
+
+def test_commands_are_registered() -> None:
+    assert isinstance(cli, click.Group)
+    for name in ("sessions", "show", "timeline", "save", "resume", "archive", "rebuild", "agents", "agent", "context"):
+        assert name in cli.commands

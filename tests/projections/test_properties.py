@@ -1,0 +1,301 @@
+"""Property tests: for any journal and any split point, cache + incremental == full replay.
+
+For every projection (sessions, agents, archive, resume requests) and for what is
+derived from them (timeline, related sessions, the recovery context text), in
+memory (state -> cache bytes -> state) and through a real on-disk journal whose
+cache files are missing, damaged or outdated.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from journal import Journal
+from projections.base import State, fold, to_builtins
+from projections.cache import cache_path, decode_state, encode_state
+from projections.context import Packer, recovery_context, session_context, session_start_context
+from projections.liveness import Liveness
+from projections.related import related_sessions
+from projections.runner import PROJECTIONS, Views, fold_events, load_views, query
+from projections.timeline import timeline
+from tests.projections.strategies import BASE_NS, Draft, journals, to_events, to_new_events
+
+NOW = BASE_NS / 1e9 + 86400 * 400
+
+
+def probe(pid: int) -> str | None:
+    """Deterministic liveness: odd pids are alive with start "100", even ones are gone."""
+    return "100" if pid % 2 else None
+
+
+def live() -> Liveness:
+    return Liveness(now=NOW, probe=probe, stale_after=1800)
+
+
+def same(a: State, b: State) -> None:
+    x, y = to_builtins(a), to_builtins(b)
+    assert x == y
+    assert list(x["records"]) == list(y["records"]), "record order (recency) differs"
+
+
+def full_states(events: list[Any]) -> dict[str, State]:
+    pairs = [(p, p.initial()) for p in PROJECTIONS]
+    fold_events(pairs, events)
+    return {p.name: s for p, s in pairs}
+
+
+def roundtrip(projection: Any, state: State, seq: int) -> State:
+    data = encode_state(projection, state, journal_id="j", epoch=0, seq=seq)
+    loaded = decode_state(projection, data, journal_id="j", epoch=0)
+    assert loaded is not None and loaded[0] == seq
+    return loaded[1]
+
+
+@given(drafts=journals(), cut=st.floats(0, 1))
+@settings(max_examples=150, deadline=None)
+def test_every_projection_cached_plus_incremental_equals_full_replay(drafts: list[Draft], cut: float) -> None:
+    events = to_events(drafts)
+    k = int(len(events) * cut)
+    full = full_states(events)
+    for projection in PROJECTIONS:
+        # the public pure fold, one projection at a time, agrees with the shared one-pass fold
+        alone = fold(projection, projection.initial(), events)
+        same(alone, full[projection.name])
+        # fold a prefix, store it, load it (lazily), fold the rest
+        head = fold(projection, projection.initial(), events[:k])
+        resumed = fold(projection, roundtrip(projection, head, k), events[k:])
+        same(resumed, full[projection.name])
+        # twice through the cache, with records left undecoded in between
+        again = roundtrip(projection, roundtrip(projection, head, k), k)
+        same(fold(projection, again, events[k:]), full[projection.name])
+
+
+def _views(states: dict[str, State], seq: int) -> Views:
+    return Views(states, seq)
+
+
+@given(drafts=journals(), cut=st.floats(0, 1), cap=st.integers(200, 6000))
+@settings(max_examples=100, deadline=None)
+def test_derived_views_do_not_depend_on_the_split(drafts: list[Draft], cut: float, cap: int) -> None:
+    events = to_events(drafts)
+    k = int(len(events) * cut)
+    full = _views(full_states(events), len(events))
+    head = full_states(events[:k])
+    pairs = [(p, roundtrip(p, head[p.name], k)) for p in PROJECTIONS]
+    fold_events(pairs, events[k:])
+    warm = _views({p.name: s for p, s in pairs}, len(events))
+    a = recovery_context(full, live(), max_chars=cap)
+    b = recovery_context(warm, live(), max_chars=cap)
+    assert a == b
+    assert recovery_context(full, live(), max_chars=cap) == a, "not deterministic"
+    for sid in list(full.sessions.records):
+        r1, r2 = full.sessions.records.record(sid), warm.sessions.records.record(sid)
+        assert related_sessions(full, r1) == related_sessions(warm, r2)
+        assert session_context(full, live(), r1, max_chars=cap) == session_context(warm, live(), r2, max_chars=cap)
+        for source in ("startup", "resume"):
+            assert recovery_context(full, live(), session_id=sid, source=source, max_chars=cap, always=False) == \
+                recovery_context(warm, live(), session_id=sid, source=source, max_chars=cap, always=False)
+
+
+def _offered(views: Views, whole: str) -> set[str]:
+    """Every line a renderer may emit for *views*: the full text's, and the one-line forms."""
+    from projections.markdown import session_line
+
+    lines = set(whole.splitlines())
+    for _, rec in views.sessions.records.records():
+        lines.add(session_line(rec, live().status(rec)))
+    return lines
+
+
+def _check_cap(text: str, cap: int, full_lines: set[str]) -> None:
+    assert len(text) <= cap
+    lines = text.splitlines()
+    body = [line for line in lines if not line.startswith("_Left out") and line != "_(cut short)_"]
+    for line in body:
+        assert line in full_lines, f"line not whole: {line!r}"
+
+
+@given(drafts=journals(max_steps=60), cap=st.integers(200, 4000))
+@settings(max_examples=100, deadline=None)
+def test_context_respects_the_cap_keeps_lines_whole_and_says_what_was_left_out(drafts: list[Draft], cap: int) -> None:
+    views = _views(full_states(to_events(drafts)), len(drafts))
+    ids = [None, *list(views.sessions.records)]
+    for sid in ids:
+        whole, _ = recovery_context(views, live(), session_id=sid, max_chars=10**7)
+        small, _ = recovery_context(views, live(), session_id=sid, max_chars=cap)
+        _check_cap(small, cap, _offered(views, whole))
+        if small != whole:
+            assert "_Left out" in small
+        if sid is not None:
+            rec = views.sessions.records.record(sid)
+            whole = session_context(views, live(), rec, max_chars=10**7)
+            small = session_context(views, live(), rec, max_chars=cap)
+            _check_cap(small, cap, _offered(views, whole))
+            if small != whole:
+                assert "_Left out" in small
+
+
+@given(items=st.lists(st.text(alphabet="ab -", max_size=300), max_size=40), cap=st.integers(0, 2000))
+def test_packer_never_exceeds_the_cap(items: list[str], cap: int) -> None:
+    packer = Packer(cap)
+    for i, item in enumerate(items):
+        if i % 3:
+            packer.add([item, item[:10]], what=f"item {i}", short=[item[:5]])
+        else:
+            packer.add_list(["## h"], [(item, str(i)), (item[::-1], "r")], noun="things")
+    text = packer.text()
+    assert len(text) <= cap
+    if packer.omitted and cap >= 300:
+        assert "_Left out" in text
+
+
+# --------------------------------------------------------------------------- on disk
+
+
+def _open(root: Path) -> Journal:
+    return Journal.open(root, durability="flush")
+
+
+def _damage(root: Path, how: str, rng: random.Random) -> None:
+    for projection in PROJECTIONS:
+        path = cache_path(root, projection)
+        if not path.exists():
+            continue
+        data = bytearray(path.read_bytes())
+        if how == "delete":
+            path.unlink()
+        elif how == "truncate":
+            path.write_bytes(bytes(data[: rng.randrange(len(data))]))
+        elif how == "flip":
+            i = rng.randrange(len(data))
+            data[i] ^= 1 << rng.randrange(8)
+            path.write_bytes(bytes(data))
+        elif how == "garbage":
+            path.write_bytes(os.urandom(rng.randrange(0, 64)))
+        elif how == "version":
+            loaded = decode_state(projection, bytes(data), journal_id=_jid(root), epoch=0)
+            if loaded is not None:
+                old = type(projection)(projection.name, projection.version + 1, projection.record_type,
+                                       projection.meta_type, projection.handlers, projection.default)
+                path.write_bytes(encode_state(old, loaded[1], journal_id=_jid(root), epoch=0, seq=loaded[0]))
+        elif how == "other-journal":
+            loaded = decode_state(projection, bytes(data), journal_id=_jid(root), epoch=0)
+            if loaded is not None:
+                path.write_bytes(encode_state(projection, loaded[1], journal_id="someone-else", epoch=0, seq=loaded[0]))
+        elif how == "future-seq":
+            loaded = decode_state(projection, bytes(data), journal_id=_jid(root), epoch=0)
+            if loaded is not None:
+                path.write_bytes(encode_state(projection, projection.initial(), journal_id=_jid(root), epoch=0,
+                                              seq=loaded[0] + 10_000))
+
+
+def _jid(root: Path) -> str:
+    return str(_open(root).manifest()["journal_id"])
+
+
+def _dump(journal: Journal, views: Views) -> dict[str, Any]:
+    """Every state (in order) and every session's timeline, as plain data."""
+    out: dict[str, Any] = {"seq": views.seq}
+    for projection in PROJECTIONS:
+        b = to_builtins(views.states[projection.name])
+        out[projection.name] = (b, list(b["records"]))
+    out["timelines"] = {sid: timeline(journal, rec) for sid, rec in views.sessions.records.records()}
+    return out
+
+
+def _same_views(a: Views, b: Views) -> None:
+    assert a.seq == b.seq
+    for projection in PROJECTIONS:
+        same(a.states[projection.name], b.states[projection.name])
+
+
+@given(drafts=journals(max_steps=30), cut=st.floats(0, 1),
+       how=st.sampled_from(("none", "delete", "truncate", "flip", "garbage", "version", "other-journal", "future-seq")),
+       seed=st.integers(0, 2**16))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_on_disk_cache_plus_incremental_equals_full_replay(drafts: list[Draft], cut: float, how: str, seed: int) -> None:
+    new = to_new_events(drafts)
+    k = int(len(new) * cut)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "journal"
+        journal = _open(root)
+        if k:
+            journal.append_many(new[:k])
+        first = load_views(journal)  # no cache yet: full replay, cache written at seq k
+        assert first.seq == k
+        if new[k:]:
+            journal.append_many(new[k:])
+        _damage(root, how, random.Random(seed))
+        cold = load_views(journal, use_cache=False, save=False)
+        expected = _dump(journal, cold)
+
+        def check(warm: Views) -> None:
+            assert warm.seq == len(new)
+            if how == "none" and k:
+                assert warm.cached["sessions"] == k, "the cache was not used"
+                assert warm.folded == len(new) - k
+            assert _dump(journal, warm) == expected
+
+        query(journal, check)  # a record that fails its checksum while read: replayed, not raised
+        sid = drafts[0].session if drafts and drafts[0].session else "none"
+        text_warm = session_start_context(journal, sid, "startup", now=NOW, probe=probe)
+        for projection in PROJECTIONS:
+            cache_path(root, projection).unlink(missing_ok=True)
+        text_cold = session_start_context(journal, sid, "startup", now=NOW, probe=probe)
+        assert text_warm == text_cold
+
+
+@given(drafts=journals(max_steps=30), cut=st.floats(0, 1), at=st.floats(0, 1))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_time_travel_equals_replaying_a_prefix(drafts: list[Draft], cut: float, at: float) -> None:
+    assume(drafts)
+    new = to_new_events(drafts)
+    k, seq = int(len(new) * cut), int(len(new) * at)
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = _open(Path(tmp) / "journal")
+        journal.append_many(new[:k])
+        load_views(journal)  # a cache at k, which may be before or after the point asked for
+        journal.append_many(new[k:])
+        past = load_views(journal, at=seq)
+        expected = full_states(to_events(drafts)[:seq])
+        assert past.seq == seq
+        for projection in PROJECTIONS:
+            same(past.states[projection.name], expected[projection.name])
+
+
+def test_a_damaged_record_inside_a_cache_is_replayed_not_raised(tmp_path: Path) -> None:
+    from tests.projections.conftest import payloads, record_payloads
+
+    journal = _open(tmp_path / "journal")
+    record_payloads(journal, payloads())
+    cold = load_views(journal)  # writes the caches
+    path = cache_path(journal.root, PROJECTIONS[0])
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF  # inside the last record's blob: the header still checks out
+    path.write_bytes(bytes(data))
+    journal.append("Notification", {"message": "hi"}, session="77447ded-3a63-4e7b-b57f-7751b953796d")
+    again = load_views(journal, use_cache=False, save=False)
+    assert query(journal, lambda warm: _dump(journal, warm)) == _dump(journal, again)
+    assert cold.seq + 1 == again.seq
+    assert msgspec.msgpack  # msgspec is what reads the caches
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_an_empty_or_tiny_journal_has_empty_views(tmp_path: Path, n: int) -> None:
+    journal = _open(tmp_path / "journal")
+    if n:
+        journal.append("SessionStart", {"source": "startup"}, session="s1")
+    views = load_views(journal)
+    assert views.seq == n
+    assert len(views.sessions.records) == n
+    text, consumed = session_start_context(journal, "s1", "startup", now=NOW, probe=probe)
+    assert (text, consumed) == ("", [])

@@ -1,0 +1,139 @@
+"""Small pieces: liveness, id prefixes, --at and durations, payload views, the cache file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from projections.cache import decode_state, encode_state
+from projections.errors import AmbiguousId, ProjectionError, UnknownId
+from projections.ids import resolve_prefix
+from projections.liveness import Liveness, proc_probe, session_status, stale_after_from
+from projections.sessions import SESSIONS, SessionRecord
+from projections.timeref import parse_at, parse_duration, parse_time, ts_text
+from projections.views import PromptView, SessionStartView, ToolView, agent_response, decode_view
+
+NOW = 1_764_072_000.0
+
+
+def rec(**kw: object) -> SessionRecord:
+    base = dict(id="s", first_seq=1, last_seq=1, first_ts=ts_text(NOW - 60), last_ts=ts_text(NOW - 60))
+    base.update(kw)
+    return SessionRecord(**base)  # type: ignore[arg-type]
+
+
+def test_proc_probe_sees_this_process_and_not_a_dead_one() -> None:
+    start = proc_probe(os.getpid())
+    assert start and start.isdigit()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert proc_probe(child.pid) in (None, proc_probe(child.pid))  # gone (or, rarely, reused)
+    assert proc_probe(2**22 + 12345) is None
+
+
+@pytest.mark.parametrize(
+    ("kw", "probe", "expected"),
+    [
+        ({"ended": "t", "pid": 5, "pstart": "1"}, lambda p: None, "ended"),
+        ({"pid": 5, "pstart": "1"}, lambda p: None, "crashed"),
+        ({"pid": 5, "pstart": "1"}, lambda p: "2", "crashed"),  # the pid was reused
+        ({"pid": 5, "pstart": "1"}, lambda p: "1", "active"),
+        ({"pid": 5, "pstart": "1"}, lambda p: "", "active"),  # alive, start time unknown (no /proc)
+        ({}, lambda p: None, "active"),
+        ({"last_ts": ts_text(NOW - 7200)}, lambda p: None, "stale"),
+    ],
+)
+def test_session_status(kw: dict[str, object], probe: object, expected: str) -> None:
+    assert session_status(rec(**kw), now=NOW, probe=probe, stale_after=1800) == expected  # type: ignore[arg-type]
+
+
+def test_liveness_probes_each_session_once() -> None:
+    calls = []
+    live = Liveness(now=NOW, probe=lambda p: calls.append(p) or None)
+    r = rec(pid=9, pstart="1")
+    assert live.status(r) == live.status(r) == "crashed"
+    assert calls == [9]
+
+
+def test_stale_after_precedence() -> None:
+    assert stale_after_from({}, {}) == 1800
+    assert stale_after_from({"projections": {"stale_after": "2h"}}, {}) == 7200
+    assert stale_after_from({"projections": {"stale_after": 60}}, {"AGENT_JOURNAL_STALE_AFTER": "5m"}) == 300
+
+
+def test_resolve_prefix() -> None:
+    ids = ["771073e4-aaaa", "77447ded-bbbb", "29c6df8d-cccc"]
+    assert resolve_prefix("29", ids) == "29c6df8d-cccc"
+    assert resolve_prefix("77447ded-bbbb", ids) == "77447ded-bbbb"
+    with pytest.raises(AmbiguousId, match="'77' is ambiguous: matches 771073e4.*77447ded.*give more characters"):
+        resolve_prefix("77", ids)
+    with pytest.raises(UnknownId, match="no session matches 'ff'"):
+        resolve_prefix("ff", ids)
+    with pytest.raises(UnknownId, match="no agent matches"):
+        resolve_prefix("x", [], "agent")
+    assert resolve_prefix("ab", ["ab", "abc"]) == "ab"  # an exact id wins over longer ones
+
+
+def test_durations_and_times() -> None:
+    assert parse_duration("90") == 90
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("7d") == 7 * 86400
+    assert parse_duration("2w") == 14 * 86400
+    with pytest.raises(ProjectionError, match="duration"):
+        parse_duration("soon")
+    assert parse_time("2025-11-25T12:00:00Z") == NOW
+    assert parse_time("2025-11-25 12:00") == NOW
+    assert parse_time("2025-11-25T13:00:00+01:00") == NOW
+    assert parse_at("1200") == ("seq", 1200)
+    assert parse_at("2h", now=NOW) == ("time", NOW - 7200)
+    assert parse_at("2025-11-25")[0] == "time"
+    with pytest.raises(ProjectionError):
+        parse_at("nonsense")
+    assert ts_text(NOW) == "2025-11-25T12:00:00.000000Z"
+
+
+def test_views_decode_only_what_they_need_and_never_reject() -> None:
+    raw = msgspec.json.encode({"tool_name": "Bash", "tool_use_id": "t", "tool_input": {"command": "ls", "x": [1]},
+                               "tool_response": {"huge": "y" * 1000}, "unknown": {"a": 1}})
+    view = decode_view(ToolView, raw)
+    assert view.tool_name == "Bash" and view.tool_input.command == "ls"
+    odd = decode_view(ToolView, msgspec.json.encode({"tool_name": 5, "tool_use_id": "t", "tool_input": "ls"}))
+    assert odd.tool_name == "" and odd.tool_use_id == "t" and odd.tool_input is None
+    nested = decode_view(SessionStartView, msgspec.json.encode(
+        {"source": "resume", "_journal": {"process": {"pid": "12"}, "git_branch": "main"}}))
+    assert nested.source == "resume" and nested.journal.git_branch == "main"
+    assert nested.journal.process is None or nested.journal.process.pid == 0  # a bad pid is no pid
+    assert decode_view(PromptView, b"[1, 2]").prompt == ""
+    assert decode_view(PromptView, b"not json").prompt == ""
+    assert agent_response(msgspec.json.encode({"tool_response": {"agentId": "a1", "content": []}})) == "a1"
+    assert agent_response(msgspec.json.encode({"tool_response": "text"})) == ""
+
+
+def test_cache_rejects_what_it_should() -> None:
+    state = SESSIONS.initial()
+    state.records["s"] = rec()
+    data = encode_state(SESSIONS, state, journal_id="j", epoch=3, seq=7)
+    seq, loaded = decode_state(SESSIONS, data, journal_id="j", epoch=3)
+    assert seq == 7 and loaded.records.record("s") == rec()
+    assert decode_state(SESSIONS, data, journal_id="other", epoch=3) is None
+    assert decode_state(SESSIONS, data, journal_id="j", epoch=4) is None  # repaired or compacted since
+    assert decode_state(SESSIONS, data[:-1], journal_id="j", epoch=3) is None
+    assert decode_state(SESSIONS, b"", journal_id="j", epoch=3) is None
+    assert decode_state(SESSIONS, b"AJPC" + data[4:12] + b"x" * 40, journal_id="j", epoch=3) is None
+
+
+def test_cache_files_are_private_and_atomic(tmp_path: Path) -> None:
+    from journal import Journal
+    from projections.runner import load_views
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    journal.append("SessionStart", {"source": "startup"}, session="s1")
+    load_views(journal)
+    files = sorted((tmp_path / "j" / "cache").iterdir())
+    assert [f.name for f in files] == ["agents.msgpack", "archive.msgpack", "resumes.msgpack", "sessions.msgpack"]
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
