@@ -252,12 +252,16 @@ class Writer:
         """Durably park framed records (seq 0) for the next lock holder to merge."""
         spool_dir = ensure_subdir(self.root, SPOOL_DIR)
         path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), secrets.token_hex(3)))
-        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        # Written under a name the merge ignores, then renamed: a lock holder listing
+        # spool/ mid-write would merge the partial file and unlink it, losing the rest.
+        tmp = path.with_name(f".{path.name}.tmp")
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             _write_all(fd, b"".join(templates))
             os.fsync(fd)
         finally:
             os.close(fd)
+        os.rename(tmp, path)
         fsync_dir(spool_dir)
         return path
 
