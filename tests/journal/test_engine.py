@@ -175,3 +175,26 @@ def test_spool_files_merge_oldest_first_and_drop_damaged_lines(journal: Journal)
     logged = [json.loads(line) for line in (journal.root / ERROR_LOG).read_text().splitlines()]
     assert [e["kind"] for e in logged] == ["spool_record_dropped"]
     assert journal.verify().ok
+
+
+def test_a_spool_file_being_written_is_not_merged_half_way(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's append lands while a spool file is being written: nothing may be lost."""
+    import journal.writer as writer
+
+    journal.append("first")
+    real_write_all = writer._write_all
+    merged: list[int] = []
+
+    def write_all_after_a_merge(fd: int, data: bytes) -> None:
+        if not merged and b'"spooled"' in data:
+            # The spool file exists but is still empty: a lock holder merges now.
+            merged.append(Journal.open(journal.root).append("concurrent"))
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(writer, "_write_all", write_all_after_a_merge)
+    spooled = journal._writer.spool([journal._writer.encode(NewEvent("spooled", {"n": 1}))])
+    monkeypatch.setattr(writer, "_write_all", real_write_all)
+    assert merged == [2]
+    assert spooled.exists(), "the spool file was merged (empty) and unlinked while being written"
+    assert journal.append("last") == 4
+    assert [e.type for e in journal.read(mode="strict")] == ["first", "concurrent", "spooled", "last"]
