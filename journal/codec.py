@@ -98,6 +98,13 @@ def encode_record(
     """Frame one record: the envelope, the pre-encoded *data* object, the CRC and ``\\n``."""
     if not valid_type(type):
         raise InvalidEvent(f"invalid event type {type!r}: use 1-128 printable characters without spaces")
+    # ts goes into the line unescaped (it is fixed-format text); a quote, a backslash or
+    # a non-ASCII character would make a CRC-valid record that no reader can decode.
+    if not (isinstance(ts, str) and ts.isascii() and ts.isprintable() and '"' not in ts and "\\" not in ts):
+        raise InvalidEvent(f"invalid timestamp {ts!r}: use UTC ISO 8601 text such as {now_ts(0)!r}")
+    for name, value in (("session", session), ("agent", agent)):
+        if value is not None and not isinstance(value, str):  # readers decode these as text
+            raise InvalidEvent(f"{name} id must be a string, got {value.__class__.__name__}")
     parts = [b'{"seq":%d,"ts":"%s","type":%s' % (seq, ts.encode("ascii"), _dumps(type))]
     if session is not None:
         parts.append(b',"session":' + _dumps(session))
