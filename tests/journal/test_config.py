@@ -176,6 +176,27 @@ def test_invalid_events_are_refused_before_anything_is_written(journal: Journal,
     assert journal.verify().ok
 
 
+@pytest.mark.parametrize("fields,match", [
+    ({"ts": '2026-11-25T12:00:00"'}, "invalid timestamp"),
+    ({"ts": "2026-11-25T12:00:00\\"}, "invalid timestamp"),
+    ({"ts": "2026-11-25T12:00:00é"}, "invalid timestamp"),
+    ({"ts": 1764072000}, "invalid timestamp"),
+    ({"session": 5}, "session id must be a string, got int"),
+    ({"agent": ["a"]}, "agent id must be a string, got list"),
+])
+def test_invalid_envelope_fields_are_refused(journal: Journal, fields: dict[str, Any], match: str) -> None:
+    """Regression: these were framed with a valid CRC into records no reader could decode."""
+    with pytest.raises(InvalidEvent, match=match):
+        journal.append("ok", {}, **fields)
+    assert journal.last_seq() == 0
+    assert journal.verify().ok
+
+
+def test_a_caller_supplied_timestamp_is_kept(journal: Journal) -> None:
+    journal.append("ok", {}, ts="2026-11-25T12:00:00.000000Z")
+    assert [e.ts for e in journal.read(mode="strict")] == ["2026-11-25T12:00:00.000000Z"]
+
+
 def test_preencoded_payloads_round_trip(journal: Journal) -> None:
     journal.append("raw", b' {"a": [1, "\\u00e9", {"b": null}], "c": "\\ud83d\\ude00"} ')
     journal.append("lone-surrogate", b'{"s": "\\ud800"}')  # no UTF-8 form: stored as U+FFFD
