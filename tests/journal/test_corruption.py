@@ -506,3 +506,27 @@ def test_peek_seq_reads_damaged_lines() -> None:
     assert peek_seq(b'{"seq":42,"ts":') == 42
     assert peek_seq(b'{"seq":4x2,"ts":') is None
     assert peek_seq(b"garbage") is None
+
+
+def test_records_longer_than_a_read_chunk(journal_dir: Path, kit) -> None:
+    """Lines of 1.5-3 MiB (over the reader's 1 MiB chunk) read back whole; damage after them is exact."""
+    journal = Journal.open(journal_dir, durability="flush", max_record_bytes=8 * 1024 * 1024)
+    sizes = [10, 1_500_000, 20, 3_000_000, 30, 2_200_000, 40, 50]
+    for i, size in enumerate(sizes, 1):
+        journal.append("t", {"i": i, "pad": "q" * size})
+    assert [len(e.payload()["pad"]) for e in journal.read(mode="strict")] == sizes
+    for first in range(1, len(sizes) + 2):
+        assert [e.seq for e in journal.read(first)] == list(range(first, len(sizes) + 1))
+    spans = kit.record_spans(journal_dir)
+    data = bytearray(spans[1].path.read_bytes())
+    for seq in (5, 7):
+        data[spans[seq].offset + 10] ^= 0x01
+    with open(spans[1].path, "wb") as f:
+        f.write(bytes(data) + b'{"seq":9,"ts":"' + b"t" * 1_500_000)  # a long torn tail too
+    found: list[Damage] = []
+    assert [e.seq for e in journal.read(on_damage=found.append)] == [1, 2, 3, 4, 6, 8]
+    assert [(d.kind, d.offset, d.seq) for d in found] == [
+        ("corrupt", spans[5].offset, 5), ("corrupt", spans[7].offset, 7), ("torn_tail", len(data), 9)]
+    assert journal.repair("tolerate").dropped_records == 2
+    assert journal.verify().ok
+    assert journal.append("after") == 9
