@@ -51,9 +51,14 @@ def is_ours(entry: Any) -> bool:
     if not isinstance(entry, dict):
         return False
     args = entry.get("args")
-    words = [str(a) for a in args] if isinstance(args, list) else []
-    words.append(str(entry.get("command", "")))
-    return any(w.replace("\\", "/").endswith("hooks/launch.py") for w in words)
+    # Only our exact shape (see `handler`): "<python> -I -S <somewhere>/hooks/launch.py", exec form.
+    # A user's own hook running a script of that name (".claude/hooks/launch.py") is not ours.
+    return (
+        isinstance(args, list)
+        and len(args) == 3
+        and args[:2] == ["-I", "-S"]
+        and str(args[2]).replace("\\", "/").endswith("/hooks/launch.py")
+    )
 
 
 def _load(path: Path) -> dict[str, Any] | None:
