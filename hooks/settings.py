@@ -176,10 +176,11 @@ def uninstall(path: Path) -> dict[str, Any]:
     removed = _strip(doc)
     if not removed:
         return {"settings": str(path), "removed": 0, "backup": None, "deleted": False}
-    if not doc:
+    prior = _prior_text(path, doc)
+    if not doc and prior is None:
         # Only our hooks were in it: remove the file `install` created, keeping a backup.
         backup = _backup(path, previous)
         path.unlink()
         return {"settings": str(path), "removed": removed, "backup": str(backup), "deleted": True}
-    backup = _save(path, doc, previous, text=_prior_text(path, doc))
+    backup = _save(path, doc, previous, text=prior)
     return {"settings": str(path), "removed": removed, "backup": str(backup) if backup else None, "deleted": False}
