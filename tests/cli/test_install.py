@@ -318,3 +318,13 @@ def test_the_installed_command_records_an_event(project: Path, tmp_path: Path) -
 def test_install_help_has_an_example() -> None:
     result = ok(CliRunner().invoke(cli, ["install", "--help"]))
     assert "agent-journal install --uninstall" in result.output and "--json" in result.output
+
+
+@pytest.mark.parametrize("text", ["{}", "{ }\n", '{\n  "model": "opus"\n}\n'])
+def test_uninstall_restores_a_small_prior_file_instead_of_deleting_it(project: Path, text: str) -> None:
+    path = settings_of(project)
+    path.parent.mkdir()
+    path.write_text(text)
+    ok(install())
+    ok(install("--uninstall"))
+    assert path.exists() and path.read_text() == text
