@@ -76,12 +76,16 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
     report.compacted = [list(r) for r in manifest.get("compacted", [])]
     report.lost = [list(r) for r in manifest.get("lost", [])]
     segments = list_segments(root)
-    # The active segment's size under the lock: bytes past it belong to an append in
-    # flight, not to a torn tail, so a live journal verifies clean.
-    active_size = None
-    if segments and (root / LOCK_FILE).exists():
+    # The active segment and its size under the lock: bytes past it, or in a segment
+    # rolled in since (the segment list is taken again under the lock and compared by
+    # name), belong to an append in flight, not to a torn tail; a live journal verifies clean.
+    live = (root / LOCK_FILE).exists()
+    active: tuple[str, int] | None = None
+    if live:
         with JournalLock(root / LOCK_FILE, lock_timeout):
-            active_size = os.path.getsize(segments[-1][1])
+            now = list_segments(root)
+            if now:
+                active = (str(now[-1][1]), os.path.getsize(now[-1][1]))
     report.segments = len(segments)
     report.bytes = sum(os.path.getsize(p) for _, p in segments)
     report.leftovers = sorted(
@@ -90,7 +94,7 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
 
     def on_damage(d: Damage) -> None:
         if d.kind == "torn_tail":
-            if active_size is None or d.offset < active_size:
+            if not live or (active is not None and d.file == active[0] and d.offset < active[1]):
                 report.torn_tail = d.to_dict()
         elif d.kind == "gap":
             report.gaps.append([d.first_seq or 0, d.last_seq or 0])
