@@ -163,3 +163,52 @@ def test_spool_while_locked_then_merge_once(journal_dir: Path, lock_holder, segm
     report = journal.verify()
     assert report.ok, report.to_dict()
     assert report.last_seq == 8
+
+
+def test_verify_is_clean_while_writers_append_and_roll(journal_dir: Path) -> None:
+    """A live journal verifies clean: a record being written is in flight, not a torn tail."""
+    Journal.open(journal_dir)
+    (journal_dir / "config.json").write_text('{"segment_bytes": 4096, "durability": "flush"}')
+    go = journal_dir.parent / "go"
+    go.touch()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER.replace('assert journal.config.durability == "fsync"', ""),
+                          str(journal_dir), str(w), "400", str(go)], stderr=subprocess.PIPE, text=True)
+        for w in range(3)
+    ]
+    journal = Journal.open(journal_dir)
+    checks = 0
+    while any(p.poll() is None for p in procs) or checks == 0:
+        report = journal.verify()
+        assert report.ok, f"verify #{checks} during appends: {report.to_dict()}"
+        checks += 1
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    assert journal.verify().ok and journal.last_seq() == 1200
+    assert checks > 5
+
+
+def test_verify_ignores_a_segment_rolled_in_after_it_looked(small_journal: Journal, kit,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic version of the race above: a writer rolls, then is mid-record in the new segment."""
+    import journal.verify as verify_module
+    from journal.layout import list_segments, segment_name
+
+    kit.fill(small_journal, 30)  # segment 26 active, 5 records
+    real_reader = verify_module.Reader
+
+    def reader_after_a_roll(*args, **kwargs):
+        # Between verify's look at the active segment (under the lock) and its read: the
+        # writer seals the segment and starts a record in the next one.
+        small_journal.append("filler", {"pad": "f" * 4096})
+        next_segment = list_segments(small_journal.root)[-1][1]
+        assert next_segment.name == segment_name(32)
+        with open(next_segment, "ab") as f:
+            f.write(b'{"seq":32,"ts":"2026-11-25T')
+        return real_reader(*args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "Reader", reader_after_a_roll)
+    report = small_journal.verify()
+    assert report.torn_tail is None, report.torn_tail
+    assert report.ok, report.to_dict()
