@@ -24,9 +24,12 @@ from journal.events import Event
 from projections.errors import CacheCorrupt
 from projections.views import VIEW_TYPES, decode_view
 
-__all__ = ["Handler", "Projection", "RecordMap", "State", "apply", "fold", "plain", "to_builtins"]
+__all__ = ["SNAPSHOT_TYPE", "Handler", "Projection", "RecordMap", "State", "apply", "fold", "plain", "to_builtins"]
 
 Handler = Callable[["State", Event, Any], None]
+
+#: Compaction's restore records (see `projections.compaction`); every projection folds them.
+SNAPSHOT_TYPE = "journal.snapshot"
 
 _ENC = msgspec.msgpack.Encoder()
 
@@ -116,12 +119,36 @@ class RecordMap(dict):  # type: ignore[type-arg]
         return keys, out, crcs
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     """The state of one projection: ``meta`` (small, one Struct) and ``records``."""
 
     meta: Any
     records: RecordMap
+
+
+class _SnapshotHandler:
+    """``journal.snapshot`` (compaction's restore records), resolved on first use.
+
+    `projections.compaction` writes these records and knows how every projection
+    restores from them; it is imported only when a compacted journal is folded.
+    """
+
+    __slots__ = ("projection", "handler")
+
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
+        self.handler: Handler | None = None
+
+    def __call__(self, state: State, event: Event, view: Any) -> None:
+        if self.handler is None:
+            try:
+                from projections.compaction import snapshot_handler
+            except ImportError:  # no compaction in this build: the record is just another event
+                self.handler = self.projection.default or (lambda s, e, v: None)
+            else:
+                self.handler = snapshot_handler(self.projection)
+        self.handler(state, event, view)
 
 
 @dataclass(frozen=True)
@@ -143,6 +170,8 @@ class Projection:
     meta_decoder: msgspec.msgpack.Decoder[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if SNAPSHOT_TYPE not in self.handlers:
+            object.__setattr__(self, "handlers", {**self.handlers, SNAPSHOT_TYPE: _SnapshotHandler(self)})
         object.__setattr__(self, "record_decoder", msgspec.msgpack.Decoder(self.record_type))
         object.__setattr__(self, "meta_decoder", msgspec.msgpack.Decoder(self.meta_type))
         # Compaction hook (projections/compaction.py): compaction replaces old events by

@@ -185,7 +185,8 @@ def _resume_blocks(packer: Packer, views: Views, live: Liveness) -> list[int]:
     for req in pending_requests(views.resumes):
         rec = views.sessions.records.record(req.session)
         if rec is None:
-            packer.add([f"_Resume of session {req.session[:8]} was requested, but the journal has no record of it._"])
+            packer.add([f"_Resume of session {req.session[:8]} was requested, but the journal has no record of it._"],
+                       what="a resume request")
             consumed.append(req.seq)
             continue
         status = live.status(rec)

@@ -258,23 +258,18 @@ def _on_prompt(state: State, event: Event, view: Any) -> None:
     rec.turn_open = True
 
 
-def _count(rec: SessionRecord, tool: str) -> None:
-    rec.tool_calls += 1
-    tools = rec.tools
-    tools[tool] = tools.get(tool, 0) + 1
-
-
 def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
     rec = _touch(state, event)
     if rec is None:
         return
+    tool = view.tool_name
     agent = event.agent or ""
     if not agent:
-        _count(rec, view.tool_name)
+        rec.tool_calls += 1
+        tools = rec.tools
+        tools[tool] = tools.get(tool, 0) + 1
     flying = rec.in_flight
-    flying[view.tool_use_id] = ToolCall(
-        view.tool_name, summarise_tool(view.tool_name, view.tool_input), event.seq, event.ts, agent
-    )
+    flying[view.tool_use_id] = ToolCall(tool, summarise_tool(tool, view.tool_input), event.seq, event.ts, agent)
     if len(flying) > IN_FLIGHT_KEPT:
         del flying[next(iter(flying))]
 
@@ -282,17 +277,16 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
 def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
     """A tool call finished (either way): no longer in flight; counted if its start was missed."""
     if rec.in_flight.pop(view.tool_use_id, None) is None and not event.agent:
-        _count(rec, view.tool_name)
+        rec.tool_calls += 1
+        tools = rec.tools
+        tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
 
 
 def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
     rec = _touch(state, event)
     if rec is None:
         return
-    if rec.in_flight:
-        _landed(rec, event, view)
-    elif not event.agent:
-        _count(rec, view.tool_name)
+    _landed(rec, event, view)
     field = EDIT_TOOLS.get(view.tool_name)
     if field is not None and view.tool_input is not None:
         path = getattr(view.tool_input, field)
