@@ -213,7 +213,9 @@ def read_manifest(root: Path) -> dict[str, Any]:
             f"{path} is not valid JSON ({e}); run `agent-journal verify --repair tolerate` to rebuild it"
         ) from e
     if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
-        raise JournalError(f"{path} is not a journal manifest")
+        raise JournalError(
+            f"{path} is not a journal manifest; run `agent-journal verify --repair tolerate` to rebuild it"
+        )
     doc.setdefault("compacted", [])
     doc.setdefault("lost", [])
     doc.setdefault("epoch", 0)

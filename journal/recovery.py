@@ -19,16 +19,20 @@ projection caches to rebuild.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from journal.codec import check_line, encode_record, peek_seq
+from journal.errors import JournalError
 from journal.layout import (
     LOCK_FILE,
+    MANIFEST_FILE,
     fsync_dir,
     list_segments,
     log_error,
+    new_manifest,
     read_manifest,
     write_atomic,
     write_manifest,
@@ -112,15 +116,21 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
                     report.torn_tail_bytes = size - repair_tail(root, fd, size, active)
             finally:
                 os.close(fd)
-        manifest = read_manifest(root)
+        try:
+            manifest = read_manifest(root)
+            rebuilt = False
+        except JournalError:
+            manifest = _rebuild_manifest(root, report)
+            rebuilt = True
         damage = _scan(root, manifest)
         # A sealed segment cut short at a line boundary, or emptied, reads without a
         # finding of its own (a gap shows only if records follow): it is damage too.
         stale = _stale(root, manifest)
-        if not damage and not stale:
+        if not damage and not stale and not rebuilt:
             return report
         if mode is RecoveryMode.POINT_IN_TIME:
-            _cut(root, manifest, damage[0] if damage else None, stale, report)
+            if damage or stale:  # else only the manifest was rebuilt
+                _cut(root, manifest, damage[0] if damage else None, stale, report)
         else:
             _mend(root, manifest, damage, mode, report)
             # What such a segment still holds was checked above; the seqs past its end
@@ -141,6 +151,23 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
         write_manifest(root, manifest)
         log_error(root, "repaired", f"repair ({mode.value}) changed the journal", report=report.to_dict())
     return report
+
+
+def _rebuild_manifest(root: Path, report: RepairReport) -> dict[str, Any]:
+    """A manifest made from the segments on disk, replacing an unreadable one (kept in quarantine/).
+
+    Every segment but the last, and a read-only last one, is sealed. The lost and
+    compacted ranges the old manifest held are gone: a later gap is recorded as lost.
+    """
+    path = root / MANIFEST_FILE
+    report.quarantined.append(str(quarantine(root, f"{MANIFEST_FILE}.{time.time_ns()}.unreadable", path.read_bytes())))
+    manifest = new_manifest()
+    segments = list_segments(root)
+    for i, (first, segment) in enumerate(segments):
+        if i < len(segments) - 1 or not os.stat(segment).st_mode & 0o200:
+            manifest["segments"].append(seal_info(segment, first))
+            report.resealed.append(segment.name)
+    return manifest
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:
