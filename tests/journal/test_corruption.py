@@ -530,3 +530,22 @@ def test_records_longer_than_a_read_chunk(journal_dir: Path, kit) -> None:
     assert journal.repair("tolerate").dropped_records == 2
     assert journal.verify().ok
     assert journal.append("after") == 9
+
+
+@pytest.mark.parametrize("mode", REPAIRS)
+@pytest.mark.parametrize("garbage", [b'{"segments": [', b'{"format": 1}', b"[]", b"\0" * 64])
+def test_an_unreadable_manifest_is_rebuilt_by_repair(filled: Journal, mode: str, garbage: bytes) -> None:
+    from journal import JournalError
+
+    sealed = filled.manifest()["segments"]
+    (filled.root / "manifest.json").write_bytes(garbage)
+    with pytest.raises(JournalError, match=r"manifest.json is not .*; run `agent-journal verify --repair tolerate`"):
+        filled.verify()
+    report = filled.repair(mode)
+    assert report.changed and report.resealed == [s["name"] for s in sealed]
+    [evidence] = (filled.root / QUARANTINE_DIR).glob("manifest.json.*.unreadable")
+    assert evidence.read_bytes() == garbage
+    assert filled.manifest()["segments"] == sealed
+    assert filled.verify().ok
+    assert filled.append("after") == 61
+    assert [e.seq for e in filled.read(mode="strict")] == list(range(1, 62))
