@@ -23,6 +23,7 @@ only a chunk with damage falls back to a per-line loop.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import os
 import zlib
@@ -37,7 +38,7 @@ from journal.errors import CorruptRecord, TornTail
 from journal.events import EVENT_DECODER, Event, decode_payload
 from journal.layout import list_segments, read_manifest
 
-__all__ = ["RecoveryMode", "Damage", "Reader", "read_events", "seq_ranges_cover"]
+__all__ = ["RecoveryMode", "Damage", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
 
 _CHUNK = 1024 * 1024
 _MARK = b',"crc":"'
@@ -79,16 +80,47 @@ class Damage:
         return f"{self.kind}: {where}{seq}: {self.detail}"
 
 
+class SeqHoles:
+    """Known holes (the manifest's ``compacted`` and ``lost`` ranges), merged once, searched by bisection.
+
+    A compacted journal can have tens of thousands of ranges; sorting them for every
+    question (as a plain scan would) made reading it quadratic.
+    """
+
+    __slots__ = ("_starts", "_ends")
+
+    def __init__(self, ranges: Iterable[Iterable[int]] = ()) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self.add(ranges)
+
+    def add(self, ranges: Iterable[Iterable[int]]) -> None:
+        """Add more holes."""
+        merged: list[list[int]] = []
+        pairs = [(int(r[0]), int(r[1])) for r in ranges] + list(zip(self._starts, self._ends))  # type: ignore[index]
+        for a, b in sorted(pairs):
+            if merged and a <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self._starts = [a for a, _ in merged]
+        self._ends = [b for _, b in merged]
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def cover(self, first: int, last: int) -> bool:
+        """True if every seq of the inclusive range [first, last] is a known hole."""
+        i = bisect.bisect_right(self._starts, first) - 1
+        return i >= 0 and self._ends[i] >= last
+
+
 def seq_ranges_cover(ranges: list[list[int]], first: int, last: int) -> bool:
-    """True if the inclusive seq range [first, last] lies inside the union of *ranges*."""
-    nxt = first
-    for a, b in sorted(ranges):
-        if a > nxt:
-            break
-        nxt = max(nxt, b + 1)
-        if nxt > last:
-            return True
-    return nxt > last
+    """True if the inclusive seq range [first, last] lies inside the union of *ranges*.
+
+    For many questions about the same ranges, build one `SeqHoles` instead.
+    """
+    return SeqHoles(ranges).cover(first, last)
 
 
 class _Stop(Exception):
@@ -125,7 +157,8 @@ class Reader:
         self.on_damage = on_damage
         self.damage: list[Damage] = []
         self.manifest = read_manifest(root) if manifest is None else manifest
-        self._holes = [list(r) for r in self.manifest.get("compacted", []) + self.manifest.get("lost", [])]
+        self._holes = SeqHoles(self.manifest.get("compacted", []) + self.manifest.get("lost", []))
+        self._refreshed = False
         self._expected = 1
         self._from = 1
         self._unaccounted = 0  # corrupt lines since the last good record (each used a seq)
@@ -161,13 +194,15 @@ class Reader:
         ]
         items += [(s["first_seq"], None, s) for s in self.manifest["segments"] if s["name"] not in present]
         items.sort(key=lambda item: item[0])
+        if self.manifest.get("swap"):
+            items = self._swapped(items)
         start = 0
         for i, (first, _, _) in enumerate(items):
             if first <= from_seq:
                 start = i
         self._expected = self._from = from_seq
         if items and start == 0 and items[0][0] > from_seq:
-            self._expected = items[0][0] if seq_ranges_cover(self._holes, from_seq, items[0][0] - 1) else from_seq
+            self._expected = items[0][0] if self._holes.cover(from_seq, items[0][0] - 1) else from_seq
         for index in range(start, len(items)):
             first, path, entry = items[index]
             if to_seq is not None and first > to_seq:
@@ -191,6 +226,24 @@ class Reader:
                 continue
             yield from self._segment(path, first, entry, from_seq, to_seq, index == len(items) - 1)
 
+    def _swapped(
+        self, items: list[tuple[int, Path | None, dict[str, Any] | None]]
+    ) -> list[tuple[int, Path | None, dict[str, Any] | None]]:
+        """Honour a compaction that committed but was interrupted before all its renames
+        (journal.compaction): read each pending ``.compacting`` file in place of its
+        segment, and skip segments it emptied. The manifest already describes the result."""
+        swap = {s["segment"]: s.get("staged") for s in self.manifest.get("swap") or []}
+        out: list[tuple[int, Path | None, dict[str, Any] | None]] = []
+        for first, path, entry in items:
+            if path is not None and path.name in swap:
+                staged = swap[path.name]
+                if staged is None:
+                    continue
+                if (path.parent / staged).exists():
+                    path = path.parent / staged
+            out.append((first, path, entry))
+        return out
+
     # -- one segment ----------------------------------------------------------------
 
     def _segment(
@@ -213,36 +266,27 @@ class Reader:
             trusted = False
             if entry is not None and pos == 0 and entry.get("bytes") == size:
                 trusted = self._whole_crc(fd, size) == entry.get("crc32")
-            # Each read starts at a line start and its complete lines are decoded
-            # in place (no carry + chunk concatenation, no copy of the cut); the
-            # partial line at its end is read again as the start of the next one.
             carry = b""
-            want = _CHUNK
             while pos < size:
-                buf = os.pread(fd, min(want, size - pos), pos)
-                if not buf:
+                chunk = os.pread(fd, min(_CHUNK, size - pos), pos)
+                if not chunk:
                     break
+                buf = carry + chunk if carry else chunk
                 cut = buf.rfind(b"\n") + 1
+                base = pos - len(carry)
+                pos += len(chunk)
                 if cut == 0:
                     carry = buf
-                    if pos + len(buf) >= size:
-                        break
-                    want = 2 * len(buf)  # one line longer than a chunk
                     continue
-                want = _CHUNK
-                base = pos
-                pos += cut
                 carry = buf[cut:]
-                events = self._chunk(buf, cut, base, path, trusted)
-                if to_seq is None or (isinstance(events, list) and events and events[-1].seq <= to_seq):
+                events = self._chunk(buf[:cut] if carry else buf, base, path, trusted)
+                if to_seq is None:
                     yield from events
-                else:
-                    for event in events:
-                        if event.seq > to_seq:
-                            return
-                        yield event
-                if carry and pos + len(carry) >= size:
-                    break
+                    continue
+                for event in events:
+                    if event.seq > to_seq:
+                        return
+                    yield event
             if carry:
                 self._tail(carry, size - len(carry), path, is_last)
         finally:
@@ -279,19 +323,12 @@ class Reader:
                 hi = mid
         return lo
 
-    def _chunk(self, buf: bytes, cut: int, base: int, path: Path, trusted: bool) -> Iterable[Event]:
-        """The events of ``buf[:cut]`` (complete lines): one bulk check and one decode if all is well.
-
-        A sealed segment whose whole-file CRC matched is not split into lines at all
-        unless something is wrong; the result is a list, or the per-line generator.
-        """
-        lines: list[bytes] | None = None
-        if not trusted:
-            lines = buf.split(b"\n")
-            lines.pop()  # the partial line after `cut`, or b"" when buf ends in "\n"
-        if lines is None or _bulk_crc_ok(lines):
+    def _chunk(self, buf: bytes, base: int, path: Path, trusted: bool) -> Iterator[Event]:
+        lines = buf.split(b"\n")
+        lines.pop()  # buf ends in "\n"
+        if trusted or _bulk_crc_ok(lines):
             try:
-                events = EVENT_DECODER.decode_lines(buf if cut == len(buf) else memoryview(buf)[:cut])
+                events = EVENT_DECODER.decode_lines(buf)
             except msgspec.DecodeError:
                 events = None
             if events and events[0].seq < self._from:
@@ -307,11 +344,26 @@ class Reader:
                     self._expected = expected + n
                     self._unaccounted = 0
                     self.last_seq = expected + n - 1
-                    return events
-        if lines is None:
-            lines = buf.split(b"\n")
-            lines.pop()
-        return self._slow(lines, base, path)
+                    yield from events
+                    return
+                if self._holes and self._rises_over_holes(events, expected):
+                    # A compacted stretch: the jumps are known holes, not damage.
+                    self._expected = events[-1].seq + 1
+                    self._unaccounted = 0
+                    self.last_seq = events[-1].seq
+                    yield from events
+                    return
+        yield from self._slow(lines, base, path)
+
+    def _rises_over_holes(self, events: list[Event], expected: int) -> bool:
+        """True if the seqs of *events* rise from *expected*, jumping only over known holes."""
+        cover = self._holes.cover
+        for event in events:
+            seq = event.seq
+            if seq != expected and (seq < expected or not cover(expected, seq - 1)):
+                return False
+            expected = seq + 1
+        return True
 
     def _slow(self, lines: list[bytes], base: int, path: Path) -> Iterator[Event]:
         """Per-line handling of a chunk that holds damage or a seq irregularity."""
@@ -366,7 +418,7 @@ class Reader:
         if seq <= self._expected:
             return
         missing_first, missing_last = self._expected, seq - 1
-        if seq_ranges_cover(self._holes, missing_first, missing_last):
+        if self._holes.cover(missing_first, missing_last) or self._refresh_holes(missing_first, missing_last):
             return
         if missing_last - missing_first + 1 <= self._unaccounted:
             return  # those seqs are the corrupt records already reported
@@ -381,6 +433,21 @@ class Reader:
                 missing_last,
             )
         )
+
+    def _refresh_holes(self, first: int, last: int) -> bool:
+        """A compaction may have committed since this reader read the manifest: look once
+        more (only if the epoch moved) before calling missing seqs a gap."""
+        if self._refreshed:
+            return False
+        self._refreshed = True
+        try:
+            now = read_manifest(self.root)
+        except Exception:  # noqa: BLE001 - a damaged manifest is reported elsewhere
+            return False
+        if now.get("epoch") == self.manifest.get("epoch"):
+            return False
+        self._holes.add(now.get("compacted", []) + now.get("lost", []))
+        return self._holes.cover(first, last)
 
     def _corrupt(self, name: str, offset: int, record: bytes, why: str) -> None:
         self._unaccounted += 1
