@@ -106,11 +106,11 @@ def _build(
         j = i
         size = 0
         while j < n and (size < MEMBER_BYTES or j == i):
-            size += len(lines[j])
+            size += len(lines[j]) + 1
             j += 1
         member = len(members)
         comp = zlib.compressobj(level, zlib.DEFLATED, 31)
-        blob = comp.compress(b"".join(lines[i:j])) + comp.flush()
+        blob = comp.compress(b"\n".join(lines[i:j])) + comp.compress(b"\n") + comp.flush()
         blobs.append(blob)
         crc = zlib.crc32(blob, crc)
         members.append([offset, len(blob), keys[i][0], keys[j - 1][0], j - i])
@@ -164,7 +164,8 @@ class ArchiveWriter:
         lines: list[bytes],
         keys: list[tuple[int, bytes | None, bytes | None]],
     ) -> None:
-        """Queue the archive file *name* of *lines* (their seq, session and agent in *keys*)."""
+        """Queue the archive file *name* of *lines* (records without their ``\\n``; their seq,
+        session and agent in *keys*)."""
         running = [f for _, f in self._jobs if f is not None and not f.done()]
         if len(running) >= _PENDING:
             running[0].result()  # bound the memory held by queued lines

@@ -40,6 +40,7 @@ import bisect
 import os
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -61,7 +62,6 @@ from journal.layout import (
     write_manifest,
 )
 from journal.locking import JournalLock
-from journal.writer import seal_info
 
 if TYPE_CHECKING:
     from journal.events import Event
@@ -151,13 +151,21 @@ def ranges_from_seqs(seqs: Iterable[int]) -> list[list[int]]:
 
 
 def _subtract(ranges: list[list[int]], seqs: Iterable[int]) -> list[list[int]]:
-    """*ranges* without the single *seqs* (each of which lies inside one of them)."""
-    out = [list(r) for r in ranges]
-    for s in sorted(seqs):
-        i = bisect.bisect_right([r[0] for r in out], s) - 1  # small lists: fine
-        a, b = out[i]
-        pieces = ([[a, s - 1]] if s > a else []) + ([[s + 1, b]] if s < b else [])
-        out[i : i + 1] = pieces
+    """*ranges* without the single *seqs* (each of which lies inside one of them); linear."""
+    out: list[list[int]] = []
+    points = sorted(seqs)
+    j = 0
+    for a, b in ranges:
+        while j < len(points) and points[j] < a:
+            j += 1
+        start = a
+        while j < len(points) and points[j] <= b:
+            if points[j] > start:
+                out.append([start, points[j] - 1])
+            start = points[j] + 1
+            j += 1
+        if start <= b:
+            out.append([start, b])
     return out
 
 
@@ -307,9 +315,10 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
 
 # -- staging -------------------------------------------------------------------------
 
+_STR = rb'[^"\\]*(?:\\.[^"\\]*)*'  # the inside of a JSON string (unrolled: no backtracking)
 _ENVELOPE = re.compile(
-    rb'\{"seq":\d+(?:,"src":"(?:[^"\\]|\\.)*")?,"ts":"([^"]*)","type":"(?:[^"\\]|\\.)*"'
-    rb'(?:,"session":"((?:[^"\\]|\\.)*)")?(?:,"agent":"((?:[^"\\]|\\.)*)")?'
+    rb'\{"seq":\d+(?:,"src":"' + _STR + rb'")?,"ts":"([^"]*)","type":"' + _STR + rb'"'
+    rb'(?:,"session":"(' + _STR + rb')")?(?:,"agent":"(' + _STR + rb')")?'
 )
 
 
@@ -420,9 +429,10 @@ def stage(
     segdir = root / SEGMENTS_DIR
     staged = Staged(plan, epoch, [], [])
     archive = ArchiveWriter(root, level=plan.compress_level) if plan.archive else None
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         for entry in affected_segments(plan):
-            seg = _stage_segment(root, segdir, entry, plan, epoch, archive)
+            seg = _stage_segment(root, segdir, entry, plan, epoch, archive, pool)
             if seg is not None:
                 staged.segments.append(seg)
                 crash_point("staged_segment")
@@ -439,8 +449,9 @@ def stage(
             archive.abort()
         discard(staged)
         raise
-    replaced = set(plan.replacements)
-    staged.holes = _subtract(plan.remove, replaced) if replaced else [list(r) for r in plan.remove]
+    finally:
+        pool.shutdown(wait=True)
+    staged.holes = _subtract(plan.remove, plan.replacements)
     return staged
 
 
@@ -451,6 +462,7 @@ def _stage_segment(
     plan: Plan,
     epoch: int,
     archive: ArchiveWriter | None,
+    pool: ThreadPoolExecutor,
 ) -> _SegmentPlan | None:
     """Stage one segment; None if none of its records is removed after all."""
     name = entry["name"]
@@ -460,52 +472,60 @@ def _stage_segment(
         data = path.read_bytes()
     except FileNotFoundError as e:
         raise CompactionConflict(f"sealed segment {name} is missing; run `agent-journal verify`") from e
-    if len(data) != entry.get("bytes") or "%08x" % zlib.crc32(data) != entry.get("crc32"):
-        raise CompactionConflict(
-            f"sealed segment {name} does not match its manifest entry (size or CRC); "
-            "run `agent-journal verify` and repair it before compacting"
-        )
+    # The whole-file CRC (checked against the manifest) vouches for every line, kept or
+    # removed; it runs in a thread (zlib releases the GIL) while the lines are sorted out.
+    crc = pool.submit(zlib.crc32, data)
     seg.bytes_before = len(data)
-    remove = _Cursor(plan.remove)
+    if not data.endswith(b"\n"):
+        raise CompactionConflict(f"sealed segment {name} does not end with a newline; run `agent-journal verify`")
+    lines = data.split(b"\n")
+    lines.pop()
+    ranges = plan.remove
+    nr = len(ranges)
+    ri = bisect.bisect_left([r[1] for r in ranges], int(entry["first_seq"]))
     replacements = plan.replacements
     out: list[bytes] = []
     removed: list[bytes] = []
     removed_keys: list[tuple[int, bytes | None, bytes | None]] = []
-    pos = 0
-    size = len(data)
-    find = data.find
-    while pos < size:
-        end = find(b"\n", pos)
-        if end < 0:  # a sealed segment always ends in "\n" (its CRC matched)
-            raise CompactionConflict(f"sealed segment {name} does not end with a newline")
-        seq = peek_seq(data[pos : pos + 32])
-        if seq is None or seq not in remove:
-            out.append(data[pos : end + 1])
-            seg.kept += 1
-        else:
-            line = data[pos : end + 1]
-            match = _ENVELOPE.match(line)
-            if match is None or not check_line(line[:-1]):
-                raise CompactionConflict(f"record at byte {pos} of {name} cannot be compacted (unreadable)")
-            removed.append(line)
-            removed_keys.append((seq, match.group(2), match.group(3)))
-            seg.removed += 1
-            rep = replacements.get(seq)
-            if rep is not None:
-                ts = match.group(1).decode("ascii")
-                out.append(encode_record(seq, ts, rep.type, rep.data, session=rep.session, agent=rep.agent))
-                seg.replaced += 1
-        pos = end + 1
+    match = _ENVELOPE.match
+    for line in lines:
+        try:
+            seq = int(line[7 : line.find(b",", 7)])
+        except ValueError:
+            raise CompactionConflict(f"a record of {name} has no readable seq; run `agent-journal verify`") from None
+        while ri < nr and ranges[ri][1] < seq:
+            ri += 1
+        if ri == nr or ranges[ri][0] > seq:
+            out.append(line)
+            continue
+        m = match(line)
+        if m is None:
+            raise CompactionConflict(f"record {seq} of {name} cannot be compacted (unreadable envelope)")
+        removed.append(line)
+        removed_keys.append((seq, m.group(2), m.group(3)))
+        rep = replacements.get(seq)
+        if rep is not None:
+            ts = m.group(1).decode("ascii")
+            out.append(encode_record(seq, ts, rep.type, rep.data, session=rep.session, agent=rep.agent)[:-1])
+            seg.replaced += 1
+    if len(data) != entry.get("bytes") or "%08x" % crc.result() != entry.get("crc32"):
+        raise CompactionConflict(
+            f"sealed segment {name} does not match its manifest entry (size or CRC); "
+            "run `agent-journal verify` and repair it before compacting"
+        )
+    del data, lines
     if not removed:
         return None
+    seg.removed = len(removed)
+    seg.kept = len(out) - seg.replaced
     if archive is not None:
         archive.add(archive_name(name, epoch), name, epoch, removed, removed_keys)
-    del data, removed
+    del removed
     if out:
+        body = b"\n".join(out) + b"\n"
         seg.staged = segdir / (name + STAGED_SUFFIX)
         fd = open_private(seg.staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            body = b"".join(out)
             view = memoryview(body)
             while view:
                 view = view[os.write(fd, view[: 16 * 1024 * 1024]) :]
@@ -513,10 +533,16 @@ def _stage_segment(
             os.fchmod(fd, 0o400)
         finally:
             os.close(fd)
-        info = seal_info(seg.staged, int(entry["first_seq"]))
-        info["name"] = name
-        seg.info = info
-        seg.bytes_after = info["bytes"]
+        last = out[-1]
+        seg.info = {
+            "name": name,
+            "first_seq": int(entry["first_seq"]),
+            "last_seq": int(last[7 : last.find(b",", 7)]),
+            "count": len(out),
+            "bytes": len(body),
+            "crc32": "%08x" % zlib.crc32(body),
+        }
+        seg.bytes_after = len(body)
     return seg
 
 
