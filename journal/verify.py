@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journal.archive import orphan_archive_files, verify_archive
 from journal.layout import LOCK_FILE, list_segments, read_manifest
 from journal.locking import JournalLock
 from journal.reader import Damage, Reader, RecoveryMode
@@ -37,6 +38,10 @@ class VerifyReport:
     compacted: list[list[int]] = field(default_factory=list)
     lost: list[list[int]] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    #: Archive files (compaction) that are missing or not the bytes the manifest names.
+    archive: list[dict[str, Any]] = field(default_factory=list)
+    #: A compaction committed but its renames were interrupted (readers already see its result).
+    pending_swap: bool = False
 
     @property
     def ok(self) -> bool:
@@ -47,6 +52,7 @@ class VerifyReport:
             or self.duplicates
             or self.missing_segments
             or self.segment_mismatches
+            or self.archive
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +72,8 @@ class VerifyReport:
             "compacted": self.compacted,
             "lost": self.lost,
             "leftovers": self.leftovers,
+            "archive": self.archive,
+            "pending_swap": self.pending_swap,
         }
 
 
@@ -76,6 +84,18 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
     report.compacted = [list(r) for r in manifest.get("compacted", [])]
     report.lost = [list(r) for r in manifest.get("lost", [])]
     segments = list_segments(root)
+    # A compaction that committed but did not finish its renames: its staged files are the
+    # segments (journal.compaction; the next compaction finishes the renames).
+    swap = {s["segment"]: s.get("staged") for s in manifest.get("swap") or []}
+    report.pending_swap = bool(swap)
+    paths = {p.name: p for _, p in segments}
+    for name, staged in swap.items():
+        if staged is None:
+            paths.pop(name, None)
+        elif name in paths and (paths[name].parent / staged).exists():
+            paths[name] = paths[name].parent / staged
+    names = [(first, p.name) for first, p in segments]
+    segments = [(first, paths[name]) for first, name in names if name in paths]
     # The active segment and its size under the lock: bytes past it, or in a segment
     # rolled in since (the segment list is taken again under the lock and compared by
     # name), belong to an append in flight, not to a torn tail; a live journal verifies clean.
@@ -88,9 +108,13 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
                 active = (str(now[-1][1]), os.path.getsize(now[-1][1]))
     report.segments = len(segments)
     report.bytes = sum(os.path.getsize(p) for _, p in segments)
-    report.leftovers = sorted(
-        str(p.relative_to(root)) for p in root.rglob("*.tmp") if p.is_file()
-    ) + sorted(str(p.relative_to(root)) for p in root.glob("segments/*.compacting"))
+    pending = {staged for staged in swap.values() if staged}
+    report.leftovers = (
+        sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp") if p.is_file())
+        + sorted(str(p.relative_to(root)) for p in root.glob("segments/*.compacting") if p.name not in pending)
+        + sorted(str(p.relative_to(root)) for p in orphan_archive_files(root, manifest) if not p.name.endswith(".tmp"))
+    )
+    report.archive = verify_archive(root, manifest)
 
     def on_damage(d: Damage) -> None:
         if d.kind == "torn_tail":
@@ -112,7 +136,7 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
             report.first_seq = event.seq
         report.last_seq = event.seq
 
-    on_disk = {p.name: (first, p) for first, p in segments}
+    on_disk = {name: (first, paths[name]) for first, name in names if name in paths}
     for entry in manifest["segments"]:
         if entry["name"] not in on_disk:
             continue
