@@ -44,7 +44,8 @@ def claude_process(environ: Mapping[str, str] | None = None) -> dict[str, Any] |
     """The Claude Code process: ``$CLAUDE_PID`` if set, else the nearest non-shell ancestor."""
     env = os.environ if environ is None else environ
     raw = env.get("CLAUDE_PID", "")
-    if raw.isdigit():
+    # isdigit() alone admits "²" (int() rejects it) and 5,000-digit strings (over int()'s limit).
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10:
         pid = int(raw)
         return {"pid": pid, "start": process_start(pid), "via": "CLAUDE_PID"}
     pid = os.getppid()
