@@ -181,3 +181,17 @@ def test_fixture_payloads_replayed_twice_get_consecutive_seqs(hook_env: HookEnv)
     assert [e.seq for e in events] == list(range(1, 9))
     for event, payload in zip(events, payloads * 2):
         assert_recorded_as(event, payload)
+
+
+@pytest.mark.parametrize("value", ["", "abc", "-1", "0", "\u00b2", "\u0661\u0662", "9" * 5000, " 12"],
+                         ids=["empty", "letters", "negative", "zero", "superscript", "arabic_digits", "5000_digits",
+                              "space"])
+def test_session_start_survives_any_claude_pid(hook_env: HookEnv, value: str) -> None:
+    """$CLAUDE_PID is Claude Code's, but a bad value must cost at most the process info, never the event."""
+    payload = next(p for p in fixture_payloads() if p["hook_event_name"] == "SessionStart")
+    result = hook_env.run(payload, {"CLAUDE_PID": value})
+    assert tuple(result) == (0, b"", b"")
+    [event] = hook_env.events()
+    assert event.type == "SessionStart"
+    process = event.payload()["_journal"]["process"]
+    assert process is None or (isinstance(process["pid"], int) and process["via"] in ("CLAUDE_PID", "ancestor"))

@@ -62,13 +62,14 @@ event_names = st.integers(0, 9).flatmap(
 )
 _ids = st.uuids().map(str) | _texts | st.integers()
 _known_keys = st.sampled_from(
-    ["transcript_path", "cwd", "prompt", "tool_name", "tool_input", "tool_response", "source", "agent_id",
+    ["transcript_path", "prompt", "tool_name", "tool_input", "tool_response", "source", "agent_id",
      "agent_type", "_journal", "stop_hook_active", "reason", "trigger", "custom_instructions"]
 )
 payloads = st.builds(
-    lambda name, sid, known, extra: {"hook_event_name": name, "session_id": sid, **known, **extra},
+    lambda name, sid, cwd, known, extra: {"hook_event_name": name, "session_id": sid, "cwd": cwd, **known, **extra},
     event_names,
     _ids,
+    _texts | _json,  # SessionStart resolves it as a path: NUL, surrogates, non-strings
     st.dictionaries(_known_keys, _json, max_size=4),
     st.dictionaries(_texts.filter(lambda k: not k.startswith("_journal")), _json, max_size=4),
 ).map(lambda p: {k: v for k, v in p.items() if v is not None or k not in ("hook_event_name",)})
