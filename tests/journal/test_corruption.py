@@ -338,7 +338,10 @@ def test_verify_reports_precisely(damaged) -> None:
         else:
             want["corrupt"].append(where)
     got = report.to_dict()
-    strip = lambda d: {k: d[k] for k in ("kind", "file", "offset", "seq") if k in d}  # noqa: E731
+
+    def strip(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: d[k] for k in ("kind", "file", "offset", "seq") if k in d}
+
     assert (strip(got["torn_tail"]) if got["torn_tail"] else None) == want["torn_tail"]
     assert [strip(d) for d in got["corrupt"]] == want["corrupt"]
     assert [strip(d) for d in got["duplicates"]] == want["duplicates"]
