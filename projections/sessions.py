@@ -145,7 +145,8 @@ class SessionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
         """The most recent call still in flight (main thread first), if any."""
         calls = list(self.in_flight.values())
         main = [c for c in calls if not c.agent]
-        return (main or calls or [None])[-1]
+        best = main or calls
+        return best[-1] if best else None
 
     def span_ranges(self) -> list[tuple[int, int]]:
         """The inclusive seq ranges holding this session's events."""

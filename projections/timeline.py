@@ -43,7 +43,8 @@ def _start(d: dict[str, Any]) -> str:
     words = {"startup": "session started", "resume": "session resumed", "clear": "session started after /clear",
              "compact": "context compacted, session continues", "fork": "session forked"}
     text = words.get(source, f"session started ({source})")
-    notes = d.get("_journal") if isinstance(d.get("_journal"), dict) else {}
+    raw = d.get("_journal")
+    notes: dict[str, Any] = raw if isinstance(raw, dict) else {}
     extra = []
     if _s(notes.get("git_branch")):
         extra.append(f"branch {notes['git_branch']}")
