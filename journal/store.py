@@ -2,7 +2,8 @@
 
 It ties the pieces together: where the journal lives and its settings
 (`journal.config`), appending (`journal.writer`), reading (`journal.reader`),
-checking (`journal.verify`) and repairing (`journal.recovery`). Reading modules use
+checking (`journal.verify`), repairing (`journal.recovery`) and compacting
+(`journal.compaction`, with the archive in `journal.archive`). Reading modules use
 msgspec and are imported on first use, so a process that only appends (a hook) pays
 for none of them.
 """
@@ -19,6 +20,7 @@ from journal.layout import ensure_journal_dir, list_segments, log_error, read_ma
 from journal.writer import NewEvent, Writer
 
 if TYPE_CHECKING:
+    from journal.compaction import CompactionResult, Plan
     from journal.events import Event
     from journal.reader import Damage, RecoveryMode
     from journal.recovery import RepairReport
@@ -86,11 +88,45 @@ class Journal:
         to_seq: int | None = None,
         mode: RecoveryMode | str = "tolerate",
         on_damage: Callable[[Damage], None] | None = None,
+        archived: bool = False,
     ) -> Iterator[Event]:
-        """Stream events with ``from_seq <= seq <= to_seq``; damage handled per *mode*."""
+        """Stream events with ``from_seq <= seq <= to_seq``; damage handled per *mode*.
+
+        With *archived*, events that compaction moved to ``archive/`` come back in
+        their place (and the records that replaced them do not): the original history.
+        """
         from journal.reader import Reader
 
-        return Reader(self.root, mode, on_damage).events(from_seq, to_seq)
+        reader = Reader(self.root, mode, on_damage)
+        if not archived or not reader.manifest.get("archive"):
+            return reader.events(from_seq, to_seq)
+        return self._with_archive(reader, from_seq, to_seq)
+
+    def _with_archive(self, reader: Any, from_seq: int, to_seq: int | None) -> Iterator[Event]:
+        import heapq
+
+        from journal.archive import read_archived
+
+        live = ((e.seq, 1, e) for e in reader.events(from_seq, to_seq))
+        old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest))
+        seen = -1
+        for seq, _, event in heapq.merge(old, live):
+            if seq != seen:  # on a tie the archived original (0) comes first and wins
+                seen = seq
+                yield event
+
+    def read_archived(
+        self,
+        from_seq: int = 1,
+        *,
+        to_seq: int | None = None,
+        session: str | None = None,
+        agent: str | None = None,
+    ) -> Iterator[Event]:
+        """Only the archived events (of *session* / *agent* if given), in seq order."""
+        from journal.archive import read_archived
+
+        return read_archived(self.root, from_seq, to_seq, session=session, agent=agent)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest: sealed segments, compacted and lost ranges, journal id, epoch."""
@@ -123,9 +159,29 @@ class Journal:
 
     def repair(self, mode: RecoveryMode | str) -> RepairReport:
         """Fix damage in *mode* (tolerate, salvage, point-in-time); evidence is quarantined."""
+        from journal.compaction import finish_swap
         from journal.recovery import repair
 
+        finish_swap(self.root, lock_timeout=max(self.config.lock_timeout, 30.0))  # repair works on final files
         return repair(self.root, mode, lock_timeout=max(self.config.lock_timeout, 30.0))
+
+    def compact(
+        self,
+        plan: Plan,
+        *,
+        guard: Callable[[Iterator[Event]], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CompactionResult:
+        """Carry out a compaction *plan* (see `journal.compaction`); one at a time.
+
+        Finishes or cleans up an interrupted earlier compaction first. Plans come from
+        `projections.compaction`, which knows what may go.
+        """
+        from journal.compaction import compact, compaction_lock, recover
+
+        with compaction_lock(self.root):
+            recover(self.root, lock_timeout=self.config.lock_timeout)
+            return compact(self.root, plan, guard=guard, progress=progress, lock_timeout=self.config.lock_timeout)
 
     def stats(self) -> dict[str, Any]:
         """Events by type, sessions, bytes and segments (one streaming pass)."""
