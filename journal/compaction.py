@@ -80,6 +80,7 @@ __all__ = [
     "sealed_upto",
     "compaction_lock",
     "recover",
+    "finish_swap",
     "affected_segments",
     "measure",
     "stage",
@@ -223,12 +224,16 @@ class Plan:
 
 
 def sealed_upto(root: Path, manifest: dict[str, Any]) -> int:
-    """The highest seq that lies in a sealed segment (0 if none is sealed)."""
-    sealed = {s["name"] for s in manifest["segments"]}
+    """The highest seq a plan may remove: the end of the sealed segments before the newest one.
+
+    The newest segment on disk is never compacted, sealed or not: writers read the next
+    seq from its last record (a crash between sealing it and creating the next one
+    leaves it newest), so that record must stay.
+    """
     segments = list_segments(root)
-    if segments and segments[-1][1].name not in sealed:
-        return segments[-1][0] - 1
-    return max([int(s["last_seq"]) for s in manifest["segments"]] + [0])
+    if not segments:
+        return 0
+    return segments[-1][0] - 1
 
 
 # -- locking and recovery ------------------------------------------------------------
@@ -262,7 +267,7 @@ def _apply_swap(root: Path, swap: list[dict[str, Any]]) -> None:
     fsync_dir(segdir)
 
 
-def _finish_swap(root: Path, lock_timeout: float) -> bool:
+def finish_swap(root: Path, *, lock_timeout: float = 10.0) -> bool:
     """Complete a committed swap left pending by a crash; True if there was one."""
     if not read_manifest(root).get("swap"):
         return False
@@ -283,7 +288,7 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
 
     Call with the compaction lock held. Returns what was done.
     """
-    done: dict[str, Any] = {"finished_swap": _finish_swap(root, lock_timeout), "removed": []}
+    done: dict[str, Any] = {"finished_swap": finish_swap(root, lock_timeout=lock_timeout), "removed": []}
     manifest = read_manifest(root)
     pending = {s.get("staged") for s in manifest.get("swap") or []}
     segdir = root / SEGMENTS_DIR

@@ -41,6 +41,7 @@ stops with nothing changed.
 from __future__ import annotations
 
 import bisect
+import os
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 import msgspec
 
+from journal.layout import COMPACT_LOCK
 from projections.base import Projection, RecordMap, State, plain
 
 if TYPE_CHECKING:
@@ -318,6 +320,8 @@ class _Groups:
     last_seq: list[int] = field(default_factory=list)
     last_ts: list[str] = field(default_factory=list)
     count: list[int] = field(default_factory=list)
+    #: Events that are not snapshot records (a group of snapshots only is compacted already).
+    raw: list[int] = field(default_factory=list)
 
     def gid(self, key: str) -> int:
         g = self.index.get(key)
@@ -327,6 +331,7 @@ class _Groups:
             self.last_seq.append(0)
             self.last_ts.append("")
             self.count.append(0)
+            self.raw.append(0)
         return g
 
 
@@ -376,6 +381,8 @@ def _traced_fold(journal: Journal, projections: tuple[Projection, ...],
                 groups.last_seq[g] = seq
                 groups.last_ts[g] = event.ts
                 groups.count[g] += 1
+                if event.type != SNAPSHOT_TYPE:
+                    groups.raw[g] += 1
             yield event
         trace.end_event()
 
@@ -403,7 +410,8 @@ def _merge_agent_groups(fold: _Fold) -> None:
             if groups.last_seq[g] > groups.last_seq[p]:
                 groups.last_seq[p], groups.last_ts[p] = groups.last_seq[g], groups.last_ts[g]
             groups.count[p] += groups.count[g]
-            groups.count[g] = 0
+            groups.raw[p] += groups.raw[g]
+            groups.count[g] = groups.raw[g] = 0
     if remap:
         group_of = fold.trace.group_of
         for seq in range(len(group_of)):
@@ -434,8 +442,8 @@ def _candidates(journal: Journal, fold: _Fold, horizon: str, live: Liveness) -> 
         project = rec.project_dir or rec.cwd
         latest_start[project] = max(latest_start.get(project, 0), rec.start_seq or rec.first_seq)
     for g, key in enumerate(groups.keys):
-        if groups.count[g] == 0:
-            continue
+        if groups.raw[g] == 0:
+            continue  # nothing but snapshot records: compacted already
         if groups.last_seq[g] > fold.sealed:
             why["in the active segment"] = why.get("in the active segment", 0) + 1
             continue
@@ -801,6 +809,8 @@ def compact(
     timeout = journal.config.lock_timeout if lock_timeout is None else lock_timeout
     with engine.compaction_lock(root):
         recovered = {} if dry_run else engine.recover(root, lock_timeout=timeout)
+        if not dry_run:
+            os.utime(root / COMPACT_LOCK)  # the automatic trigger reads the last run's time here
         live = liveness_for(journal, now, probe)
         plan, report, context = plan_compaction(journal, older_than=older_than, archive=archive, live=live,
                                                 progress=progress)

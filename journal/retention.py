@@ -1,0 +1,209 @@
+"""The retention policy, and the automatic compaction trigger that hooks can afford.
+
+Settings live in the ``retention`` section of the journal's ``config.json``::
+
+    {"retention": {"older_than": "7d", "max_bytes": 268435456, "auto": true,
+                   "every": "1d", "archive": true}}
+
+``older_than``  compact sessions that finished longer ago than this (``agent-journal
+                compact`` without ``--older-than``);
+``max_bytes``   when the live segments grow past this, an automatic run compacts every
+                finished session whatever its age (null: no size limit);
+``auto``        let `maybe_start_auto_compaction` (called by the SessionEnd hook) start
+                ``agent-journal compact --auto`` in the background when a run is due;
+``every``       at most one automatic run per this interval (a run over ``max_bytes``
+                may come sooner, but not within `MIN_GAP` seconds of the last one);
+``archive``     false: automatic runs drop removed events instead of archiving them.
+
+The trigger never compacts in the hook's process: it stats a few files, and if a run is
+due and none holds ``compact.lock``, it spawns a detached process and returns (well
+under a millisecond when nothing is due, a few when it spawns). The time of the last
+start is the mtime of ``compact.lock``, so no state file is needed. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from journal.config import JournalConfig
+from journal.errors import ConfigError
+from journal.layout import COMPACT_LOCK, SEGMENTS_DIR
+
+__all__ = [
+    "RetentionPolicy",
+    "retention_policy",
+    "parse_duration",
+    "compaction_due",
+    "maybe_start_auto_compaction",
+    "MIN_GAP",
+]
+
+#: Seconds between two automatic runs, whatever the size.
+MIN_GAP = 600.0
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``45m``, ``2h``, ``1h30m``, ``7d``, ``2w``."""
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        return float(raw)
+    parts = _PART.findall(raw)
+    if not parts or _PART.sub("", raw).strip():
+        raise ConfigError(f"cannot read {text!r} as a duration: use e.g. 90s, 45m, 2h, 1h30m, 7d")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """The ``retention`` section of a journal's config, validated."""
+
+    older_than: str = "7d"
+    max_bytes: int | None = 256 * 1024 * 1024
+    auto: bool = True
+    every: str = "1d"
+    archive: bool = True
+
+    def __post_init__(self) -> None:
+        parse_duration(self.older_than)
+        parse_duration(self.every)
+        if self.max_bytes is not None and (not isinstance(self.max_bytes, int) or self.max_bytes < 0):
+            raise ConfigError(f"retention.max_bytes must be a number of bytes or null, got {self.max_bytes!r}")
+
+
+def retention_policy(config: JournalConfig | Mapping[str, Any]) -> RetentionPolicy:
+    """The retention policy of a journal's config (defaults for what it does not say)."""
+    extra = config.extra if isinstance(config, JournalConfig) else config
+    section = extra.get("retention") if isinstance(extra, Mapping) else None
+    if section is None:
+        return RetentionPolicy()
+    if not isinstance(section, Mapping):
+        raise ConfigError("the retention section of config.json must be a JSON object")
+    known = {"older_than", "max_bytes", "auto", "every", "archive"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"unknown retention setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    values = dict(section)
+    for key in ("auto", "archive"):
+        if key in values and not isinstance(values[key], bool):
+            raise ConfigError(f"retention.{key} must be true or false, got {values[key]!r}")
+    for key in ("older_than", "every"):
+        if key in values:
+            values[key] = str(values[key])
+    return RetentionPolicy(**values)
+
+
+def _live_bytes(root: Path) -> tuple[int, int]:
+    """(bytes of all segments, number of segments)."""
+    total = count = 0
+    try:
+        with os.scandir(root / SEGMENTS_DIR) as it:
+            for entry in it:
+                if entry.name.endswith(".jsonl"):
+                    total += entry.stat().st_size
+                    count += 1
+    except FileNotFoundError:
+        pass
+    return total, count
+
+
+def _locked(path: Path) -> bool:
+    """True if another process holds the compaction lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the spawned run finds out itself
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock we may have taken
+    return False
+
+
+def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = None) -> str | None:
+    """Why an automatic compaction should start now (None: it should not)."""
+    if not policy.auto:
+        return None
+    now = time.time() if now is None else now
+    size, segments = _live_bytes(root)
+    if segments < 2:
+        return None  # nothing sealed yet: compaction never touches the active segment
+    try:
+        since = now - os.stat(root / COMPACT_LOCK).st_mtime
+    except FileNotFoundError:
+        since = float("inf")
+    if since < MIN_GAP:
+        return None
+    if policy.max_bytes is not None and size > policy.max_bytes:
+        return f"live segments hold {size} bytes, over retention.max_bytes ({policy.max_bytes})"
+    if since >= parse_duration(policy.every):
+        return "no compaction for longer than retention.every" if since != float("inf") else "never compacted"
+    return None
+
+
+def maybe_start_auto_compaction(
+    journal_root: str | os.PathLike[str],
+    *,
+    config: JournalConfig | None = None,
+    python: str | None = None,
+    code_root: str | os.PathLike[str] | None = None,
+    now: float | None = None,
+) -> bool:
+    """Start ``agent-journal compact --auto`` in the background if the policy says a run is due.
+
+    For the SessionEnd hook: cheap (a few stats), never raises, never waits. *python*
+    must be an interpreter that can import msgspec and click (default: this one);
+    *code_root* the directory holding ``cli/`` and ``journal/`` (default: this
+    package's parent). Returns True if a process was started.
+    """
+    try:
+        root = Path(journal_root)
+        if config is None:
+            from journal.config import load_config
+
+            config = load_config(root)
+        policy = retention_policy(config)
+        if compaction_due(root, policy, now=now) is None or _locked(root / COMPACT_LOCK):
+            return False
+        lock = root / COMPACT_LOCK
+        # The start time is the lock file's mtime: touch it first so that a burst of
+        # SessionEnds starts one run, not one each.
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        os.close(fd)
+        os.utime(lock)
+        code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
+        boot = (f"import sys; sys.path.insert(0, {str(code)!r}); sys.argv[0] = 'agent-journal'; "
+                "from cli.main import main; main()")
+        subprocess.Popen(
+            [python or sys.executable, "-I", "-c", boot, "--journal", str(root), "compact", "--auto"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the hook; Claude Code does not wait for it
+            close_fds=True,
+        )
+        return True
+    except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
+        try:
+            from journal.layout import log_error
+
+            log_error(Path(journal_root), "auto_compaction_not_started", f"{type(e).__name__}: {e}")
+        except Exception:
+            pass
+        return False
