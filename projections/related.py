@@ -79,6 +79,8 @@ def related_sessions(
     """Up to *limit* earlier sessions of *target*'s project, most related first."""
     skip = set(exclude) | {target.id}
     words = keywords(target)
+    if not words and not target.files and (not target.branch or target.branch in DEFAULT_BRANCHES):
+        return []  # nothing to match on (a session that has just started on main)
     found: list[tuple[float, int, str, list[str], SessionRecord]] = []
     seen = 0
     for _, other in views.sessions.records.records_reversed():

@@ -137,3 +137,39 @@ def test_cache_files_are_private_and_atomic(tmp_path: Path) -> None:
     files = sorted((tmp_path / "j" / "cache").iterdir())
     assert [f.name for f in files] == ["agents.msgpack", "archive.msgpack", "resumes.msgpack", "sessions.msgpack"]
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+
+
+def test_warm_context_decodes_a_bounded_number_of_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SessionStart context reads a window of sessions, not all of them (cost flat in the log)."""
+    from journal import Journal, NewEvent
+    from projections.base import RecordMap
+    from projections.context import session_start_context
+    from projections.runner import load_views
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    events = []
+    for i in range(400):
+        sid = f"s{i:04d}"
+        events += [NewEvent("SessionStart", {"source": "startup", "cwd": "/p"}, sid, ts=ts_text(NOW + i)),
+                   NewEvent("UserPromptSubmit", {"prompt": f"task {i}"}, sid, ts=ts_text(NOW + i)),
+                   NewEvent("Stop", {"last_assistant_message": "done"}, sid, ts=ts_text(NOW + i)),
+                   NewEvent("SessionEnd", {"reason": "other"}, sid, ts=ts_text(NOW + i))]
+    journal.append_many(events)
+    load_views(journal)  # writes the caches
+    loads = []
+    real = RecordMap.load
+
+    def counting(self: RecordMap, key: str, index: int) -> object:
+        loads.append(key)
+        return real(self, key, index)
+
+    monkeypatch.setattr(RecordMap, "load", counting)
+    text, _ = session_start_context(journal, "brand-new", "startup", now=NOW + 500, probe=lambda p: None)
+    assert text == ""  # every session ended normally: nothing to say
+    assert 0 < len(loads) <= 20, len(loads)
+    loads.clear()
+    text, _ = session_start_context(journal, "s0399", "resume", now=NOW + 500, probe=lambda p: None)
+    assert "## Related earlier sessions" in text  # they share the keyword "task"
+    assert len(loads) <= 250, len(loads)  # the related-sessions window, not all 400
+    views = load_views(journal)
+    assert views.folded == 0 and views.cached["sessions"] == 1600
