@@ -157,8 +157,11 @@ def _label(rec: SessionRecord, status: str) -> str:
 
 
 def _agents_of(views: Views, live: Liveness, sid: str) -> list[tuple[Any, str]]:
+    """The unfinished agents of session *sid* (among the `AGENT_WINDOW` newest unfinished ones)."""
     out = []
-    for aid in reversed(list(views.agents.meta.running)):
+    for i, aid in enumerate(reversed(list(views.agents.meta.running))):
+        if i >= AGENT_WINDOW:
+            break
         rec = views.agents.records.record(aid)
         if rec is not None and rec.parent == sid and not rec.internal:
             out.append((rec, agent_status(views, rec, live)))
@@ -180,8 +183,10 @@ def _orphans(views: Views, live: Liveness, project: str) -> list[tuple[Any, str]
     return out
 
 
-def _resume_blocks(packer: Packer, views: Views, live: Liveness) -> list[int]:
-    consumed = []
+def _resume_blocks(packer: Packer, views: Views, live: Liveness) -> tuple[list[int], set[str]]:
+    """Each pending resume request's session context; the requests used and the sessions shown."""
+    consumed: list[int] = []
+    shown: set[str] = set()
     for req in pending_requests(views.resumes):
         rec = views.sessions.records.record(req.session)
         if rec is None:
@@ -189,12 +194,16 @@ def _resume_blocks(packer: Packer, views: Views, live: Liveness) -> list[int]:
                        what="a resume request")
             consumed.append(req.seq)
             continue
+        if rec.id in shown:  # asked twice: shown once, both used
+            consumed.append(req.seq)
+            continue
         status = live.status(rec)
         block = [""] + session_block(rec, status, live.now, label="Resume requested: session",
                                      agents=_agents_of(views, live, rec.id))
         if packer.add(block, what=f"session {rec.id[:8]} (resume requested)", short=block[:2] + block[-1:]):
             consumed.append(req.seq)
-    return consumed
+            shown.add(rec.id)
+    return consumed, shown
 
 
 def recovery_context(
@@ -220,7 +229,7 @@ def recovery_context(
     packer.add(["# Agent Journal: recovery context",
                 f"Unfinished work of earlier sessions here (journal event {views.seq}); check files before editing."],
                what="the introduction")
-    consumed = _resume_blocks(packer, views, live)
+    consumed, requested = _resume_blocks(packer, views, live)
     worth = bool(consumed)
     if current is not None and source == "resume" and (current.resumed_after == "no-end" or current.interrupted):
         block = [""] + session_block(current, "crashed", live.now, label="This session's previous run",
@@ -229,7 +238,7 @@ def recovery_context(
         worth |= packer.add(block[:-1], what="this session's previous run", short=block[:3])
     window = _window(views, live, session_id, project)
     broken = [(rec, live.status(rec)) for rec in window]
-    broken = [(rec, st) for rec, st in broken if interrupted(rec, st)]
+    broken = [(rec, st) for rec, st in broken if interrupted(rec, st) and rec.id not in requested]
     for rec, status in broken[:FULL_BLOCKS]:
         block = [""] + session_block(rec, status, live.now, label=_label(rec, status),
                                      agents=_agents_of(views, live, rec.id))
@@ -244,7 +253,7 @@ def recovery_context(
         heading = ["", "## Orphaned agents (their session ended or crashed while they ran)",
                    f"Continue them: `/agent-journal:resume-agents {ids}`"]
         worth |= packer.add_list(heading, items, noun="orphaned agents") > 0
-    shown = {rec.id for rec, _ in broken}
+    shown = {rec.id for rec, _ in broken} | requested
     if current is not None:
         related = related_sessions(views, current, limit=5, exclude=shown)
         if related:
