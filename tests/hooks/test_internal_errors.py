@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hooks.support import HookEnv, HookResult, changed_paths, fixture_payloads, tree_snapshot
+from tests.hooks.support import LAUNCHER, HookEnv, HookResult, changed_paths, fixture_payloads, tree_snapshot
 
 PROMPT = next(p for p in fixture_payloads() if p["hook_event_name"] == "UserPromptSubmit")
 
@@ -154,4 +154,34 @@ def test_a_held_lock_spools_the_event_and_the_next_hook_merges_it_in_order(hook_
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.src for e in events[1:3]] == [p.name for p in spool]
     assert events[1].payload() == spooled[0] and events[2].payload() == spooled[1]
+    assert not list((hook_env.journal_dir / "spool").glob("*.jsonl"))
+
+
+def test_parallel_tool_hooks_all_land_exactly_once(hook_env: HookEnv) -> None:
+    """PostToolUse fires concurrently for parallel tool calls: many launchers, one journal."""
+    template = next(p for p in fixture_payloads() if p["hook_event_name"] == "PostToolUse")
+    payloads = [{**template, "tool_use_id": f"toolu_parallel_{i}"} for i in range(24)]
+    assert hook_env.run(fixture_payloads()[0]).returncode == 0  # the journal exists
+    env = hook_env.env()
+    procs = [
+        subprocess.Popen([sys.executable, "-I", "-S", str(LAUNCHER)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=hook_env.cwd)
+        for _ in payloads
+    ]
+    for proc, payload in zip(procs, payloads):
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(payload).encode())
+        proc.stdin.close()
+    for proc in procs:
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()  # a few bytes at most: no pipe can fill
+        proc.stdout.close()
+        proc.stderr.close()
+        assert (proc.wait(timeout=30), out, err) == (0, b"", b"")
+    # Anything spooled under contention is merged by the next append.
+    assert tuple(hook_env.run(fixture_payloads()[-1])) == (0, b"", b"")
+    events = hook_env.events()
+    ids = [e.payload().get("tool_use_id") for e in events if e.type == "PostToolUse"]
+    assert sorted(ids) == sorted(p["tool_use_id"] for p in payloads)
+    assert len(events) == len(payloads) + 2
     assert not list((hook_env.journal_dir / "spool").glob("*.jsonl"))
