@@ -29,7 +29,7 @@ from journal import Journal
 LAUNCHER = Path(hooks.launch.__file__).resolve()
 #: Any Python >= 3.11 works; with ``-I -S`` this one sees only the stdlib.
 PYTHON = sys.executable
-FIXTURES = Path("/work/shared/fixtures/claude-code-2.1.328")
+from tests.paths import FIXTURES  # noqa: E402  ../shared beside the repository
 PAYLOADS_FILE = FIXTURES / "hook-payloads.jsonl"
 TRANSCRIPTS = FIXTURES / "transcripts"
 #: A hook that takes longer than this for ordinary input is a bug (Claude Code waits on it).

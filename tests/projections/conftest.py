@@ -8,7 +8,9 @@ from typing import Any, Callable
 
 import pytest
 
-FIXTURE = Path("/work/shared/fixtures/claude-code-2.1.328/hook-payloads.jsonl")
+from tests.paths import FIXTURES
+
+FIXTURE = FIXTURES / "hook-payloads.jsonl"
 _LOCAL = Path(__file__).resolve().parent / "data" / "hook-payloads.jsonl"
 
 CRASHED = "771073e4-3bc9-4a24-877a-c2ae25a1ed36"
