@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from journal.config import JournalConfig, load_config
+from journal.errors import JournalError, LockTimeout
 from journal.layout import ensure_journal_dir, list_segments, log_error, read_manifest
 from journal.writer import NewEvent, Writer
 
@@ -162,7 +163,12 @@ class Journal:
         from journal.compaction import finish_swap
         from journal.recovery import repair
 
-        finish_swap(self.root, lock_timeout=max(self.config.lock_timeout, 30.0))  # repair works on final files
+        try:
+            finish_swap(self.root, lock_timeout=max(self.config.lock_timeout, 30.0))  # repair works on final files
+        except LockTimeout:
+            raise
+        except JournalError:
+            pass  # an unreadable manifest: no swap can be finished from it, and repair rebuilds it
         return repair(self.root, mode, lock_timeout=max(self.config.lock_timeout, 30.0))
 
     def compact(
