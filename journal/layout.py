@@ -129,7 +129,8 @@ def ensure_journal_dir(root: Path) -> Path:
             try:
                 os.mkdir(root, 0o700)
             except FileExistsError:
-                pass
+                if not root.is_dir():  # a file (or a dangling link): never chmod what is not ours
+                    raise JournalPermissionError(f"{root} exists and is not a directory") from None
             os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
         _check_owner(root)
         if not os.access(root, os.W_OK | os.X_OK):

@@ -51,7 +51,6 @@ def test_journal_dir_is_a_regular_file(hook_env: HookEnv) -> None:
     assert target.read_text() == "precious\n"
 
 
-@pytest.mark.xfail(strict=True, reason="journal/layout.py ensure_journal_dir chmods a regular file to 0700 (reported)")
 def test_journal_dir_that_is_a_file_keeps_its_mode(hook_env: HookEnv) -> None:
     target = hook_env.tmp / "journal-file"
     target.write_text("precious\n")
