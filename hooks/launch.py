@@ -97,17 +97,20 @@ def run(stdin: object, stdout: object) -> None:
     hook_input = record.read_input(stdin)  # type: ignore[arg-type]
     name = hook_input.event_name if hook_input.problem is None else None
     _state["event"] = name
+    failures: list[str] = []
+    config_problem = None
     try:
         root, config = record.open_journal(hook_input.payload)
-    except record.ConfigError:
-        # The directory is usable, only its config.json is not: note the error there too.
-        _state["root"] = record.journal_dir_for(hook_input.payload)
-        raise
+    except record.ConfigError as e:
+        # Only config.json is broken. The event is still recorded, but without its
+        # payload (the redaction rules in that file cannot be trusted), and the bad
+        # config is reported once on stderr and in errors.log.
+        root, config = record.journal_dir_for(hook_input.payload), record.JournalConfig()
+        config_problem = str(e)
     _state["root"] = root
     payload = hook_input.payload or {}
     session = hook_input.ident("session_id")
     notes = hook_input.annotations
-    failures: list[str] = []
 
     if name == "SessionStart":
         from hooks.gitinfo import git_branch
@@ -137,7 +140,14 @@ def run(stdin: object, stdout: object) -> None:
         if out and out.get("capture"):
             notes["capture"] = out["capture"]
 
-    event = record.build_event(hook_input, config)
+    if config_problem is None:
+        try:
+            event = record.build_event(hook_input, config)
+        except record.ConfigError as e:
+            config_problem = str(e)
+    if config_problem is not None:
+        event = record.withheld_event(hook_input, config_problem)
+        failures.append(f"ConfigError: {config_problem}")
     record.append_event(root, event, config)
 
     if name == "SessionStart" and session:

@@ -108,7 +108,10 @@ def _redact(value: Any, config: JournalConfig) -> tuple[Any, dict[str, Any]]:
         from journal import redaction
     except ImportError:  # the privacy layer is optional in stripped-down installs
         return value, {}
-    redactor = redaction.Redactor.from_config(dict(config.extra))
+    try:
+        redactor = redaction.Redactor.from_config(dict(config.extra))
+    except ValueError as e:
+        raise ConfigError(f"config.json: {e}") from e
     cleaned, report = redaction.sanitize(value, redactor)
     return cleaned, {k: v for k, v in report.items() if v}
 
@@ -137,6 +140,24 @@ def build_event(hook_input: HookInput, config: JournalConfig) -> NewEvent:
                     session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
 
 
+#: Payload fields that never hold user content: kept when the payload itself must be withheld.
+SAFE_FIELDS = ("session_id", "hook_event_name", "agent_id", "agent_type", "tool_name", "tool_use_id",
+               "source", "reason", "trigger", "permission_mode", "transcript_path", "cwd")
+
+
+def withheld_event(hook_input: HookInput, why: str) -> NewEvent:
+    """The event when the payload cannot be made safe (e.g. the redaction config is broken).
+
+    Privacy wins over completeness: only fields that never carry user content are kept,
+    so projections still see that the event happened (its type, session, tool, ids).
+    """
+    payload = hook_input.payload or {}
+    data: dict[str, Any] = {k: payload[k] for k in SAFE_FIELDS if isinstance(payload.get(k), str)}
+    data["_journal"] = {"withheld": f"payload not recorded: {why}"}
+    return NewEvent(hook_input.event_name or "journal.invalid_input", data,
+                    session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
+
+
 def append_event(root: Path, event: NewEvent, config: JournalConfig | None = None) -> list[int]:
     """Append *event*, spooling it if the lock is busy for more than a second."""
     config = config or load_config(root)
@@ -157,4 +178,4 @@ def open_journal(payload: Mapping[str, Any] | None) -> tuple[Path, JournalConfig
     return root, load_config(root)
 
 
-__all__ += ["open_journal", "JournalError", "ConfigError"]
+__all__ += ["open_journal", "withheld_event", "SAFE_FIELDS", "JournalError", "ConfigError", "JournalConfig"]

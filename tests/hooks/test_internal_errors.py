@@ -77,6 +77,10 @@ def test_invalid_config_is_reported_on_stderr_and_in_errors_log(hook_env: HookEn
     [entry] = hook_env.errors_log()
     assert entry["kind"] == "hook_error" and entry["message"] == line
     assert entry["event"] == "UserPromptSubmit"
+    (hook_env.journal_dir / "config.json").unlink()  # reading needs a valid config too
+    # The event was still recorded, its payload withheld (the redaction rules were unreadable).
+    first, second = hook_env.events()
+    assert second.type == "UserPromptSubmit" and "withheld" in second.payload()["_journal"]
 
 
 def test_invalid_redaction_config_fails_closed(hook_env: HookEnv) -> None:
@@ -86,7 +90,12 @@ def test_invalid_redaction_config_fails_closed(hook_env: HookEnv) -> None:
     secret = {**PROMPT, "prompt": "use ghp_" + "a1B2c3D4e5" * 4}
     line = assert_one_error_line(hook_env.run(secret))
     assert "max_string" in line
-    assert [e.payload()["prompt"] for e in hook_env.events()] == [PROMPT["prompt"]]
+    first, second = hook_env.events()
+    assert first.payload()["prompt"] == PROMPT["prompt"]
+    # The event is recorded, but its payload is withheld: only content-free fields remain.
+    assert second.type == "UserPromptSubmit" and "prompt" not in second.payload()
+    assert "withheld" in second.payload()["_journal"]
+    assert "ghp_" not in json.dumps([e.payload() for e in hook_env.events()])
     assert [e["kind"] for e in hook_env.errors_log()] == ["hook_error"]
 
 
