@@ -266,27 +266,36 @@ class Reader:
             trusted = False
             if entry is not None and pos == 0 and entry.get("bytes") == size:
                 trusted = self._whole_crc(fd, size) == entry.get("crc32")
+            # Each read starts at a line start and its complete lines are decoded
+            # in place (no carry + chunk concatenation, no copy of the cut); the
+            # partial line at its end is read again as the start of the next one.
             carry = b""
+            want = _CHUNK
             while pos < size:
-                chunk = os.pread(fd, min(_CHUNK, size - pos), pos)
-                if not chunk:
+                buf = os.pread(fd, min(want, size - pos), pos)
+                if not buf:
                     break
-                buf = carry + chunk if carry else chunk
                 cut = buf.rfind(b"\n") + 1
-                base = pos - len(carry)
-                pos += len(chunk)
                 if cut == 0:
                     carry = buf
+                    if pos + len(buf) >= size:
+                        break
+                    want = 2 * len(buf)  # one line longer than a chunk
                     continue
+                want = _CHUNK
+                base = pos
+                pos += cut
                 carry = buf[cut:]
-                events = self._chunk(buf[:cut] if carry else buf, base, path, trusted)
-                if to_seq is None:
+                events = self._chunk(buf, cut, base, path, trusted)
+                if to_seq is None or (isinstance(events, list) and events and events[-1].seq <= to_seq):
                     yield from events
-                    continue
-                for event in events:
-                    if event.seq > to_seq:
-                        return
-                    yield event
+                else:
+                    for event in events:
+                        if event.seq > to_seq:
+                            return
+                        yield event
+                if carry and pos + len(carry) >= size:
+                    break
             if carry:
                 self._tail(carry, size - len(carry), path, is_last)
         finally:
@@ -323,12 +332,19 @@ class Reader:
                 hi = mid
         return lo
 
-    def _chunk(self, buf: bytes, base: int, path: Path, trusted: bool) -> Iterator[Event]:
-        lines = buf.split(b"\n")
-        lines.pop()  # buf ends in "\n"
-        if trusted or _bulk_crc_ok(lines):
+    def _chunk(self, buf: bytes, cut: int, base: int, path: Path, trusted: bool) -> Iterable[Event]:
+        """The events of ``buf[:cut]`` (complete lines): one bulk check and one decode if all is well.
+
+        A sealed segment whose whole-file CRC matched is not split into lines at all
+        unless something is wrong; the result is a list, or the per-line generator.
+        """
+        lines: list[bytes] | None = None
+        if not trusted:
+            lines = buf.split(b"\n")
+            lines.pop()  # the partial line after `cut`, or b"" when buf ends in "\n"
+        if lines is None or _bulk_crc_ok(lines):
             try:
-                events = EVENT_DECODER.decode_lines(buf)
+                events = EVENT_DECODER.decode_lines(buf if cut == len(buf) else memoryview(buf)[:cut])
             except msgspec.DecodeError:
                 events = None
             if events and events[0].seq < self._from:
@@ -344,16 +360,17 @@ class Reader:
                     self._expected = expected + n
                     self._unaccounted = 0
                     self.last_seq = expected + n - 1
-                    yield from events
-                    return
+                    return events
                 if self._holes and self._rises_over_holes(events, expected):
                     # A compacted stretch: the jumps are known holes, not damage.
                     self._expected = events[-1].seq + 1
                     self._unaccounted = 0
                     self.last_seq = events[-1].seq
-                    yield from events
-                    return
-        yield from self._slow(lines, base, path)
+                    return events
+        if lines is None:
+            lines = buf.split(b"\n")
+            lines.pop()
+        return self._slow(lines, base, path)
 
     def _rises_over_holes(self, events: list[Event], expected: int) -> bool:
         """True if the seqs of *events* rise from *expected*, jumping only over known holes."""
