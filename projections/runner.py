@@ -21,7 +21,7 @@ import msgspec
 
 from projections.agents import AGENTS
 from projections.archive import ARCHIVE
-from projections.base import Projection, State, to_builtins
+from projections.base import Projection, State
 from projections.cache import load_cache, save_cache
 from projections.errors import CacheCorrupt
 from projections.resumes import RESUMES
@@ -39,6 +39,7 @@ PROJECTIONS: tuple[Projection, ...] = (SESSIONS, AGENTS, ARCHIVE, RESUMES)
 #: Write a cache back only when at least this many new events were folded into it.
 SAVE_AFTER = 1000
 _PROGRESS_EVERY = 50_000
+_ENC = msgspec.msgpack.Encoder()
 
 T = TypeVar("T")
 
@@ -241,5 +242,13 @@ def _has_caches(journal: Journal) -> bool:
 
 
 def _same(a: State, b: State) -> bool:
-    x, y = to_builtins(a), to_builtins(b)
-    return x == y and list(x["records"]) == list(y["records"])
+    """Equal states, record order included, compared by their canonical msgpack bytes.
+
+    A cached record is compared as stored (without decoding it), so a damaged one
+    simply differs.
+    """
+    if _ENC.encode(a.meta) != _ENC.encode(b.meta):
+        return False
+    keys_a, blobs_a, _ = a.records.blobs()
+    keys_b, blobs_b, _ = b.records.blobs()
+    return keys_a == keys_b and all(bytes(x) == bytes(y) for x, y in zip(blobs_a, blobs_b))

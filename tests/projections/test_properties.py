@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from unittest.mock import patch
 from pathlib import Path
 from typing import Any
 
@@ -106,42 +107,55 @@ def test_derived_views_do_not_depend_on_the_split(drafts: list[Draft], cut: floa
                 recovery_context(warm, live(), session_id=sid, source=source, max_chars=cap, always=False)
 
 
-def _offered(views: Views, whole: str) -> set[str]:
-    """Every line a renderer may emit for *views*: the full text's, and the one-line forms."""
-    from projections.markdown import session_line
+class _RecordingPacker(Packer):
+    """A packer that remembers every whole line it was offered (kept or not)."""
 
-    lines = set(whole.splitlines())
-    for _, rec in views.sessions.records.records():
-        lines.add(session_line(rec, live().status(rec)))
-    return lines
+    offered: set[str] = set()
+
+    def add(self, lines: list[str], *, what: str = "", short: list[str] | None = None) -> bool:
+        _RecordingPacker.offered.update(lines)
+        _RecordingPacker.offered.update(short or [])
+        return super().add(lines, what=what, short=short)
+
+    def add_list(self, heading: list[str], items: list[tuple[str, str]], *, noun: str) -> int:
+        _RecordingPacker.offered.update(heading)
+        _RecordingPacker.offered.update(line for line, _ in items)
+        return super().add_list(heading, items, noun=noun)
 
 
-def _check_cap(text: str, cap: int, full_lines: set[str]) -> None:
+def _check_cap(text: str, cap: int) -> None:
+    """At most *cap* characters, and every line is a whole line some renderer produced."""
     assert len(text) <= cap
-    lines = text.splitlines()
-    body = [line for line in lines if not line.startswith("_Left out") and line != "_(cut short)_"]
-    for line in body:
-        assert line in full_lines, f"line not whole: {line!r}"
+    for line in text.splitlines():
+        if line.startswith("_Left out") or line == "_(cut short)_" or line.startswith("No Claude Code session"):
+            continue
+        assert line in _RecordingPacker.offered, f"line not whole: {line!r}"
 
 
 @given(drafts=journals(max_steps=60), cap=st.integers(200, 4000))
 @settings(max_examples=100, deadline=None)
 def test_context_respects_the_cap_keeps_lines_whole_and_says_what_was_left_out(drafts: list[Draft], cap: int) -> None:
+    import projections.context as context_module
+
     views = _views(full_states(to_events(drafts)), len(drafts))
     ids = [None, *list(views.sessions.records)]
-    for sid in ids:
-        whole, _ = recovery_context(views, live(), session_id=sid, max_chars=10**7)
-        small, _ = recovery_context(views, live(), session_id=sid, max_chars=cap)
-        _check_cap(small, cap, _offered(views, whole))
-        if small != whole:
-            assert "_Left out" in small
-        if sid is not None:
-            rec = views.sessions.records.record(sid)
-            whole = session_context(views, live(), rec, max_chars=10**7)
-            small = session_context(views, live(), rec, max_chars=cap)
-            _check_cap(small, cap, _offered(views, whole))
+    with patch.object(context_module, "Packer", _RecordingPacker):
+        for sid in ids:
+            _RecordingPacker.offered = set()
+            whole, _ = recovery_context(views, live(), session_id=sid, max_chars=10**7)
+            small, _ = recovery_context(views, live(), session_id=sid, max_chars=cap)
+            _check_cap(small, cap)
+            assert "_Left out" not in whole
             if small != whole:
                 assert "_Left out" in small
+            if sid is not None:
+                rec = views.sessions.records.record(sid)
+                _RecordingPacker.offered = set()
+                whole = session_context(views, live(), rec, max_chars=10**7)
+                small = session_context(views, live(), rec, max_chars=cap)
+                _check_cap(small, cap)
+                if small != whole:
+                    assert "_Left out" in small
 
 
 @given(items=st.lists(st.text(alphabet="ab -", max_size=300), max_size=40), cap=st.integers(0, 2000))
