@@ -36,6 +36,8 @@ class _RenderTimeout(Exception):
 
 def _render(kind: str, *args: str) -> dict | None:
     """Run `hooks.render` in-process if msgspec is importable, else in an interpreter that has it."""
+    if os.environ.get("AGENT_JOURNAL_PYTHON"):
+        return _render_elsewhere(kind, *args)  # an explicit choice wins over this interpreter
     try:
         import msgspec  # noqa: F401  (only to learn whether this interpreter can render)
     except ImportError:

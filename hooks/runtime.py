@@ -4,8 +4,8 @@ Recording an event needs only the stdlib, so every hook records with whatever
 ``python3`` Claude Code finds. Rendering the SessionStart context and the PreCompact
 capture needs msgspec; the launcher looks for it, in order:
 
-1. the running interpreter (an ``agent-journal`` install made with pip/pipx/uv);
-2. ``$AGENT_JOURNAL_PYTHON``;
+1. ``$AGENT_JOURNAL_PYTHON``, when set (an explicit choice wins);
+2. the running interpreter (an ``agent-journal`` install made with pip/pipx/uv);
 3. the plugin's private virtual environment, ``$CLAUDE_PLUGIN_DATA/venv``;
 4. the interpreter behind an ``agent-journal`` command on ``PATH``.
 

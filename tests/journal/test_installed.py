@@ -36,7 +36,12 @@ def test_journal_is_imported_from_the_installed_distribution() -> None:
     location = Path(journal.__file__).resolve()
     site = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
     assert any(location.is_relative_to(s) for s in site), f"journal imported from {location}, not site-packages"
-    assert not location.is_relative_to(REPO), f"journal imported from the source tree: {location}"
+    # The venv may live inside the checkout (.venv/): what matters is that the package
+    # is not the checkout's own journal/ directory, and that its siblings came with it.
+    installed = location.parent.parent
+    assert installed != REPO, f"journal imported from the source tree: {location}"
+    for package in ("projections", "hooks", "cli"):
+        assert (installed / package).is_dir(), f"{package} is not installed beside journal in {installed}"
 
 
 def test_the_distribution_is_the_one_that_provides_journal() -> None:
