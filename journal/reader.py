@@ -305,7 +305,7 @@ class Reader:
         crc = 0
         pos = 0
         while pos < size:
-            chunk = os.pread(fd, min(_CHUNK * 4, size - pos), pos)
+            chunk = os.pread(fd, min(_CHUNK, size - pos), pos)  # 1 MiB: faster than 4 (allocation)
             if not chunk:
                 break
             crc = zlib.crc32(chunk, crc)
