@@ -29,6 +29,7 @@ from projections.context import (
 from projections.errors import AmbiguousId, NothingToDo, ProjectionError, UnknownId
 from projections.ids import resolve_prefix
 from projections.liveness import DEFAULT_STALE_AFTER, Liveness, proc_probe, session_status
+from projections.memory_files import context_files, write_context_files
 from projections.queries import (
     agent_snapshot,
     agent_status,
@@ -91,6 +92,8 @@ __all__ = [
     "compact_context",
     "liveness_for",
     "precompact_capture",
+    "context_files",
+    "write_context_files",
     # writing
     "save_checkpoint",
     "update_agent",
