@@ -8,7 +8,10 @@ clock ticks since boot), and a later reader compares both. Stdlib only.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+
+TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 __all__ = ["process_start", "claude_process"]
 

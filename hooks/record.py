@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
 
 from journal.codec import valid_type
 from journal.config import JournalConfig, load_config
@@ -21,6 +19,10 @@ from journal.errors import ConfigError, JournalError, RecordTooLarge
 from journal.layout import ensure_journal_dir, log_error
 from journal.location import resolve_journal_dir
 from journal.writer import NewEvent, Writer
+
+TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Mapping
 
 __all__ = ["HookInput", "NewEvent", "read_input", "journal_dir_for", "build_event", "append_event", "MAX_STDIN"]
 
@@ -31,15 +33,19 @@ HOOK_LOCK_TIMEOUT = 1.0
 _ID_MAX = 256
 
 
-@dataclass
 class HookInput:
     """A parsed hook payload, or why it could not be parsed."""
 
-    raw_size: int
-    payload: dict[str, Any] | None
-    problem: str | None = None
-    head: str = ""
-    annotations: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("raw_size", "payload", "problem", "head", "annotations")
+
+    def __init__(self, raw_size: int, payload: dict[str, Any] | None, problem: str | None = None,
+                 head: str = "") -> None:
+        self.raw_size = raw_size
+        self.payload = payload
+        self.problem = problem
+        self.head = head
+        #: Agent Journal's own notes about this firing, stored under ``data._journal``.
+        self.annotations: dict[str, Any] = {}
 
     @property
     def event_name(self) -> str | None:

@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from typing import Any
 
 from journal.errors import InvalidEvent
+
+TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "SCHEMA_VERSION",

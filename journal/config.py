@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
 
 from journal.errors import ConfigError
+
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 __all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "CONFIG_FILE"]
 
@@ -23,23 +25,37 @@ DURABILITY_MODES = ("fsync", "flush")
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
 class JournalConfig:
-    """Settings of one journal; see the module docstring for precedence."""
+    """Settings of one journal; see the module docstring for precedence.
 
-    #: The active segment is sealed once it reaches this many bytes.
-    segment_bytes: int = 64 * MiB
-    #: ``fsync``: every append is on stable storage before it returns (survives power loss).
-    #: ``flush``: appends reach the OS page cache (survives a killed process, not power loss).
-    durability: str = "fsync"
-    #: The largest single record; a record is one ``os.write`` and huge writes can tear on SIGKILL.
-    max_record_bytes: int = 1 * MiB
-    #: Seconds to wait for the append lock before giving up (or spooling, for hooks).
-    lock_timeout: float = 10.0
-    #: Unknown sections of config.json, passed through to the layers that own them.
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    A plain class rather than a dataclass: ``import dataclasses`` costs a hook
+    several milliseconds (it imports inspect). Instances are not meant to change.
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("segment_bytes", "durability", "max_record_bytes", "lock_timeout", "extra")
+
+    def __init__(
+        self,
+        segment_bytes: int = 64 * MiB,
+        durability: str = "fsync",
+        max_record_bytes: int = 1 * MiB,
+        lock_timeout: float = 10.0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        #: The active segment is sealed once it reaches this many bytes.
+        self.segment_bytes = segment_bytes
+        #: ``fsync``: every append is on stable storage before it returns (survives power loss).
+        #: ``flush``: appends reach the OS page cache (survives a killed process, not power loss).
+        self.durability = durability
+        #: The largest single record; a record is one ``os.write`` and huge writes can tear on SIGKILL.
+        self.max_record_bytes = max_record_bytes
+        #: Seconds to wait for the append lock before giving up (or spooling, for hooks).
+        self.lock_timeout = lock_timeout
+        #: Unknown sections of config.json, passed through to the layers that own them.
+        self.extra: Mapping[str, Any] = {} if extra is None else extra
+        self._check()
+
+    def _check(self) -> None:
         if self.durability not in DURABILITY_MODES:
             raise ConfigError(
                 f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
@@ -53,6 +69,18 @@ class JournalConfig:
         # "not >= 0" also rejects NaN, with which a busy lock would be waited for forever.
         if not isinstance(self.lock_timeout, (int, float)) or not self.lock_timeout >= 0:
             raise ConfigError(f"lock_timeout must be a number of seconds >= 0, got {self.lock_timeout!r}")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JournalConfig) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # extra is a mapping
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"JournalConfig({inner})"
 
 
 _KEYS = {"segment_bytes": int, "durability": str, "max_record_bytes": int, "lock_timeout": float}
@@ -121,7 +149,7 @@ def load_config(
     for key, value in values.items():
         # A value out of range is reported with where it came from (file, variable, override).
         try:
-            replace(JournalConfig(), **{key: value})
+            JournalConfig(**{key: value})
         except ConfigError as e:
             raise ConfigError(f"{origins[key]}: {e}") from None
-    return replace(JournalConfig(), **values, extra=extra)
+    return JournalConfig(**values, extra=extra)

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
-from typing import Any
 
 from journal.codec import now_ts
 from journal.errors import JournalError, JournalPermissionError
+
+TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "LOCK_FILE",
@@ -172,7 +174,7 @@ def open_private(path: Path, flags: int) -> int:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace *path* with *data* atomically and durably (tmp, fsync, rename, dir fsync)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         view = memoryview(data)
@@ -192,7 +194,7 @@ def new_manifest() -> dict[str, Any]:
     """An empty manifest for a new journal."""
     return {
         "format": MANIFEST_FORMAT,
-        "journal_id": secrets.token_hex(8),
+        "journal_id": os.urandom(8).hex(),
         "epoch": 0,
         "segments": [],
         "compacted": [],

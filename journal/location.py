@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+
+TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
+if TYPE_CHECKING:
+    from typing import Mapping
+
 
 __all__ = ["resolve_journal_dir", "find_project_root", "JOURNAL_SUBDIR"]
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 
 from journal.errors import JournalPermissionError, LockTimeout
 from journal.layout import open_private
+
+TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["JournalLock"]
 

@@ -11,16 +11,18 @@ for none of them.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from journal.config import JournalConfig, load_config
 from journal.errors import JournalError, LockTimeout
 from journal.layout import ensure_journal_dir, list_segments, log_error, read_manifest
 from journal.writer import NewEvent, Writer
 
+TYPE_CHECKING = False  # no typing at run time: `import journal` is on the hook's hot path
 if TYPE_CHECKING:
+    from collections import Counter
+    from typing import Any, Callable, Iterable, Iterator
+
     from journal.compaction import CompactionResult, Plan
     from journal.events import Event
     from journal.reader import Damage, RecoveryMode
@@ -191,6 +193,8 @@ class Journal:
 
     def stats(self) -> dict[str, Any]:
         """Events by type, sessions, bytes and segments (one streaming pass)."""
+        from collections import Counter
+
         by_type: Counter[str] = Counter()
         sessions: set[str] = set()
         events = 0

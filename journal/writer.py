@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
 
 from journal.codec import check_line, encode_data, encode_record, now_ts, peek_seq, renumber
 from journal.config import JournalConfig
@@ -47,6 +44,10 @@ from journal.layout import (
 )
 from journal.locking import JournalLock
 
+TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any, Iterable
+
 __all__ = ["NewEvent", "Writer", "seal_info", "repair_tail", "quarantine"]
 
 _TAIL = 64 * 1024
@@ -56,15 +57,34 @@ _WRITE_CHUNK = 1024 * 1024
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
-@dataclass(frozen=True)
 class NewEvent:
     """An event to append: its type, payload object, and optional session and agent ids."""
 
-    type: str
-    data: Any = None
-    session: str | None = None
-    agent: str | None = None
-    ts: str | None = None
+    __slots__ = ("type", "data", "session", "agent", "ts")
+
+    def __init__(
+        self,
+        type: str,
+        data: Any = None,
+        session: str | None = None,
+        agent: str | None = None,
+        ts: str | None = None,
+    ) -> None:
+        self.type = type
+        self.data = data
+        self.session = session
+        self.agent = agent
+        self.ts = ts
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NewEvent) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # data is usually a dict
+
+    def __repr__(self) -> str:
+        return "NewEvent(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
 
 def _reject_constant(name: str) -> None:
@@ -251,7 +271,7 @@ class Writer:
     def spool(self, templates: list[bytes]) -> Path:
         """Durably park framed records (seq 0) for the next lock holder to merge."""
         spool_dir = ensure_subdir(self.root, SPOOL_DIR)
-        path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), secrets.token_hex(3)))
+        path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
         # Written under a name the merge ignores, then renamed: a lock holder listing
         # spool/ mid-write would merge the partial file and unlink it, losing the rest.
         tmp = path.with_name(f".{path.name}.tmp")
