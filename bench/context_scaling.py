@@ -69,19 +69,25 @@ def main(argv: list[str] | None = None) -> int:
     cli = command()
     env_note = "AGENT_JOURNAL_DIR unset" if "AGENT_JOURNAL_DIR" not in os.environ else "AGENT_JOURNAL_DIR set"
 
-    rows = []
+    journals = []
     for n in sizes:
         root, info, how = build(args.dir, n, args.seed, args.segment_mib)
         rebuild = timed([*cli, "--journal", str(root), "rebuild"])
-        ctx = [*cli, "--journal", str(root), "context"]
-        timed(ctx)  # warm-up: page cache, and proof the cache is current
-        runs = [timed(ctx) for _ in range(args.runs)]
+        timed([*cli, "--journal", str(root), "context"])  # warm-up: page cache, and proof the cache is current
+        journals.append((n, root, info, rebuild[0]))
+        print(f"{n:>9,} events ({info['sessions']:,} sessions, {how}): caches rebuilt in {rebuild[0]:.1f} s", flush=True)
+    # Round robin, so that a burst of load on the machine hits every size alike.
+    samples: dict[int, list[tuple[float, float, int]]] = {n: [] for n in sizes}
+    for _ in range(args.runs):
+        for n, root, _, _ in journals:
+            samples[n].append(timed([*cli, "--journal", str(root), "context"]))
+    rows = []
+    for n, root, info, rebuild_s in journals:
+        runs = samples[n]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
         cache = sum(p.stat().st_size for p in (root / "cache").glob("*.msgpack"))
-        rows.append((n, info["sessions"], cache, rebuild[0], wall, cpu, runs[0][2]))
-        print(f"{n:>9,} events ({info['sessions']:,} sessions, {how}): rebuild {rebuild[0]:.1f} s, "
-              f"context {wall * 1000:.0f} ms wall / {cpu * 1000:.0f} ms cpu", flush=True)
+        rows.append((n, info["sessions"], cache, rebuild_s, wall, cpu, runs[0][2]))
     baseline = [timed([*cli, "--version"]) for _ in range(args.runs)]
     base_wall = statistics.median(r[0] for r in baseline)
     base_cpu = statistics.median(r[1] for r in baseline)

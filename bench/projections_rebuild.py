@@ -83,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     mb = info["bytes"] / 1e6
     print(f"journal: {root} ({info['events']:,} events, {info['sessions']:,} sessions, {mb:,.0f} MB, "
           f"{info['bytes'] / info['events']:.0f} B/event; {how})")
-    rebuilds = [child(root, "rebuild") for _ in range(args.runs)]
-    reads = [child(root, "read") for _ in range(args.runs)]
-    idle = [child(root, "idle") for _ in range(args.runs)]
+    rebuilds, reads, idle = [], [], []
+    for _ in range(args.runs):  # round robin: a burst of load on the machine hits each alike
+        rebuilds.append(child(root, "rebuild"))
+        reads.append(child(root, "read"))
+        idle.append(child(root, "idle"))
     n = rebuilds[0]["events"]
     wall, cpu = median_of(rebuilds, "wall"), median_of(rebuilds, "cpu")
     rwall, rcpu = median_of(reads, "wall"), median_of(reads, "cpu")
