@@ -103,6 +103,9 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any], Event], str]] = {
     "journal.resume_consumed": lambda d, e: f"resume request #{d.get('request_seq', '?')} injected at start",
     "journal.resume_requested": lambda d, e: f"resume of session {_s(d.get('session'))[:8]} requested",
     "journal.invalid_input": lambda d, e: "invalid hook input: " + one_line(_s(d.get("reason")), 100),
+    # Left by `agent-journal compact --drop` (with the archive, the originals show instead).
+    "journal.snapshot": lambda d, e: "earlier events compacted"
+    + (f" ({d['group']['events']} events)" if isinstance(d.get("group"), dict) and "events" in d["group"] else ""),
 }
 
 
@@ -125,7 +128,9 @@ def _events(journal: Journal, rec: SessionRecord, to_seq: int | None) -> Iterato
             if first > to_seq:
                 return
             last = min(last, to_seq)
-        for event in journal.read(first, to_seq=last):
+        # archived=True: a compacted session's events come back from archive/ in place of
+        # the journal.snapshot records that replaced them (projections/compaction.py).
+        for event in journal.read(first, to_seq=last, archived=True):
             if event.session == rec.id:
                 yield event
 
