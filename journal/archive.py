@@ -44,12 +44,33 @@ __all__ = [
     "read_archive_lines",
     "read_archived",
     "verify_archive",
+    "crash_point",
 ]
+
+#: Test seam: ``AGENT_JOURNAL_CRASH_AT=<point>:<n>`` SIGKILLs the process the n-th time it
+#: reaches `crash_point(point)` (compaction's crash-injection tests; never set in use).
+_CRASH_ENV = "AGENT_JOURNAL_CRASH_AT"
+_crash_counts: dict[str, int] = {}
 
 ARCHIVE_SUFFIX = ".jsonl.gz"
 INDEX_SUFFIX = ".index.json"
 MEMBER_BYTES = 1024 * 1024
 _PENDING = 2
+
+
+def crash_point(name: str) -> None:
+    """Die here (SIGKILL) if the crash-injection test seam asks for it; otherwise nothing."""
+    spec = os.environ.get(_CRASH_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if _crash_counts[name] == int(nth or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def archive_name(segment: str, epoch: int) -> str:
@@ -129,6 +150,7 @@ def _build(
     path = directory / name
     tmp = directory / f".{name}.{os.getpid()}.tmp"
     _write_file(tmp, blobs)
+    crash_point("archive_tmp")
     entry = {
         "name": name,
         "segment": segment,
@@ -143,6 +165,7 @@ def _build(
     }
     index = dict(entry, format=1, members=members, sessions=sessions, agents=agents)
     write_atomic(directory / index_name(name), json.dumps(index, separators=(",", ":")).encode())
+    crash_point("archive_index")
     os.replace(tmp, path)
     return entry
 

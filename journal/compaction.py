@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from journal.archive import ArchiveWriter, archive_name, orphan_archive_files
+from journal.archive import ArchiveWriter, archive_name, crash_point, orphan_archive_files
 from journal.codec import check_line, encode_record, peek_seq
 from journal.errors import JournalError, LockTimeout
 from journal.layout import (
@@ -92,25 +92,6 @@ __all__ = [
 ]
 
 STAGED_SUFFIX = ".compacting"
-#: Test seam: ``AGENT_JOURNAL_CRASH_AT=<point>:<n>`` SIGKILLs this process at the n-th
-#: time it reaches `crash_point(point)` (crash-injection tests; never set in use).
-_CRASH_ENV = "AGENT_JOURNAL_CRASH_AT"
-_crash_counts: dict[str, int] = {}
-
-
-def crash_point(name: str) -> None:
-    """Die here (SIGKILL) if the crash-injection test seam asks for it; otherwise nothing."""
-    spec = os.environ.get(_CRASH_ENV)
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point != name:
-        return
-    _crash_counts[name] = _crash_counts.get(name, 0) + 1
-    if _crash_counts[name] == int(nth or 1):
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class CompactionBusy(LockTimeout):
@@ -534,6 +515,7 @@ def _stage_segment(
             view = memoryview(body)
             while view:
                 view = view[os.write(fd, view[: 16 * 1024 * 1024]) :]
+            crash_point("staged_file")
             os.fsync(fd)
             os.fchmod(fd, 0o400)
         finally:

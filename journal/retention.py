@@ -47,6 +47,7 @@ __all__ = [
 
 #: Seconds between two automatic runs, whatever the size.
 MIN_GAP = 600.0
+_SPAWNED: list[subprocess.Popen[bytes]] = []
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
@@ -190,7 +191,7 @@ def maybe_start_auto_compaction(
         code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
         boot = (f"import sys; sys.path.insert(0, {str(code)!r}); sys.argv[0] = 'agent-journal'; "
                 "from cli.main import main; main()")
-        subprocess.Popen(
+        proc = subprocess.Popen(
             [python or sys.executable, "-I", "-c", boot, "--journal", str(root), "compact", "--auto"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -198,6 +199,7 @@ def maybe_start_auto_compaction(
             start_new_session=True,  # outlives the hook; Claude Code does not wait for it
             close_fds=True,
         )
+        _SPAWNED.append(proc)  # never waited for; kept so that no "still running" warning fires
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         try:

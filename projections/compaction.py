@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 import msgspec
 
+from journal.archive import crash_point
 from journal.layout import COMPACT_LOCK
 from projections.base import Projection, RecordMap, State, plain
 
@@ -711,16 +712,21 @@ class CompactionReport:
     segments_deleted: int = 0
     kept_back: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    #: Why the guard sent the plan back (each retry compacts fewer groups).
+    guard_notes: list[str] = field(default_factory=list)
     epoch: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     session_ids: list[str] = field(default_factory=list)
+    #: Agents compacted on their own (events with no session).
+    agent_ids: list[str] = field(default_factory=list)
     recovered: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json``)."""
         out = dict(self.__dict__)
         out["sessions_compacted"] = out.pop("session_ids")
+        out["agents_compacted"] = out.pop("agent_ids")
         return out
 
 
@@ -758,6 +764,7 @@ def plan_compaction(
     if vetoed:
         why["touched later by kept events"] = vetoed
     report.kept_back = why
+    crash_point("planned")
     context = {"fold": fold, "ok": ok, "live": live, "archive": archive}
     return _make_plan(journal, fold, ok, report, archive, Plan), report, context
 
@@ -771,6 +778,7 @@ def _make_plan(journal: Journal, fold: _Fold, ok: list[bool], report: Compaction
     compacted = sorted(draft.group_last)
     report.session_ids = sorted(groups.keys[g][2:] for g in compacted if groups.keys[g].startswith("s:"))
     report.sessions = len(report.session_ids)
+    report.agent_ids = sorted(groups.keys[g][2:] for g in compacted if groups.keys[g].startswith("a:"))
     agent_ops = {key for ops in draft.ops.values() for (proj, c), items in ops.items()
                  if proj == "agents" and c == "" for _, (_, key, _) in items}
     report.agents = len(agent_ops)
@@ -851,6 +859,7 @@ def compact(
                     ok[g] = False
                 _veto(fold, ok)
                 report.retries += 1
+                report.guard_notes.append(str(e))
                 report.kept_back["differed in the guard's fold"] = report.kept_back.get(
                     "differed in the guard's fold", 0) + len(blamed)
                 plan = _make_plan(journal, fold, ok, report, archive, type(plan))
@@ -864,6 +873,7 @@ def compact(
         report.archive_bytes = result.archive_bytes
         report.segments_rewritten = result.segments_rewritten
         report.segments_deleted = result.segments_deleted
+        crash_point("before_caches")
         if warm_caches and keep:
             _save_caches(journal, fold, keep, result.epoch)
     journal.log_error("compacted", f"compaction removed {report.events_removed} events of {report.sessions} "
@@ -897,5 +907,6 @@ def _save_caches(journal: Journal, fold: _Fold, states: dict[str, State], epoch:
         try:
             save_cache(journal.root, projection, states[projection.name], journal_id=str(manifest.get("journal_id", "")),
                        epoch=epoch, seq=fold.upto)
+            crash_point("cache_saved")
         except OSError as e:
             journal.log_error("cache_write_failed", f"cannot write the {projection.name} cache: {e}")

@@ -1,0 +1,141 @@
+"""The retention policy and the automatic trigger the SessionEnd hook calls.
+
+The trigger must be cheap (stats only, stdlib only, never waits), start at most one
+detached run at a time, and only when the policy says a run is due.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from journal import Journal
+from journal.compaction import compaction_lock
+from journal.config import load_config
+from journal.errors import ConfigError
+from journal.retention import MIN_GAP, RetentionPolicy, compaction_due, maybe_start_auto_compaction, retention_policy
+
+
+def _journal(root: Path, n: int = 80, **retention: object) -> Journal:
+    root.mkdir(parents=True, exist_ok=True)
+    if retention:
+        (root / "config.json").write_text(json.dumps({"retention": retention}))
+    journal = Journal.open(root, segment_bytes=4096, durability="flush")
+    for i in range(n):
+        journal.append("t", {"i": i, "pad": "y" * 80}, session="s")
+    return journal
+
+
+def test_policy_defaults_and_validation(tmp_path: Path) -> None:
+    assert retention_policy(load_config(None)) == RetentionPolicy()
+    (tmp_path / "config.json").write_text(json.dumps({"retention": {"older_than": "30d", "max_bytes": None,
+                                                                     "auto": False}}))
+    policy = retention_policy(load_config(tmp_path))
+    assert (policy.older_than, policy.max_bytes, policy.auto, policy.archive) == ("30d", None, False, True)
+    for bad in ({"older_than": "soon"}, {"max_bytes": -1}, {"auto": "yes"}, {"keep": 1}, []):
+        (tmp_path / "config.json").write_text(json.dumps({"retention": bad}))
+        with pytest.raises(ConfigError):
+            retention_policy(load_config(tmp_path))
+
+
+def test_due_when_never_compacted_and_not_again_until_every(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j", every="1d", max_bytes=None)
+    policy = retention_policy(journal.config)
+    assert compaction_due(journal.root, policy) == "never compacted"
+    (journal.root / "compact.lock").touch()
+    assert compaction_due(journal.root, policy) is None
+    assert compaction_due(journal.root, policy, now=time.time() + 86400 + 1) is not None
+    assert compaction_due(journal.root, RetentionPolicy(auto=False)) is None
+
+
+def test_due_sooner_over_max_bytes_but_not_within_the_minimum_gap(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j", every="30d", max_bytes=1000)
+    policy = retention_policy(journal.config)
+    (journal.root / "compact.lock").touch()
+    assert compaction_due(journal.root, policy) is None
+    reason = compaction_due(journal.root, policy, now=time.time() + MIN_GAP + 1)
+    assert reason is not None and "max_bytes" in reason
+
+
+def test_nothing_sealed_nothing_due(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j", n=2)
+    assert compaction_due(journal.root, retention_policy(journal.config)) is None
+
+
+def _fake_code_root(tmp_path: Path) -> tuple[Path, Path]:
+    """A code root whose `cli.main.main` records its arguments instead of compacting."""
+    code = tmp_path / "code"
+    (code / "cli").mkdir(parents=True)
+    out = tmp_path / "spawned.json"
+    (code / "cli" / "__init__.py").write_text("")
+    (code / "cli" / "main.py").write_text(
+        "import json, sys\n"
+        f"def main():\n    json.dump(sys.argv, open({str(out)!r}, 'w'))\n"
+    )
+    return code, out
+
+
+def test_the_trigger_spawns_one_detached_run_when_due(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    code, out = _fake_code_root(tmp_path)
+    assert maybe_start_auto_compaction(journal.root, code_root=code) is True
+    deadline = time.monotonic() + 20
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    args = json.loads(out.read_text())
+    assert args[1:] == ["--journal", str(journal.root), "compact", "--auto"]
+    # The start was recorded: a burst of SessionEnds starts one run, not one each.
+    assert maybe_start_auto_compaction(journal.root, code_root=code) is False
+
+
+def test_the_trigger_does_nothing_while_a_compaction_runs(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    code, out = _fake_code_root(tmp_path)
+    with compaction_lock(journal.root):
+        os.utime(journal.root / "compact.lock", (0, 0))  # long ago: due, but busy
+        assert maybe_start_auto_compaction(journal.root, code_root=code) is False
+    assert not out.exists()
+
+
+def test_the_trigger_never_raises(tmp_path: Path) -> None:
+    (tmp_path / "j").mkdir()
+    (tmp_path / "j" / "config.json").write_text("{not json")
+    assert maybe_start_auto_compaction(tmp_path / "j") is False
+    assert "auto_compaction_not_started" in (tmp_path / "j" / "errors.log").read_text()
+
+
+def test_the_trigger_is_cheap_and_stdlib_only(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    (journal.root / "compact.lock").touch()  # not due
+    code = (
+        "import sys, time\n"
+        "t = time.perf_counter()\n"
+        "from journal.retention import maybe_start_auto_compaction\n"
+        f"started = maybe_start_auto_compaction({str(journal.root)!r})\n"
+        "took = time.perf_counter() - t\n"
+        "assert not started\n"
+        "assert 'msgspec' not in sys.modules and 'click' not in sys.modules, sorted(sys.modules)\n"
+        "print(took)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) < 0.05  # import and check; typically ~2 ms
+
+
+def test_auto_runs_with_the_policy_and_quietly(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    journal = _journal(tmp_path / "j", older_than="1s", archive=False)
+    result = CliRunner().invoke(cli, ["--journal", str(journal.root), "compact", "--auto"])
+    assert result.exit_code == 0 and result.output == ""
+    with compaction_lock(journal.root):
+        result = CliRunner().invoke(cli, ["--journal", str(journal.root), "compact", "--auto"])
+    assert result.exit_code == 0 and result.output == ""  # busy: another run does the work
