@@ -217,8 +217,9 @@ def recovery_context(
 ) -> tuple[str, list[int]]:
     """The context for a session starting in this project, and the resume requests it used.
 
-    With ``always=False`` (what the SessionStart hook wants) the text is ``""`` when
-    nothing crashed, nothing is orphaned, nothing was asked for and nothing is related.
+    With ``always=False`` (what the SessionStart hook wants) the text is ``""`` only when
+    no earlier session of the project was recorded and nothing was asked for; otherwise
+    the previous session here always gets a block (what it was doing, its files).
     """
     if not views.sessions.records and not views.resumes.records:
         note = "No Claude Code session has been recorded in this journal yet.\n"
@@ -261,6 +262,17 @@ def recovery_context(
             packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
                             noun="related sessions")
             shown |= {r["id"] for r in related}
+    # "What was I doing last time?": the previous session of this project is always worth
+    # a block (its prompts, files, checkpoint), even when it ended normally.
+    previous = next((rec for rec in window if rec.id not in shown and (rec.prompts or rec.files)), None)
+    if previous is not None and source != "compact":
+        status = live.status(previous)
+        block = [""] + session_block(previous, status, live.now, label="Previous session here",
+                                     agents=_agents_of(views, live, previous.id), full=False)
+        if packer.add(block, what=f"session {previous.id[:8]} ({status})",
+                      short=[block[0], block[1], session_line(previous, status)]):
+            worth = True
+            shown.add(previous.id)
     if not worth and not always:
         return "", consumed
     recent = [rec for rec in window if rec.id not in shown][:RECENT_SHOWN]

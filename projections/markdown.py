@@ -134,8 +134,10 @@ def session_line(rec: SessionRecord, status: str) -> str:
     prompt = _q(rec.last_prompts[-1], 100) if rec.last_prompts else "(no prompt)"
     files = len(rec.files) + rec.files_more
     state = f"{status} ({rec.end_reason})" if status == "ended" and rec.end_reason else status
+    named = f" ({clip(_files(list(rec.files)[-3:], files - min(3, len(rec.files)), rec.project_dir), 200)})" \
+        if rec.files else ""
     return (f"- {_short(rec.id)} {state}, started {format_ts(rec.started or rec.first_ts)}, "
-            f"{rec.prompts} prompt{'s' * (rec.prompts != 1)}, {files} file{'s' * (files != 1)}: {prompt}")
+            f"{rec.prompts} prompt{'s' * (rec.prompts != 1)}, {files} file{'s' * (files != 1)}{named}: {prompt}")
 
 
 def agent_line(rec: AgentRecord, status: str, parent_status: str) -> str:

@@ -165,7 +165,8 @@ def test_warm_context_decodes_a_bounded_number_of_records(tmp_path: Path, monkey
 
     monkeypatch.setattr(RecordMap, "load", counting)
     text, _ = session_start_context(journal, "brand-new", "startup", now=NOW + 500, probe=lambda p: None)
-    assert text == ""  # every session ended normally: nothing to say
+    # every session ended normally: only the previous one is described
+    assert "## Previous session here s0399" in text and "Crashed" not in text
     assert 0 < len(loads) <= 20, len(loads)
     loads.clear()
     text, _ = session_start_context(journal, "s0399", "resume", now=NOW + 500, probe=lambda p: None)
