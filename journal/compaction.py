@@ -214,7 +214,8 @@ def sealed_upto(root: Path, manifest: dict[str, Any]) -> int:
     segments = list_segments(root)
     if not segments:
         return 0
-    return segments[-1][0] - 1
+    listed = max([int(s["last_seq"]) for s in manifest["segments"]] + [0])
+    return min(segments[-1][0] - 1, listed)  # a segment sealed after *manifest* was read is not ours
 
 
 # -- locking and recovery ------------------------------------------------------------

@@ -523,6 +523,8 @@ def _draft(fold: _Fold, ok: list[bool]) -> _Draft:
         removed_by_group[g] = removed_by_group.get(g, 0) + 1
     ops: dict[int, dict[str, Any]] = {s: {} for s in group_last.values()}
     removed = lambda s: group_of[s] >= 0 and ok[group_of[s]]  # noqa: E731
+    starts = sorted(int(e["first_seq"]) for e in fold.manifest["segments"])
+    segment_of = lambda s: bisect.bisect_right(starts, s)  # noqa: E731
     for (proj, container), table in trace.access.items():
         moves = trace.moves.get((proj, container), {})
         target = _container(fold, proj, container)
@@ -533,11 +535,16 @@ def _draft(fold: _Fold, ok: list[bool]) -> _Draft:
             present = dict.__contains__(target, key)
             value = dict.get(target, key)
             move = moves.get(key)
+            last = group_last[group_of[seqs[-1]]]
             if move is not None and move[0] >= first:
                 seq, tick = move
                 op = ("put", key, value) if present else ("del", key, None)
+                if present and segment_of(seq) != segment_of(last):
+                    # A reader racing the swap may read this seq's segment before its rename
+                    # and the last one's after: the set at the end gives it the final value too.
+                    ops.setdefault(last, {}).setdefault((proj, container), []).append((-1, ("set", key, value)))
             elif present:
-                seq, tick = group_last[group_of[seqs[-1]]], -1
+                seq, tick = last, -1
                 op = ("set", key, value)
             else:
                 continue  # never there, and never put there by a removed event
