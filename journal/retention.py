@@ -158,6 +158,22 @@ def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = N
     return None
 
 
+#: The detached run: the CLI, and a line in errors.log if it cannot even start (no msgspec).
+_BOOT = """\
+import sys
+sys.path.insert(0, {code!r})
+sys.argv[0] = "agent-journal"
+try:
+    from cli.main import main
+except Exception as e:
+    from pathlib import Path
+    from journal.layout import log_error
+    log_error(Path({root!r}), "auto_compaction_failed", f"cannot start: {{type(e).__name__}}: {{e}}")
+    sys.exit(1)
+main()
+"""
+
+
 def maybe_start_auto_compaction(
     journal_root: str | os.PathLike[str],
     *,
@@ -189,8 +205,7 @@ def maybe_start_auto_compaction(
         os.close(fd)
         os.utime(lock)
         code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
-        boot = (f"import sys; sys.path.insert(0, {str(code)!r}); sys.argv[0] = 'agent-journal'; "
-                "from cli.main import main; main()")
+        boot = _BOOT.format(code=str(code), root=str(root))
         proc = subprocess.Popen(
             [python or sys.executable, "-I", "-c", boot, "--journal", str(root), "compact", "--auto"],
             stdin=subprocess.DEVNULL,

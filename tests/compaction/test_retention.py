@@ -139,3 +139,16 @@ def test_auto_runs_with_the_policy_and_quietly(tmp_path: Path) -> None:
     with compaction_lock(journal.root):
         result = CliRunner().invoke(cli, ["--journal", str(journal.root), "compact", "--auto"])
     assert result.exit_code == 0 and result.output == ""  # busy: another run does the work
+
+
+def test_a_run_that_cannot_start_says_so_in_errors_log(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    bare = tmp_path / "bare-python"  # an interpreter without site-packages: no click, no msgspec
+    bare.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    bare.chmod(0o755)
+    assert maybe_start_auto_compaction(journal.root, python=str(bare)) is True
+    log = journal.root / "errors.log"
+    deadline = time.monotonic() + 20
+    while not (log.exists() and "auto_compaction_failed" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "cannot start" in log.read_text()
