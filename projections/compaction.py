@@ -252,11 +252,17 @@ def _tracked_methods(base: type) -> dict[str, Any]:
 
 class _TracedRecords(RecordMap):
     __slots__ = ("_acc", "_mv", "_trace")
+    _acc: dict[str, list[int]]
+    _mv: dict[str, tuple[int, int]]
+    _trace: _Trace
     locals().update(_tracked_methods(RecordMap))
 
 
 class _TracedDict(dict):  # type: ignore[type-arg]
     __slots__ = ("_acc", "_mv", "_trace")
+    _acc: dict[str, list[int]]
+    _mv: dict[str, tuple[int, int]]
+    _trace: _Trace
     locals().update(_tracked_methods(dict))
 
 
@@ -500,12 +506,17 @@ def _veto(fold: _Fold, ok: list[bool]) -> int:
     return dropped
 
 
+_Op = tuple[str, str, Any]  # ("put" | "set" | "del", key, value)
+#: seq -> (projection, container) -> [(tick, op)]: the restore operations a snapshot at seq carries
+_Ops = dict[int, dict[tuple[str, str], list[tuple[int, _Op]]]]
+
+
 @dataclass
 class _Draft:
     """Restore operations by seq, and the removed seqs."""
 
     remove: list[list[int]]
-    ops: dict[int, dict[str, Any]]
+    ops: _Ops
     group_last: dict[int, int]
     removed_by_group: dict[int, int]
 
@@ -521,7 +532,7 @@ def _draft(fold: _Fold, ok: list[bool]) -> _Draft:
         g = group_of[s]
         group_last[g] = s
         removed_by_group[g] = removed_by_group.get(g, 0) + 1
-    ops: dict[int, dict[str, Any]] = {s: {} for s in group_last.values()}
+    ops: _Ops = {s: {} for s in group_last.values()}
     removed = lambda s: group_of[s] >= 0 and ok[group_of[s]]  # noqa: E731
     starts = sorted(int(e["first_seq"]) for e in fold.manifest["segments"])
     segment_of = lambda s: bisect.bisect_right(starts, s)  # noqa: E731
