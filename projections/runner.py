@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
+from journal.reader import Reader
 from projections.agents import AGENTS
 from projections.archive import ARCHIVE
 from projections.base import Projection, State
@@ -107,13 +108,19 @@ def fold_events(
 ) -> int:
     """Fold *events* into each ``(projection, state)`` pair in one pass; return the count.
 
-    The hot loop of every rebuild: one dict lookup per event, one view decode shared
-    by every projection that folds the type, then the handlers.
+    Each event is folded before the next one is drawn from *events* (a caller may
+    watch the stream, as compaction's tracing does).
     """
     table, default = _table(pairs)
-    get = table.get
     if progress is not None:
         events = _counting(events, progress)
+    return _fold_events(table, default, events)
+
+
+def _fold_events(table: dict[str, Any], default: tuple[Any, ...], events: Iterable[Event]) -> int:
+    """The hot loop of every rebuild: one dict lookup per event, one view decode shared
+    by every projection that folds the type, then the handlers."""
+    get = table.get
     n = 0
     for n, event in enumerate(events, 1):  # noqa: B007 - n is the count
         entry = get(event.type)
@@ -131,6 +138,27 @@ def fold_events(
                 view = decode_view(view_type, event.data)
         for handler, state in handlers:
             handler(state, event, view)
+    return n
+
+
+def _fold_chunks(
+    pairs: list[tuple[Projection, State]],
+    chunks: Iterable[list[Event]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """`fold_events` over the reader's lists of events (no generator resumed per event)."""
+    table, default = _table(pairs)
+    n = unreported = 0
+    for chunk in chunks:
+        _fold_events(table, default, chunk)
+        n += len(chunk)
+        if progress is not None:
+            unreported += len(chunk)
+            if unreported >= _PROGRESS_EVERY:
+                progress(unreported)
+                unreported = 0
+    if progress is not None and unreported:
+        progress(unreported)
     return n
 
 
@@ -163,7 +191,7 @@ def _load(
         if upto <= mark:
             continue
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
-        folded += fold_events(pairs, journal.read(mark + 1, to_seq=upto), progress)
+        folded += _fold_chunks(pairs, Reader(journal.root).chunks(mark + 1, upto), progress)
     views = Views(states, target, journal_id, epoch, folded, cached, journal)
     if save and at is None and target > 0:
         for projection in projections:
