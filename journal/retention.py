@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from journal.config import JournalConfig
 from journal.errors import ConfigError
@@ -178,15 +178,16 @@ def maybe_start_auto_compaction(
     journal_root: str | os.PathLike[str],
     *,
     config: JournalConfig | None = None,
-    python: str | None = None,
+    python: str | Callable[[], str | None] | None = None,
     code_root: str | os.PathLike[str] | None = None,
     now: float | None = None,
 ) -> bool:
     """Start ``agent-journal compact --auto`` in the background if the policy says a run is due.
 
     For the SessionEnd hook: cheap (a few stats), never raises, never waits. *python*
-    must be an interpreter that can import msgspec and click (default: this one);
-    *code_root* the directory holding ``cli/`` and ``journal/`` (default: this
+    is an interpreter that can import msgspec and click (default: this one), or a
+    function finding one, called only when a run is due (None: none yet, no run);
+    *code_root* is the directory holding ``cli/`` and ``journal/`` (default: this
     package's parent). Returns True if a process was started.
     """
     try:
@@ -198,6 +199,10 @@ def maybe_start_auto_compaction(
         policy = retention_policy(config)
         if compaction_due(root, policy, now=now) is None or _locked(root / COMPACT_LOCK):
             return False
+        if callable(python):
+            python = python()
+            if python is None:
+                return False  # no interpreter with msgspec yet (the plugin is still setting one up)
         lock = root / COMPACT_LOCK
         # The start time is the lock file's mtime: touch it first so that a burst of
         # SessionEnds starts one run, not one each.

@@ -152,3 +152,17 @@ def test_a_run_that_cannot_start_says_so_in_errors_log(tmp_path: Path) -> None:
     while not (log.exists() and "auto_compaction_failed" in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert "cannot start" in log.read_text()
+
+
+def test_the_interpreter_is_looked_up_only_when_a_run_is_due(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    asked: list[int] = []
+
+    def find() -> str | None:
+        asked.append(1)
+        return None
+
+    (journal.root / "compact.lock").touch()  # ran just now: not due
+    assert maybe_start_auto_compaction(journal.root, python=find) is False and not asked
+    os.utime(journal.root / "compact.lock", (0, 0))  # long ago: due, but no interpreter yet
+    assert maybe_start_auto_compaction(journal.root, python=find) is False and asked == [1]
