@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
 
 from journal.config import JournalConfig
 from journal.errors import ConfigError
 from journal.layout import COMPACT_LOCK, SEGMENTS_DIR
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and dataclasses cost a hook ~10 ms to import: none at run time
+    from typing import Any, Callable
 
 __all__ = [
     "RetentionPolicy",
@@ -47,9 +49,9 @@ __all__ = [
 
 #: Seconds between two automatic runs, whatever the size.
 MIN_GAP = 600.0
-_SPAWNED: list[subprocess.Popen[bytes]] = []
+_SPAWNED: list[Any] = []  # subprocess.Popen objects
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_PART = r"(\d+(?:\.\d+)?)\s*([smhdw])"  # compiled on first use (re caches it): import stays cheap
 
 
 def parse_duration(text: str) -> float:
@@ -57,27 +59,46 @@ def parse_duration(text: str) -> float:
     raw = str(text).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", raw):
         return float(raw)
-    parts = _PART.findall(raw)
-    if not parts or _PART.sub("", raw).strip():
+    parts = re.findall(_PART, raw)
+    if not parts or re.sub(_PART, "", raw).strip():
         raise ConfigError(f"cannot read {text!r} as a duration: use e.g. 90s, 45m, 2h, 1h30m, 7d")
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-@dataclass(frozen=True)
 class RetentionPolicy:
     """The ``retention`` section of a journal's config, validated."""
 
-    older_than: str = "7d"
-    max_bytes: int | None = 256 * 1024 * 1024
-    auto: bool = True
-    every: str = "1d"
-    archive: bool = True
+    __slots__ = ("older_than", "max_bytes", "auto", "every", "archive")
 
-    def __post_init__(self) -> None:
-        parse_duration(self.older_than)
-        parse_duration(self.every)
-        if self.max_bytes is not None and (not isinstance(self.max_bytes, int) or self.max_bytes < 0):
-            raise ConfigError(f"retention.max_bytes must be a number of bytes or null, got {self.max_bytes!r}")
+    def __init__(
+        self,
+        older_than: str = "7d",
+        max_bytes: int | None = 256 * 1024 * 1024,
+        auto: bool = True,
+        every: str = "1d",
+        archive: bool = True,
+    ) -> None:
+        parse_duration(older_than)
+        parse_duration(every)
+        if max_bytes is not None and (not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0):
+            raise ConfigError(f"retention.max_bytes must be a number of bytes or null, got {max_bytes!r}")
+        self.older_than = older_than
+        self.max_bytes = max_bytes
+        self.auto = auto
+        self.every = every
+        self.archive = archive
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RetentionPolicy) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "RetentionPolicy(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
 
 def retention_policy(config: JournalConfig | Mapping[str, Any]) -> RetentionPolicy:
@@ -209,6 +230,8 @@ def maybe_start_auto_compaction(
         fd = os.open(lock, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         os.close(fd)
         os.utime(lock)
+        import subprocess  # only now: it costs a hook ~5 ms to import
+
         code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
         boot = _BOOT.format(code=str(code), root=str(root))
         proc = subprocess.Popen(
