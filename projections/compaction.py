@@ -35,7 +35,24 @@ projection's fields, so a projection added later is covered by `snapshot_handler
 **The guard.** Before committing, the journal as it will be (the staged files) is folded
 and compared with the original fold, order included. A difference the trace can pin on
 groups excludes them and the plan is tried again (twice at most); otherwise compaction
-stops with nothing changed.
+stops with nothing changed. The guard's fold then becomes the projection caches of the
+new epoch, so the next query does not replay.
+
+**The record.** A ``journal.snapshot`` event has the session (or agent, for an agent-only
+group) of its group, the seq and timestamp of the event it replaces, and ``data``::
+
+    {"format": 1,
+     "versions": {"sessions": 1, ...},                    # each projection's schema version
+     "group": {"kind": "session", "id": ..., "events": n, "horizon": ..., "older_than": ...,
+               "archived": true},                         # on the group's last snapshot only
+     "ops":   {"sessions": [["put", key, record], ["set", key, record], ["del", key, null]]},
+     "mops":  {"agents": {"running": [["put", key, value]]}},   # dicts inside a projection's meta
+     "cells": {"sessions": {"last": "..."}}}                    # other meta fields, set as is
+
+Records are encoded as the projection's own Struct (``array_like``, so new fields with
+defaults decode from old snapshots, the schema evolution rule). Readers of the raw log
+(``timeline``) see the original events instead: `journal.Journal.read` with
+``archived=True`` merges them back from ``archive/``.
 """
 
 from __future__ import annotations
@@ -193,8 +210,10 @@ def _tracked_methods(base: type) -> dict[str, Any]:
     """Overrides that note every access and move of a key (shared by records and meta dicts)."""
 
     def _hit(self: Any, key: str) -> None:
-        seqs = self._acc.get(key)
         seq = self._trace.seq
+        if seq < 0:
+            return  # the fold is over: what planning reads is not part of the history
+        seqs = self._acc.get(key)
         if seqs is None:
             self._acc[key] = [seq]
         elif seqs[-1] != seq:
@@ -202,6 +221,8 @@ def _tracked_methods(base: type) -> dict[str, Any]:
 
     def _move(self: Any, key: str) -> None:
         trace = self._trace
+        if trace.seq < 0:
+            return
         self._mv[key] = (trace.seq, trace.tick)
         trace.tick += 1
 
@@ -394,6 +415,7 @@ def _traced_fold(journal: Journal, projections: tuple[Projection, ...],
         trace.end_event()
 
     n = fold_events(pairs, traced(journal.read(1, to_seq=upto)), progress)
+    trace.seq = -1  # stop tracing: the queries that pick candidates read the records too
     fold = _Fold(upto, sealed_upto(journal.root, manifest), manifest, trace, groups, states, metas, projections, n)
     _merge_agent_groups(fold)
     return fold
