@@ -640,10 +640,21 @@ def staged_events(root: Path, staged: Staged, *, strict: bool = True) -> Iterato
 # -- commit ----------------------------------------------------------------------------
 
 
+def _live_bytes(root: Path) -> int:
+    total = 0
+    for _, path in list_segments(root):
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:  # swapped out meanwhile
+            pass
+    return total
+
+
 def commit(root: Path, staged: Staged, *, lock_timeout: float = 10.0) -> CompactionResult:
     """Make *staged* the journal (phase 3): the manifest write under the append lock commits."""
     plan = staged.plan
     result = CompactionResult(archived=plan.archive)
+    result.live_bytes_before = _live_bytes(root)
     with JournalLock(root / LOCK_FILE, lock_timeout):
         manifest = read_manifest(root)
         if manifest.get("journal_id") != plan.manifest.get("journal_id"):
@@ -657,7 +668,6 @@ def commit(root: Path, staged: Staged, *, lock_timeout: float = 10.0) -> Compact
                 raise CompactionConflict(
                     f"segment {seg.entry['name']} changed while compacting (a repair?); nothing was changed"
                 )
-        result.live_bytes_before = sum(p.stat().st_size for _, p in list_segments(root))
         new_entries = {s.entry["name"]: s.info for s in staged.segments}
         segments = []
         for entry in manifest["segments"]:
@@ -684,7 +694,7 @@ def commit(root: Path, staged: Staged, *, lock_timeout: float = 10.0) -> Compact
         crash_point("swapped")
         del manifest["swap"]
         write_manifest(root, manifest)
-        result.live_bytes_after = sum(p.stat().st_size for _, p in list_segments(root))
+    result.live_bytes_after = _live_bytes(root)
     result.epoch = manifest["epoch"]
     result.removed = sum(s.removed for s in staged.segments)
     result.replaced = sum(s.replaced for s in staged.segments)
