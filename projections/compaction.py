@@ -129,30 +129,63 @@ def _dict_value_type(tp: Any) -> Any:
 
 
 def snapshot_handler(projection: Projection) -> Callable[[State, Event, Any], None]:
-    """The ``journal.snapshot`` handler of *projection*: apply its part of the restore."""
+    """The ``journal.snapshot`` handler of *projection*: apply its part of the restore.
+
+    A fold must never fail, so a part that does not decode (a record of an older schema
+    that breaks the evolution rule, or a hand-written ``journal.snapshot`` event) is
+    restored as far as it goes, record by record, and the rest is skipped.
+    """
     name = projection.name
-    ops_decoder = msgspec.json.Decoder(list[tuple[str, str, Optional[projection.record_type]]])  # type: ignore[name-defined]
+    record_type = projection.record_type
+    ops_decoder = msgspec.json.Decoder(list[tuple[str, str, Optional[record_type]]])  # type: ignore[valid-type]
     fields = _meta_types(projection.meta_type)
+    dict_fields = {f: _dict_value_type(tp) for f, tp in fields.items() if getattr(tp, "__origin__", None) is dict}
     mops_decoders = {
-        f: msgspec.json.Decoder(list[tuple[str, str, Optional[_dict_value_type(tp)]]])  # type: ignore[misc]
-        for f, tp in fields.items()
-        if getattr(tp, "__origin__", None) is dict
+        f: msgspec.json.Decoder(list[tuple[str, str, Optional[vt]]])  # type: ignore[valid-type]
+        for f, vt in dict_fields.items()
     }
 
     def restore(state: State, event: Event, view: Any) -> None:
         payload = _payload(event)
         raw = payload.ops.get(name)
         if raw is not None:
-            _apply_ops(state.records, ops_decoder.decode(raw))
+            _apply_ops(state.records, _decode_ops(ops_decoder, raw, record_type))
         for fname, raw in payload.mops.get(name, {}).items():
             decoder = mops_decoders.get(fname)
             if decoder is not None:
-                _apply_ops(getattr(state.meta, fname), decoder.decode(raw))
+                _apply_ops(getattr(state.meta, fname), _decode_ops(decoder, raw, dict_fields[fname]))
         for fname, raw in payload.cells.get(name, {}).items():
             if fname in fields:
-                setattr(state.meta, fname, msgspec.json.decode(raw, type=fields[fname]))
+                try:
+                    setattr(state.meta, fname, msgspec.json.decode(raw, type=fields[fname]))
+                except msgspec.DecodeError:
+                    pass
 
     return restore
+
+
+def _decode_ops(decoder: Any, raw: msgspec.Raw, value_type: Any) -> list[tuple[str, str, Any]]:
+    """Restore operations from *raw*; one by one (skipping what does not decode) if all at once fails."""
+    try:
+        return decoder.decode(raw)  # type: ignore[no-any-return]
+    except msgspec.DecodeError:
+        pass
+    try:
+        items = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return []
+    out: list[tuple[str, str, Any]] = []
+    for item in items if isinstance(items, list) else []:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], str)):
+            continue
+        op, key, value = item
+        if value is not None:
+            try:
+                value = msgspec.convert(value, value_type)
+            except msgspec.ValidationError:
+                continue
+        out.append((op, key, value))
+    return out
 
 
 def _apply_ops(target: dict[str, Any], ops: list[tuple[str, str, Any]]) -> None:

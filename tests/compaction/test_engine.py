@@ -255,3 +255,17 @@ def test_a_compacted_journal_reads_on_the_fast_path(tmp_path: Path) -> None:
     events = list(reader.events())
     assert events and not reader.damage
     assert calls == 0, "compacted stretches went through the per-line path"
+
+
+def test_a_hand_written_or_damaged_snapshot_never_breaks_a_fold(tmp_path: Path) -> None:
+    from projections.runner import load_views
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    journal.append("SessionStart", {"source": "startup"}, session="s1")
+    for data in ({"ops": 5}, {"ops": {"sessions": "x"}}, {"ops": {"sessions": [["put", "k", [1, 2]], "junk"]}},
+                 {"cells": {"sessions": {"last": 7}}}, {"mops": {"agents": {"running": [[1]]}}}, {"x": 1}):
+        journal.append("journal.snapshot", data, session="s1")
+    journal.append("UserPromptSubmit", {"prompt": "still here"}, session="s1")
+    views = load_views(journal, use_cache=False, save=False)
+    rec = views.sessions.records.record("s1")
+    assert rec is not None and rec.prompts == 1
