@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cost of the privacy layer: import time, first call, and median µs per typical payload.
+"""Cost of the privacy layer: import time, first call, typical payloads, and hostile sizes.
 
 `journal.redaction` runs in the hook process on every event, twice per tool call, so it
 must import fast (target: < 3 ms beyond ``import re``) and sanitize a typical 2-5 KB
@@ -9,7 +9,13 @@ many calls in this process. Payloads: the recorded Claude Code hook fixtures whe
 plus synthetic 2-5 KB events (a Read of a source file, pytest output, a long prompt, a
 Write of a document, an env dump holding secrets).
 
-    python bench/redaction_speed.py [--runs 300] [--processes 15]
+It must also stay fast on whatever a tool returns (the hook is killed, and the event
+lost, if it is slow): any 1 MB string, repetitive or random, the inputs that once made
+redaction quadratic included, in < 100 ms; a 17 MB response of 300,000 small records and
+7 MB of tiny nested lists in < 1.5 s each, with < 200 MB of extra memory at the peak
+(tracemalloc, in a separate run so that it does not slow the timed ones).
+
+    python bench/redaction_speed.py [--runs 300] [--processes 15] [--big-runs 3]
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -149,10 +157,64 @@ print((time.perf_counter() - start) * 1e3)
 """
 
 
+MB = 1024 * 1024
+
+
+def one_mb_strings() -> dict[str, str]:
+    """1 MB strings: the shapes that were quadratic (hook tests' REDOS cases, scaled up), and random text."""
+    rng = random.Random(1125)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 =:-_/\n\"'@."
+
+    def fill(unit: str) -> str:
+        return (unit * (MB // len(unit) + 1))[:MB]
+
+    return {
+        '"token=" repeated': fill("token="),
+        '"password=hunterNx" pairs': " ".join(f"password=hunter{i}x" for i in range(MB // 17))[:MB],
+        '"eyJ" repeated': fill("eyJ"),
+        '"password=x..." (rejected values)': fill("password=x..."),
+        "PEM headers, no END": fill("-----BEGIN PRIVATE KEY-----!"),
+        "secrets back to back": fill("ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3 "),
+        "random printable": "".join(rng.choices(alphabet, k=MB)),
+        "log lines": fill("2025-11-25 12:00:01 INFO worker-3 processed batch 1234 in 56 ms (ok)\n"),
+    }
+
+
+def huge_payloads() -> dict[str, Any]:
+    """The hook tests' large structured response, and 7 MB of tiny nested lists, parsed as the hook parses them."""
+    base = {**SESSION, "hook_event_name": "PostToolUse", "tool_use_id": "toolu_01QyzW8gLqTn3pBvH2kXcR5q"}
+    records = {**base, "tool_name": "mcp__db__query",
+               "tool_response": [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(300_000)]}
+    nested = {**base, "tool_name": "mcp__grid__dump", "tool_response": [[i % 10] for i in range(1_750_000)]}
+    return {
+        name: json.loads(json.dumps(payload, separators=(",", ":")))
+        for name, payload in (("300,000 records", records), ("tiny nested lists", nested))
+    }
+
+
+def median_ms(fn: Any, arg: Any, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn(arg)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e3
+
+
+def peak_mb(fn: Any, arg: Any) -> float:
+    tracemalloc.start()
+    try:
+        fn(arg)
+        return tracemalloc.get_traced_memory()[1] / MB
+    finally:
+        tracemalloc.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300, help="calls per payload (median)")
     parser.add_argument("--processes", type=int, default=15, help="fresh interpreters for import timing")
+    parser.add_argument("--big-runs", type=int, default=3, help="calls per 1 MB string and huge payload (median)")
     args = parser.parse_args()
 
     from journal.redaction import Redactor, redact, sanitize
@@ -173,13 +235,42 @@ def main() -> None:
         sizes = [len(json.dumps(p, ensure_ascii=False).encode()) for p in fixtures]
         print(f"{f'recorded hook fixtures ({len(fixtures)}), median':42} {int(statistics.median(sizes)):6} "
               f"{'':10} {statistics.median(per):12.1f}")
-    print(f"\nmedian µs per typical 2-5 KB payload (sanitize): {statistics.median(sanitize_times):.1f}")
+    typical_us = statistics.median(sanitize_times)
+    print(f"\nmedian µs per typical 2-5 KB payload (sanitize): {typical_us:.1f} (target < 500)")
+
+    def sanitize_event(value: Any) -> Any:
+        return sanitize(value, redactor)
+
+    print(f"\n{'1 MB string in a tool response':42} {'sanitize ms':>12}")
+    string_ms = {}
+    for name, text in one_mb_strings().items():
+        event = {**SESSION, "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_response": {"stdout": text}}
+        sanitize_event(event)  # warm
+        string_ms[name] = median_ms(sanitize_event, event, args.big_runs)
+        print(f"{name:42} {string_ms[name]:12.1f}")
+    worst_string = max(string_ms.values())
+    print(f"slowest 1 MB string: {worst_string:.1f} ms (target < 100)")
+
+    print(f"\n{'huge structured response':42} {'MB':>6} {'sanitize ms':>12} {'peak MB':>8}")
+    huge_ms, huge_mb = {}, {}
+    for name, payload in huge_payloads().items():
+        size = len(json.dumps(payload, separators=(",", ":"))) / MB
+        huge_ms[name] = median_ms(sanitize_event, payload, args.big_runs)
+        huge_mb[name] = peak_mb(sanitize_event, payload)
+        print(f"{name:42} {size:6.1f} {huge_ms[name]:12.1f} {huge_mb[name]:8.2f}")
+    print("targets: < 1500 ms and < 200 MB each")
 
     import_ms = in_fresh_process(IMPORT_SNIPPET, args.processes)
     typical = json.dumps(synthetic["PostToolUse Read (source file)"])
     first_ms = in_fresh_process(FIRST_CALL_SNIPPET.replace("PAYLOAD_JSON", repr(typical)), args.processes)
-    print(f"import journal.redaction: {import_ms:.2f} ms (median of {args.processes} fresh interpreters)")
+    print(f"\nimport journal.redaction: {import_ms:.2f} ms (median of {args.processes} fresh interpreters)")
     print(f"first sanitize() in a fresh process (compiles the regexes it needs): {first_ms:.2f} ms")
+    records, nested = huge_ms["300,000 records"], huge_ms["tiny nested lists"]
+    print(
+        f"RESULT typical_us={typical_us:.1f} string_1mb_max_ms={worst_string:.1f} records_17mb_ms={records:.0f} "
+        f"nested_7mb_ms={nested:.0f} peak_mb_max={max(huge_mb.values()):.2f} import_ms={import_ms:.2f} "
+        f"first_call_ms={first_ms:.2f}"
+    )
 
 
 if __name__ == "__main__":
