@@ -190,9 +190,9 @@ def test_a_fifo_as_transcript_does_not_hang_the_stop_hook(hook_env: HookEnv) -> 
     assert result.stderr == b""
 
 
-# Found while writing these tests: journal/redaction.py takes time quadratic in the length of
-# some repetitive strings, so one such tool output makes the hook overrun its timeout and the
-# event is lost. Linear redaction would handle each of these in well under a second.
+# Found while writing these tests: journal/redaction.py used to take time quadratic in the length of
+# some repetitive strings, so one such tool output made the hook overrun its timeout and the
+# event was lost. Redaction is linear now and handles each of these in well under a second.
 REDOS = {
     "token_eq_48kb": "token=" * 8_000,
     "password_pairs_400kb": " ".join(f"password=hunter{i}x" for i in range(20_000)),
