@@ -85,6 +85,17 @@ def _render_elsewhere(kind: str, *args: str) -> dict | None:
     return json.loads(proc.stdout)
 
 
+def _compaction_python() -> str | None:
+    """An interpreter for ``agent-journal compact --auto`` (it needs msgspec and click)."""
+    import importlib.util
+
+    if importlib.util.find_spec("msgspec") is not None:
+        return sys.executable
+    from hooks import runtime
+
+    return runtime.render_python(CODE_ROOT)
+
+
 def _cap(text: str, limit: int = CONTEXT_HARD_CAP) -> str:
     if len(text) <= limit:
         return text
@@ -151,6 +162,12 @@ def run(stdin: object, stdout: object) -> None:
         event = record.withheld_event(hook_input, config_problem)
         failures.append(f"ConfigError: {config_problem}")
     record.append_event(root, event, config)
+
+    if name == "SessionEnd":
+        # Retention: a due compaction starts detached; this hook never waits for it.
+        from journal.retention import maybe_start_auto_compaction
+
+        maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
         source = payload.get("source") if isinstance(payload.get("source"), str) else "startup"
