@@ -15,6 +15,8 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from journal.errors import ConfigError
+from journal.retention import parse_duration as journal_duration
 from projections.errors import ProjectionError
 
 if TYPE_CHECKING:
@@ -22,20 +24,16 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_duration", "parse_time", "parse_at", "resolve_at", "ts_text"]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _SKEW = 300.0
 
 
 def parse_duration(text: str) -> float:
     """Seconds in ``90``, ``90s``, ``45m``, ``2h``, ``1h30m``, ``7d``, ``2w``."""
-    raw = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
-        return float(raw)
-    parts = _PART.findall(raw)
-    if not parts or _PART.sub("", raw).strip():
-        raise ProjectionError(f"cannot read {text!r} as a duration: use e.g. 90s, 45m, 2h, 1h30m, 7d")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    try:
+        return journal_duration(text)
+    except ConfigError as e:
+        raise ProjectionError(str(e)) from None
 
 
 def parse_time(text: str) -> float:
