@@ -10,13 +10,14 @@ never change, and records carry ``v``; `upcast` maps older versions forward on r
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, ClassVar, Mapping, Union
 
 import msgspec
 
 from journal.codec import SCHEMA_VERSION
 
-__all__ = ["Event", "EVENT_DECODER", "upcast", "decode_payload"]
+__all__ = ["Event", "EVENT_DECODER", "TypedEvent", "typed_decoder", "upcast", "decode_payload"]
 
 _EMPTY = msgspec.Raw(b"{}")
 
@@ -52,6 +53,43 @@ class Event(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
 
 EVENT_DECODER = msgspec.json.Decoder(Event)
+
+
+class TypedEvent(msgspec.Struct, frozen=True, gc=False, tag_field="type"):
+    """`Event` with its payload decoded in the same pass: the base of `typed_decoder`'s types.
+
+    Each event type gets a subclass whose ``data`` is that type's payload Struct (or
+    `msgspec.Raw`); ``type`` is the tag, read back as a class attribute. Only for
+    reading: `Event`'s envelope without ``src`` and ``crc`` (checked on the bytes
+    before decoding, never needed after) and without ``payload()``.
+    """
+
+    type: ClassVar[str]
+    seq: int
+    ts: str
+    session: str | None = None
+    agent: str | None = None
+    v: int = SCHEMA_VERSION
+
+
+def typed_decoder(payloads: Mapping[str, Any]) -> msgspec.json.Decoder[Any]:
+    """A decoder of records into `TypedEvent`s, ``data`` decoded as ``payloads[type]``.
+
+    A Struct payload type that is missing from a record decodes as its defaults (like
+    the raw ``{}`` `Event` keeps). A record of a type not in *payloads*, or whose payload
+    does not fit its type, fails to decode (msgspec has no fallback tag), so a caller
+    keeps `EVENT_DECODER` at hand; ``Reader.chunks(decoder=...)`` does exactly that.
+    """
+    classes = []
+    for type_, payload in payloads.items():
+        if payload is msgspec.Raw:
+            data: Any = ("data", msgspec.Raw, _EMPTY)
+        else:
+            data = ("data", payload, msgspec.field(default_factory=payload))
+        name = "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", type_)) + "Event"
+        classes.append(msgspec.defstruct(name, [data], bases=(TypedEvent,), tag=type_, frozen=True, gc=False,
+                                         namespace={"type": type_, "__module__": __name__}))
+    return msgspec.json.Decoder(Union[tuple(classes)] if len(classes) > 1 else classes[0])  # type: ignore[return-value]
 _PAYLOAD_DECODER = msgspec.json.Decoder(dict[str, Any])
 
 

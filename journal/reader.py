@@ -30,7 +30,7 @@ import os
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import msgspec
 
@@ -39,11 +39,17 @@ from journal.errors import CorruptRecord, TornTail
 from journal.events import EVENT_DECODER, Event, decode_payload
 from journal.layout import list_segments, read_manifest
 
-__all__ = ["RecoveryMode", "Damage", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
+__all__ = ["RecoveryMode", "Damage", "LineDecoder", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
 
 _CHUNK = 1024 * 1024
 _MARK = b',"crc":"'
 _SEQ_PREFIX = b'{"seq":'
+
+
+class LineDecoder(Protocol):
+    """What `Reader.chunks` decodes a chunk with: ``decode_lines`` of a msgspec JSON decoder."""
+
+    def decode_lines(self, buf: Any, /) -> list[Any]: ...
 
 
 class RecoveryMode(str, enum.Enum):
@@ -184,16 +190,26 @@ class Reader:
         for chunk in self.chunks(from_seq, to_seq):
             yield from chunk
 
-    def chunks(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Event]]:
+    def chunks(
+        self, from_seq: int = 1, to_seq: int | None = None, *, decoder: LineDecoder | None = None
+    ) -> Iterator[list[Any]]:
         """The events of `events`, in lists (usually one per 1 MiB read), for loops that
         would rather not resume a generator per event. Checks and damage reports are
-        the same; a chunk holding damage comes one event per list, in order."""
+        the same; a chunk holding damage comes one event per list, in order.
+
+        With *decoder* (e.g. `journal.events.typed_decoder`: its records must have
+        `Event`'s ``seq``), each chunk is decoded with it instead, in the same single
+        pass; a chunk it rejects (an unexpected type, or damage) comes as `Event`s, so
+        the caller tells the two apart by a list's first element.
+        """
         try:
-            yield from self._events(max(1, from_seq), to_seq)
+            yield from self._events(max(1, from_seq), to_seq, decoder)
         except _Stop:
             return
 
-    def _events(self, from_seq: int, to_seq: int | None) -> Iterator[list[Event]]:
+    def _events(
+        self, from_seq: int, to_seq: int | None, decoder: LineDecoder | None = None
+    ) -> Iterator[list[Any]]:
         sealed = {s["name"]: s for s in self.manifest["segments"]}
         on_disk = list_segments(self.root)
         present = {p.name for _, p in on_disk}
@@ -232,7 +248,7 @@ class Reader:
                 )
                 self._expected = max(self._expected, entry["last_seq"] + 1)
                 continue
-            yield from self._segment(path, first, entry, from_seq, to_seq, index == len(items) - 1)
+            yield from self._segment(path, first, entry, from_seq, to_seq, index == len(items) - 1, decoder)
 
     def _swapped(
         self, items: list[tuple[int, Path | None, dict[str, Any] | None]]
@@ -262,7 +278,8 @@ class Reader:
         from_seq: int,
         to_seq: int | None,
         is_last: bool,
-    ) -> Iterator[list[Event]]:
+        decoder: LineDecoder | None = None,
+    ) -> Iterator[list[Any]]:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -294,7 +311,7 @@ class Reader:
                 base = pos
                 pos += cut
                 carry = buf[cut:]
-                events = self._chunk(buf, cut, base, path, trusted)
+                events = self._chunk(buf, cut, base, path, trusted, decoder)
                 if isinstance(events, list):
                     if to_seq is not None and events and events[-1].seq > to_seq:
                         end = 0
@@ -348,7 +365,9 @@ class Reader:
                 hi = mid
         return lo
 
-    def _chunk(self, buf: bytes, cut: int, base: int, path: Path, trusted: bool) -> Iterable[Event]:
+    def _chunk(
+        self, buf: bytes, cut: int, base: int, path: Path, trusted: bool, decoder: LineDecoder | None
+    ) -> Iterable[Any]:
         """The events of ``buf[:cut]`` (complete lines): one bulk check and one decode if all is well.
 
         A sealed segment whose whole-file CRC matched is not split into lines at all
@@ -359,10 +378,18 @@ class Reader:
             lines = buf.split(b"\n")
             lines.pop()  # the partial line after `cut`, or b"" when buf ends in "\n"
         if lines is None or _bulk_crc_ok(lines):
-            try:
-                events = EVENT_DECODER.decode_lines(buf if cut == len(buf) else memoryview(buf)[:cut])
-            except msgspec.DecodeError:
-                events = None
+            text = buf if cut == len(buf) else memoryview(buf)[:cut]
+            events = None
+            if decoder is not None:
+                try:
+                    events = decoder.decode_lines(text)
+                except (msgspec.DecodeError, UnicodeDecodeError):
+                    pass  # a type or payload it does not take, or damage: read as Events
+            if events is None:
+                try:
+                    events = EVENT_DECODER.decode_lines(text)
+                except msgspec.DecodeError:
+                    events = None
             if events and events[0].seq < self._from:
                 events = [e for e in events if e.seq >= self._from]
             if events:

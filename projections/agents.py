@@ -32,7 +32,7 @@ from journal.events import Event
 from projections.base import Projection, State
 from projections.sessions import FILES_KEPT, ITEM_CHARS, ITEMS_KEPT, MESSAGE_CHARS, ToolCall
 from projections.text import EDIT_TOOLS, clip, one_line, summarise_tool
-from projections.views import ToolView, agent_response
+from projections.views import ToolView, tool_agent_id
 
 __all__ = ["AGENTS", "AgentRecord", "AgentsMeta", "Spawn", "AGENT_TOOLS"]
 
@@ -223,7 +223,7 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
     if view.tool_name not in AGENT_TOOLS or event.session is None:
         return
     spawn = _take_spawn(state.meta, event.session, "", view.tool_use_id)
-    agent_id = agent_response(event.data) if event.type == "PostToolUse" else ""
+    agent_id = tool_agent_id(view) if event.type == "PostToolUse" else ""
     if not agent_id:
         return
     rec = state.records.record(agent_id)

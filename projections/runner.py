@@ -14,11 +14,13 @@ cache never costs more than a rebuild and never surfaces as an error.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
+from journal.events import Event, typed_decoder
 from journal.reader import Reader
 from projections.agents import AGENTS
 from projections.archive import ARCHIVE
@@ -27,11 +29,10 @@ from projections.cache import load_cache, save_cache
 from projections.errors import CacheCorrupt
 from projections.resumes import RESUMES
 from projections.sessions import SESSIONS
-from projections.views import VIEW_TYPES, decode_view, decoder_for
+from projections.views import RAW_TYPES, VIEW_TYPES, decode_view, decoder_for
 
 if TYPE_CHECKING:
     from journal import Journal
-    from journal.events import Event
 
 __all__ = ["PROJECTIONS", "SAVE_AFTER", "Views", "fold_events", "load_views", "query", "rebuild"]
 
@@ -141,16 +142,79 @@ def _fold_events(table: dict[str, Any], default: tuple[Any, ...], events: Iterab
     return n
 
 
-def _fold_chunks(
+class _TypedLines:
+    """The reader's decoder for a fold: each event and its view in one pass.
+
+    `journal.events.typed_decoder` over every view type (`VIEW_TYPES`, the others
+    raw); msgspec cannot fall back on a type it was not given, so a chunk holding one
+    is read as `Event`s and the type is learnt for the next chunks. Should chunks keep
+    coming back as `Event`s for payloads the views do not take (handled per event by
+    `decode_view`), it stops trying and the fold decodes views per event.
+    """
+
+    __slots__ = ("payloads", "decoder", "typed", "rejected")
+
+    def __init__(self) -> None:
+        self.payloads: dict[str, Any] = {**VIEW_TYPES, **dict.fromkeys(RAW_TYPES, msgspec.Raw)}
+        self.decoder: msgspec.json.Decoder[Any] | None = _typed_decoder()
+        self.typed = self.rejected = 0
+
+    def decode_lines(self, buf: Any) -> list[Any]:
+        if self.decoder is None:
+            raise msgspec.DecodeError("typed decoding is off for this fold")
+        return self.decoder.decode_lines(buf)
+
+    def read_as_events(self, chunk: list[Event]) -> None:
+        """*chunk* came as `Event`s: learn its new types, or count a payload the views refused."""
+        if len(chunk) < 2 or self.decoder is None:
+            return  # damage is read one event at a time: not the decoder's doing
+        new = {event.type for event in chunk}.difference(self.payloads)
+        if new and len(self.payloads) + len(new) <= _TYPES_LEARNT:
+            self.payloads.update(dict.fromkeys(new, msgspec.Raw))
+            self.decoder = typed_decoder(self.payloads)
+            return
+        self.rejected += 1
+        if self.rejected > 8 and self.rejected * 10 > self.typed:
+            self.decoder = None
+
+
+#: At most this many event types in a typed decoder (a journal may hold any names).
+_TYPES_LEARNT = 256
+
+
+@functools.lru_cache(maxsize=1)
+def _typed_decoder() -> msgspec.json.Decoder[Any]:
+    return typed_decoder({**VIEW_TYPES, **dict.fromkeys(RAW_TYPES, msgspec.Raw)})
+
+
+def _fold_range(
     pairs: list[tuple[Projection, State]],
-    chunks: Iterable[list[Event]],
+    journal: Journal,
+    first: int,
+    last: int,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """`fold_events` over the reader's lists of events (no generator resumed per event)."""
+    """`fold_events` of the events ``first..last``, read a chunk at a time, each event
+    decoded with its view in the reader's single pass (`_TypedLines`)."""
     table, default = _table(pairs)
+    get = table.get
+    typed = _TypedLines()
     n = unreported = 0
-    for chunk in chunks:
-        _fold_events(table, default, chunk)
+    for chunk in Reader(journal.root).chunks(first, last, decoder=typed):
+        if chunk[0].__class__ is Event:
+            _fold_events(table, default, chunk)
+            typed.read_as_events(chunk)
+        else:
+            typed.typed += 1
+            for event in chunk:
+                entry = get(event.type)
+                if entry is None:
+                    for handler, state in default:
+                        handler(state, event, None)
+                    continue
+                view = event.data if entry[0] is not None else None
+                for handler, state in entry[2]:
+                    handler(state, event, view)
         n += len(chunk)
         if progress is not None:
             unreported += len(chunk)
@@ -191,7 +255,7 @@ def _load(
         if upto <= mark:
             continue
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
-        folded += _fold_chunks(pairs, Reader(journal.root).chunks(mark + 1, upto), progress)
+        folded += _fold_range(pairs, journal, mark + 1, upto, progress)
     views = Views(states, target, journal_id, epoch, folded, cached, journal)
     if save and at is None and target > 0:
         for projection in projections:

@@ -40,9 +40,11 @@ __all__ = [
     "ArchivedView",
     "ResumeView",
     "VIEW_TYPES",
+    "RAW_TYPES",
     "decode_view",
     "decoder_for",
     "agent_response",
+    "tool_agent_id",
 ]
 
 
@@ -54,22 +56,24 @@ class ProcessInfo(msgspec.Struct, gc=False):
     via: str = ""
 
 
-class Digest(msgspec.Struct):
+class Digest(msgspec.Struct, gc=False):
     """``_journal.digest`` on Stop: what the transcript says the session is doing."""
 
     working_on: str = ""
     decisions: list[str] = []
-    files: list[str] = []
     topics: list[str] = []
 
 
-class Annotations(msgspec.Struct):
+class Annotations(msgspec.Struct, gc=False):
     """Agent Journal's own ``_journal`` annotations (only the parts folds read)."""
 
     process: ProcessInfo | None = None
     git_branch: str | None = None
     project_dir: str | None = None
     digest: Digest | None = None
+
+
+_NULL = msgspec.Raw(b"null")
 
 
 def _annotations() -> Any:
@@ -92,7 +96,7 @@ class ToolInput(msgspec.Struct, gc=False):
     skill: str | None = None
 
 
-class SessionStartView(msgspec.Struct):
+class SessionStartView(msgspec.Struct, gc=False):
     source: str = ""
     cwd: str = ""
     transcript_path: str = ""
@@ -113,6 +117,8 @@ class ToolView(msgspec.Struct, gc=False):
     error: str | None = None
     reason: str | None = None
     is_interrupt: bool = False
+    #: Kept raw (only an Agent call's is ever read: `tool_agent_id`).
+    tool_response: msgspec.Raw = _NULL
 
 
 class _AgentToolResponse(msgspec.Struct, gc=False):
@@ -126,7 +132,7 @@ class AgentResponseView(msgspec.Struct, gc=False):
     tool_response: _AgentToolResponse | None = None
 
 
-class StopView(msgspec.Struct):
+class StopView(msgspec.Struct, gc=False):
     """Stop and StopFailure."""
 
     last_assistant_message: str | None = None
@@ -161,7 +167,7 @@ class NotificationView(msgspec.Struct, gc=False):
     message: str = ""
 
 
-class CheckpointView(msgspec.Struct):
+class CheckpointView(msgspec.Struct, gc=False):
     """``journal.checkpoint``: the explicit save of where the work stands."""
 
     objective: str = ""
@@ -173,7 +179,7 @@ class CheckpointView(msgspec.Struct):
     progress: int | None = None
 
 
-class AgentUpdateView(msgspec.Struct):
+class AgentUpdateView(msgspec.Struct, gc=False):
     """``journal.agent_update``: any subset of an agent's declared state."""
 
     objective: str | None = None
@@ -185,7 +191,7 @@ class AgentUpdateView(msgspec.Struct):
     status: str | None = None
 
 
-class ArchivedView(msgspec.Struct):
+class ArchivedView(msgspec.Struct, gc=False):
     sessions: list[str] = []
     agents: list[str] = []
     older_than: str = ""
@@ -221,6 +227,10 @@ VIEW_TYPES: dict[str, type[msgspec.Struct]] = {
     "journal.resume_requested": ResumeView,
     "journal.resume_consumed": ResumeView,
 }
+
+#: Types folded without a view (their handlers get ``None``), named so that the typed
+#: decode of a chunk (`projections.runner`) does not stop at them; it learns others.
+RAW_TYPES = ("journal.snapshot", "journal.invalid_input", "PermissionRequest", "UserPromptExpansion")
 
 _DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
 
@@ -259,6 +269,9 @@ def _lenient(view: type[msgspec.Struct], value: Any) -> Any:
         if f.encode_name not in value:
             continue
         raw = value[f.encode_name]
+        if f.type is msgspec.Raw:
+            kwargs[f.name] = msgspec.Raw(msgspec.json.encode(raw))
+            continue
         try:
             kwargs[f.name] = msgspec.convert(raw, f.type)
         except msgspec.ValidationError:
@@ -287,5 +300,17 @@ def agent_response(data: msgspec.Raw | bytes) -> str:
     try:
         resp = _AGENT_RESPONSE.decode(data).tool_response
     except msgspec.DecodeError:  # includes ValidationError: a response of another shape
+        return ""
+    return resp.agentId if resp is not None else ""
+
+
+_TOOL_RESPONSE = msgspec.json.Decoder(Union[_AgentToolResponse, None])
+
+
+def tool_agent_id(view: ToolView) -> str:
+    """`agent_response` of the payload *view* was decoded from (its ``tool_response``)."""
+    try:
+        resp = _TOOL_RESPONSE.decode(view.tool_response)
+    except msgspec.DecodeError:
         return ""
     return resp.agentId if resp is not None else ""

@@ -313,3 +313,50 @@ def test_an_empty_or_tiny_journal_has_empty_views(tmp_path: Path, n: int) -> Non
     assert len(views.sessions.records) == n
     text, consumed = session_start_context(journal, "s1", "startup", now=NOW, probe=probe)
     assert (text, consumed) == ("", [])
+
+
+@given(drafts=journals(max_steps=30), chunk=st.sampled_from((200, 3000, 1 << 20)))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_typed_one_pass_read_folds_like_per_event_views(drafts: list[Draft], chunk: int) -> None:
+    """load_views decodes each chunk's events and views in one pass (falling back to
+    `Event`s for a chunk of unknown types or odd payloads); small reads mix both kinds."""
+    with tempfile.TemporaryDirectory() as tmp, patch("journal.reader._CHUNK", chunk):
+        journal = _open(Path(tmp) / "journal")
+        journal.append_many(to_new_events(drafts))
+        views = load_views(journal, use_cache=False, save=False)
+        expected = full_states(list(journal.read()))
+        assert views.folded == len(drafts)
+        for projection in PROJECTIONS:
+            same(views.states[projection.name], expected[projection.name])
+
+
+@given(drafts=journals(max_steps=30))
+@settings(max_examples=60, deadline=None)
+def test_a_typed_event_carries_the_view_decode_view_gives(drafts: list[Draft]) -> None:
+    from journal.codec import encode_record
+    from journal.events import EVENT_DECODER, typed_decoder
+    from projections.base import plain
+    from projections.views import RAW_TYPES, VIEW_TYPES, decode_view
+
+    decoder = typed_decoder({**VIEW_TYPES, **dict.fromkeys(RAW_TYPES, msgspec.Raw)})
+    for seq, event in enumerate(to_events(drafts), 1):
+        line = encode_record(seq, event.ts, event.type, bytes(event.data), session=event.session, agent=event.agent)
+        try:
+            typed = decoder.decode(line)
+        except msgspec.DecodeError:
+            assert event.type not in VIEW_TYPES or decode_view(VIEW_TYPES[event.type], event.data) is not None
+            continue  # read as an Event: the per-event path decides
+        plain_event = EVENT_DECODER.decode(line)
+        assert (typed.seq, typed.ts, typed.type, typed.session, typed.agent, typed.v) == (
+            plain_event.seq, plain_event.ts, plain_event.type, plain_event.session, plain_event.agent, plain_event.v)
+        view_type = VIEW_TYPES.get(event.type)
+        if view_type is None:
+            assert bytes(typed.data) == bytes(plain_event.data)
+        else:
+            want = decode_view(view_type, plain_event.data)
+            got = typed.data
+            assert type(got) is view_type
+            assert {k: v for k, v in plain(got).items() if k != "tool_response"} == {
+                k: v for k, v in plain(want).items() if k != "tool_response"}
+            if view_type.__name__ == "ToolView":
+                assert msgspec.json.decode(got.tool_response) == msgspec.json.decode(want.tool_response)
