@@ -146,7 +146,15 @@ def test_a_run_that_cannot_start_says_so_in_errors_log(tmp_path: Path) -> None:
     bare = tmp_path / "bare-python"  # an interpreter without site-packages: no click, no msgspec
     bare.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
     bare.chmod(0o755)
-    assert maybe_start_auto_compaction(journal.root, python=str(bare)) is True
+    # Code root: the journal package alone (an installed package's site-packages would
+    # also hold click and msgspec, and the run would start).
+    import shutil
+
+    import journal as journal_package
+
+    code = tmp_path / "code"
+    shutil.copytree(Path(journal_package.__file__).parent, code / "journal")
+    assert maybe_start_auto_compaction(journal.root, python=str(bare), code_root=code) is True
     log = journal.root / "errors.log"
     deadline = time.monotonic() + 20
     while not (log.exists() and "auto_compaction_failed" in log.read_text()) and time.monotonic() < deadline:
