@@ -41,7 +41,10 @@ from journal.layout import list_segments, read_manifest
 
 __all__ = ["RecoveryMode", "Damage", "LineDecoder", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
 
-_CHUNK = 1024 * 1024
+#: Bytes per read. A chunk's lines are decoded at once and then consumed: 256 KiB and the
+#: objects decoded from it stay in a core's L2 cache until used (1 MiB did not, and cost
+#: ~5% of a rebuild); a whole-file CRC is as fast in 256 KiB reads as in 1 MiB ones.
+_CHUNK = 256 * 1024
 _MARK = b',"crc":"'
 _SEQ_PREFIX = b'{"seq":'
 
@@ -193,7 +196,7 @@ class Reader:
     def chunks(
         self, from_seq: int = 1, to_seq: int | None = None, *, decoder: LineDecoder | None = None
     ) -> Iterator[list[Any]]:
-        """The events of `events`, in lists (usually one per 1 MiB read), for loops that
+        """The events of `events`, in lists (usually one per read of `_CHUNK`), for loops that
         would rather not resume a generator per event. Checks and damage reports are
         the same; a chunk holding damage comes one event per list, in order.
 
@@ -338,7 +341,7 @@ class Reader:
         crc = 0
         pos = 0
         while pos < size:
-            chunk = os.pread(fd, min(_CHUNK, size - pos), pos)  # 1 MiB: faster than 4 (allocation)
+            chunk = os.pread(fd, min(_CHUNK, size - pos), pos)  # not 4 MiB: slower (allocation)
             if not chunk:
                 break
             crc = zlib.crc32(chunk, crc)
