@@ -30,8 +30,8 @@ import msgspec
 
 from journal.events import Event
 from projections.base import Projection, State
-from projections.sessions import FILES_KEPT, ITEM_CHARS, ITEMS_KEPT, MESSAGE_CHARS, ToolCall
-from projections.text import EDIT_TOOLS, clip, one_line, summarise_tool
+from projections.sessions import ITEM_CHARS, ITEMS_KEPT, MESSAGE_CHARS, ToolCall, count_edited_file
+from projections.text import clip, one_line, summarise_tool
 from projections.views import ToolView, tool_agent_id
 
 __all__ = ["AGENTS", "AgentRecord", "AgentsMeta", "Spawn", "AGENT_TOOLS"]
@@ -209,17 +209,7 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
         if event.type == "PostToolUseFailure":
             rec.failed += 1
         else:
-            field = EDIT_TOOLS.get(view.tool_name)
-            if field is not None and view.tool_input is not None:
-                path = getattr(view.tool_input, field)
-                if path:
-                    files = rec.files
-                    if path in files:
-                        files[path] += 1
-                    elif len(files) < FILES_KEPT:
-                        files[path] = 1
-                    else:
-                        rec.files_more += 1
+            count_edited_file(rec, view)
     if view.tool_name not in AGENT_TOOLS or event.session is None:
         return
     spawn = _take_spawn(state.meta, event.session, "", view.tool_use_id)

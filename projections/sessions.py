@@ -36,6 +36,7 @@ __all__ = [
     "Checkpoint",
     "PROMPTS_KEPT",
     "FILES_KEPT",
+    "count_edited_file",
     "SPAN_GAP",
 ]
 
@@ -288,17 +289,26 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
     if rec is None:
         return
     _landed(rec, event, view)
+    count_edited_file(rec, view)
+
+
+def count_edited_file(rec: Any, view: ToolView) -> None:
+    """Count the file a successful Write/Edit/MultiEdit/NotebookEdit touched (sessions and agents).
+
+    *rec* has ``files`` (path -> edits, at most `FILES_KEPT` paths) and ``files_more``.
+    """
     field = EDIT_TOOLS.get(view.tool_name)
-    if field is not None and view.tool_input is not None:
-        path = getattr(view.tool_input, field)
-        if path:
-            files = rec.files
-            if path in files:
-                files[path] += 1
-            elif len(files) < FILES_KEPT:
-                files[path] = 1
-            else:
-                rec.files_more += 1
+    if field is None or view.tool_input is None:
+        return
+    path = getattr(view.tool_input, field)
+    if path:
+        files = rec.files
+        if path in files:
+            files[path] += 1
+        elif len(files) < FILES_KEPT:
+            files[path] = 1
+        else:
+            rec.files_more += 1
 
 
 def _on_tool_failure(state: State, event: Event, view: ToolView) -> None:
