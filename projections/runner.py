@@ -15,6 +15,7 @@ cache never costs more than a rebuild and never surfaces as an error.
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
@@ -196,11 +197,29 @@ def _fold_range(
 ) -> int:
     """`fold_events` of the events ``first..last``, read a chunk at a time, each event
     decoded with its view in the reader's single pass (`_TypedLines`)."""
+    # The fold makes long-lived state and no reference cycles: a cyclic collection
+    # during it finds nothing and, once the state is large, costs ~3% of a rebuild.
+    typed = _TypedLines()
+    chunks = Reader(journal.root).chunks(first, last, decoder=typed)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _fold_chunks(pairs, chunks, typed, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _fold_chunks(
+    pairs: list[tuple[Projection, State]],
+    chunks: Iterable[list[Any]],
+    typed: _TypedLines,
+    progress: Callable[[int], None] | None,
+) -> int:
     table, default = _table(pairs)
     get = table.get
-    typed = _TypedLines()
     n = unreported = 0
-    for chunk in Reader(journal.root).chunks(first, last, decoder=typed):
+    for chunk in chunks:
         if chunk[0].__class__ is Event:
             _fold_events(table, default, chunk)
             typed.read_as_events(chunk)
