@@ -167,14 +167,21 @@ class SessionsMeta(msgspec.Struct):
 
 def _touch(state: State, event: Event) -> SessionRecord | None:
     """The record of the event's session (created on first sight), marked active."""
-    sid = event.session
+    return _touch_at(state, event.session, event.seq, event.ts)
+
+
+def _touch_at(state: State, sid: str | None, seq: int, ts: str) -> SessionRecord | None:
+    """`_touch` given the event's session, seq and ts.
+
+    The hot handlers read those three themselves: each handler sees one or two event
+    classes (`journal.events.TypedEvent`), so its attribute reads stay specialised.
+    """
     if sid is None:
         return None
     records = state.records
     rec = records.get(sid)
-    seq = event.seq
     if rec is None:
-        rec = SessionRecord(sid, seq, seq, event.ts, event.ts, spans=[[seq, 0]])
+        rec = SessionRecord(sid, seq, seq, ts, ts, spans=[[seq, 0]])
         records[sid] = rec
         state.meta.last = sid
         state.meta.open[sid] = None
@@ -192,7 +199,7 @@ def _touch(state: State, event: Event) -> SessionRecord | None:
         if len(spans) > SPANS_KEPT:
             spans[0:2] = [[spans[0][0], spans[1][1]]]
     rec.last_seq = seq
-    rec.last_ts = event.ts
+    rec.last_ts = ts
     rec.events += 1
     return rec
 
@@ -245,7 +252,7 @@ def _on_start(state: State, event: Event, view: Any) -> None:
 
 
 def _on_prompt(state: State, event: Event, view: Any) -> None:
-    rec = _touch(state, event)
+    rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
     text = clip(view.prompt, PROMPT_CHARS)
@@ -261,7 +268,7 @@ def _on_prompt(state: State, event: Event, view: Any) -> None:
 
 
 def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
-    rec = _touch(state, event)
+    rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
     tool = view.tool_name
@@ -285,11 +292,12 @@ def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
 
 
 def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
-    rec = _touch(state, event)
+    rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
     _landed(rec, event, view)
-    count_edited_file(rec, view)
+    if view.tool_name in EDIT_TOOLS:  # most calls edit nothing: spare them the call
+        count_edited_file(rec, view)
 
 
 def count_edited_file(rec: Any, view: ToolView) -> None:
@@ -343,7 +351,7 @@ def _merge_capped(items: list[str], new: list[str], cap: int) -> None:
 
 
 def _on_stop(state: State, event: Event, view: Any) -> None:
-    rec = _touch(state, event)
+    rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
     if event.agent:
