@@ -5,8 +5,9 @@ journal with ``bench/_gen.py``, then runs, each in a fresh child process, median
 --runs:
 
 * rebuild: ``projections.runner.load_views(journal, use_cache=False, save=False)``:
-  read every event (tolerate mode, every CRC checked), decode each payload's view
-  once, fold it into sessions, agents, archive and resume requests;
+  read every event (tolerate mode, every CRC checked) decoding its payload view in
+  the same pass (``Reader.chunks(decoder=...)``), fold it into sessions, agents,
+  archive and resume requests;
 * read only: ``for e in journal.read(): pass``, the floor the rebuild stands on;
 * idle: a child that imports everything and opens the journal (peak RSS baseline).
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{mb / rcpu:>12,.0f}{rss_read:>13.1f}")
     print(f"{'import + open only':26}{'':>8}{'':>17}{'':>8}{'':>16}{'':>12}{rss_idle:>13.1f}")
     fold_us = (cpu - rcpu) / n * 1e6
-    print(f"\nfold (view decode + every projection) costs {fold_us:.2f} us/event of CPU on top of reading "
+    print(f"\nfold (payload views + every projection) costs {fold_us:.2f} us/event of CPU on top of reading "
           f"({rcpu / n * 1e6:.2f} us/event); the rebuild is {cpu / rcpu:.2f}x a bare read")
     print(f"records: {rebuilds[0]['records']}")
     print(f"target >= {TARGET:,} events/s: {'met' if n / cpu >= TARGET else 'NOT met'} on CPU time "
