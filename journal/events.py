@@ -2,7 +2,9 @@
 
 The payload stays `msgspec.Raw` (the exact bytes written) so unknown event types and
 unknown payload fields survive any round trip; consumers decode only what they need,
-with `Event.payload` or their own small typed view Structs.
+with `Event.payload` or their own small typed view Structs. A consumer that reads a
+lot may hand the reader a `typed_decoder` of its view Structs, which decodes the
+envelope and the payload in one pass into `TypedEvent`s.
 
 Schema evolution follows msgspec's rules: new envelope fields get defaults, types
 never change, and records carry ``v``; `upcast` maps older versions forward on read.
@@ -53,6 +55,20 @@ class Event(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
 
 EVENT_DECODER = msgspec.json.Decoder(Event)
+_PAYLOAD_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_payload(raw: msgspec.Raw | bytes) -> dict[str, Any]:
+    """Decode a payload to a dict; a payload that is not an object comes back wrapped."""
+    try:
+        return _PAYLOAD_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return {"value": msgspec.json.decode(raw)}
+
+
+def upcast(event: Event) -> Event:
+    """Bring an event of an older schema version to the current one (v1 is current)."""
+    return event
 
 
 class TypedEvent(msgspec.Struct, frozen=True, gc=False, tag_field="type"):
@@ -89,18 +105,5 @@ def typed_decoder(payloads: Mapping[str, Any]) -> msgspec.json.Decoder[Any]:
         name = "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", type_)) + "Event"
         classes.append(msgspec.defstruct(name, [data], bases=(TypedEvent,), tag=type_, frozen=True, gc=False,
                                          namespace={"type": type_, "__module__": __name__}))
-    return msgspec.json.Decoder(Union[tuple(classes)] if len(classes) > 1 else classes[0])  # type: ignore[return-value]
-_PAYLOAD_DECODER = msgspec.json.Decoder(dict[str, Any])
-
-
-def decode_payload(raw: msgspec.Raw | bytes) -> dict[str, Any]:
-    """Decode a payload to a dict; a payload that is not an object comes back wrapped."""
-    try:
-        return _PAYLOAD_DECODER.decode(raw)
-    except msgspec.ValidationError:
-        return {"value": msgspec.json.decode(raw)}
-
-
-def upcast(event: Event) -> Event:
-    """Bring an event of an older schema version to the current one (v1 is current)."""
-    return event
+    union: Any = Union[tuple(classes)] if len(classes) > 1 else classes[0]
+    return msgspec.json.Decoder(union)

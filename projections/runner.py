@@ -197,10 +197,10 @@ def _fold_range(
 ) -> int:
     """`fold_events` of the events ``first..last``, read a chunk at a time, each event
     decoded with its view in the reader's single pass (`_TypedLines`)."""
-    # The fold makes long-lived state and no reference cycles: a cyclic collection
-    # during it finds nothing and, once the state is large, costs ~3% of a rebuild.
     typed = _TypedLines()
     chunks = Reader(journal.root).chunks(first, last, decoder=typed)
+    # The fold makes long-lived state and no reference cycles: a cyclic collection
+    # during it finds nothing and, once the state is large, costs ~3% of a rebuild.
     collecting = gc.isenabled()
     gc.disable()
     try:
