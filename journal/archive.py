@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from journal.codec import check_line
+from journal.codec import check_line, crc32
 from journal.layout import ARCHIVE_DIR, ensure_subdir, open_private, read_manifest, write_atomic
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def _build(
         comp = zlib.compressobj(level, zlib.DEFLATED, 31)
         blob = comp.compress(b"\n".join(lines[i:j])) + comp.compress(b"\n") + comp.flush()
         blobs.append(blob)
-        crc = zlib.crc32(blob, crc)
+        crc = crc32(blob, crc)
         members.append([offset, len(blob), keys[i][0], keys[j - 1][0], j - i])
         for _, session, agent in keys[i:j]:
             for table, raw in ((sessions, session), (agents, agent)):
@@ -343,7 +343,7 @@ def verify_archive(root: Path, manifest: dict[str, Any] | None = None) -> list[d
         except FileNotFoundError:
             problems.append({"archive": entry["name"], "problem": "missing"})
             continue
-        if len(data) != entry.get("bytes") or "%08x" % zlib.crc32(data) != entry.get("crc32"):
+        if len(data) != entry.get("bytes") or "%08x" % crc32(data) != entry.get("crc32"):
             problems.append({"archive": entry["name"], "problem": "size or CRC does not match the manifest"})
         if not (root / ARCHIVE_DIR / (entry.get("index") or index_name(entry["name"]))).exists():
             problems.append({"archive": entry["name"], "problem": "index missing"})

@@ -16,9 +16,17 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 
 from journal.errors import InvalidEvent
+
+try:
+    # ISA-L's CRC-32 (python-isal): the same function as zlib.crc32, same values, 12x
+    # faster on a 256 KiB read and 4-6x on one record here (bench/crc_speed.py). It is a
+    # dependency of the package, but the hook runs ``python3 -I -S`` without
+    # site-packages, so zlib's is the fallback.
+    from isal.isal_zlib import crc32
+except ImportError:  # pragma: no cover - depends on the interpreter's path
+    from zlib import crc32
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "crc32",
     "CRC_SUFFIX_LEN",
     "encode_data",
     "encode_record",
@@ -116,7 +125,7 @@ def encode_record(
     parts.append(b',"v":%d,"data":' % v)
     parts.append(data)
     body = b"".join(parts)
-    return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+    return body + b',"crc":"%08x"}\n' % crc32(body)
 
 
 def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
@@ -126,7 +135,7 @@ def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
     if src is not None:
         body += b',"src":' + _dumps(src)
     body += line[end:-CRC_SUFFIX_LEN]
-    return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+    return body + b',"crc":"%08x"}\n' % crc32(body)
 
 
 def check_line(line: bytes) -> bool:
@@ -135,7 +144,7 @@ def check_line(line: bytes) -> bool:
         return False
     # Compare the hex text itself: int(..., 16) would also accept "A-F", " ", "_" and
     # "+", so some flipped bytes in the CRC digits would go unnoticed.
-    return b"%08x" % zlib.crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2]
+    return b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2]
 
 
 def peek_seq(line: bytes) -> int | None:

@@ -27,14 +27,13 @@ from __future__ import annotations
 import bisect
 import enum
 import os
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import msgspec
 
-from journal.codec import CRC_SUFFIX_LEN, check_line, peek_seq
+from journal.codec import CRC_SUFFIX_LEN, check_line, crc32, peek_seq
 from journal.errors import CorruptRecord, TornTail
 from journal.events import EVENT_DECODER, Event, decode_payload
 from journal.layout import list_segments, read_manifest
@@ -139,7 +138,6 @@ class _Stop(Exception):
 
 
 def _bulk_crc_ok(lines: list[bytes]) -> bool:
-    crc32 = zlib.crc32
     # The hex text is compared as written (lowercase): int(..., 16) also accepts "A-F",
     # " ", "_" and "+", which let some single flipped bytes in the CRC go unnoticed.
     return all(
@@ -345,7 +343,7 @@ class Reader:
             chunk = os.pread(fd, min(_CHUNK, size - pos), pos)  # not 4 MiB: slower (allocation)
             if not chunk:
                 break
-            crc = zlib.crc32(chunk, crc)
+            crc = crc32(chunk, crc)
             pos += len(chunk)
         return "%08x" % crc
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from journal.archive import ArchiveWriter, archive_name, crash_point
-from journal.codec import check_line, encode_record, peek_seq
+from journal.codec import check_line, crc32, encode_record, peek_seq
 from journal.compaction_plan import (
     CompactionConflict,
     CompactionVetoed,
@@ -141,8 +140,8 @@ def _stage_segment(
     except FileNotFoundError as e:
         raise CompactionConflict(f"sealed segment {name} is missing; run `agent-journal verify`") from e
     # The whole-file CRC (checked against the manifest) vouches for every line, kept or
-    # removed; it runs in a thread (zlib releases the GIL) while the lines are sorted out.
-    crc = pool.submit(zlib.crc32, data)
+    # removed; it runs in a thread (the CRC releases the GIL) while the lines are sorted out.
+    crc = pool.submit(crc32, data)
     seg.bytes_before = len(data)
     if not data.endswith(b"\n"):
         raise CompactionConflict(f"sealed segment {name} does not end with a newline; run `agent-journal verify`")
@@ -209,7 +208,7 @@ def _stage_segment(
             "last_seq": int(last[7 : last.find(b",", 7)]),
             "count": len(out),
             "bytes": len(body),
-            "crc32": "%08x" % zlib.crc32(body),
+            "crc32": "%08x" % crc32(body),
         }
         seg.bytes_after = len(body)
     return seg

@@ -21,10 +21,9 @@ from __future__ import annotations
 import json
 import os
 import time
-import zlib
 from pathlib import Path
 
-from journal.codec import check_line, encode_data, encode_record, now_ts, peek_seq, renumber
+from journal.codec import check_line, crc32, encode_data, encode_record, now_ts, peek_seq, renumber
 from journal.config import JournalConfig
 from journal.errors import InvalidEvent, JournalError, LockTimeout, RecordTooLarge
 from journal.layout import (
@@ -164,7 +163,7 @@ def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
     size = 0
     with open(path, "rb") as f:
         while chunk := f.read(_WRITE_CHUNK):
-            crc = zlib.crc32(chunk, crc)
+            crc = crc32(chunk, crc)
             count += chunk.count(b"\n")
             size += len(chunk)
     fd = os.open(path, os.O_RDONLY)

@@ -14,12 +14,12 @@ new events name.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import msgspec
 
+from journal.codec import crc32
 from journal.events import Event
 from projections.errors import CacheCorrupt
 from projections.views import VIEW_TYPES, decode_view
@@ -70,7 +70,7 @@ class RecordMap(dict):  # type: ignore[type-arg]
         start = self._ends[index - 1] if index else 0
         assert self._blob is not None and self._decoder is not None
         chunk = self._blob[start : self._ends[index]]
-        if zlib.crc32(chunk) != self._crcs[index]:
+        if crc32(chunk) != self._crcs[index]:
             raise CacheCorrupt(f"cached record {key!r} fails its checksum")
         try:
             rec = self._decoder.decode(chunk)
@@ -115,7 +115,7 @@ class RecordMap(dict):  # type: ignore[type-arg]
             else:
                 data = _ENC.encode(rec)
                 out.append(data)
-                crcs.append(zlib.crc32(data))
+                crcs.append(crc32(data))
         return keys, out, crcs
 
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from journal.codec import crc32
 from journal.layout import ensure_subdir, write_atomic
 from projections.base import Projection, RecordMap, State
 
@@ -73,7 +73,7 @@ def encode_state(projection: Projection, state: State, *, journal_id: str, epoch
         CacheHeader(projection.name, projection.version, journal_id, epoch, seq,
                     msgspec.Raw(_ENC.encode(state.meta)), keys, ends, crcs)
     )
-    return b"".join([_PREFIX.pack(_MAGIC, len(header), zlib.crc32(header)), header, *blobs])
+    return b"".join([_PREFIX.pack(_MAGIC, len(header), crc32(header)), header, *blobs])
 
 
 def decode_state(
@@ -86,7 +86,7 @@ def decode_state(
     magic, size, crc = _PREFIX.unpack(view[: _PREFIX.size])
     start = _PREFIX.size
     raw = view[start : start + size]
-    if magic != _MAGIC or len(raw) != size or zlib.crc32(raw) != crc:
+    if magic != _MAGIC or len(raw) != size or crc32(raw) != crc:
         return None
     try:
         header = _HEADER_DEC.decode(raw)
