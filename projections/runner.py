@@ -217,7 +217,9 @@ def _fold_chunks(
     progress: Callable[[int], None] | None,
 ) -> int:
     table, default = _table(pairs)
-    get = table.get
+    # Typed events are dispatched on their class (one per event type and decoder): a
+    # dict lookup on `type(event)` spares the class attribute read of ``event.type``.
+    by_class: dict[type, tuple[bool, tuple[Any, ...]]] = {}
     n = unreported = 0
     for chunk in chunks:
         if chunk[0].__class__ is Event:
@@ -226,13 +228,14 @@ def _fold_chunks(
         else:
             typed.typed += 1
             for event in chunk:
-                entry = get(event.type)
-                if entry is None:
-                    for handler, state in default:
-                        handler(state, event, None)
-                    continue
-                view = event.data if entry[0] is not None else None
-                for handler, state in entry[2]:
+                try:
+                    has_view, handlers = by_class[type(event)]
+                except KeyError:
+                    entry = table.get(event.type)
+                    has_view, handlers = (False, default) if entry is None else (entry[0] is not None, entry[2])
+                    by_class[type(event)] = has_view, handlers
+                view = event.data if has_view else None
+                for handler, state in handlers:
                     handler(state, event, view)
         n += len(chunk)
         if progress is not None:
