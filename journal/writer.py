@@ -218,6 +218,11 @@ def quarantine(root: Path, name: str, data: bytes) -> Path:
     return qpath
 
 
+#: Bytes numbering can add to a record framed with seq 0: 18 more seq digits (2**63 has
+#: 19) and ``,"src":"<spool file name>"`` (at most 44 characters, see `Writer.spool`).
+_RENUMBER_ROOM = 18 + len(b',"src":""') + 44
+
+
 class Writer:
     """Appends records to the journal at *root*; safe across processes and crashes."""
 
@@ -234,9 +239,12 @@ class Writer:
         line = encode_record(
             0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent
         )
-        if len(line) > self.config.max_record_bytes:
+        # Counted at its widest on disk: numbering may give it a 19-digit seq, and a
+        # merge from the spool adds its "src" (see `_RENUMBER_ROOM`).
+        widest = len(line) + _RENUMBER_ROOM
+        if widest > self.config.max_record_bytes:
             raise RecordTooLarge(
-                f"a {event.type} record would be {len(line):,} bytes, over the "
+                f"a {event.type} record would be up to {widest:,} bytes, over the "
                 f"{self.config.max_record_bytes:,}-byte limit (max_record_bytes); shrink its data"
             )
         return line

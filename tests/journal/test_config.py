@@ -123,7 +123,7 @@ def test_a_record_over_the_limit_raises_and_writes_nothing(journal_dir: Path) ->
     journal = Journal.open(journal_dir, max_record_bytes=1024)
     journal.append("small", {"pad": "x" * 100})
     before = _snapshot(journal_dir)
-    with pytest.raises(RecordTooLarge, match=r"a big record would be 2,\d{3} bytes, over the 1,024-byte limit"):
+    with pytest.raises(RecordTooLarge, match=r"a big record would be up to 2,\d{3} bytes, over the 1,024-byte limit"):
         journal.append("big", {"pad": "x" * 2000})
     # In a batch, one record too large stops the whole batch before anything is written.
     with pytest.raises(RecordTooLarge):
@@ -139,6 +139,29 @@ def test_the_limit_is_on_encoded_bytes(journal_dir: Path) -> None:
     journal.append("fits", {"pad": "e" * 800})
     with pytest.raises(RecordTooLarge):
         journal.append("too-big", {"pad": "€" * 400})  # 1200 bytes of payload
+
+
+def test_no_record_on_disk_exceeds_the_limit(journal_dir: Path) -> None:
+    """The cap holds for the record as written: with its real seq, and with the "src" a
+    merge from the spool adds; the room kept for those stays under 100 bytes."""
+    limit = 1024
+    journal = Journal.open(journal_dir, max_record_bytes=limit, durability="flush")
+    journal.append_many([NewEvent("filler") for _ in range(12_345)])  # 5-digit seqs from here
+    biggest = 0
+    for size in range(700, 1000):
+        try:
+            journal._writer.spool([journal._writer.encode(NewEvent("edge", {"pad": "x" * size}))])
+        except RecordTooLarge:
+            continue
+        biggest = size
+    assert biggest, "some payload near the limit must fit"
+    journal.append("merge")  # merges every spooled record, each renumbered and tagged with "src"
+    lines = [line for seg in sorted((journal_dir / "segments").iterdir()) for line in seg.read_bytes().splitlines()]
+    edges = [line for line in lines if b'"type":"edge"' in line]
+    assert edges and all(b'"src":' in line for line in edges)
+    assert max(map(len, lines)) + 1 <= limit  # + 1: the newline
+    assert limit - (max(map(len, edges)) + 1) < 100
+    assert journal.verify().ok
 
 
 def test_the_limit_comes_from_config_in_the_cli(journal_dir: Path) -> None:
