@@ -13,7 +13,8 @@
       archive/            raw records removed by compaction, gzipped per segment (journal.archive)
       compact.lock        held by a running compaction (one at a time; appends are not blocked)
       errors.log          one JSON line per internal error or repair
-      cache/              projection checkpoints (owned by `projections`)
+      cache/              derived, rebuildable data: projection checkpoints (owned by `projections`)
+      cache/crc/          per-chunk CRCs of sealed segments (journal.crc_index)
 
 Directories are 0700 and files 0600 whatever the umask. Stdlib only (hot path).
 """
