@@ -57,11 +57,13 @@ class RepairReport:
     truncated_at: dict[str, Any] | None = None
     #: Sealed segments whose manifest entry was rewritten to match the file again.
     resealed: list[str] = field(default_factory=list)
+    #: Temporary files of writers that died before renaming them (paths in the journal).
+    removed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.torn_tail_bytes or self.dropped_records or self.salvaged_records or self.lost
-                    or self.quarantined or self.truncated_at or self.resealed)
+                    or self.quarantined or self.truncated_at or self.resealed or self.removed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class RepairReport:
             "quarantined": self.quarantined,
             "truncated_at": self.truncated_at,
             "resealed": self.resealed,
+            "removed": self.removed,
         }
 
 
@@ -104,6 +107,7 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
                          "tolerate, salvage or point-in-time")
     report = RepairReport(mode.value)
     with JournalLock(root / LOCK_FILE, lock_timeout):
+        report.removed = _remove_dead_temporaries(root)
         segments = list_segments(root)
         if segments:
             _, active = segments[-1]
@@ -151,6 +155,48 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
         write_manifest(root, manifest)
         log_error(root, "repaired", f"repair ({mode.value}) changed the journal", report=report.to_dict())
     return report
+
+
+def _writer_pid(tmp: Path) -> int | None:
+    """The pid in the name of a temporary file this package writes, if it is one.
+
+    `journal.layout.write_atomic` names them ``.<name>.<pid>.<8 hex>.tmp``; the spool,
+    ``.<time>-<pid>-<6 hex>.jsonl.tmp``.
+    """
+    parts = tmp.name.split(".")
+    if len(parts) >= 5 and parts[-3].isdigit() and len(parts[-2]) == 8:
+        return int(parts[-3])
+    fields = parts[1].split("-") if len(parts) == 4 and parts[2] == "jsonl" else []
+    if len(fields) == 3 and fields[0].isdigit() and fields[1].isdigit():
+        return int(fields[1])
+    return None
+
+
+def _remove_dead_temporaries(root: Path) -> list[str]:
+    """Delete the temporary files whose writer died before renaming them into place.
+
+    A temporary file is never read (its rename is the commit), so it holds nothing
+    that was acknowledged. One whose writer still runs (a cache written without the
+    lock, say) is left alone; a pid that was reused keeps its file until the next repair.
+    """
+    removed = []
+    for tmp in sorted(root.rglob("*.tmp")):
+        pid = _writer_pid(tmp)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # alive (or another user's process: PermissionError below)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            tmp.unlink()
+        except OSError:
+            continue
+        removed.append(str(tmp.relative_to(root)))
+    return removed
 
 
 def _rebuild_manifest(root: Path, report: RepairReport) -> dict[str, Any]:

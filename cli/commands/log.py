@@ -157,7 +157,8 @@ def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
             r = repaired.to_dict()
             click.echo(f"repair ({repair_mode}): dropped {r['dropped_records']} records, salvaged "
                        f"{r['salvaged_records']}, cut {r['torn_tail_bytes']} torn bytes"
-                       + (f", quarantined {len(r['quarantined'])} files" if r["quarantined"] else ""))
+                       + (f", quarantined {len(r['quarantined'])} files" if r["quarantined"] else "")
+                       + (f", removed {len(r['removed'])} temporary files of crashed writers" if r["removed"] else ""))
         d = report.to_dict()
         status = "OK" if report.ok else "DAMAGED"
         click.echo(f"{status}: {d['events']} events, seq {d['first_seq']}..{d['last_seq']}, "
@@ -179,6 +180,8 @@ def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
                        "(the next append repairs it)")
         if d["lost"]:
             click.echo(f"  known lost (after an earlier repair): {d['lost']}")
+        for path in d["leftovers"]:
+            click.echo(f"  leftover: {path} (harmless; `--repair tolerate` removes a crashed writer's)")
         if not report.ok and not repair_mode:
             click.echo("Run `agent-journal verify --repair tolerate` to set damaged records aside.")
     if not report.ok:

@@ -195,6 +195,32 @@ def test_verify_repair_text_output(populated: Journal, kit) -> None:
     assert result.stdout.splitlines()[1].startswith("OK: 12 events")
 
 
+def test_repair_removes_temporary_files_of_dead_writers_only(populated: Journal) -> None:
+    """A writer killed between writing its temporary file and renaming it leaves the file
+    behind: verify lists it (the journal is fine), repair removes it unless its writer lives."""
+    root = populated.root
+    dead_pid = 2**22 + 17  # above Linux's largest pid_max: no such process
+    dead_manifest = root / f".manifest.json.{dead_pid}.0badc0de.tmp"
+    dead_spool = root / "spool" / f".{1764072000000000000:020d}-{dead_pid}-abc123.jsonl.tmp"
+    live_cache = root / "cache" / f".sessions.msgpack.{os.getpid()}.feedf00d.tmp"
+    for path in (dead_manifest, dead_spool, live_cache):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"half written")
+    text = run(root, "verify")
+    assert_ok(text)  # leftovers are not damage
+    assert f"  leftover: {dead_manifest.name} (harmless" in text.stdout
+    result = run(root, "verify", "--repair", "tolerate", "--json")
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    assert sorted(report["repair"]["removed"]) == sorted(
+        [dead_manifest.name, f"spool/{dead_spool.name}"])
+    assert report["leftovers"] == [f"cache/{live_cache.name}"] and live_cache.exists()
+    assert report["events"] == 12 and report["ok"]
+    again = run(root, "verify", "--repair", "tolerate")
+    assert_ok(again)
+    assert "removed" not in again.stdout.splitlines()[0]
+
+
 # -- stats --------------------------------------------------------------------------------
 
 
