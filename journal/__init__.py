@@ -1,9 +1,10 @@
 """Agent Journal's storage engine: a crash-safe, multi-writer, append-only event log.
 
 It knows nothing about Claude Code. `Journal` is the facade; see the submodules for
-the record format (`codec`), appending (`writer`), reading (`reader`), checking
-(`verify`) and repairing (`recovery`). Importing this package loads only the stdlib
-write path; msgspec is loaded when something reads.
+the record format (`codec`), appending (`writer`, with one segment file's tail, seal
+and quarantine in `segments`), reading (`reader`, with its damage handling in
+`reader_damage`), checking (`verify`) and repairing (`recovery`). Importing this
+package loads only the stdlib write path; msgspec is loaded when something reads.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from journal.layout import (
 )
 from journal.locking import JournalLock
 from journal.reader import Damage, Reader, RecoveryMode
-from journal.writer import quarantine, repair_tail, seal_info
+from journal.segments import quarantine, repair_tail, seal_info
 
 __all__ = ["RepairReport", "repair"]
 

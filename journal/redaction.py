@@ -4,8 +4,9 @@ Hook payloads carry prompts, shell commands, tool outputs and environment dumps,
 them routinely contain credentials; a journal lives for a long time and gets copied around.
 So secrets are removed at the door, and sizes are capped (`journal.limits`) so that one
 huge tool output cannot bloat the journal. Pure (no I/O), stdlib only, and cheap to import:
-it runs in the hook process twice per tool call. The shapes it looks for, and how a value
-is judged, are in `journal.secrets_patterns`.
+it runs in the hook process twice per tool call. The shapes it looks for are in
+`journal.secrets_patterns`, how a value is judged in `journal.secret_heuristics`, and the
+configuration (`RedactionConfig`) in `journal.redaction_config`.
 
 Markers
 -------
@@ -74,23 +75,16 @@ from journal.limits import (
     MAX_DEPTH,
     MIN_MAX_EVENT,
     MIN_MAX_STRING,
-    check_limit,
     fits,
     limit,
     sha256_hex,
     shrink,
 )
 from journal.limits import str_size as _str_size  # noqa: F401  (the size contract tests rely on)
-from journal.secrets_patterns import (
-    DETECTORS,
-    MARKER_RE,
-    Detector,
-    Scan,
-    candidate_mask,
-    key_value_kind,
-    lazy,
-    span,
-)
+from journal.redaction_config import RedactionConfig, compile_pattern
+from journal.secret_heuristics import key_value_kind
+from journal.secret_scan import Detector, Scan, candidate_mask, span
+from journal.secrets_patterns import DETECTORS, MARKER_RE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -120,133 +114,6 @@ _MAX_PASSES = 3
 _MARGIN = 4096
 # Redacted strings shorter than this are never cut (see journal.limits._SHORT).
 _NEVER_CUT = 26
-_NAME_RE = lazy(r"[A-Za-z0-9_]{1,40}")
-
-
-# ------------------------------------------------------------------------------- config
-
-
-class RedactionConfig:
-    """What to redact beyond the built-in shapes, what to keep, and the size limits.
-
-    ``extra_patterns`` are ``(name, regex)`` pairs; a regex with a group named ``secret``
-    redacts only that group, otherwise the whole match. ``allow`` lists exact strings that
-    are never redacted. ``salt`` keys the marker hashes (see the module docstring).
-    """
-
-    __slots__ = ("extra_patterns", "allow", "max_string", "max_event", "salt")
-
-    def __init__(
-        self,
-        extra_patterns: list[tuple[str, str]] | None = None,
-        allow: list[str] | None = None,
-        max_string: int = DEFAULT_MAX_STRING,
-        max_event: int = DEFAULT_MAX_EVENT,
-        salt: str = "",
-    ) -> None:
-        self.extra_patterns: list[tuple[str, str]] = []
-        for i, pattern in enumerate(extra_patterns or []):
-            if not isinstance(pattern, (tuple, list)) or len(pattern) != 2:
-                raise ValueError(f"extra_patterns[{i}]: expected a (name, regex) pair, got {pattern!r}")
-            _compile_pattern(f"extra_patterns[{i}]", *pattern)
-            self.extra_patterns.append((pattern[0], pattern[1]))
-        self.allow = _check_allow("allow", list(allow or []))
-        self.max_string = check_limit("max_string", max_string, MIN_MAX_STRING)
-        self.max_event = check_limit("max_event", max_event, MIN_MAX_EVENT)
-        self.salt = _check_salt("salt", salt)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name != "salt")
-        return f"RedactionConfig({fields}, salt={'***' if self.salt else ''!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RedactionConfig):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable lists inside
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, *, salt: str | None = None) -> RedactionConfig:
-        """Validate the ``redaction`` and ``limits`` sections of a journal config dict.
-
-        Other top-level sections are ignored (they belong to other layers); unknown keys
-        inside these two sections are errors, so a typo cannot silently disable a rule.
-        """
-        data = {} if data is None else data
-        if not _is_mapping(data):
-            raise ValueError(f"config: expected an object, got {type(data).__name__}")
-        red = _section(data, "redaction", ("patterns", "allow", "salt"))
-        lim = _section(data, "limits", ("max_string", "max_event"))
-        patterns = red.get("patterns", [])
-        if not isinstance(patterns, list):
-            raise ValueError(f"redaction.patterns: expected a list, got {type(patterns).__name__}")
-        pairs = []
-        for i, item in enumerate(patterns):
-            where = f"redaction.patterns[{i}]"
-            if not _is_mapping(item):
-                raise ValueError(f'{where}: expected an object with "name" and "regex", got {type(item).__name__}')
-            unknown = sorted(set(item) - {"name", "regex"})
-            if unknown:
-                raise ValueError(f"{where}: unknown key {unknown[0]!r} (expected name, regex)")
-            for field in ("name", "regex"):
-                if field not in item:
-                    raise ValueError(f"{where}: missing {field!r}")
-            _compile_pattern(where, item["name"], item["regex"])
-            pairs.append((item["name"], item["regex"]))
-        allow = red.get("allow", [])
-        if not isinstance(allow, list):
-            raise ValueError(f"redaction.allow: expected a list of strings, got {type(allow).__name__}")
-        return cls(
-            extra_patterns=pairs,
-            allow=_check_allow("redaction.allow", allow),
-            max_string=check_limit("limits.max_string", lim.get("max_string", DEFAULT_MAX_STRING), MIN_MAX_STRING),
-            max_event=check_limit("limits.max_event", lim.get("max_event", DEFAULT_MAX_EVENT), MIN_MAX_EVENT),
-            salt=_check_salt("redaction.salt", red.get("salt", "")) if salt is None else salt,
-        )
-
-
-def _is_mapping(value: object) -> bool:
-    return hasattr(value, "keys") and hasattr(value, "__getitem__")
-
-
-def _section(data: Mapping[str, Any], name: str, known: tuple[str, ...]) -> Mapping[str, Any]:
-    section = data.get(name, {})
-    if section is None:
-        return {}
-    if not _is_mapping(section):
-        raise ValueError(f"{name}: expected an object, got {type(section).__name__}")
-    unknown = sorted(str(k) for k in section if k not in known)
-    if unknown:
-        raise ValueError(f"{name}: unknown key {unknown[0]!r} (expected one of: {', '.join(known)})")
-    return section  # type: ignore[no-any-return]
-
-
-def _check_allow(where: str, allow: list[Any]) -> list[str]:
-    for i, item in enumerate(allow):
-        if not isinstance(item, str) or not item:
-            raise ValueError(f"{where}[{i}]: expected a non-empty string, got {item!r}")
-    return allow
-
-
-def _check_salt(where: str, salt: Any) -> str:
-    if not isinstance(salt, str):
-        raise ValueError(f"{where}: expected a string, got {type(salt).__name__}")
-    return salt
-
-
-def _compile_pattern(where: str, name: object, regex: object) -> re.Pattern[str]:
-    if not isinstance(name, str) or not _NAME_RE().fullmatch(name):
-        raise ValueError(f"{where}.name: expected 1-40 characters of [A-Za-z0-9_], got {name!r}")
-    if not isinstance(regex, str) or not regex:
-        raise ValueError(f"{where}.regex: expected a non-empty string, got {regex!r}")
-    try:
-        compiled = re.compile(regex)
-    except re.error as e:
-        raise ValueError(f"{where}.regex: invalid regular expression {regex!r}: {e}") from e
-    if compiled.fullmatch(""):
-        raise ValueError(f"{where}.regex: {regex!r} matches the empty string")
-    return compiled
 
 
 # ------------------------------------------------------------------------------ redactor
@@ -263,7 +130,7 @@ class Redactor:
         self._salt = self.config.salt + "\0" if self.config.salt else ""
         extra = []
         for name, regex in self.config.extra_patterns:
-            compiled = _compile_pattern(f"pattern {name!r}", name, regex)
+            compiled = compile_pattern(f"pattern {name!r}", name, regex)
             group: int | str = "secret" if "secret" in compiled.groupindex else 0
             extra.append(Detector(regex, span(name, group)))
         # Gate mask -> the detectors worth running for it, in priority order; user

@@ -1,9 +1,10 @@
-"""The secret shapes `journal.redaction` looks for, and how a candidate value is judged.
+"""The secret shapes `journal.redaction` looks for: the detector table and its resolvers.
 
 `DETECTORS` is the table: one entry per shape (vendor tokens, PEM keys, JWTs, header and
 URL credentials, assignments to secret-named keys, env-style high-entropy values), in
-priority order. The value tests (`value_is_secret`, `key_value_kind`...) decide whether a
-value assigned to a secret-sounding key is a secret or a placeholder, a reference, a path.
+priority order. A resolver turns a match into the span to redact, asking the value tests
+of `journal.secret_heuristics` whether a value assigned to a secret-sounding key is a secret
+or a placeholder, a reference, a path. `Detector` and `Scan` are in `journal.secret_scan`.
 
 Linear time, on any input
 -------------------------
@@ -23,36 +24,32 @@ Every detector costs time linear in the text, including text built to hurt it ("
   runs on through that "key", and an assignment with no real value of its own
   (``token=Zm9vYmFy3pwd=``) belongs to the value on its left.
 * What a pass has claimed is a bytearray, so an overlap test is one ``find``.
-* Value tests are C-level string operations, and the entropy of a value is one `Counter`.
+* Value tests (`journal.secret_heuristics`) are C-level string operations, and the entropy
+  of a value is one `Counter`.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
+
+from journal.secret_heuristics import (
+    env_kind,
+    classes_and_transitions,
+    credential_like,
+    is_placeholder,
+    key_kind,
+    lazy,
+    value_is_secret,
+)
+from journal.secret_scan import Detector, span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    Span = tuple[str, int, int]
-    Resolve = Callable[["re.Match[str]", str, "Scan"], "Span | None"]
+    from journal.secret_scan import Scan, Span
 
-__all__ = ["DETECTORS", "Detector", "MARKER_RE", "Scan", "candidate_mask", "key_value_kind", "lazy", "span"]
-
-
-def lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
-    """Compile on first use. Compiling is most of the import cost of the privacy layer, and
-    most payloads never reach a given detector or validator."""
-    compiled: list[re.Pattern[str]] = []
-
-    def get() -> re.Pattern[str]:
-        if not compiled:
-            compiled.append(re.compile(pattern, flags))
-        return compiled[0]
-
-    return get
+__all__ = ["DETECTORS", "MARKER_RE"]
 
 
 MARKER_RE = lazy(r"\[REDACTED:[A-Za-z0-9_]{1,40}:[0-9a-f]{8}\]")
@@ -62,283 +59,14 @@ _WORD = _ALNUM | {"_"}
 _TOKEN = _WORD | {"-"}
 _KEY = _TOKEN | {"."}
 
-# --------------------------------------------------------------------------- value tests
+# ------------------------------------------------------------------------------ resolvers
 
-_PLACEHOLDER_WORDS = frozenset(
-    """
-    changeme change_me change-me password passwd pass pwd secret secrets token key apikey
-    api_key xxx none null nil true false undefined example sample placeholder dummy fake
-    redacted hidden masked str string bytes int bool any optional secretstr required todo
-    tbd test testing foo bar baz value default empty n/a na auth credentials credential
-    """.split()
-)
-_MASK_CHARS = "*xX#._\u2022-"
-_WORD_CHARS = {ord(c): None for c in "abcdefghijklmnopqrstuvwxyz_- "}
-# References rather than values: DEFAULT_PASSWORD, self.token, process.env.API_KEY.
-_REFERENCE_RE = lazy(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+")
-_CAMEL_RE = lazy(r"[A-Za-z][a-z]+(?:[A-Z][a-z0-9]*)+")  # hashedPassword, SecretStr
-_PATH_RE = lazy(r"(?:~|\.{1,2})?/[A-Za-z0-9_.~/-]*|[A-Za-z]:\\.*")
-_PLAIN_WORDS_RE = lazy(r"[A-Za-z]+(?:[ _./-][A-Za-z]+)*")
-_HEXISH_RE = lazy(r"[0-9a-fA-F-]+")
 _DIGIT_RE = lazy(r"[0-9]")
 _ALPHA_RE = lazy(r"[A-Za-z]")
-_B64_RUN_RE = lazy(r"[A-Za-z0-9+/]{32}")
-_NOT_ALNUM_RE = lazy(r"[^A-Za-z0-9]+")
-_CLASS_RUN_RE = lazy(r"a+|A+|0+")
-_CLASSES = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "a" * 26 + "A" * 26 + "0" * 10
-)
-# "your_api_key"-style placeholders are short; the (slow) word test skips longer values.
-_SHORT_PLACEHOLDER = 256
-
-
-def is_placeholder(value: str, key: str = "") -> bool:
-    """True for values that stand for a secret without being one (``<TOKEN>``, ``$X``...).
-
-    Plain string tests rather than one big regex: this runs only on candidates, but its
-    first use would otherwise pay a costly compile in every short-lived hook process.
-    """
-    v = value.strip()
-    if not v:
-        return True
-    low = v.lower()
-    if low in _PLACEHOLDER_WORDS or (key and low == key.lower().lstrip("-")):
-        return True
-    if "EXAMPLE" in v or "***" in v or "..." in v or "\u2022\u2022\u2022" in v:
-        return True  # AWS documentation keys (AKIAIOSFODNN7EXAMPLE); masked or elided values
-    first, last = v[0], v[-1]
-    if (first, last) in (("<", ">"), ("{", "}"), ("[", "]")):
-        return True  # <YOUR_TOKEN>, {{ template }}, {name}, [REDACTED:...]
-    if first == "$" and (v[1:2] in ("{", "(") or v[1:].replace("_", "a").isalnum()):
-        return True  # ${VAR}, $(cmd), $VAR
-    if first == "%" and (last == "%" or v == "%s" or (v[1:2] == "(" and last in "sd")):
-        return True  # %VAR%, %s, %(name)s
-    if len(v) >= 3 and not v.strip(_MASK_CHARS):
-        return True  # xxxx, ----
-    if len(v) <= _SHORT_PLACEHOLDER and not low.translate(_WORD_CHARS) and (
-        low.startswith(("your", "my", "insert", "enter", "put")) or low.endswith(("here", "placeholder"))
-    ):
-        return True  # your_api_key, my-secret, token_here
-    # References: DEFAULT_PASSWORD, self.token. A random token can have this shape too
-    # (hvs.CAES...), but references read like words: few case changes.
-    return ("_" in v or "." in v) and _REFERENCE_RE().fullmatch(v) is not None and classes_and_transitions(v)[1] < 0.25
 
 
 def _mixed(value: str) -> bool:
     return _DIGIT_RE().search(value) is not None and _ALPHA_RE().search(value) is not None
-
-
-def classes_and_transitions(value: str) -> tuple[int, float]:
-    """Character classes used (lower/upper/digit) and class changes per ASCII alphanumeric."""
-    alnum = _NOT_ALNUM_RE().sub("", value).translate(_CLASSES)
-    if not alnum:
-        return 0, 0.0
-    classes = ("a" in alnum) + ("A" in alnum) + ("0" in alnum)
-    return classes, (_CLASS_RUN_RE().subn("", alnum)[1] - 1) / len(alnum)
-
-
-def _entropy(value: str) -> float:
-    """Shannon entropy in bits per character."""
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
-
-
-def _looks_random(value: str, hex_ok: bool = False) -> bool:
-    """A long value that looks machine-generated: high entropy, mixed classes, no words.
-
-    Hex is left out unless ``hex_ok``: unnamed hex values are digests and commit ids.
-    """
-    if len(value) < 20 or value[0] in "/~." or (not hex_ok and _HEXISH_RE().fullmatch(value)):
-        return False
-    classes, transitions = classes_and_transitions(value)
-    return classes >= 2 and transitions >= 0.2 and _entropy(value) >= 3.5
-
-
-def _is_path(value: str) -> bool:
-    """A file path (``/home/me/x``) rather than a base64 secret that starts with a slash."""
-    return _PATH_RE().fullmatch(value) is not None and classes_and_transitions(value)[1] < 0.3
-
-
-def credential_like(value: str) -> bool:
-    """A value that can be a token or key: long enough, not a number, not plain words."""
-    if len(value) < 8 or value.isdigit() or _is_path(value):
-        return False
-    if _PLAIN_WORDS_RE().fullmatch(value):
-        # Letters only: a token only if it is long and switches case like random text.
-        return len(value) >= 16 and classes_and_transitions(value)[1] >= 0.3
-    return True
-
-
-def value_is_secret(kind: str, key: str, value: str, style: str) -> bool:
-    """Decide for a value assigned to a secret-sounding key.
-
-    ``style`` is ``quoted`` ("x" / structured values), ``bare`` (KEY=x, query strings),
-    ``yaml`` (key: x) or ``code`` (key = x): the more a line looks like source code, the
-    more a bare value is a reference rather than the secret itself.
-    """
-    if is_placeholder(value, key):
-        return False
-    if kind not in ("password", "secret") or style == "code":
-        return credential_like(value)
-    if _is_path(value):  # PWD=/home/me
-        return False
-    if style == "yaml" and _CAMEL_RE().fullmatch(value):  # password: PasswordType
-        return False
-    return len(value) >= 3
-
-
-# A key names a secret when it ends with one of these (separators "_", "-", "." ignored),
-# checked in order: DB_PASSWORD, clientSecret, x-api-key, aws_secret_access_key.
-_KEY_SUFFIXES = (
-    ("secretaccesskey", "aws_secret_access_key"),
-    ("privatekey", "private_key"),
-    ("secretkey", "secret"),
-    *((f"{word}key", "api_key") for word in (
-        "api", "access", "auth", "client", "app", "service", "signing", "encryption", "master",
-        "license", "subscription", "account",
-    )),
-    ("secret", "secret"),
-    ("credential", "secret"),
-    ("credentials", "secret"),
-    ("password", "password"),
-    ("passwd", "password"),
-    ("passphrase", "password"),
-    ("token", "token"),
-)  # fmt: skip
-# Short words count only as a whole word: DB_PASS and BASIC_AUTH, not bypass or oauth.
-_KEY_WORDS = (("pass", "password"), ("pwd", "password"), ("auth", "token"))
-_ENV_KEY_RE = lazy(r"[A-Z][A-Z0-9_]{1,63}")
-# Words that make an env name secret wherever they stand: SECRET_KEY_BASE, DB_PASSWORD_V2.
-_ENV_WORDS = {
-    "PASSWORD": "password", "PASSWD": "password", "PASS": "password", "PWD": "password",
-    "SECRET": "secret", "CREDENTIALS": "secret", "TOKEN": "token", "APIKEY": "api_key",
-}  # fmt: skip
-_KEY_KINDS: dict[str, str | None] = {}  # keys repeat within and across events: cache
-
-
-def key_kind(key: str) -> str | None:
-    """The secret kind a key name announces (``DB_PASSWORD`` -> ``password``), if any."""
-    try:
-        return _KEY_KINDS[key]
-    except KeyError:
-        pass
-    low = key.lower()
-    flat = low.replace("_", "").replace("-", "").replace(".", "")
-    kind = next((kind for suffix, kind in _KEY_SUFFIXES if flat.endswith(suffix)), None)
-    if kind is None:
-        for word, word_kind in _KEY_WORDS:
-            if low.endswith(word) and (len(low) == len(word) or not low[-len(word) - 1].isalpha()):
-                kind = word_kind
-                break
-    if len(_KEY_KINDS) >= 4096:
-        _KEY_KINDS.clear()
-    _KEY_KINDS[key] = kind
-    return kind
-
-
-def _env_kind(key: str, value: str) -> str | None:
-    """The kind of a long ``value`` assigned to the env-style name ``key``, if a secret."""
-    if is_placeholder(value):
-        return None
-    named = next((_ENV_WORDS[w] for w in key.split("_") if w in _ENV_WORDS), None)
-    if named is not None:
-        return named if _looks_random(value, hex_ok=True) else None
-    return "high_entropy" if _looks_random(value) else None
-
-
-def key_value_kind(key: str, value: str) -> str | None:
-    """The kind of a whole string value stored under ``key`` in a dict, if it is a secret."""
-    kind = key_kind(key)
-    if kind is not None:
-        return kind if value_is_secret(kind, key, value, "quoted") else None
-    if key.isupper() and _ENV_KEY_RE().fullmatch(key):
-        return _env_kind(key, value)
-    return None
-
-
-# ------------------------------------------------------------------------ scan and detectors
-
-
-class Scan:
-    """One redaction pass over one string: the spans claimed so far, and what resolvers
-    remember between matches so that none of them rescans text (see the module docstring)."""
-
-    __slots__ = (
-        "text", "taken", "spans", "next_key", "next_key_end", "next_key_named", "absorb_end",
-        "block_end", "end_from", "end_match",
-    )
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.taken: bytearray | None = None  # 1 where a span is claimed
-        self.spans: list[tuple[int, int, str | None]] = []  # kind None: a marker already there
-        self.next_key = self.next_key_end = len(text)  # assignments: the key on the right,
-        self.next_key_named = True  # ... whether it reads like a name,
-        self.absorb_end = -1  # ... and where its value ends, when it has none of its own
-        self.block_end = 0  # PEM: the end of the last block scanned
-        self.end_from = -1  # PEM: where the last END search started, and what it found
-        self.end_match: re.Match[str] | None = None
-
-    def claim(self, start: int, end: int, kind: str | None) -> None:
-        if self.taken is None:
-            self.taken = bytearray(len(self.text))
-        self.taken[start:end] = b"\x01" * (end - start)
-        self.spans.append((start, end, kind))
-
-    def overlaps(self, start: int, end: int) -> bool:
-        return self.taken is not None and self.taken.find(1, start, end) >= 0
-
-    def first_taken(self, start: int, end: int) -> int:
-        return -1 if self.taken is None else self.taken.find(1, start, end)
-
-
-class Detector:
-    """One secret shape: a regex, cheap trigger substrings, and a resolver for the span."""
-
-    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "lower", "reverse", "left", "resolve")
-
-    def __init__(
-        self,
-        pattern: str,
-        resolve: Resolve,
-        gate: str = "",
-        needles: tuple[str, ...] = (),
-        *,
-        lower: bool = False,
-        reverse: bool = False,
-        left: frozenset[str] = frozenset(),
-        flags: int = 0,
-    ) -> None:
-        self.pattern = pattern
-        self.flags = flags
-        self._regex: re.Pattern[str] | None = None
-        self.resolve = resolve
-        # Characters one of which must occur, else the regex is skipped (see `gate_mask`).
-        self.mask = gate_mask(gate)
-        # Substrings one of which must occur, tested after the gate: cheaper than a regex
-        # call, and in a short-lived hook process they spare compiling regexes not needed.
-        self.needles = needles
-        self.lower = lower or reverse  # pattern is lowercase and runs on the lowercased text
-        self.reverse = reverse  # ... reversed: `resolve` gets positions in the reversed text
-        self.left = left  # characters that must not precede the match (word boundary)
-
-    @property
-    def regex(self) -> re.Pattern[str]:
-        if self._regex is None:  # compiled on first use, see `lazy`
-            self._regex = re.compile(self.pattern, self.flags)
-        return self._regex
-
-
-def span(kind: str, group: int | str = 0, test: Callable[[str], bool] | None = None) -> Resolve:
-    """A resolver that redacts ``group`` of the match as ``kind`` (if ``test`` accepts it)."""
-
-    def resolve(m: re.Match[str], s: str, scan: Scan) -> Span | None:
-        start, end = m.span(group)
-        if test is not None and not test(s[start:end]):
-            return None
-        return kind, start, end
-
-    return resolve
 
 
 def _mixed_after(prefix_len: int) -> Callable[[str], bool]:
@@ -362,6 +90,7 @@ def _jwt_ok(token: str) -> bool:
 
 
 _PEM_END_RE = lazy(r"-----END[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
+_B64_RUN_RE = lazy(r"[A-Za-z0-9+/]{32}")
 _PEM_BODY_RE = lazy(r"(?:[A-Za-z0-9+/=\s:,-]|\\[nr])*+")
 
 
@@ -506,44 +235,8 @@ def _resolve_env(m: re.Match[str], s: str, scan: Scan) -> Span | None:
         i -= 1
     if j - i < 2 or not ("A" <= s[i] <= "Z") or (i and s[i - 1] in _WORD):
         return None
-    kind = _env_kind(s[i:j], s[start:end])
+    kind = env_kind(s[i:j], s[start:end])
     return None if kind is None else (kind, start, end)
-
-
-# Every detector names a gate: characters one of which must occur in a string for its
-# regex to be worth running. Testing one character is a memchr, far cheaper than a regex
-# scan or a longer substring test; "b" stands for "b" or "B" (bearer).
-_GATE_CHARS = "=:@-_/AJb"
-_SEPARATOR_BITS = 0b111  # "=", ":", "@"
-# Strings shorter than this cannot hold any built-in secret shape ("pass=abc" is 8), and
-# shorter than _MIN_SHAPE only an assignment, "user:pw@" or "--flag value" (all built-in
-# token shapes are at least 20 characters).
-_MIN_CANDIDATE = 8
-_MIN_SHAPE = 20
-
-
-def gate_mask(s: str) -> int:
-    """One bit per gate character present in ``s``."""
-    mask = 0
-    bit = 1
-    for char in _GATE_CHARS:
-        if char in s:
-            mask |= bit
-        bit <<= 1
-    if "B" in s:
-        mask |= bit >> 1
-    return mask
-
-
-def candidate_mask(s: str) -> int:
-    """The gate mask of ``s``, or 0 when no built-in detector can match it."""
-    n = len(s)
-    if n < _MIN_CANDIDATE:
-        return 0
-    mask = gate_mask(s)
-    if n < _MIN_SHAPE and not mask & _SEPARATOR_BITS and " " not in s:
-        return 0
-    return mask
 
 
 # Every key `key_kind` knows contains one of these (lowercase).

@@ -137,7 +137,7 @@ class Journal:
 
     def last_seq(self) -> int:
         """The seq of the newest record (0 for an empty journal), read from the tail."""
-        from journal.writer import _last_newline, _tail_seq
+        from journal.segments import _last_newline, _tail_seq
 
         segments = list_segments(self.root)
         for first, path in reversed(segments):

@@ -15,7 +15,7 @@ from journal.archive import orphan_archive_files, verify_archive
 from journal.layout import LOCK_FILE, list_segments, read_manifest
 from journal.locking import JournalLock
 from journal.reader import Damage, Reader, RecoveryMode
-from journal.writer import seal_info
+from journal.segments import seal_info
 
 __all__ = ["VerifyReport", "verify"]
 
