@@ -36,6 +36,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "crc32",
     "CRC_SUFFIX_LEN",
+    "CRC_MARK",
+    "SEQ_PREFIX",
     "encode_data",
     "encode_record",
     "renumber",
@@ -50,8 +52,8 @@ SCHEMA_VERSION = 1
 
 #: ``,"crc":"xxxxxxxx"}`` - the fixed-width tail of every record (without ``\n``).
 CRC_SUFFIX_LEN = 18
-_CRC_MARK = b',"crc":"'
-_SEQ_PREFIX = b'{"seq":'
+CRC_MARK = b',"crc":"'
+SEQ_PREFIX = b'{"seq":'
 
 _utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -130,8 +132,8 @@ def encode_record(
 
 def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
     """Give a verified record line (without ``\\n``) a new seq (and a source tag); re-CRC it."""
-    end = line.index(b",", len(_SEQ_PREFIX))
-    body = _SEQ_PREFIX + b"%d" % seq
+    end = line.index(b",", len(SEQ_PREFIX))
+    body = SEQ_PREFIX + b"%d" % seq
     if src is not None:
         body += b',"src":' + _dumps(src)
     body += line[end:-CRC_SUFFIX_LEN]
@@ -140,7 +142,7 @@ def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
 
 def check_line(line: bytes) -> bool:
     """True if *line* (without its ``\\n``) is a complete record whose CRC matches."""
-    if len(line) < 40 or line[-CRC_SUFFIX_LEN:-10] != _CRC_MARK or line[-2:] != b'"}':
+    if len(line) < 40 or line[-CRC_SUFFIX_LEN:-10] != CRC_MARK or line[-2:] != b'"}':
         return False
     # Compare the hex text itself: int(..., 16) would also accept "A-F", " ", "_" and
     # "+", so some flipped bytes in the CRC digits would go unnoticed.
@@ -149,10 +151,10 @@ def check_line(line: bytes) -> bool:
 
 def peek_seq(line: bytes) -> int | None:
     """Read the seq from the start of a (possibly damaged) line, or None if it is unreadable."""
-    if not line.startswith(_SEQ_PREFIX):
+    if not line.startswith(SEQ_PREFIX):
         return None
-    end = line.find(b",", len(_SEQ_PREFIX), len(_SEQ_PREFIX) + 21)
+    end = line.find(b",", len(SEQ_PREFIX), len(SEQ_PREFIX) + 21)
     if end < 0:
         return None
-    digits = line[len(_SEQ_PREFIX):end]
+    digits = line[len(SEQ_PREFIX):end]
     return int(digits) if digits.isdigit() else None

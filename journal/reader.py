@@ -31,12 +31,12 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import msgspec
 
-from journal.codec import CRC_SUFFIX_LEN, crc32, peek_seq
+from journal.codec import CRC_MARK, CRC_SUFFIX_LEN, crc32, peek_seq
 from journal.crc_index import ChunkIndex, IndexBuilder, load_index
 from journal.damage import Damage, RecoveryMode, SeqHoles, seq_ranges_cover
 from journal.events import EVENT_DECODER, Event
 from journal.layout import list_segments, read_manifest
-from journal.reader_damage import _MARK, DamageHandling, _Stop
+from journal.reader_damage import DamageHandling, _Stop
 
 __all__ = ["RecoveryMode", "Damage", "LineDecoder", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
 
@@ -57,7 +57,7 @@ def _bulk_crc_ok(lines: list[bytes]) -> bool:
     # The hex text is compared as written (lowercase): int(..., 16) also accepts "A-F",
     # " ", "_" and "+", which let some single flipped bytes in the CRC go unnoticed.
     return all(
-        b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2] and line[-CRC_SUFFIX_LEN:-10] == _MARK
+        b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2] and line[-CRC_SUFFIX_LEN:-10] == CRC_MARK
         for line in lines
     )
 

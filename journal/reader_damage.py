@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import msgspec
 
-from journal.codec import CRC_SUFFIX_LEN, check_line, peek_seq
+from journal.codec import CRC_MARK, CRC_SUFFIX_LEN, SEQ_PREFIX, check_line, peek_seq
 from journal.damage import Damage, RecoveryMode, SeqHoles
 from journal.errors import CorruptRecord, TornTail
 from journal.events import EVENT_DECODER, Event, decode_payload
@@ -20,8 +20,6 @@ from journal.layout import read_manifest
 
 __all__ = ["DamageHandling"]
 
-_MARK = b',"crc":"'
-_SEQ_PREFIX = b'{"seq":'
 
 
 class _Stop(Exception):
@@ -146,7 +144,7 @@ class DamageHandling:
 
     @staticmethod
     def _why(record: bytes) -> str:
-        if len(record) < CRC_SUFFIX_LEN or record[-CRC_SUFFIX_LEN:-10] != _MARK:
+        if len(record) < CRC_SUFFIX_LEN or record[-CRC_SUFFIX_LEN:-10] != CRC_MARK:
             return f"line of {len(record)} bytes is not a journal record (no CRC member)"
         return f"CRC mismatch on a {len(record)}-byte record"
 
@@ -154,7 +152,7 @@ class DamageHandling:
     def _salvage(record: bytes) -> Event | None:
         """Salvage mode: keep what parses, also a good record glued behind garbage."""
         candidates = [record]
-        glued = record.rfind(_SEQ_PREFIX)
+        glued = record.rfind(SEQ_PREFIX)
         if glued > 0:
             candidates.append(record[glued:])
         for candidate in candidates:

@@ -17,10 +17,10 @@ TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook'
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["seal_info", "repair_tail", "quarantine"]
+__all__ = ["seal_info", "repair_tail", "quarantine", "last_newline", "tail_seq"]
 
 _TAIL = 64 * 1024
-#: The first read of `_tail_seq`: holds the last record of almost every segment.
+#: The first read of `tail_seq`: holds the last record of almost every segment.
 _TAIL_FIRST = 4096
 _WRITE_CHUNK = 1024 * 1024
 _fdatasync = getattr(os, "fdatasync", os.fsync)
@@ -36,7 +36,7 @@ def _read_at(fd: int, offset: int, size: int) -> bytes:
     return os.pread(fd, size, offset)
 
 
-def _last_newline(fd: int, size: int) -> int:
+def last_newline(fd: int, size: int) -> int:
     """Offset just past the last ``\\n`` in the file (0 if there is none)."""
     end = size
     while end > 0:
@@ -49,7 +49,7 @@ def _last_newline(fd: int, size: int) -> int:
     return 0
 
 
-def _tail_seq(fd: int, size: int, first_seq: int) -> int:
+def tail_seq(fd: int, size: int, first_seq: int) -> int:
     """The seq of the last record in a segment that ends in ``\\n``.
 
     The last line with a valid CRC gives the seq; each complete but corrupt line
@@ -91,7 +91,7 @@ def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
             size += len(chunk)
     fd = os.open(path, os.O_RDONLY)
     try:
-        last = _tail_seq(fd, size, first_seq) if size else first_seq - 1
+        last = tail_seq(fd, size, first_seq) if size else first_seq - 1
     finally:
         os.close(fd)
     return {
@@ -110,7 +110,7 @@ def repair_tail(root: Path, fd: int, size: int, path: Path) -> int:
     Call with the append lock held. The torn bytes are kept in ``quarantine/`` (never
     delete evidence) and the repair is noted in ``errors.log``.
     """
-    keep = _last_newline(fd, size)
+    keep = last_newline(fd, size)
     torn = _read_at(fd, keep, size - keep)
     qpath = quarantine(root, f"{path.name}.{keep}.torn", torn)
     os.ftruncate(fd, keep)

@@ -137,15 +137,15 @@ class Journal:
 
     def last_seq(self) -> int:
         """The seq of the newest record (0 for an empty journal), read from the tail."""
-        from journal.segments import _last_newline, _tail_seq
+        from journal.segments import last_newline, tail_seq
 
         segments = list_segments(self.root)
         for first, path in reversed(segments):
             fd = os.open(path, os.O_RDONLY)
             try:
-                size = _last_newline(fd, os.fstat(fd).st_size)
+                size = last_newline(fd, os.fstat(fd).st_size)
                 if size:
-                    return _tail_seq(fd, size, first)
+                    return tail_seq(fd, size, first)
             finally:
                 os.close(fd)
             if first > 1:

@@ -45,9 +45,9 @@ from journal.locking import JournalLock
 from journal.segments import (
     _TAIL,
     _fdatasync,
-    _last_newline,
+    last_newline,
     _read_at,
-    _tail_seq,
+    tail_seq,
     _write_all,
     repair_tail,
     seal_info,
@@ -187,7 +187,7 @@ class Writer:
             size = os.fstat(fd).st_size
             if size and _read_at(fd, size - 1, 1) != b"\n":
                 size = self._repair_tail(fd, size, path)
-            last = _tail_seq(fd, size, first) if size else first - 1
+            last = tail_seq(fd, size, first) if size else first - 1
             spooled, spool_files = self._collect_spool(fd, size, path)
             out: list[bytes] = []
             for line, src in spooled:
@@ -264,7 +264,7 @@ class Writer:
         keep = False
         try:
             # A crash between sealing and creating the next segment, or a full segment.
-            size = _last_newline(fd, st.st_size) if sealed else st.st_size
+            size = last_newline(fd, st.st_size) if sealed else st.st_size
             if not sealed and size and _read_at(fd, size - 1, 1) != b"\n":
                 size = self._repair_tail(fd, size, path)
                 # Only the torn bytes made it look full: keep appending to it. (Rolling
@@ -273,7 +273,7 @@ class Writer:
                 keep = size < self.config.segment_bytes
                 if keep:
                     return fd, first, path
-            last = _tail_seq(fd, size, first) if size else first - 1
+            last = tail_seq(fd, size, first) if size else first - 1
             if sealed:
                 self._create_segment(last + 1)
             else:
