@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.archive import crash_point, orphan_archive_files
+from journal.crc_index import index_path
 from journal.errors import LockTimeout
 from journal.layout import (
     ARCHIVE_DIR,
@@ -60,6 +61,7 @@ def apply_swap(root: Path, swap: list[dict[str, Any]]) -> None:
                 os.replace(staged, target)
         else:
             target.unlink(missing_ok=True)
+        index_path(root, item["segment"]).unlink(missing_ok=True)  # its CRC index describes the old file
         crash_point("swap_step")
     fsync_dir(segdir)
 

@@ -33,6 +33,7 @@ from journal.compaction import (
     sealed_upto,
 )
 from journal.layout import list_segments
+from journal.crc_index import CRC_INDEX_DIR, load_index
 from journal.reader import Reader, SeqHoles, seq_ranges_cover
 from tests.compaction.observe import SEGMENT
 
@@ -64,9 +65,16 @@ def _plan(journal: Journal, session: str, *, replace_last: bool = True, archive:
 def test_seqs_keep_their_meaning_kept_records_are_untouched_and_holes_are_known(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
     before = _lines(journal)
+    list(journal.read())  # a full read: every sealed segment gets its CRC index
+    indexed = {p.name for p in (journal.root / CRC_INDEX_DIR).iterdir()}
+    assert indexed == {e["name"] + ".idx" for e in journal.manifest()["segments"]}
     plan = _plan(journal, "s1")
     result = journal.compact(plan)
     after = _lines(journal)
+    # The swap dropped the indexes of the segments it rewrote or removed; none is stale.
+    entries = {e["name"]: e for e in journal.manifest()["segments"]}
+    left = [p.name[: -len(".idx")] for p in (journal.root / CRC_INDEX_DIR).iterdir()]
+    assert len(left) < len(indexed) and all(load_index(journal.root, entries[name]) for name in left)
     removed = {s for a, b in plan.remove for s in range(a, b + 1)}
     (snap_seq,) = plan.replacements
     assert result.removed == len(removed) and result.replaced == 1
