@@ -37,7 +37,7 @@ from journal_replay import build  # noqa: E402  (the shared, cached journal buil
 TARGET = 300_000
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 root, what = sys.argv[1], sys.argv[2]
 from journal import Journal
 from projections.runner import load_views
@@ -54,14 +54,21 @@ else:
     out["events"] = 0
 out["wall"] = time.perf_counter() - t0
 out["cpu"] = time.process_time() - c0
-out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 """
+# The child's peak RSS, read by a small parent: a forked child starts with its parent's
+# high-water mark, so measured from this (bigger) process every figure would be ours.
+_PROBE = (
+    "import json, resource, subprocess, sys\n"
+    "out = json.loads(subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout)\n"
+    "out['rss_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+    "print(json.dumps(out))"
+)
 
 
 def child(root: Path, what: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(root), what], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, check=False)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, sys.executable, "-c", _CHILD, str(root), what],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"child {what} failed:\n{proc.stderr}")
     return json.loads(proc.stdout)
