@@ -1,12 +1,12 @@
 """Per-chunk CRCs of a sealed segment, so that a read checks each chunk as it goes.
 
 A sealed segment is vouched for by the whole-file CRC in the manifest, but checking
-that takes a pass over the file before its first record may be trusted: a second
-read of 64 MiB, ~6% of a full projection rebuild. So the first reader that checks a
-segment whole also notes the CRC of every chunk it then decodes (complete lines, as
-it read them) and saves them here; later readers read the segment chunk by chunk as
-listed and compare each chunk's CRC as they go, like the block checksums of LevelDB's
-tables. A chunk that does not match is checked line by line, which reports exactly
+that takes a pass over the file before its first record may be trusted: a second read
+of 64 MiB (a bare read of 1M events: 1.30 s with it, 1.10 s without). So the first
+reader that checks a segment whole also notes the CRC of every chunk it then decodes
+(complete lines, as it read them) and saves them here; later readers read the segment
+chunk by chunk as listed and compare each chunk's CRC as they go, like the block
+checksums of LevelDB's tables. A chunk that does not match is checked line by line, which reports exactly
 the damage a reader without the index would.
 
 The index is derived data: ``cache/crc/<segment>.idx``, one JSON line framed like a
