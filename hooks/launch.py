@@ -170,8 +170,8 @@ def run(stdin: object, stdout: object) -> None:
         maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
-        source = payload.get("source") if isinstance(payload.get("source"), str) else "startup"
-        out = _render("session-start", str(root), session, source)
+        source = payload.get("source")
+        out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup")
         if out:
             for seq in out.get("consumed", []):
                 record.append_event(

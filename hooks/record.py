@@ -51,7 +51,7 @@ class HookInput:
     def event_name(self) -> str | None:
         name = (self.payload or {}).get("hook_event_name")
         # "journal.*" types are Agent Journal's own (docs/EVENTS.md): a payload must not mint them.
-        return name if valid_type(name) and not name.startswith("journal.") else None
+        return name if isinstance(name, str) and valid_type(name) and not name.startswith("journal.") else None
 
     def ident(self, key: str) -> str | None:
         value = (self.payload or {}).get(key)

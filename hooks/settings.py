@@ -182,5 +182,5 @@ def uninstall(path: Path) -> dict[str, Any]:
         backup = _backup(path, previous)
         path.unlink()
         return {"settings": str(path), "removed": removed, "backup": str(backup), "deleted": True}
-    backup = _save(path, doc, previous, text=prior)
-    return {"settings": str(path), "removed": removed, "backup": str(backup) if backup else None, "deleted": False}
+    saved = _save(path, doc, previous, text=prior)
+    return {"settings": str(path), "removed": removed, "backup": str(saved) if saved else None, "deleted": False}

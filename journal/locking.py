@@ -23,6 +23,7 @@ from journal.layout import open_private
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
     from types import TracebackType
+    from typing import Any
 
 __all__ = ["JournalLock"]
 
@@ -44,7 +45,7 @@ class JournalLock:
         self.path = path
         self.timeout = timeout
         self._fd: int | None = None
-        self._portalocker_file = None
+        self._portalocker_file: Any = None  # a portalocker.Lock where fcntl is missing
 
     def __enter__(self) -> JournalLock:
         if fcntl is None:  # pragma: no cover - Windows

@@ -195,14 +195,15 @@ class Reader(DamageHandling):
         try:
             size = os.fstat(fd).st_size
             pos = self._seek(fd, size, from_seq) if from_seq > first else 0
-            whole = entry is not None and pos == 0 and entry.get("bytes") == size
-            index = load_index(self.root, entry) if whole else None  # type: ignore[arg-type]
+            # A sealed segment read from its start, at the size the manifest gives it.
+            whole = entry if entry is not None and pos == 0 and entry.get("bytes") == size else None
+            index = load_index(self.root, whole) if whole is not None else None
             builder = None
             if index is not None:
                 pieces = self._indexed_pieces(fd, index, path, is_last)
             else:
-                trusted = whole and self._whole_crc(fd, size) == entry.get("crc32")  # type: ignore[union-attr]
-                builder = IndexBuilder(entry) if trusted else None  # type: ignore[arg-type]
+                trusted = whole is not None and self._whole_crc(fd, size) == whole.get("crc32")
+                builder = IndexBuilder(whole) if whole is not None and trusted else None
                 pieces = self._scanned_pieces(fd, size, pos, trusted, path, is_last)
             for buf, cut, base, trusted in pieces:
                 if builder is not None:
