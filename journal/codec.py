@@ -40,6 +40,7 @@ __all__ = [
     "SEQ_PREFIX",
     "encode_data",
     "encode_record",
+    "frame",
     "renumber",
     "check_line",
     "peek_seq",
@@ -126,8 +127,12 @@ def encode_record(
         parts.append(b',"agent":' + _dumps(agent))
     parts.append(b',"v":%d,"data":' % v)
     parts.append(data)
-    body = b"".join(parts)
-    return body + b',"crc":"%08x"}\n' % crc32(body)
+    return frame(b"".join(parts), b"\n")
+
+
+def frame(body: bytes, end: bytes = b"") -> bytes:
+    """Close the JSON object *body* (without its ``}``) with the CRC of its bytes, then *end*."""
+    return body + b',"crc":"%08x"}%s' % (crc32(body), end)
 
 
 def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
@@ -137,7 +142,7 @@ def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
     if src is not None:
         body += b',"src":' + _dumps(src)
     body += line[end:-CRC_SUFFIX_LEN]
-    return body + b',"crc":"%08x"}\n' % crc32(body)
+    return frame(body, b"\n")
 
 
 def check_line(line: bytes) -> bool:

@@ -48,6 +48,8 @@ __all__ = [
     "ensure_subdir",
     "open_private",
     "write_atomic",
+    "temp_path",
+    "temp_writer_pid",
     "fsync_dir",
     "read_manifest",
     "write_manifest",
@@ -173,9 +175,23 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
+def temp_path(path: Path) -> Path:
+    """Where to write *path* before renaming it into place: ``.<name>.<pid>.<8 hex>.tmp``
+    beside it (the pid tells `temp_writer_pid` whether its writer still runs)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def temp_writer_pid(tmp: Path) -> int | None:
+    """The pid of the process that made *tmp* with `temp_path`, or None if *tmp* is not one."""
+    parts = tmp.name.split(".")
+    if len(parts) >= 5 and parts[0] == "" and parts[-1] == "tmp" and parts[-3].isdigit() and len(parts[-2]) == 8:
+        return int(parts[-3])
+    return None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace *path* with *data* atomically and durably (tmp, fsync, rename, dir fsync)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp = temp_path(path)
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         view = memoryview(data)

@@ -34,6 +34,7 @@ from journal.layout import (
     log_error,
     new_manifest,
     read_manifest,
+    temp_writer_pid,
     write_atomic,
     write_manifest,
 )
@@ -157,23 +158,8 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
     return report
 
 
-def _writer_pid(tmp: Path) -> int | None:
-    """The pid in the name of a temporary file this package writes, if it is one.
-
-    `journal.layout.write_atomic` names them ``.<name>.<pid>.<8 hex>.tmp``; the spool,
-    ``.<time>-<pid>-<6 hex>.jsonl.tmp``.
-    """
-    parts = tmp.name.split(".")
-    if len(parts) >= 5 and parts[-3].isdigit() and len(parts[-2]) == 8:
-        return int(parts[-3])
-    fields = parts[1].split("-") if len(parts) == 4 and parts[2] == "jsonl" else []
-    if len(fields) == 3 and fields[0].isdigit() and fields[1].isdigit():
-        return int(fields[1])
-    return None
-
-
 def _remove_dead_temporaries(root: Path) -> list[str]:
-    """Delete the temporary files whose writer died before renaming them into place.
+    """Delete the temporary files (`journal.layout.temp_path`) whose writer died before renaming them.
 
     A temporary file is never read (its rename is the commit), so it holds nothing
     that was acknowledged. One whose writer still runs (a cache written without the
@@ -181,7 +167,7 @@ def _remove_dead_temporaries(root: Path) -> list[str]:
     """
     removed = []
     for tmp in sorted(root.rglob("*.tmp")):
-        pid = _writer_pid(tmp)
+        pid = temp_writer_pid(tmp)
         if pid is None or pid == os.getpid():
             continue
         try:

@@ -39,18 +39,19 @@ from journal.layout import (
     read_manifest,
     segment_first_seq,
     segment_name,
+    temp_path,
     write_manifest,
 )
 from journal.locking import JournalLock
 from journal.segments import (
     _TAIL,
     _fdatasync,
-    last_newline,
     _read_at,
-    tail_seq,
     _write_all,
+    last_newline,
     repair_tail,
     seal_info,
+    tail_seq,
 )
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
@@ -170,7 +171,7 @@ class Writer:
         path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
         # Written under a name the merge ignores, then renamed: a lock holder listing
         # spool/ mid-write would merge the partial file and unlink it, losing the rest.
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = temp_path(path)
         fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             _write_all(fd, b"".join(templates))

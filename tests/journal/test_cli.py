@@ -201,7 +201,7 @@ def test_repair_removes_temporary_files_of_dead_writers_only(populated: Journal)
     root = populated.root
     dead_pid = 2**22 + 17  # above Linux's largest pid_max: no such process
     dead_manifest = root / f".manifest.json.{dead_pid}.0badc0de.tmp"
-    dead_spool = root / "spool" / f".{1764072000000000000:020d}-{dead_pid}-abc123.jsonl.tmp"
+    dead_spool = root / "spool" / f".{1764072000000000000:020d}-{dead_pid}-abc123.jsonl.{dead_pid}.00c0ffee.tmp"
     live_cache = root / "cache" / f".sessions.msgpack.{os.getpid()}.feedf00d.tmp"
     for path in (dead_manifest, dead_spool, live_cache):
         path.parent.mkdir(exist_ok=True)

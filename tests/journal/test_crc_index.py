@@ -14,7 +14,7 @@ import pytest
 
 import journal.reader as reader_module
 from journal import Journal
-from journal.codec import crc32
+from journal.codec import crc32, frame
 from journal.crc_index import CRC_INDEX_DIR, IndexBuilder, index_path, load_index
 from journal.reader import Reader
 
@@ -112,13 +112,12 @@ def test_a_damaged_or_stale_index_is_ignored_and_remade(filled: Journal, damage:
 
     def reframe(**changes: Any) -> bytes:
         body = json.dumps({**doc, **changes}, separators=(",", ":")).encode()
-        body = body[: body.rindex(b',"crc":')]
-        return body + b',"crc":"%08x"}' % crc32(body)
+        return frame(body[: body.rindex(b',"crc":')])
 
     bad = {
         "flipped byte": good[:20] + bytes([good[20] ^ 1]) + good[21:],
         "truncated": good[: len(good) // 2],
-        "not json": b"{" + b"x" * 40 + b',"crc":"%08x"}' % crc32(b"{" + b"x" * 40),
+        "not json": frame(b"{" + b"x" * 40),
         "other contents": reframe(crc32="00000000"),
         "short ends": reframe(ends=doc["ends"][:-1], crcs=doc["crcs"][:-1]),
         "ends not rising": reframe(ends=[doc["ends"][1], doc["ends"][0], *doc["ends"][2:]]),
