@@ -23,6 +23,11 @@ COMMAND_MODULES = (
     "cli.commands.hook",
     "cli.commands.install",
     "cli.commands.compact",
+    # Being built in parallel (issues 11, 12, 15, 16); each module registers itself.
+    "cli.commands.dismiss",
+    "cli.commands.scrub",
+    "cli.commands.search",
+    "cli.commands.ship",
 )
 
 
