@@ -39,6 +39,7 @@ from projections.queries import (
     list_sessions,
     session_snapshot,
 )
+from projections.prompts import classify_prompt
 from projections.related import related_sessions
 from projections.resumes import RESUMES, pending_requests
 from projections.runner import PROJECTIONS, Views, load_views, query, rebuild
@@ -84,6 +85,7 @@ __all__ = [
     "timeline",
     "summarise_event",
     "resolve_prefix",
+    "classify_prompt",
     # the recovery context
     "DEFAULT_MAX_CHARS",
     "session_start_context",
