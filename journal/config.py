@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from journal.errors import ConfigError
+from journal.layout import read_private
 
 TYPE_CHECKING = False  # typing is not imported at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def load_config(
     if root is not None:
         path = root / CONFIG_FILE
         try:
-            raw = path.read_bytes()
+            raw = read_private(path)
         except FileNotFoundError:
             raw = b""
         except OSError as e:

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from journal.config import JournalConfig, load_config
-from journal.errors import JournalError, LockTimeout
-from journal.layout import ensure_journal_dir, list_segments, log_error, read_manifest
+from journal.errors import JournalError, JournalPermissionError, LockTimeout
+from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private, read_manifest
 from journal.writer import NewEvent, Writer
 
 TYPE_CHECKING = False  # no typing at run time: `import journal` is on the hook's hot path
@@ -53,10 +53,13 @@ class Journal:
         path = Path(root)
         if create:
             ensure_journal_dir(path)
-        elif not path.is_dir():
-            from journal.errors import JournalError
-
+        elif not os.path.lexists(path):
             raise JournalError(f"no journal at {path} (nothing has been recorded there yet)")
+        else:
+            try:
+                check_journal_dir(path)  # nothing in it is trusted: no links, nothing of another user's
+            except OSError as e:
+                raise JournalPermissionError(f"cannot open journal directory {path}: {e.strerror or e}") from e
         return cls(path, load_config(path, environ, **overrides))
 
     # -- writing -------------------------------------------------------------------
@@ -141,7 +144,7 @@ class Journal:
 
         segments = list_segments(self.root)
         for first, path in reversed(segments):
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_private(path, os.O_RDONLY)
             try:
                 size = last_newline(fd, os.fstat(fd).st_size)
                 if size:
