@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from journal.config import JournalConfig, load_config
-from journal.errors import JournalError, JournalPermissionError, LockTimeout
+from journal.errors import ConfigError, JournalError, JournalPermissionError, LockTimeout
 from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private, read_manifest
 from journal.writer import NewEvent, Writer
 
@@ -32,13 +32,27 @@ if TYPE_CHECKING:
 __all__ = ["Journal"]
 
 
+class _RefusingWriter:
+    """Stands in for the `Writer` of a journal whose config.json is broken: nothing is
+    written under settings (and redaction rules) that could not be read."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigError(self.problem)
+
+
 class Journal:
     """A journal directory: append events, read them back, verify, repair."""
 
-    def __init__(self, root: Path, config: JournalConfig) -> None:
+    def __init__(self, root: Path, config: JournalConfig, config_problem: str | None = None) -> None:
         self.root = root
         self.config = config
-        self._writer = Writer(root, config)
+        #: Why config.json could not be used (the journal then reads with the defaults and
+        #: refuses to write: a broken file may hold the user's redaction rules), else None.
+        self.config_problem = config_problem
+        self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
 
     @classmethod
     def open(
@@ -60,7 +74,12 @@ class Journal:
                 check_journal_dir(path)  # nothing in it is trusted: no links, nothing of another user's
             except OSError as e:
                 raise JournalPermissionError(f"cannot open journal directory {path}: {e.strerror or e}") from e
-        return cls(path, load_config(path, environ, **overrides))
+        try:
+            config = load_config(path, environ, **overrides)
+        except ConfigError as e:
+            # Reading goes on with the defaults (the caller may warn); writing refuses.
+            return cls(path, load_config(None, environ, **overrides), str(e))
+        return cls(path, config)
 
     # -- writing -------------------------------------------------------------------
 
@@ -190,6 +209,8 @@ class Journal:
         """
         from journal.compaction import compact, compaction_lock, recover
 
+        if self.config_problem is not None:
+            raise ConfigError(self.config_problem)  # its retention rules could not be read
         with compaction_lock(self.root):
             recover(self.root, lock_timeout=self.config.lock_timeout)
             return compact(self.root, plan, guard=guard, progress=progress, lock_timeout=self.config.lock_timeout)
