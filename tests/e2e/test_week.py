@@ -270,7 +270,8 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     resumed = unique("RESUME-ONE")
     week.rule(resumed, [[text("Picked up where the crashed run stopped.")]], match="latest")
     before = len(sc.api.model_requests)
-    week.run(f"{resumed} finish the long job", resume=s_c1)
+    _, result = week.run(f"{resumed} finish the long job", resume=s_c1)
+    assert result.stdout.strip() == "Picked up where the crashed run stopped.", result.describe()
     own = "\n\n".join(c for c in contexts_in(sc.requests_since(before)[0]) if c)
     week.says(own, "time.sleep(30)", "the resumed session is told what its previous run was doing")
     ctx = week.look().context
@@ -339,7 +340,8 @@ def test_compactions_and_a_second_install_change_nothing(week: Week) -> None:
     after = unique("AFTER-COMPACT")
     week.rule(after, [[text("Carrying on after the compaction.")]], match="latest")
     before = len(sc.api.model_requests)
-    week.run(f"{after} carry on", resume=s_last)
+    _, result = week.run(f"{after} carry on", resume=s_last)
+    assert result.stdout.strip() == "Carrying on after the compaction.", result.describe()
     texts = "\n".join(c for r in sc.requests_since(before) for c in contexts_in(r))
     week.says(texts, markers[-1], "after /compact the session is told its own earlier prompt")
     ctx = week.look().context
