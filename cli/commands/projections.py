@@ -129,8 +129,8 @@ def _show_text(snap: dict[str, Any], related: list[dict[str, Any]]) -> None:
         click.echo(f"files      {len(rec['files']) + rec['files_more']}:")
         for path, n in rec["files"].items():
             click.echo(f"  {path}" + (f" ({n} edits)" if n > 1 else ""))
-    if rec["working_on"]:
-        click.echo(f"working on {truncate(rec['working_on'], 160)}")
+    if snap["working_on"]:
+        click.echo(f"working on {truncate(snap['working_on'], 160)}")
     cp = rec["checkpoint"]
     if cp:
         pct = f" ({cp['progress']}%)" if cp.get("progress") is not None else ""
