@@ -354,7 +354,8 @@ def recovery_context(
             shown |= {r["id"] for r in related}
     # "What was I doing last time?": the previous session of this project is always worth
     # a block (its prompts, files, checkpoint, last message), even when it ended normally.
-    previous = next((rec for rec in window if rec.id not in shown and (rec.prompts or rec.files)), None)
+    previous = next((rec for rec in window if rec.id not in shown and not rec.handed
+                     and (rec.prompts or rec.files)), None)
     if previous is not None and source != "compact":
         status = live.status(previous)
         block = [""] + session_block(previous, status, live.now, label="Previous session here",
