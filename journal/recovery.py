@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.codec import check_line, encode_record, peek_seq
-from journal.errors import JournalError
+from journal.errors import InvalidManifest, JournalError
 from journal.layout import (
     LOCK_FILE,
     MANIFEST_FILE,
@@ -62,11 +62,14 @@ class RepairReport:
     resealed: list[str] = field(default_factory=list)
     #: Temporary files of writers that died before renaming them (paths in the journal).
     removed: list[str] = field(default_factory=list)
+    #: What was wrong with an invalid manifest this repair rebuilt, else None.
+    manifest_rebuilt: str | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.torn_tail_bytes or self.dropped_records or self.salvaged_records or self.lost
-                    or self.quarantined or self.truncated_at or self.resealed or self.removed)
+                    or self.quarantined or self.truncated_at or self.resealed or self.removed
+                    or self.manifest_rebuilt)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,7 @@ class RepairReport:
             "truncated_at": self.truncated_at,
             "resealed": self.resealed,
             "removed": self.removed,
+            "manifest_rebuilt": self.manifest_rebuilt,
         }
 
 
@@ -126,8 +130,8 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
         try:
             manifest = read_manifest(root)
             rebuilt = False
-        except JournalError:
-            manifest = _rebuild_manifest(root, report)
+        except InvalidManifest as e:
+            manifest = _rebuild_manifest(root, report, str(e))
             rebuilt = True
         damage = _scan(root, manifest)
         # A sealed segment cut short at a line boundary, or emptied, reads without a
@@ -187,21 +191,13 @@ def _remove_dead_temporaries(root: Path) -> list[str]:
     return removed
 
 
-def _rebuild_manifest(root: Path, report: RepairReport) -> dict[str, Any]:
-    """A manifest made from the segments on disk, replacing an unreadable one (kept in quarantine/).
+def _rebuild_manifest(root: Path, report: RepairReport, problem: str) -> dict[str, Any]:
+    """A manifest made from the segments on disk, replacing an invalid one (kept in quarantine/)."""
+    from journal.manifest_rebuild import rebuild_manifest
 
-    Every segment but the last, and a read-only last one, is sealed. The lost and
-    compacted ranges the old manifest held are gone: a later gap is recorded as lost.
-    """
-    path = root / MANIFEST_FILE
-    report.quarantined.append(str(quarantine(root, f"{MANIFEST_FILE}.{time.time_ns()}.unreadable", read_private(path))))
-    manifest = new_manifest()
-    segments = list_segments(root)
-    for i, (first, segment) in enumerate(segments):
-        if i < len(segments) - 1 or not os.stat(segment).st_mode & 0o200:
-            manifest["segments"].append(seal_info(segment, first))
-            report.resealed.append(segment.name)
-    return manifest
+    report.manifest_rebuilt = rebuild_manifest(root, problem)
+    report.resealed.extend(s["name"] for s in read_manifest(root)["segments"])
+    return read_manifest(root)
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:

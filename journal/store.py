@@ -53,6 +53,8 @@ class Journal:
         #: refuses to write: a broken file may hold the user's redaction rules), else None.
         self.config_problem = config_problem
         self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
+        #: Things worth telling the user once (e.g. an invalid manifest was rebuilt).
+        self.notices: list[str] = []
 
     @classmethod
     def open(
@@ -75,11 +77,16 @@ class Journal:
             except OSError as e:
                 raise JournalPermissionError(f"cannot open journal directory {path}: {e.strerror or e}") from e
         try:
-            config = load_config(path, environ, **overrides)
+            journal = cls(path, load_config(path, environ, **overrides))
         except ConfigError as e:
             # Reading goes on with the defaults (the caller may warn); writing refuses.
-            return cls(path, load_config(None, environ, **overrides), str(e))
-        return cls(path, config)
+            journal = cls(path, load_config(None, environ, **overrides), str(e))
+        from journal.manifest import ensure_manifest  # msgspec: never on the hook's path
+
+        notice = ensure_manifest(path, lock_timeout=journal.config.lock_timeout)
+        if notice is not None:
+            journal.notices.append(notice)
+        return journal
 
     # -- writing -------------------------------------------------------------------
 
@@ -178,8 +185,12 @@ class Journal:
 
     def verify(self) -> VerifyReport:
         """Check every record and segment; report, never fix."""
+        from journal.manifest import ensure_manifest
         from journal.verify import verify
 
+        notice = ensure_manifest(self.root, lock_timeout=self.config.lock_timeout)  # derived data: rebuilt
+        if notice is not None:
+            self.notices.append(notice)
         return verify(self.root, lock_timeout=self.config.lock_timeout)
 
     def repair(self, mode: RecoveryMode | str) -> RepairReport:

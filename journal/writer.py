@@ -26,7 +26,7 @@ from pathlib import Path
 
 from journal.codec import check_line, encode_data, encode_record, now_ts, renumber
 from journal.config import JournalConfig
-from journal.errors import InvalidEvent, JournalError, LockTimeout, RecordTooLarge
+from journal.errors import InvalidEvent, InvalidManifest, JournalError, LockTimeout, RecordTooLarge
 from journal.layout import (
     LOCK_FILE,
     SEGMENTS_DIR,
@@ -248,7 +248,7 @@ class Writer:
         segs = self._last_segment()
         if not segs:
             ensure_subdir(self.root, SEGMENTS_DIR)
-            manifest = read_manifest(self.root)
+            manifest = self._manifest()
             first = 1 + max([s["last_seq"] for s in manifest["segments"]] + [0])
             segs = [(first, self._create_segment(first))]
         first, path = segs[-1]
@@ -287,11 +287,21 @@ class Writer:
         path = self.segments / segment_name(first)
         return open_private(path, os.O_RDWR | os.O_APPEND), first, path
 
+    def _manifest(self) -> dict[str, Any]:
+        """The manifest, rebuilt from the segments first if it is invalid (we hold the lock)."""
+        try:
+            return read_manifest(self.root)
+        except InvalidManifest as e:
+            from journal.manifest_rebuild import rebuild_manifest
+
+            rebuild_manifest(self.root, str(e))
+            return read_manifest(self.root)
+
     def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
         """Seal the active segment (manifest entry, read-only) and start the next one."""
         os.fsync(fd)
         info = seal_info(path, first)
-        manifest = read_manifest(self.root)
+        manifest = self._manifest()
         manifest["segments"] = [s for s in manifest["segments"] if s["name"] != path.name] + [info]
         manifest["segments"].sort(key=lambda s: s["first_seq"])
         write_manifest(self.root, manifest)
