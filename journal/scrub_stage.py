@@ -157,6 +157,8 @@ def scan_growing(root: Path, rel: str, what: str, matcher: Matcher, *, stage: bo
     if records:
         lines, n_records, n = scrub_lines(matcher, data)
         new = _joined(lines) if lines is not None else data
+        if n or (change is not None and change.occurrences):
+            _check_records(rel, data, start)
     else:
         new, n_records, n = matcher.scrub_text(data, records=False)
     if change is None:
@@ -177,6 +179,16 @@ def scan_growing(root: Path, rel: str, what: str, matcher: Matcher, *, stage: bo
             write_staged(staged, [new], append=True)
     change.scanned = start + len(data)
     return change
+
+
+def _check_records(rel: str, data: bytes, start: int) -> None:
+    """Refuse to seal a segment with a damaged record: the whole-file CRC would vouch for it."""
+    offset = start
+    for line in data.split(b"\n")[:-1]:
+        if not check_line(line):
+            raise ScrubError(f"{rel} has a damaged record at byte {offset}; run `agent-journal verify --repair "
+                             "tolerate` first (it moves the record to quarantine/, which scrub then cleans)")
+        offset += len(line) + 1
 
 
 def scan_archive(root: Path, matcher: Matcher, entry: dict[str, Any], writer: ArchiveWriter | None,
