@@ -123,6 +123,8 @@ class _Plan:
     archive: list[Change] = field(default_factory=list)
     files: list[Change] = field(default_factory=list)
     errors: Change | None = None
+    #: Every other file already looked at (changed or not), so the commit skips them.
+    seen: set[str] = field(default_factory=set)
     committed: bool = False
 
     def changes(self) -> list[Change]:
@@ -197,6 +199,7 @@ def _scan_archive(root: Path, matcher: Matcher, plan: _Plan, epoch: int, *, stag
 
 
 def _scan_other(root: Path, matcher: Matcher, plan: _Plan, rel: str, kind: str, *, stage: bool) -> None:
+    plan.seen.add(rel)
     if kind == "errors.log":
         plan.errors = scan_growing(root, rel, kind, matcher, stage=stage, records=False)
         return
@@ -284,9 +287,8 @@ def _catch_up(root: Path, matcher: Matcher, plan: _Plan) -> dict[str, dict[str, 
         info["name"] = name
         entries[name] = info
     # Spool and quarantine files: merged ones are gone, new ones are scanned now.
-    present = {c.path for c in plan.files}
     for rel, kind in _listing(root, (SPOOL_DIR, QUARANTINE_DIR)):
-        if rel not in present:
+        if rel not in plan.seen:
             _scan_other(root, matcher, plan, rel, kind, stage=True)
     for change in list(plan.files):
         if change.what == "spool" and not (root / change.path).exists():

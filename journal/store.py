@@ -206,7 +206,8 @@ class Journal:
         from journal.scrub import Matcher, scrub
 
         matcher = Matcher(text, pattern=pattern, salt=self._marker_salt())
-        if not dry_run:
+        spool = self.root / "spool"
+        if not dry_run and spool.is_dir() and any(n.endswith(".jsonl") for n in os.listdir(spool)):
             try:
                 self._writer.append([], lock_timeout=self.config.lock_timeout)  # merge the spool first
             except LockTimeout:

@@ -193,3 +193,35 @@ def test_a_damaged_record_in_the_active_segment_asks_for_a_repair_first(tmp_path
 def test_bad_secrets_and_patterns_are_refused(text: str | None, pattern: str | None, message: str) -> None:
     with pytest.raises(ScrubError, match=message):
         Matcher(text, pattern=pattern)
+
+
+def test_a_torn_tail_holding_the_secret_goes_to_quarantine_scrubbed(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    for i in range(3):
+        journal.append("note", {"text": f"n{i} TORNSECRET" if i == 1 else f"n{i}"})
+    seg = sorted((journal.root / "segments").iterdir())[-1]
+    with open(seg, "ab") as f:
+        f.write(b'{"seq":4,"ts":"2026-01-01T00:00:00.000000Z","type":"note","v":1,"data":{"text":"TORNSECRET')
+    result = scrub(journal.root, Matcher("TORNSECRET"))
+    assert result.committed and result.verify_ok and not leaks(journal.root, "TORNSECRET")
+    torn = list((journal.root / "quarantine").glob("*.torn"))
+    assert len(torn) == 1 and Matcher("TORNSECRET").marker("TORNSECRET").encode() in torn[0].read_bytes()
+    assert journal.append("note", {"text": "next"}) == 4 and journal.verify().ok
+
+
+def test_a_pending_file_swap_outside_the_journal_is_refused(tmp_path: Path) -> None:
+    from journal.errors import JournalError
+    from journal.layout import read_manifest, write_manifest
+    from journal.swap import finish_swap
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    journal.append("note", {"text": "x"})
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    for bad in ("../victim", str(victim), "", "segments/../../victim"):
+        manifest = read_manifest(journal.root)
+        manifest["swap_files"] = [{"path": bad, "staged": None}]
+        write_manifest(journal.root, manifest)
+        with pytest.raises(JournalError, match="not a file inside the journal"):
+            finish_swap(journal.root)
+        assert victim.read_text() == "keep me"
