@@ -25,7 +25,7 @@ from journal.scrub import Matcher
 from journal.writer import Writer
 
 #: 28 characters, like its marker ``[REDACTED:scrubbed:<8 hex>]``.
-SECRET = "zq7LeakedToken-plover-umbr42"
+SECRET = "quiet plover under red maple"
 MARKER = Matcher(SECRET).marker(SECRET)
 assert len(SECRET) == len(MARKER) == 28
 NOW = 1_800_000_000.0  # 2027-01-15: every generated session is older than the horizon

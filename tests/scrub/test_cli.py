@@ -12,7 +12,7 @@ from cli.main import cli
 from journal import Journal
 from tests.scrub.leaky import leaks
 
-SECRET = "hunter2-prod-token-77"
+SECRET = "hunter2-prod-plover-77"
 
 
 def run(root: Path, *args: str) -> Result:
