@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from journal.events import Event
     from journal.reader import Damage, RecoveryMode
     from journal.recovery import RepairReport
+    from journal.scrub import ScrubResult
     from journal.verify import VerifyReport
 
 __all__ = ["Journal"]
@@ -225,6 +226,39 @@ class Journal:
         with compaction_lock(self.root):
             recover(self.root, lock_timeout=self.config.lock_timeout)
             return compact(self.root, plan, guard=guard, progress=progress, lock_timeout=self.config.lock_timeout)
+
+    def scrub(
+        self,
+        text: str | None = None,
+        *,
+        pattern: str | None = None,
+        dry_run: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> ScrubResult:
+        """Replace a leaked secret (*text*, or each match of *pattern*) in every file of the
+        journal by a redaction marker (see `journal.scrub`), then append a ``journal.scrubbed``
+        event naming the kind and the count (never the secret)."""
+        from journal.scrub import Matcher, scrub
+
+        matcher = Matcher(text, pattern=pattern, salt=self._marker_salt())
+        spool = self.root / "spool"
+        if not dry_run and spool.is_dir() and any(n.endswith(".jsonl") for n in os.listdir(spool)):
+            try:
+                self._writer.append([], lock_timeout=self.config.lock_timeout)  # merge the spool first
+            except LockTimeout:
+                pass  # the commit looks at the spool again under the lock
+        result = scrub(self.root, matcher, dry_run=dry_run, progress=progress, lock_timeout=self.config.lock_timeout)
+        if result.committed:
+            self.append("journal.scrubbed", {"kind": result.kind, "mode": result.mode, "count": result.occurrences,
+                                             "records": result.records, "files": len(result.to_dict()["files"]),
+                                             "epoch": result.epoch})
+        return result
+
+    def _marker_salt(self) -> str:
+        """The salt the redactor keys its markers with, so scrubbed markers correlate with its own."""
+        redaction = self.config.extra.get("redaction")
+        salt = redaction.get("salt") if isinstance(redaction, dict) else None
+        return salt if isinstance(salt, str) else ""
 
     def stats(self) -> dict[str, Any]:
         """Events by type, sessions, bytes and segments (one streaming pass)."""

@@ -280,7 +280,9 @@ def _load(
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
         folded += _fold_range(pairs, journal, mark + 1, upto, progress)
     views = Views(states, target, journal_id, epoch, folded, cached, journal)
-    if save and at is None and target > 0:
+    # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
+    # even hold the text it removed): only a cache of the current epoch is written.
+    if save and at is None and target > 0 and int(journal.manifest().get("epoch", 0)) == epoch:
         for projection in projections:
             fresh = target - cached[projection.name]
             if fresh >= SAVE_AFTER or (cached[projection.name] == 0 and fresh > 0):
