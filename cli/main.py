@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import Any, Callable
 
 import click
 
@@ -37,6 +38,18 @@ def project_dir() -> str | None:
     return os.environ.get("CLAUDE_PROJECT_DIR") or os.environ.get("AGENT_JOURNAL_PROJECT_DIR") or None
 
 
+def _warn_once() -> Callable[[Any], None]:
+    """A damage sink that prints each distinct finding once on stderr."""
+    seen: set[str] = set()
+
+    def warn(damage: Any) -> None:
+        if str(damage) not in seen:
+            seen.add(str(damage))
+            click.echo(f"warning: {damage}", err=True)
+
+    return warn
+
+
 class JournalContext:
     """What every command needs: where the journal is, opened on first use."""
 
@@ -53,6 +66,7 @@ class JournalContext:
                 click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
             for notice in self._journal.notices:
                 click.echo(f"warning: {notice}", err=True)
+            self._journal.on_archive_damage = _warn_once()
         return self._journal
 
 

@@ -56,6 +56,9 @@ class Journal:
         self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
         #: Things worth telling the user once (e.g. an invalid manifest was rebuilt).
         self.notices: list[str] = []
+        #: Where a read that brings archived events back reports a damaged archive when
+        #: the caller gives no ``on_damage`` (None: to ``errors.log``); the CLI warns.
+        self.on_archive_damage: Callable[[Damage], None] | None = None
 
     @classmethod
     def open(
@@ -133,15 +136,17 @@ class Journal:
         reader = Reader(self.root, mode, on_damage)
         if not archived or not reader.manifest.get("archive"):
             return reader.events(from_seq, to_seq)
-        return self._with_archive(reader, from_seq, to_seq)
+        return self._with_archive(reader, from_seq, to_seq, on_damage or self.on_archive_damage)
 
-    def _with_archive(self, reader: Any, from_seq: int, to_seq: int | None) -> Iterator[Event]:
+    def _with_archive(self, reader: Any, from_seq: int, to_seq: int | None,
+                      on_damage: Callable[[Damage], None] | None) -> Iterator[Event]:
         import heapq
 
         from journal.archive import read_archived
 
         live = ((e.seq, 1, e) for e in reader.events(from_seq, to_seq))
-        old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest))
+        old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest,
+                                                    on_damage=on_damage))
         seen = -1
         for seq, _, event in heapq.merge(old, live):
             if seq != seen:  # on a tie the archived original (0) comes first and wins
@@ -159,7 +164,8 @@ class Journal:
         """Only the archived events (of *session* / *agent* if given), in seq order."""
         from journal.archive import read_archived
 
-        return read_archived(self.root, from_seq, to_seq, session=session, agent=agent)
+        return read_archived(self.root, from_seq, to_seq, session=session, agent=agent,
+                             on_damage=self.on_archive_damage)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest: sealed segments, compacted and lost ranges, journal id, epoch."""
