@@ -119,6 +119,8 @@ def test_a_kill_anywhere_leaves_the_old_or_the_new_journal(pair: Any, tmp_path: 
     assert report.ok, report.to_dict()
     seen = history(journal)
     assert seen in (old, new), "a mix of the old and the scrubbed journal, or a lost event"
+    if point == "scrub_staged":
+        assert any(p.endswith(".scrubbing") for p in report.leftovers), report.leftovers
     if point in ("scrub_committed", "scrub_swapped") or (point == "swap_step"):
         assert seen == new, "committed, so the scrubbed journal"
     # A hook appends before anyone recovers (merging the spooled event first): its event
