@@ -39,6 +39,9 @@ class Journal:
         self.root = root
         self.config = config
         self._writer = Writer(root, config)
+        #: Told of damage found by every read of this journal that names no ``on_damage``
+        #: (the CLI warns once on stderr); projections read through it too.
+        self.on_damage: Callable[[Damage], None] | None = None
 
     @classmethod
     def open(
@@ -100,7 +103,7 @@ class Journal:
         """
         from journal.reader import Reader
 
-        reader = Reader(self.root, mode, on_damage)
+        reader = Reader(self.root, mode, on_damage or self.on_damage)
         if not archived or not reader.manifest.get("archive"):
             return reader.events(from_seq, to_seq)
         return self._with_archive(reader, from_seq, to_seq)
