@@ -173,7 +173,11 @@ def run(stdin: object, stdout: object) -> None:
     # Another installed copy of this hook (plugin and settings) may already have this firing.
     from hooks.firings import claim, copy_id
 
-    if not claim(root, stream.digest_source(), copy_id(Path(__file__).resolve())):
+    try:
+        claimed = claim(root, stream.digest_source(), copy_id(Path(__file__).resolve()))
+    except OSError:  # claims are an optimisation of the mix of installs: a duplicate beats a loss
+        claimed = True
+    if not claimed:
         if failures:
             raise RuntimeError("; ".join(failures))
         return
