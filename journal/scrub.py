@@ -42,13 +42,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from journal.archive import ARCHIVE_SUFFIX, INDEX_SUFFIX, ArchiveWriter, crash_point, index_name, read_archive_lines
+from journal.codec import crc32
 from journal.layout import (
     ARCHIVE_DIR,
     ERROR_LOG,
     LOCK_FILE,
+    QUARANTINE_DIR,
     SEGMENTS_DIR,
     SPOOL_DIR,
-    QUARANTINE_DIR,
     list_segments,
     open_private,
     read_manifest,
@@ -251,8 +252,6 @@ def _catch_up(root: Path, matcher: Matcher, plan: _Plan) -> dict[str, dict[str, 
         if change is not None and change.scanned:
             with open(path, "rb") as f:
                 head = f.read(change.scanned)
-            from journal.codec import crc32
-
             if len(head) != change.scanned or crc32(head) != change.scanned_crc:
                 raise ScrubError(f"segment {name} was rewritten while scrubbing (a repair?); nothing was "
                                  "changed; run scrub again")

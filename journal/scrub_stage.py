@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from journal.archive import ARCHIVE_SUFFIX, ArchiveWriter, crash_point, read_archive_lines
 from journal.codec import check_line, crc32
@@ -265,9 +265,3 @@ def other_files(root: Path) -> list[tuple[str, str]]:
             out.append((rel, kind))
     return out
 
-
-def progress_of(progress: Callable[[str, int, int], None] | None, phase: str, total: int) -> Callable[[int], None]:
-    """A ``step(n)`` that reports *n* more of *total* in *phase* (or nothing)."""
-    if progress is None:
-        return lambda n: None
-    return lambda n: progress(phase, n, total)

@@ -4,7 +4,8 @@ A child process scrubs a copy of the leaky journal (`tests.scrub.leaky`) and is 
 the ``AGENT_JOURNAL_CRASH_AT`` seam (as in tests/compaction/test_crash.py): while staging
 segments and other files, while writing the new archive files (in worker threads), around
 the commit point, between the renames of the swap. The points are a fixed set plus
-seeded random picks among every place a run reaches (the seed is in the test id). After
+seeded random picks among every place a run reaches, and kills after seeded random delays
+wherever the child is (the seed is in the test id; ``SCRUB_CRASH_SEED`` sets it). After
 each kill: `verify` is clean and every event reads back either exactly as before the scrub
 or exactly as the twin journal (the scrubbed one), never part of each, none lost. A hook
 appending right after the crash loses nothing. Then a second scrub cleans up, and the
@@ -77,6 +78,33 @@ def test_the_points_are_reached_as_counted(pair: Any, tmp_path: Path) -> None:
     assert history(Journal.open(root, create=False)) == new and not leaks(root)
 
 
+DELAYS = [round(_rng.uniform(0.1, 2.0), 3) for _ in range(6)]
+
+
+@pytest.mark.parametrize("delay", DELAYS, ids=[f"{d}s-seed{SEED}" for d in DELAYS])
+def test_a_kill_after_a_random_delay_leaves_the_old_or_the_new_journal(pair: Any, tmp_path: Path,
+                                                                      delay: float) -> None:
+    """Between the seams too: SIGKILL the child wherever it is after *delay* seconds."""
+    src, old, new = pair
+    root = tmp_path / "journal"
+    shutil.copytree(src, root)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(root), SECRET], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        child.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=60)
+    journal = Journal.open(root, create=False, durability="flush")
+    assert journal.verify().ok
+    assert history(journal) in (old, new), "a mix of the old and the scrubbed journal, or a lost event"
+    again = _run(root, None)
+    assert again.returncode == 0, again.stderr
+    report = journal.verify()
+    assert report.ok and not report.leftovers and not report.pending_swap, report.to_dict()
+    assert history(journal) == new and leaks(root) == []
+
+
 @pytest.mark.parametrize("point,nth", POINTS, ids=[f"{p}:{n}" + ("" if i < len(FIXED) else f"-seed{SEED}")
                                                    for i, (p, n) in enumerate(POINTS)])
 def test_a_kill_anywhere_leaves_the_old_or_the_new_journal(pair: Any, tmp_path: Path, point: str, nth: int) -> None:
@@ -91,6 +119,8 @@ def test_a_kill_anywhere_leaves_the_old_or_the_new_journal(pair: Any, tmp_path: 
     assert report.ok, report.to_dict()
     seen = history(journal)
     assert seen in (old, new), "a mix of the old and the scrubbed journal, or a lost event"
+    if point == "scrub_staged":
+        assert any(p.endswith(".scrubbing") for p in report.leftovers), report.leftovers
     if point in ("scrub_committed", "scrub_swapped") or (point == "swap_step"):
         assert seen == new, "committed, so the scrubbed journal"
     # A hook appends before anyone recovers (merging the spooled event first): its event
