@@ -57,6 +57,9 @@ class JournalContext:
         if self._journal is None:
             self._journal = Journal.open(self.path, create=create)
             self._journal.on_damage = self.warn_damage
+            if self._journal.config_problem is not None and not create:
+                # Reading goes on with the defaults; a write still fails, naming the key.
+                click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
         return self._journal
 
     def warn_damage(self, damage: object) -> None:
