@@ -70,7 +70,7 @@ from journal.scrub_stage import (
 )
 from journal.segments import seal_info
 from journal.staging import STAGED_SUFFIX
-from journal.swap import apply_file_swap, apply_swap, compaction_lock, recover
+from journal.swap import CompactionBusy, apply_file_swap, apply_swap, compaction_lock, recover
 
 __all__ = ["ScrubResult", "ScrubError", "Matcher", "scrub", "find_remaining"]
 
@@ -413,8 +413,8 @@ def scrub(root: Path, matcher: Matcher, *, dry_run: bool = False, progress: Prog
     """Replace every occurrence *matcher* finds in the journal at *root* (see the module doc).
 
     With *dry_run* nothing is written: the result lists the files and how many records
-    and occurrences would change. Raises `ScrubError` (or `CompactionBusy` while a
-    compaction runs) with nothing changed.
+    and occurrences would change. Raises `ScrubError` (also while a compaction or
+    another scrub runs) with nothing changed.
     """
     started = time.monotonic()
     result = ScrubResult(matcher.mode, matcher.kind, dry_run)
@@ -423,13 +423,20 @@ def scrub(root: Path, matcher: Matcher, *, dry_run: bool = False, progress: Prog
         result.changes = [c for c in plan.changes() if c.occurrences]
         result.seconds = time.monotonic() - started
         return result
-    with compaction_lock(root):
+    try:
+        lock = compaction_lock(root).__enter__()
+    except CompactionBusy:
+        raise ScrubError("a compaction or another scrub of this journal is running; run scrub again when it "
+                         "has finished") from None
+    try:
         recover(root, lock_timeout=lock_timeout)
         plan = _scan(root, matcher, stage=True, progress=progress)
         try:
             result.epoch = _commit(root, matcher, plan, lock_timeout)
         finally:
             _discard(plan)
+    finally:
+        lock.__exit__(None, None, None)
     result.committed = bool(result.epoch)
     result.changes = [c for c in plan.changes() if c.occurrences]
     from journal.verify import verify

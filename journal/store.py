@@ -56,9 +56,10 @@ class Journal:
         self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
         #: Things worth telling the user once (e.g. an invalid manifest was rebuilt).
         self.notices: list[str] = []
-        #: Where a read that brings archived events back reports a damaged archive when
-        #: the caller gives no ``on_damage`` (None: to ``errors.log``); the CLI warns.
-        self.on_archive_damage: Callable[[Damage], None] | None = None
+        #: Told of damage found by every read of this journal that names no ``on_damage``
+        #: (the CLI warns once on stderr); projections read through it too. A damaged
+        #: archive goes here as well (with no sink at all, to ``errors.log``).
+        self.on_damage: Callable[[Damage], None] | None = None
 
     @classmethod
     def open(
@@ -133,10 +134,10 @@ class Journal:
         """
         from journal.reader import Reader
 
-        reader = Reader(self.root, mode, on_damage)
+        reader = Reader(self.root, mode, on_damage or self.on_damage)
         if not archived or not reader.manifest.get("archive"):
             return reader.events(from_seq, to_seq)
-        return self._with_archive(reader, from_seq, to_seq, on_damage or self.on_archive_damage)
+        return self._with_archive(reader, from_seq, to_seq, on_damage or self.on_damage)
 
     def _with_archive(self, reader: Any, from_seq: int, to_seq: int | None,
                       on_damage: Callable[[Damage], None] | None) -> Iterator[Event]:
@@ -165,7 +166,7 @@ class Journal:
         from journal.archive import read_archived
 
         return read_archived(self.root, from_seq, to_seq, session=session, agent=agent,
-                             on_damage=self.on_archive_damage)
+                             on_damage=self.on_damage)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest: sealed segments, compacted and lost ranges, journal id, epoch."""

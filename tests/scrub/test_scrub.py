@@ -225,3 +225,15 @@ def test_a_pending_file_swap_outside_the_journal_is_refused(tmp_path: Path) -> N
         with pytest.raises(JournalError, match="not a file inside the journal"):
             finish_swap(journal.root)
         assert victim.read_text() == "keep me"
+
+
+def test_one_scrub_or_compaction_at_a_time(tmp_path: Path) -> None:
+    from journal.swap import compaction_lock
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    journal.append("note", {"text": "BUSYSECRET"})
+    with compaction_lock(journal.root):
+        with pytest.raises(ScrubError, match="another scrub .* is running"):
+            scrub(journal.root, Matcher("BUSYSECRET"))
+    assert leaks(journal.root, "BUSYSECRET")
+    assert scrub(journal.root, Matcher("BUSYSECRET")).committed
