@@ -65,6 +65,18 @@ class SwapEntry(msgspec.Struct):
     staged: FileName | None = None
 
 
+class DroppedEntry(msgspec.Struct):
+    """Events a full disk cost (`journal.overflow`), noted by the append that recorded it."""
+
+    events: Count
+    bytes: Count = 0
+    seq: Seq = 0
+    first_ts: str = ""
+    last_ts: str = ""
+    reason: str = ""
+    types: dict[str, int] = {}
+
+
 class Manifest(msgspec.Struct):
     """The whole manifest."""
 
@@ -76,6 +88,7 @@ class Manifest(msgspec.Struct):
     lost: list[tuple[Seq, Seq]] = []
     archive: list[ArchiveEntry] = []
     swap: list[SwapEntry] | None = None
+    dropped: list[DroppedEntry] = []
 
 
 _DECODER = msgspec.json.Decoder(Manifest)

@@ -43,7 +43,8 @@ __all__ = ["rebuild_manifest"]
 _ARCHIVE_KEYS = ("name", "segment", "epoch", "first_seq", "last_seq", "count", "bytes", "raw_bytes", "crc32", "index")
 
 
-def _live_seqs(path: Path) -> list[int]:
+def _live_seqs(path: Path, dropped: list[dict[str, Any]]) -> list[int]:
+    """The seqs of the valid records in the segment *path*; its disk-full losses go to *dropped*."""
     seqs = []
     for line in read_private(path).split(b"\n"):
         record = line.lstrip(b"\0")
@@ -51,6 +52,13 @@ def _live_seqs(path: Path) -> list[int]:
             seq = peek_seq(record)
             if seq is not None:
                 seqs.append(seq)
+                if b'"type":"journal.events_lost"' in record:
+                    try:
+                        data = json.loads(record[: record.rindex(b',"crc"')] + b"}")["data"]
+                        dropped.append({**{k: v for k, v in data.items() if k != "reason"}, "seq": seq,
+                                        "reason": "disk full"})
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        pass
     return seqs
 
 
@@ -107,10 +115,13 @@ def rebuild_manifest(root: Path, problem: str) -> str:
         manifest["journal_id"] = old["journal_id"]
     segments = list_segments(root)
     seqs: list[int] = []
+    dropped: list[dict[str, Any]] = []
     for i, (first, segment) in enumerate(segments):
         if i < len(segments) - 1 or not os.lstat(segment).st_mode & 0o200:
             manifest["segments"].append(seal_info(segment, first))
-        seqs.extend(_live_seqs(segment))
+        seqs.extend(_live_seqs(segment, dropped))
+    if dropped:
+        manifest["dropped"] = dropped
     archives = _archives(root)
     if archives:
         manifest["archive"] = archives

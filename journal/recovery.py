@@ -19,20 +19,17 @@ projection caches to rebuild.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from journal.codec import check_line, encode_record, peek_seq
-from journal.errors import InvalidManifest, JournalError
+from journal.errors import InvalidManifest
 from journal.layout import (
     LOCK_FILE,
-    MANIFEST_FILE,
     fsync_dir,
     list_segments,
     log_error,
-    new_manifest,
     open_private,
     read_manifest,
     read_private,
@@ -44,7 +41,7 @@ from journal.locking import JournalLock
 from journal.reader import Damage, Reader, RecoveryMode
 from journal.segments import quarantine, repair_tail, seal_info
 
-__all__ = ["RepairReport", "repair"]
+__all__ = ["RepairReport", "RepairPreview", "repair", "preview_repair"]
 
 
 @dataclass
@@ -85,6 +82,53 @@ class RepairReport:
             "removed": self.removed,
             "manifest_rebuilt": self.manifest_rebuilt,
         }
+
+
+@dataclass
+class RepairPreview:
+    """What a repair in *mode* would take out of the live journal, before it runs.
+
+    ``damaged`` counts the damaged records (corrupt, duplicate, torn, missing); ``intact``
+    the readable events it would set aside too (only ``point-in-time`` does: everything
+    after the first damage), with their seq range.
+    """
+
+    mode: str
+    damaged: int = 0
+    intact: int = 0
+    intact_seqs: list[int] | None = None
+    findings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "damaged": self.damaged, "intact": self.intact,
+                "intact_seqs": self.intact_seqs, "findings": self.findings}
+
+    def __str__(self) -> str:
+        text = f"{self.mode} repair: {self.damaged} damaged record(s) set aside to quarantine/"
+        if self.intact:
+            first, last = self.intact_seqs or [0, 0]
+            text += (f", and {self.intact} intact event(s) after the first damage (seq {first}-{last}) "
+                     "with them")
+        return text
+
+
+def preview_repair(root: Path, mode: RecoveryMode | str) -> RepairPreview:
+    """What `repair` in *mode* would remove from the journal at *root* (reads only)."""
+    mode = RecoveryMode(mode)
+    preview = RepairPreview(mode.value)
+    manifest = read_manifest(root)
+    damage = [d for d in _scan(root, manifest) if d.kind not in ("gap", "salvaged")]
+    preview.damaged = len(damage)
+    preview.findings = [str(d) for d in damage[:20]]
+    stale = _stale(root, manifest)
+    if mode is RecoveryMode.POINT_IN_TIME and (damage or stale):
+        reader = Reader(root, RecoveryMode.POINT_IN_TIME, lambda d: None, manifest=manifest)
+        kept = max((e.seq for e in reader.events()), default=0)  # it stops at the first damage (or gap)
+        after = [e.seq for e in Reader(root, RecoveryMode.TOLERATE, lambda d: None, manifest=manifest).events()
+                 if e.seq > kept]
+        preview.intact = len(after)
+        preview.intact_seqs = [after[0], after[-1]] if after else None
+    return preview
 
 
 def _scan(root: Path, manifest: dict[str, Any]) -> list[Damage]:

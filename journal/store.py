@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from journal.compaction import CompactionResult, Plan
     from journal.events import Event
     from journal.reader import Damage, RecoveryMode
-    from journal.recovery import RepairReport
+    from journal.recovery import RepairPreview, RepairReport
     from journal.scrub import ScrubResult
     from journal.verify import VerifyReport
 
@@ -200,6 +200,12 @@ class Journal:
         if notice is not None:
             self.notices.append(notice)
         return verify(self.root, lock_timeout=self.config.lock_timeout)
+
+    def repair_preview(self, mode: RecoveryMode | str) -> RepairPreview:
+        """What `repair` in *mode* would set aside: damaged records, and intact events with them."""
+        from journal.recovery import preview_repair
+
+        return preview_repair(self.root, mode)
 
     def repair(self, mode: RecoveryMode | str) -> RepairReport:
         """Fix damage in *mode* (tolerate, salvage, point-in-time); evidence is quarantined."""
