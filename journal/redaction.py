@@ -101,6 +101,7 @@ __all__ = [
     "MIN_MAX_EVENT",
     "MIN_MAX_STRING",
     "RedactionConfig",
+    "RedactionTimeout",
     "Redactor",
     "limit",
     "redact",
@@ -114,6 +115,23 @@ _MAX_PASSES = 3
 _MARGIN = 4096
 # Redacted strings shorter than this are never cut (see journal.limits._SHORT).
 _NEVER_CUT = 26
+#: User patterns run on windows of this many characters, overlapping by `USER_OVERLAP`
+#: (the longest match a user pattern is sure to find whole).
+USER_WINDOW = 4096
+USER_OVERLAP = 1024
+#: Seconds user patterns may take over one `sanitize` (or `redact`) call before it gives
+#: up with `RedactionTimeout`; in the main thread a timer also interrupts a single
+#: window after `USER_HARD_LIMIT` seconds. The event is then withheld, never written raw.
+USER_BUDGET = 0.5
+USER_HARD_LIMIT = 1.0
+
+
+class RedactionTimeout(Exception):
+    """User patterns (``redaction.patterns``) took longer than their time budget."""
+
+    def __init__(self, det: Detector | None = None, limit: float = USER_BUDGET) -> None:
+        what = f"redaction.patterns {det.pattern!r}" if det is not None else "redaction.patterns"
+        super().__init__(f"{what} took over {limit:g}s; payloads are withheld until it is fixed")
 
 
 # ------------------------------------------------------------------------------ redactor
@@ -122,7 +140,7 @@ _NEVER_CUT = 26
 class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
-    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans")
+    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent")
 
     def __init__(self, config: RedactionConfig | None = None) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -132,13 +150,14 @@ class Redactor:
         for name, regex in self.config.extra_patterns:
             compiled = compile_pattern(f"pattern {name!r}", name, regex)
             group: int | str = "secret" if "secret" in compiled.groupindex else 0
-            extra.append(Detector(regex, span(name, group)))
+            extra.append(Detector(regex, span(name, group), user=True))
         # Gate mask -> the detectors worth running for it, in priority order; user
         # patterns have no gate and always run.
         self._plans: dict[int, tuple[Detector, ...]] = {}
         self._has_extra = bool(extra)
         # User patterns come first: an explicit rule labels what it matches.
         self._detectors = (*extra, *DETECTORS)
+        self._spent = 0.0  # seconds spent in user patterns since the last `start`
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None, *, salt: str | None = None) -> Redactor:
@@ -156,11 +175,42 @@ class Redactor:
         a secret-sounding key (``"password": "..."``) is redacted as a whole. Non-string
         scalars are kept; tuples come back as lists.
         """
+        self._spent = 0.0
         return self._walk(obj, None)
 
     def redact_text(self, text: str) -> tuple[str, int]:
         """Redact one string; return it and the number of secrets replaced."""
+        self._spent = 0.0
         return self._redact_string(text, "")
+
+    def _user_matches(self, det: Detector, s: str) -> Iterator[re.Match[str]]:
+        """Matches of a user pattern, found in windows of `USER_WINDOW` characters.
+
+        A user's regex may backtrack badly on long text (`journal.pattern_safety` rejects
+        the known shapes); run on bounded windows that overlap by `USER_OVERLAP`, its cost
+        stays bounded per window, and the time spent is checked against `USER_BUDGET`.
+        Matches longer than the overlap may be missed at a window's edge.
+        """
+        from time import monotonic
+
+        regex = det.regex
+        n = len(s)
+        start = 0
+        while True:
+            end = min(n, start + USER_WINDOW)
+            began = monotonic()
+            for m in regex.finditer(s, start, end):
+                self._spent += monotonic() - began
+                if self._spent > USER_BUDGET:
+                    raise RedactionTimeout(det)
+                yield m
+                began = monotonic()
+            self._spent += monotonic() - began
+            if self._spent > USER_BUDGET:
+                raise RedactionTimeout(det)
+            if end >= n:
+                return
+            start = end - USER_OVERLAP
 
     def _walk(self, obj: Any, originals: dict[int, Pieces] | None) -> tuple[Any, int]:
         # ``originals``, if given, receives (by id) each changed string that may be cut
@@ -262,7 +312,7 @@ class Redactor:
                 hay = rev = rev or low[::-1]
                 scan.next_key = scan.next_key_end = len(s)
                 scan.absorb_end = -1
-            for m in det.regex.finditer(hay):
+            for m in self._user_matches(det, hay) if det.user else det.regex.finditer(hay):
                 at = m.start()
                 if left and at and hay[at - 1] in left:
                     if not (scan.taken and scan.taken[at - 1]):
@@ -366,6 +416,47 @@ def sanitize(obj: Any, redactor: Redactor | None = None) -> tuple[Any, dict[str,
     (see the module docstring); only the kept part is ever copied.
     """
     redactor = redactor or _default_redactor()
+    redactor._spent = 0.0
+    if redactor._has_extra:
+        with _hard_limit(USER_HARD_LIMIT):
+            return _sanitize(obj, redactor)
+    return _sanitize(obj, redactor)
+
+
+class _hard_limit:
+    """In the main thread with no timer running, interrupt the block after *seconds*
+    (`re` matching checks for signals); elsewhere a no-op (the soft budget still holds)."""
+
+    __slots__ = ("seconds", "previous", "armed")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread() or signal.getitimer(signal.ITIMER_REAL)[0]:
+            return
+        seconds = self.seconds
+
+        def expired(signum: int, frame: object) -> None:
+            raise RedactionTimeout(None, seconds)
+
+        self.previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        self.armed = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
+
+def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):
