@@ -106,7 +106,7 @@ def span(kind: str, group: int | str = 0, test: Callable[[str], bool] | None = N
 # Every detector names a gate: characters one of which must occur in a string for its
 # regex to be worth running. Testing one character is a memchr, far cheaper than a regex
 # scan or a longer substring test; "b" stands for "b" or "B" (bearer).
-_GATE_CHARS = "=:@-_/AJb"
+_GATE_CHARS = "=:@-_/AJ.Sdwb"  # "b" last (see gate_mask)
 _SEPARATOR_BITS = 0b111  # "=", ":", "@"
 # Strings shorter than this cannot hold any built-in secret shape ("pass=abc" is 8), and
 # shorter than _MIN_SHAPE only an assignment, "user:pw@" or "--flag value" (all built-in
