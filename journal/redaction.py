@@ -314,7 +314,7 @@ class Redactor:
                 scan.absorb_end = -1
             for m in self._user_matches(det, hay) if det.user else det.regex.finditer(hay):
                 at = m.start()
-                if left and at and hay[at - 1] in left:
+                if left and at and hay[at - 1] in left and not _escape_before(hay, at):
                     if not (scan.taken and scan.taken[at - 1]):
                         glued.append((det, m))
                         continue
@@ -356,6 +356,12 @@ class Redactor:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+
+
+def _escape_before(hay: str, at: int) -> bool:
+    """True when the character before *at* ends an escape (``\\n``, ``\\t``): a token after
+    an escaped newline (a repr, a JSON string seen as text) starts a word."""
+    return at >= 2 and hay[at - 2] == "\\" and hay[at - 1] in "nrtNRT"
 
 
 def _items(obj: Any) -> Iterator[tuple[Any, Any]]:

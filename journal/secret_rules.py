@@ -90,7 +90,8 @@ RULES = (
          ".", (".",), left=_B64, valid=_discord_bot),
     Rule("discord_webhook", r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<s>[A-Za-z0-9_-]{60,}+)",
          "/", ("/api/webhooks/",), left=frozenset(), group="s"),
-    Rule("telegram_bot_token", r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])", ":", (":AA",), left=_ALNUM),
+    Rule("telegram_bot_token", r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])", ":", (":AA",),
+         left=frozenset()),  # "bot<token>" in API URLs
     # Package registries and developer platforms
     Rule("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}+", "-", ("pypi-AgE",)),
     Rule("dockerhub_token", r"dckr_pat_[A-Za-z0-9_-]{27,}+", "_", ("dckr_pat_",), valid=_has_digit_and_letter(9)),
