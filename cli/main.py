@@ -50,6 +50,12 @@ class JournalContext:
             self._journal = Journal.open(self.path, create=create)
         return self._journal
 
+    def report_withheld(self) -> None:
+        """Say once on stderr that redaction could not run, so payloads were withheld."""
+        problem = self._journal.withheld_reason() if self._journal is not None else None
+        if problem:
+            click.echo(f"Warning: event payloads were withheld (redaction cannot run): {problem}", err=True)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
@@ -77,6 +83,7 @@ def cli(ctx: click.Context, journal_dir: str | None) -> None:
       agent-journal stats
     """
     ctx.obj = JournalContext(journal_dir)
+    ctx.call_on_close(ctx.obj.report_withheld)
 
 
 for _name in COMMAND_MODULES:

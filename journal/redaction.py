@@ -25,7 +25,9 @@ A secret is replaced by ``[REDACTED:<kind>:<hash8>]``, e.g. ``[REDACTED:github_t
 
 Kinds: vendor token shapes (``anthropic_api_key``, ``openai_api_key``, ``github_token``,
 ``gitlab_token``, ``slack_token``, ``slack_webhook``, ``aws_access_key_id``, ``stripe_key``,
-``google_api_key``, ``npm_token``, ``huggingface_token``, ``jwt``, ``private_key``), header
+``google_api_key``, ``npm_token``, ``huggingface_token``, ``jwt``, ``private_key``, and the
+formats of `journal.secret_rules`: ``twilio_api_key``, ``sendgrid_api_key``, ``pypi_token``,
+``vault_token``, ...), passwords in prose and in mysql's ``-p<pw>`` (``password``), header
 and URL credentials (``bearer_token``, ``authorization``, ``url_password``), values of
 secret-named keys in assignments, JSON, YAML, flags and dicts (``password``, ``secret``,
 ``token``, ``api_key``, ``private_key``, ``aws_secret_access_key``), long random values of
@@ -60,8 +62,11 @@ original string as it arrived, secrets included: the hash cannot be read back, a
 reader match the stored head and tail with a file they hold. (Like an unsalted marker, it
 lets someone who knows all of the rest of a long string confirm a guess of its secret.)
 Subtrees omitted to meet ``max_event`` are never scanned. A user pattern
-(``redaction.patterns``) runs on the same bounded texts, but its own backtracking is the
-user's to keep in check.
+(``redaction.patterns``) runs on the same bounded texts, checked for catastrophic
+backtracking when it is loaded (`journal.pattern_safety`), in windows of `USER_WINDOW`
+characters, under a time budget (`USER_BUDGET`, and in the main thread a timer,
+`USER_HARD_LIMIT`): over it, `RedactionTimeout` is raised and the caller withholds the
+event (`journal.sanitizer`).
 """
 
 from __future__ import annotations

@@ -224,3 +224,29 @@ def test_the_hook_sanitises_once(hook_env: HookEnv, monkeypatch: pytest.MonkeyPa
     record.append_event(root, event)
     assert calls == [True]
     assert leaks(root, GH) == []
+
+
+def test_the_cli_says_when_payloads_are_withheld(journal_dir: Path) -> None:
+    Journal.open(journal_dir)
+    (journal_dir / "config.json").write_text(json.dumps({"redaction": {"patterns": [{"name": "x", "regex": "(a+)+"}]}}))
+    result = CliRunner().invoke(cli, ["--journal", str(journal_dir), "append", "note", "--data", json.dumps({"t": GH})])
+    assert result.exit_code == 0
+    assert "Warning: event payloads were withheld" in result.stderr and "unsafe" in result.stderr
+    assert leaks(journal_dir, GH) == []
+
+
+def test_a_secret_as_hook_event_name_is_invalid_input(hook_env: HookEnv) -> None:
+    payload = {"session_id": UUID, "transcript_path": "/t.jsonl", "cwd": "/", "hook_event_name": GH, "prompt": "x"}
+    assert hook_env.run(payload).returncode == 0
+    assert leaks(hook_env.journal_dir, GH) == []
+    [event] = hook_env.events()
+    assert event.type == "journal.invalid_input" and event.session == UUID
+    assert event.payload()["hook_event_name"].startswith("[REDACTED:github_token:")
+
+
+def test_salvaged_ids_are_read_from_the_head_only() -> None:
+    from hooks.record import salvage_ids
+
+    raw = b'{"session_id": "s\\"1", "hook_event_name":"Stop", "x": {"session_id": "later"}, "agent_id": 5}'
+    assert salvage_ids(raw) == {"session_id": 's"1', "hook_event_name": "Stop"}
+    assert salvage_ids(b"[" * 100 + b'"session_id"') == {}
