@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
+from journal.errors import JournalError
 from journal.events import Event, typed_decoder
 from journal.reader import Reader
 from projections.agents import AGENTS
@@ -279,14 +280,16 @@ def _load(
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
         folded += _fold_range(pairs, journal, mark + 1, upto, progress)
     views = Views(states, target, journal_id, epoch, folded, cached, journal)
-    if save and at is None and target > 0:
+    # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
+    # even hold the text it removed): only a cache of the current epoch is written.
+    if save and at is None and target > 0 and int(journal.manifest().get("epoch", 0)) == epoch:
         for projection in projections:
             fresh = target - cached[projection.name]
             if fresh >= SAVE_AFTER or (cached[projection.name] == 0 and fresh > 0):
                 try:
                     save_cache(journal.root, projection, states[projection.name],
                                journal_id=journal_id, epoch=epoch, seq=target)
-                except OSError as e:  # a read-only journal still reads; note why it is slower
+                except (OSError, JournalError) as e:  # a read-only journal still reads; note why it is slower
                     journal.log_error("cache_write_failed", f"cannot write the {projection.name} cache: {e}")
     return views
 
