@@ -103,7 +103,7 @@ class Journal:
 
     def withheld_reason(self) -> str | None:
         """Why event payloads were withheld by this process (redaction could not run), if they were."""
-        return self._writer.problem
+        return self._writer.problem if isinstance(self._writer, Writer) else None
 
     def log_error(self, kind: str, message: str, **fields: Any) -> None:
         """Note an internal error in the journal's ``errors.log``."""

@@ -18,7 +18,7 @@ import journal
 
 _PATTERN = re.compile(
     r"os\.write\(|write_atomic\(|\.write_bytes\(|\.write_text\(|gzip\.|\bopen\(.*[\"'][wax]b?\+?[\"']\)"
-    r"|open_private\([^)]*O_(?:WRONLY|RDWR)|os\.open\([^)]*O_(?:WRONLY|RDWR)|\.write\(|log_error\("
+    r"|open_private\(.*O_(?:WRONLY|RDWR)|os\.open\(.*O_(?:WRONLY|RDWR)|\.write\(|log_error\("
 )
 _SANITISED = "the Writer sanitises every event before framing it (journal.sanitizer)"
 _FROM_SEGMENTS = "bytes read back from segments, which only ever hold sanitised records"
@@ -41,7 +41,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/staging.py", "fd = open_private(seg.staged,"): "compacted segments: kept records " + _FROM_SEGMENTS
     + "; snapshots fold records read back from segments",
     ("journal/staging.py", "view = view[os.write(fd,"): "compacted segments (see above)",
-    ("journal/recovery.py", "fd = os.open(active,"): "repair truncates a torn tail: " + _FROM_SEGMENTS,
+    ("journal/recovery.py", "fd = open_private(active,"): "repair truncates a torn tail: " + _FROM_SEGMENTS,
     ("journal/recovery.py", "write_atomic(path, data[:cut_offset])"): "repair: " + _FROM_SEGMENTS,
     ("journal/recovery.py", "write_atomic(path, b\"\".join(k + b\"\\n\" for k in kept))"): "repair: " + _FROM_SEGMENTS,
     ("journal/recovery.py", "log_error("): _LOG,
@@ -54,7 +54,12 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/layout.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
     ("journal/layout.py", "os.write(fd, line)"): _LOG,
     ("journal/locking.py", "fd = open_private(self.path,"): "the lock file: " + _NO_EVENT_TEXT,
-    ("journal/retention.py", "fd = os.open(lock,"): "the auto-compaction lock: " + _NO_EVENT_TEXT,
+    ("journal/retention.py", "fd = open_private(lock,"): "the auto-compaction lock: " + _NO_EVENT_TEXT,
+    ("journal/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
+    "which log_error redacted, minus the scrubbed string",
+    ("journal/scrub.py", "os.write(out, new)"): "scrub (see above)",
+    ("journal/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
+    + ", minus the scrubbed string",
     ("journal/retention.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
     ("journal/swap.py", "log_error("): _LOG,
@@ -73,7 +78,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("hooks/record.py", "log_error("): _LOG,
     ("hooks/render.py", "sys.stdout.write("): "stdout of the render child, read by the hook",
     ("hooks/runtime.py", "os.open(data_dir / _LOCK"): "the plugin venv's lock: " + _NO_EVENT_TEXT,
-    ("hooks/runtime.py", 'open(Path(data) / "venv-install.log", "ab")'): "pip's log: " + _NO_EVENT_TEXT,
+    ("hooks/runtime.py", 'os.open(Path(data) / "venv-install.log"'): "pip's log: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", "marker.write_text("): "the venv's ready marker: " + _NO_EVENT_TEXT,
     ("hooks/settings.py", "backup.write_text("): "Claude Code settings backup: " + _NO_EVENT_TEXT,
     ("hooks/settings.py", "tmp.write_text("): "Claude Code settings: " + _NO_EVENT_TEXT,
