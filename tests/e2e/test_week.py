@@ -406,9 +406,22 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     week.cli("dismiss", s_c4[:8])
     week.sound()
 
+    week.day("saturday: /agent-journal:sessions from inside Claude")
+    before = len(sc.api.model_requests)
+    s_list, result = week.run("/agent-journal:sessions")
+    assert s_list, result.describe()
+    requests = sc.requests_since(before)
+    listing = requests[0].first_user_text if requests else ""
+    week.expect(bool(requests), "`/agent-journal:sessions` did not reach the model", result.stdout)
+    for s, mark in ((s_c2, "picked up"), (s_c3, "dismissed"), (s_c4, "dismissed")):
+        lines = [line for line in listing.splitlines() if s[:8] in line]
+        week.expect(any(mark in line for line in lines), f"/agent-journal:sessions does not list {s[:8]} as {mark}",
+                    listing)
+    week.sound()
+
     week.day("saturday: nothing unfinished is left")
     ctx = week.look().context
-    for s in (s_w1, s_c1, s_c2, s_c3, s_c4):
+    for s in (s_w1, s_c1, s_c2, s_c3, s_c4, s_list):
         week.not_unfinished(ctx, s, "ended or handed over")
     week.says_not(ctx, "another window", "nothing runs in another window")
     week.sound()
