@@ -96,3 +96,20 @@ def test_plugin_and_settings_install_record_each_firing_once(claude_bin: Path, f
     assert sequence(session_events(journal_events(sc.journal), s2)) == [
         "SessionStart", "journal.resume_consumed", "UserPromptSubmit", "Stop", "SessionEnd"]
     assert not hook_errors(sc.journal), hook_errors(sc.journal)
+
+
+def test_slash_commands_without_arguments_answer(sc: Scenario) -> None:
+    """`/agent-journal:timeline` and `/agent-journal:resume-agents` with nothing after them still run
+    their `!` commands (a non-zero exit would abort the whole command) and give Claude an answer."""
+    first = unique("P7-FIRST")
+    sc.api.set_script([Rule(first, [[text("Ok.")]])])
+    sc.run(f"{first} hello")
+    before = len(sc.api.model_requests)
+    sc.run("/agent-journal:timeline")
+    [request] = sc.requests_since(before)
+    assert "Timeline of this session" in request.text and "session started" in request.text, request.text[-3000:]
+    assert "Usage:" not in request.text and "Missing argument" not in request.text
+    before = len(sc.api.model_requests)
+    sc.run("/agent-journal:resume-agents")
+    [request] = sc.requests_since(before)
+    assert "No unfinished agents" in request.text, request.text[-3000:]
