@@ -54,6 +54,9 @@ class Journal:
         #: refuses to write: a broken file may hold the user's redaction rules), else None.
         self.config_problem = config_problem
         self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
+        #: Told of damage found by every read of this journal that names no ``on_damage``
+        #: (the CLI warns once on stderr); projections read through it too.
+        self.on_damage: Callable[[Damage], None] | None = None
 
     @classmethod
     def open(
@@ -127,7 +130,7 @@ class Journal:
         """
         from journal.reader import Reader
 
-        reader = Reader(self.root, mode, on_damage)
+        reader = Reader(self.root, mode, on_damage or self.on_damage)
         if not archived or not reader.manifest.get("archive"):
             return reader.events(from_seq, to_seq)
         return self._with_archive(reader, from_seq, to_seq)
