@@ -80,8 +80,11 @@ WRITERS: dict[tuple[str, str], str] = {
     ("hooks/runtime.py", "os.open(data_dir / _LOCK"): "the plugin venv's lock: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", 'os.open(Path(data) / "venv-install.log"'): "pip's log: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", "marker.write_text("): "the venv's ready marker: " + _NO_EVENT_TEXT,
-    ("hooks/settings.py", "backup.write_text("): "Claude Code settings backup: " + _NO_EVENT_TEXT,
-    ("hooks/settings.py", "tmp.write_text("): "Claude Code settings: " + _NO_EVENT_TEXT,
+    ("hooks/firings.py", "fd = os.open(path, os.O_RDWR | os.O_CREAT"): "hook claims: sha-256 of the stdin, times, "
+    "copy ids: " + _NO_EVENT_TEXT,
+    ("hooks/firings.py", "os.write(fd, data)"): "hook claims (see above)",
+    ("cli/errors.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
+    ("hooks/settings.py", "tmp.write_text("): "Claude Code settings and their backup: " + _NO_EVENT_TEXT,
     ("cli/commands/compact.py", "log_error("): _LOG,
 }
 
