@@ -28,7 +28,7 @@ from projections.markdown import (
     session_line,
 )
 from projections.queries import agent_status, interrupted, session_archived
-from projections.related import related_sessions
+from projections.related import related_for_context
 from projections.resumes import pending_requests
 from projections.runner import Views, query
 from projections.sessions import SessionRecord
@@ -256,7 +256,7 @@ def recovery_context(
         worth |= packer.add_list(heading, items, noun="orphaned agents") > 0
     shown = {rec.id for rec, _ in broken} | requested
     if current is not None:
-        related = related_sessions(views, current, limit=5, exclude=shown)
+        related = related_for_context(views, current, limit=5, exclude=shown)
         if related:
             worth = True
             packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
@@ -296,7 +296,7 @@ def session_context(views: Views, live: Liveness, rec: SessionRecord, *,
         ids = " ".join(a.id[:8] for a, _ in orphans)
         packer.add_list(["", "## Its orphaned agents", f"Continue them: `/agent-journal:resume-agents {ids}`"],
                         [(agent_line(a, "orphaned", st), a.id) for a, st in orphans], noun="orphaned agents")
-    related = related_sessions(views, rec, limit=5)
+    related = related_for_context(views, rec, limit=5)
     if related:
         packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
                         noun="related sessions")
