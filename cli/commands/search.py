@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -9,7 +10,7 @@ import click
 from cli.commands.projections import json_option
 from cli.errors import translate_errors
 from cli.output import emit_json, truncate
-from projections.projects import registered_journals
+from projections.projects import project_of, registered_journals
 from projections.search import DEFAULT_LIMIT, BadQuery, group_hits, search as search_one, search_projects
 from projections.search_docs import KINDS
 from projections.search_index import ensure_index, rebuild_index
@@ -50,7 +51,7 @@ def _print(result: dict[str, Any], all_projects: bool) -> None:
             more += ")"
         click.echo(f"{len(hits)} hits in {len(groups)} sessions for {what}{more}")
     for group in groups:
-        where = f"  {group['project']}" if all_projects else ""
+        where = f"  {project_of(Path(group['journal']))}" if all_projects else ""
         click.echo(f"\nsession {group['session'][:8]}{where}  last {format_ts(group['last_ts'])[:16]} UTC")
         for hit in group["hits"]:
             label = hit["kind"] + (f" {hit['tool']}" if hit["tool"] else "")
@@ -81,12 +82,13 @@ def _print(result: dict[str, Any], all_projects: bool) -> None:
               "$XDG_DATA_HOME/agent-journal/projects.json).")
 @click.option("--update", "update_only", is_flag=True, help="Only bring the index up to date (no QUERY).")
 @click.option("--rebuild", "rebuild_only", is_flag=True, help="Only rebuild the index from the whole log.")
+@click.option("--quiet", "-q", is_flag=True, help="With --update or --rebuild: print nothing.")
 @json_option
 @click.pass_obj
 @translate_errors
 def search(obj: Any, query: str, session_id: str | None, agent: str | None, types: tuple[str, ...],
            since: str | None, file_path: str | None, limit: int, all_projects: bool, update_only: bool,
-           rebuild_only: bool, as_json: bool) -> None:
+           rebuild_only: bool, quiet: bool, as_json: bool) -> None:
     """Search every session recorded here: prompts, replies, files, commands, failures,
     checkpoints, subagents and compaction captures.
 
@@ -103,10 +105,13 @@ def search(obj: Any, query: str, session_id: str | None, agent: str | None, type
       agent-journal search 'cart* NOT test' --type prompt,checkpoint --since 2w
       agent-journal search --file src/cart.py          # which sessions touched it
       agent-journal search migration --all-projects --json
+      agent-journal search --update                    # only bring the index up to date
     """
     if update_only or rebuild_only:
         journal = obj.journal(create=False)
         status = rebuild_index(journal) if rebuild_only else ensure_index(journal)[1]
+        if quiet:
+            return
         if as_json:
             emit_json({"seq": status.seq, "events": status.events, "documents": status.docs,
                        "rebuilt": status.rebuilt, "stale": status.stale})
