@@ -14,6 +14,14 @@ If none exists, the first hook that needs one starts a detached, one-at-a-time
 ``hooks/requirements.lock``, and renders nothing this time. The code always runs
 from the plugin root, so a plugin update takes effect at once; the environment holds
 only third-party packages. Stdlib only.
+
+Claude Code gives ``CLAUDE_PLUGIN_DATA`` to hooks but not to the Bash tool or to the
+``!`` commands of slash commands, where ``bin/agent-journal`` runs. So SessionStart
+appends `env_file_text` to ``$CLAUDE_ENV_FILE`` (Claude Code sources it into every Bash
+command of the session): ``AGENT_JOURNAL_PLUGIN_DATA`` names the data directory and
+``AGENT_JOURNAL_PROJECT_DIR`` the project whose journal the hooks write. Without them
+(an older session, a plain shell) `plugin_data_dir` looks for the data directory under
+``~/.claude/plugins/data`` itself.
 """
 
 from __future__ import annotations
@@ -25,11 +33,20 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["render_python", "bootstrap_async", "create_env", "VENV_DIR", "READY_MARKER"]
+__all__ = [
+    "render_python", "bootstrap_async", "create_env", "plugin_data_dir", "env_file_text", "env_state",
+    "wait_until_ready", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
+]
 
 VENV_DIR = "venv"
 READY_MARKER = ".agent-journal-ready"
 _LOCK = "venv.lock"
+#: Exported into the Bash tool's environment by SessionStart (see `env_file_text`).
+DATA_ENV = "AGENT_JOURNAL_PLUGIN_DATA"
+PROJECT_ENV = "AGENT_JOURNAL_PROJECT_DIR"
+#: Data directories of this plugin: ``<id>`` is the plugin id with odd characters made ``-``
+#: ("agent-journal-agent-journal-marketplace", "agent-journal-inline" for --plugin-dir).
+_DATA_GLOB = "agent-journal*"
 
 
 def _lock_contents(code_root: Path) -> str:
@@ -57,21 +74,86 @@ def _shebang_python(command: str) -> str | None:
     return None
 
 
+def _ready(code_root: Path, data: Path) -> bool:
+    try:
+        return (data / VENV_DIR / READY_MARKER).read_text(encoding="utf-8") == _lock_contents(code_root)
+    except OSError:
+        return False
+
+
+def plugin_data_dir(code_root: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The plugin's data directory: ``$CLAUDE_PLUGIN_DATA`` (hooks), ``$AGENT_JOURNAL_PLUGIN_DATA``
+    (the Bash tool, via the env file), else one found under the Claude config directory
+    (a ready one first); None when the plugin has never run a hook."""
+    env = os.environ if environ is None else environ
+    for key in ("CLAUDE_PLUGIN_DATA", DATA_ENV):
+        if env.get(key):
+            return Path(env[key])
+    config = Path(env["CLAUDE_CONFIG_DIR"]) if env.get("CLAUDE_CONFIG_DIR") else (
+        Path(env["HOME"]) / ".claude" if env.get("HOME") else None)
+    if config is None:
+        return None
+    try:
+        found = sorted(p for p in (config / "plugins" / "data").glob(_DATA_GLOB) if p.is_dir())
+    except OSError:
+        return None
+    ready = [p for p in found if _ready(code_root, p)]
+    return (ready or found or [None])[0]
+
+
+def env_file_text(data_dir: Path, project_dir: str | None) -> str:
+    """The ``export`` lines SessionStart appends to ``$CLAUDE_ENV_FILE``."""
+    import shlex
+
+    lines = [f"export {DATA_ENV}={shlex.quote(str(data_dir))}"]
+    if project_dir:
+        lines.append(f"export {PROJECT_ENV}={shlex.quote(project_dir)}")
+    return "\n".join(lines) + "\n"
+
+
+def env_state(code_root: Path, data_dir: Path) -> tuple[str, float | None]:
+    """``("ready", None)``, ``("creating", seconds since it started)`` or ``("absent", None)``."""
+    import fcntl
+    import time
+
+    if _ready(code_root, data_dir):
+        return "ready", None
+    try:
+        fd = os.open(data_dir / _LOCK, os.O_RDWR)
+    except OSError:
+        return "absent", None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        staged = [p.stat().st_mtime for p in data_dir.glob("venv.*.tmp")]
+        return "creating", (time.time() - min(staged)) if staged else 0.0
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return "absent", None
+
+
+def wait_until_ready(code_root: Path, data_dir: Path, timeout: float) -> bool:
+    """Wait (at most *timeout* seconds) for a creation in progress to finish; True if ready."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state, _ = env_state(code_root, data_dir)
+        if state != "creating":
+            return state == "ready"
+        time.sleep(0.5)
+    return _ready(code_root, data_dir)
+
+
 def render_python(code_root: Path, environ: Mapping[str, str] | None = None) -> str | None:
     """An interpreter that can import msgspec (None if there is none yet)."""
     env = os.environ if environ is None else environ
     explicit = env.get("AGENT_JOURNAL_PYTHON")
     if explicit and os.path.exists(explicit):
         return explicit
-    data = env.get("CLAUDE_PLUGIN_DATA")
-    if data:
-        venv = Path(data) / VENV_DIR
-        marker = venv / READY_MARKER
-        try:
-            if marker.read_text(encoding="utf-8") == _lock_contents(code_root):
-                return str(_venv_python(venv))
-        except OSError:
-            pass
+    data = env.get("CLAUDE_PLUGIN_DATA") or env.get(DATA_ENV)
+    if data and _ready(code_root, Path(data)):
+        return str(_venv_python(Path(data) / VENV_DIR))
     command = shutil.which("agent-journal", path=env.get("PATH"))
     if command:
         return _shebang_python(command)
