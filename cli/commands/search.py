@@ -66,7 +66,7 @@ def _print(result: dict[str, Any], all_projects: bool) -> None:
 
 
 @click.command()
-@click.argument("query", required=False, default="")
+@click.argument("words", nargs=-1, metavar="[QUERY]")
 @click.option("--session", "-s", "session_id", metavar="ID", help="Only this session (id or unique prefix).")
 @click.option("--agent", metavar="ID", help="Only events of this subagent (id or prefix).")
 @click.option("--type", "-t", "types", multiple=True, metavar="KIND",
@@ -86,7 +86,7 @@ def _print(result: dict[str, Any], all_projects: bool) -> None:
 @json_option
 @click.pass_obj
 @translate_errors
-def search(obj: Any, query: str, session_id: str | None, agent: str | None, types: tuple[str, ...],
+def search(obj: Any, words: tuple[str, ...], session_id: str | None, agent: str | None, types: tuple[str, ...],
            since: str | None, file_path: str | None, limit: int, all_projects: bool, update_only: bool,
            rebuild_only: bool, quiet: bool, as_json: bool) -> None:
     """Search every session recorded here: prompts, replies, files, commands, failures,
@@ -94,19 +94,22 @@ def search(obj: Any, query: str, session_id: str | None, agent: str | None, type
 
     Hits are ranked by relevance (BM25) and grouped by session, each with a
     highlighted snippet, its time and seq. QUERY uses SQLite FTS5 syntax: words
-    (all must match), "an exact phrase", prefix*, OR, NOT. Plain text with
-    punctuation (src/cart.py, invoice-export) is searched as it is written. The
+    (all must match), "an exact phrase", prefix*, OR, NOT; several arguments are
+    one query. Plain text with punctuation (src/cart.py, invoice-export) is
+    searched as it is written. The
     index (cache/search.sqlite) is brought up to date first; it never leaves the
     journal directory.
 
     \b
     Examples:
-      agent-journal search "invoice export"
+      agent-journal search invoice export
+      agent-journal search '"invoice export"'         # the exact phrase
       agent-journal search 'cart* NOT test' --type prompt,checkpoint --since 2w
       agent-journal search --file src/cart.py          # which sessions touched it
       agent-journal search migration --all-projects --json
       agent-journal search --update                    # only bring the index up to date
     """
+    query = " ".join(words)
     if update_only or rebuild_only:
         journal = obj.journal(create=False)
         status = rebuild_index(journal) if rebuild_only else ensure_index(journal)[1]
