@@ -48,6 +48,9 @@ class JournalContext:
         """The journal; reading commands pass ``create=False`` and fail clearly if it is absent."""
         if self._journal is None:
             self._journal = Journal.open(self.path, create=create)
+            if self._journal.config_problem is not None and not create:
+                # Reading goes on with the defaults; a write still fails, naming the key.
+                click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
         return self._journal
 
 

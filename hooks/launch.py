@@ -132,6 +132,9 @@ def run(stdin: object, stdout: object) -> None:
     _state["event"] = name
     failures: list[str] = []
     config_problem = None
+    # Known before the journal is opened, so a refused directory is still reported in its
+    # errors.log (which `log_error` never writes through a link).
+    _state["root"] = record.journal_dir_for(hook_input.payload)
     try:
         root, config = record.open_journal(hook_input.payload)
     except record.ConfigError as e:

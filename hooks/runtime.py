@@ -13,7 +13,9 @@ If none exists, the first hook that needs one starts a detached, one-at-a-time
 (flock) creation of the private environment with the pinned dependencies in
 ``hooks/requirements.lock``, and renders nothing this time. The code always runs
 from the plugin root, so a plugin update takes effect at once; the environment holds
-only third-party packages. Stdlib only.
+only third-party packages. The hook later executes that environment, so it is made
+private whatever the umask: its directories 0700, no file group- or world-writable
+(another local user must not be able to plant code in it). Stdlib only.
 
 Claude Code gives ``CLAUDE_PLUGIN_DATA`` to hooks but not to the Bash tool or to the
 ``!`` commands of slash commands, where ``bin/agent-journal`` runs. So SessionStart
@@ -166,8 +168,9 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     data = env.get("CLAUDE_PLUGIN_DATA")
     if not data or env.get("AGENT_JOURNAL_NO_BOOTSTRAP"):
         return False
-    Path(data).mkdir(parents=True, exist_ok=True)
-    log = open(Path(data) / "venv-install.log", "ab")
+    _private_dir(Path(data))
+    log = os.fdopen(os.open(Path(data) / "venv-install.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                            | getattr(os, "O_NOFOLLOW", 0), 0o600), "ab")
     try:
         subprocess.Popen(
             [sys.executable, "-I", str(Path(__file__).resolve()), "create", str(code_root), data],
@@ -182,13 +185,39 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     return True
 
 
+def _private_dir(path: Path) -> None:
+    """``mkdir -p`` *path*; the directories this creates are 0700 whatever the umask."""
+    missing = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)
+
+
+def _make_private(venv: Path) -> None:
+    """No group or world write anywhere in *venv*; its top directory 0700 (links left alone)."""
+    for dirpath, dirnames, filenames in os.walk(venv):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if not os.path.islink(path) and st.st_mode & 0o022:
+                os.chmod(path, st.st_mode & 0o7755)
+    os.chmod(venv, 0o700)
+
+
 def create_env(code_root: Path, data_dir: Path) -> int:
     """Create ``data_dir/venv`` with the pinned dependencies; one creator at a time."""
     import fcntl
     import time
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(data_dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    os.umask(0o077)  # this detached process, venv and pip included, creates private files only
+    _private_dir(data_dir)
+    lock_fd = os.open(data_dir / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -208,6 +237,7 @@ def create_env(code_root: Path, data_dir: Path) -> int:
              "-r", str(code_root / "hooks" / "requirements.lock")],
             check=True,
         )
+        _make_private(staging)
         shutil.rmtree(venv, ignore_errors=True)
         os.replace(staging, venv)  # the interpreter finds pyvenv.cfg beside itself: renaming is safe
         marker.write_text(wanted, encoding="utf-8")

@@ -21,6 +21,8 @@ Three scenarios, about 20-40 ``claude`` runs each (1-3 s per run).
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from tests.e2e.week_helpers import (
     hook_turn,
     offered_as_unfinished,
     section_of,
+    sections,
     working_on,
     write_config,
 )
@@ -112,6 +115,10 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
     week.says_not(ctx, "rash", "only clean sessions so far")
     week.no_call_in_flight(ctx, s_build, "every call got its PostToolUse")
     week.not_working_on_reply(ctx, s_build, ["Done."])
+    intro = sections(ctx)[0][1]
+    week.expect(not any(re.search(r"\bunfinished work\b", line, re.I) for line in intro),
+                "the header claims unfinished work when there is none", "\n".join(intro))
+    week.says_not(ctx, "journal event", "no journal-event noise")
     week.sound()
 
     week.day("monday: the model saves a checkpoint through the Bash tool")
@@ -129,6 +136,7 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
     week.expect(value is None or objective in value or save in value,
                 f"\"Working on\" is neither the checkpoint nor the prompt: {value!r}", section)
     week.not_working_on_reply(ctx, s_save, ["Checkpoint saved."])
+    week.says(section, "Checkpoint saved.", "the previous session's last assistant message")
     week.not_unfinished(ctx, s_save, "it ended cleanly")
     week.sound()
 
@@ -150,12 +158,29 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
     assert launched["data"]["tool_response"].get("status") == "async_launched", launched
     bg_agent = str(next(e for e in events if e["type"] == "SubagentStart")["agent"])
     ctx = week.look().context
+    week.says_not(ctx, "task-notification", "a background agent's report is not a prompt")
+    week.says_not(ctx, "<task-id>", "a background agent's report is not a prompt")
     week.not_unfinished(ctx, s_bg, "it ended cleanly")
     week.no_call_in_flight(ctx, s_bg, "the Agent call returned at launch")
+    week.not_working_on_reply(ctx, s_bg, ["The background agent wrote notes.md."])
+    record = _session_record(week, s_bg)
+    if record is not None:
+        week.expect(record.get("prompts") == 1, f"the notification counts as a prompt: prompts={record.get('prompts')}",
+                    json.dumps(record))
+        week.expect("task-notification" not in str(record.get("last_prompt")),
+                    "`sessions` shows the notification as the last prompt", json.dumps(record))
     agent_rec = _agent_record(week, bg_agent)
     if agent_rec is not None:
         week.expect(agent_rec.get("status") == "completed", f"background agent status {agent_rec.get('status')!r}",
                     json.dumps(agent_rec))
+    timeline = week.cli("timeline", s_bg).stdout
+    week.says_not(timeline, "<task-notification>", "the timeline shows the notification as what it is")
+    finished = [line for line in timeline.splitlines() if bg_agent[:4] in line and "finished" in line]
+    week.expect(bool(finished), f"the timeline does not say agent {bg_agent[:4]}… finished", timeline)
+    launch_line = next((line for line in timeline.splitlines() if line.split()[:1] == [str(launched["seq"])]), "")
+    week.expect(bool(launch_line) and not re.search(r"\b(done|completed|finished)\b", launch_line),
+                "the timeline calls the agent done when it was only launched in the background",
+                launch_line or timeline)
     week.sound()
 
     week.day("tuesday: denied tool calls, one of a subagent")
@@ -172,11 +197,19 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
     assert "PostToolUse:Bash" not in seq and "PostToolUse:WebFetch" not in seq, seq
     deny_agent = str(next(e for e in week.events(s_deny) if e["type"] == "SubagentStart")["agent"])
     ctx = week.look().context
+    week.not_unfinished(ctx, s_deny, "it ended cleanly; its calls were denied")
+    week.no_call_in_flight(ctx, s_deny, "denied calls are not in flight")
+    week.says_not(ctx, "Interrupted", "no session was interrupted")
+    record = _session_record(week, s_deny)
+    if record is not None:
+        week.expect(record.get("status") == "ended" and not record.get("interrupted"),
+                    f"the session with denied calls is {record.get('status')!r}, interrupted={record.get('interrupted')}",
+                    json.dumps(record))
     agent_rec = _agent_record(week, deny_agent)
     if agent_rec is not None:
         week.expect(agent_rec.get("status") == "completed",
                     f"the subagent whose Bash was denied is {agent_rec.get('status')!r}", json.dumps(agent_rec))
-    for what, args in (("the subagent", ("agent", "show", deny_agent)),):
+    for what, args in (("the subagent", ("agent", "show", deny_agent)), ("the session", ("show", s_deny))):
         shown = week.cli_json(*args)
         calls = _in_flight(shown)
         week.expect(not calls, f"{what}'s denied call is still in flight in `{' '.join(args[:-1])}`: {calls}")
@@ -193,7 +226,10 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
     week.expect(week.hooks_of(s_slash)[-1] == "SessionEnd", "the failed slash command's session ended",
                 str(week.hooks_of(s_slash)))
     ctx = week.look().context
-    for s in (s_build, s_save, s_bg):
+    week.not_unfinished(ctx, s_slash, "it ended with SessionEnd; its prompt failed before running")
+    week.says_not(section_of(ctx, s_slash), "before answering its last prompt", "a prompt that never ran")
+    week.says_not(ctx, "Interrupted", "no session was interrupted")
+    for s in (s_build, s_save, s_bg, s_deny):
         week.not_unfinished(ctx, s, "ended cleanly earlier this week")
     week.sound()
     week.finish()
@@ -247,9 +283,16 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     ctx = look.context
     section = section_of(ctx, s_w1)
     if week.expect(bool(section), "the second window's context has no block for the running session", ctx):
+        week.expect(bool(re.search(r"another window", section, re.I)),
+                    "the running session is not said to be running in another window", section)
+        week.says(section, str(proc.pid), "the running session's pid")
         week.says(section, w1, "the running session's prompt")
         week.says(section, "wait_for_go.py", "the file the running session is editing")
+        week.expect("coordinat" in section.lower(), "no word about coordinating before editing its files", section)
+        week.says_not(section, "Continue it", "a running session is not someone else's unfinished work")
+        week.says_not(section, "when it stopped", "a running session has not stopped")
     week.not_unfinished(ctx, s_w1, "it is running")
+    week.expect(not re.search(r"crash", section, re.I), "the running session is called crashed", section)
     week.sound()
     ctx = week.look().context
     week.not_unfinished(ctx, s_w1, "it has ended cleanly since")
@@ -270,11 +313,13 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     resumed = unique("RESUME-ONE")
     week.rule(resumed, [[text("Picked up where the crashed run stopped.")]], match="latest")
     before = len(sc.api.model_requests)
-    week.run(f"{resumed} finish the long job", resume=s_c1)
+    _, result = week.run(f"{resumed} finish the long job", resume=s_c1)
+    assert result.stdout.strip() == "Picked up where the crashed run stopped.", result.describe()
     own = "\n\n".join(c for c in contexts_in(sc.requests_since(before)[0]) if c)
     week.says(own, "time.sleep(30)", "the resumed session is told what its previous run was doing")
     ctx = week.look().context
     week.not_unfinished(ctx, s_c1, "handed over by `claude --resume`")
+    week.no_call_in_flight(ctx, s_c1, "its run after the crash ended cleanly")
     week.sound()
 
     week.day("wednesday: a crash, then `agent-journal resume` of it")
@@ -286,23 +331,45 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     week.expect("Resume requested" in section.split("\n", 1)[0], "the requested resume is not injected", ctx)
     week.says(section, c2, "the resumed session's prompt")
     week.says(section, "time.sleep(30)", "the resumed session's call in flight")
+    ctx = week.look().context
+    week.not_unfinished(ctx, s_c2, "handed over by `agent-journal resume`")
+    week.not_unfinished(ctx, s_c1, "handed over by `claude --resume`")
     record = _session_record(week, s_c2)
     if record is not None:
         week.expect(record.get("status") == "crashed", f"`sessions` no longer shows the crash: {record.get('status')}",
                     json.dumps(record))
     week.sound()
 
-    week.day("thursday: another crash")
+    week.day("thursday: a crash, then `agent-journal dismiss`")
     c3 = unique("CRASH-THREE")
     s_c3 = _crash(week, c3, "three.py")
-    ctx = week.look().context
-    week.expect(bool(offered_as_unfinished(ctx, s_c3)), "the new crash is not reported", ctx)
-    week.says(section_of(ctx, s_c3), "three.py", "the crashed session's file")
+    if week.expect(week.has_command("dismiss"), "`agent-journal dismiss` does not exist"):
+        ctx = week.cli("context").stdout
+        week.expect(bool(offered_as_unfinished(ctx, s_c3)), "the new crash is not reported before dismiss", ctx)
+        week.cli("dismiss", s_c3[:8])
+        ctx = week.look().context
+        week.not_unfinished(ctx, s_c3, "dismissed")
+        for s, how in ((s_c1, "claude --resume"), (s_c2, "agent-journal resume")):
+            week.not_unfinished(ctx, s, f"handed over by {how}")
+        record = _session_record(week, s_c3)
+        if record is not None:
+            week.expect(record.get("status") == "crashed", "`sessions` no longer shows the dismissed crash",
+                        json.dumps(record))
+            week.expect("dismiss" in json.dumps(record).lower(), "`sessions` does not mark the crash dismissed",
+                        json.dumps(record))
+        week.expect(any("dismiss" in e["type"] for e in week.events()), "no event records the dismissal",
+                    str(Counter(e["type"] for e in week.events())))
+        week.cli("dismiss", "--undo", s_c3[:8])
+        ctx = week.cli("context").stdout
+        week.expect(bool(offered_as_unfinished(ctx, s_c3)), "`dismiss --undo` did not bring the crash back", ctx)
+        week.cli("dismiss", s_c3[:8])
+        ctx = week.look().context
+        week.not_unfinished(ctx, s_c3, "dismissed again")
     week.sound()
 
     week.day("friday: nothing unfinished is left")
     ctx = week.look().context
-    for s in (s_w1, s_c1):
+    for s in (s_w1, s_c1, s_c2, s_c3):
         week.not_unfinished(ctx, s, "ended or handed over")
     week.says_not(ctx, "another window", "nothing runs in another window")
     week.sound()
@@ -339,7 +406,8 @@ def test_compactions_and_a_second_install_change_nothing(week: Week) -> None:
     after = unique("AFTER-COMPACT")
     week.rule(after, [[text("Carrying on after the compaction.")]], match="latest")
     before = len(sc.api.model_requests)
-    week.run(f"{after} carry on", resume=s_last)
+    _, result = week.run(f"{after} carry on", resume=s_last)
+    assert result.stdout.strip() == "Carrying on after the compaction.", result.describe()
     texts = "\n".join(c for r in sc.requests_since(before) for c in contexts_in(r))
     week.says(texts, markers[-1], "after /compact the session is told its own earlier prompt")
     ctx = week.look().context

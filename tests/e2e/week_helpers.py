@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -164,9 +164,10 @@ class Week:
 
     # -- sessions
 
-    def rule(self, marker: str, turns: Sequence[Sequence[Block]], match: str = "first") -> None:
-        """Script a conversation (earlier rules win, so markers must be unique)."""
-        self.sc.api.add_rule(Rule(marker, turns, match))  # type: ignore[arg-type]
+    def rule(self, marker: str, turns: Sequence[Sequence[Block]], match: Literal["first", "latest"] = "first") -> None:
+        """Script a conversation. A ``latest`` rule (a prompt given to ``--resume``) goes ahead of
+        the rule that started the conversation, which would otherwise still match it."""
+        self.sc.api.add_rule(Rule(marker, turns, match), first=match == "latest")
 
     def run(self, prompt: str, **kw: Any) -> tuple[str | None, ClaudeResult]:
         """One finished ``claude -p`` run; its session id (from the journal) and result."""
