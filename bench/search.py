@@ -127,12 +127,14 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def _more_events(root: Path, n: int, skip: int) -> list[NewEvent]:
-    """*n* generated events (copies of existing ones, read from the start after *skip*)."""
+def _more_events(root: Path, n: int, skip: int, tag: str) -> list[NewEvent]:
+    """*n* new events: copies of generated ones (read from *skip* on) in new sessions named
+    with *tag*, so that their documents are new rows, not repeats of indexed ones."""
     journal = Journal.open(root, create=False)
     out = []
     for event in journal.read(1 + skip, to_seq=skip + n):
-        out.append(NewEvent(event.type, bytes(event.data), event.session, event.agent))
+        session = f"{tag}-{event.session}" if event.session else None
+        out.append(NewEvent(event.type, bytes(event.data), session, event.agent))
     return out
 
 
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     # -- incremental ---------------------------------------------------------------
     cpu_ms, wall_ms = [], []
     for r in range(args.rounds):
-        journal.append_many(_more_events(root, 1000, 1000 * r))
+        journal.append_many(_more_events(root, 1000, 1000 * r, f"new{r}"))
         t0, c0 = time.perf_counter(), time.process_time()
         _, st = ensure_index(journal)
         wall_ms.append(1000 * (time.perf_counter() - t0))

@@ -37,11 +37,13 @@ def session_start(root: Path, session_id: str, source: str) -> dict[str, Any]:
 def _register(root: Path) -> None:
     """Make sure the user-level registry knows this journal (one older than the registry
     joins it here; new ones are registered by the hook that creates them)."""
+    from journal.errors import JournalError
+
     try:
         from journal.registry import register
 
         register(root)
-    except OSError as e:
+    except (OSError, JournalError) as e:
         from journal.layout import log_error
 
         log_error(root, "registry_failed", f"cannot add {root} to the journal registry: {e}")

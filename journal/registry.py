@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from journal.codec import now_ts
+from journal.errors import LockTimeout
 from journal.layout import open_private, temp_path
 
 TYPE_CHECKING = False  # no typing at run time: the hook imports this on a journal's first event
@@ -72,8 +73,16 @@ def _ensure_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
+#: Seconds to wait for the registry lock (it is held for one small read and rename).
+LOCK_TIMEOUT = 1.0
+
+
 class _Locked:
-    """The registry's flock (``projects.lock``): one writer at a time across processes."""
+    """The registry's flock (``projects.lock``): one writer at a time across processes.
+
+    Gives up with `LockTimeout` after `LOCK_TIMEOUT` seconds: a hook must never hang on
+    a registry some stuck process holds (the journal is registered again later).
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -81,11 +90,21 @@ class _Locked:
 
     def __enter__(self) -> _Locked:
         import fcntl
+        import time
 
         _ensure_dir(self.directory)
         self.fd = open_private(self.directory / _LOCK, os.O_RDWR | os.O_CREAT)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)  # held for one small read and rename
-        return self
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(self.fd)
+                    raise LockTimeout(f"the journal registry {self.directory / _FILE} stayed locked for "
+                                      f"{LOCK_TIMEOUT:g}s") from None
+                time.sleep(0.01)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
@@ -137,6 +156,6 @@ def journals(*, environ: Mapping[str, str] | None = None, prune: bool = True) ->
             with _Locked(path.parent):
                 current = _read(path)
                 _write(path, [e for e in current if os.path.isdir(e["journal"])])
-        except OSError:
-            pass  # a read-only registry still lists; it is pruned next time
+        except (OSError, LockTimeout):
+            pass  # a read-only or busy registry still lists; it is pruned next time
     return alive

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from journal.errors import JournalError
+
 if TYPE_CHECKING:
     from journal import Journal
 
@@ -32,7 +34,7 @@ def registered_journals(current: Path | None = None) -> list[Journal]:
     if current is not None and current.is_dir():
         try:
             register(current)  # a journal older than the registry joins it on first use
-        except OSError:
+        except (OSError, JournalError):
             pass
         paths.append(str(current.absolute()))
     paths += [entry["journal"] for entry in journals()]

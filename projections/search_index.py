@@ -134,6 +134,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     uri = f"file:{path}?mode={'ro' if readonly else 'rw'}"
     conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA cache_size=-16000")
+    # Sorts and temporary tables stay in memory: SQLite's temporary files would be
+    # written outside the journal directory (privacy).
+    conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
 

@@ -10,6 +10,7 @@ import click
 from cli.commands.projections import json_option
 from cli.errors import translate_errors
 from cli.output import emit_json, truncate
+from journal.errors import JournalError
 from projections.projects import project_of, registered_journals
 from projections.search import DEFAULT_LIMIT, BadQuery, group_hits, search as search_one, search_projects
 from projections.search_docs import KINDS
@@ -135,7 +136,7 @@ def search(obj: Any, words: tuple[str, ...], session_id: str | None, agent: str 
                 from journal.registry import register
 
                 register(journal.root)
-            except OSError:
+            except (OSError, JournalError):
                 pass
             result = search_one(journal, query, limit=limit, **filters)
     except BadQuery as e:

@@ -175,3 +175,26 @@ def test_session_end_updates_the_index_in_the_background(tmp_path: Path) -> None
     found = json.loads(run("--journal", str(project / ".claude" / "journal"), "search", "walrus", "--json").output)
     assert [h["session"] for h in found["hits"]] == [S1]
 
+
+
+def test_a_locked_registry_never_stops_a_hook(tmp_path: Path) -> None:
+    import fcntl
+
+    project, home = tmp_path / "proj", tmp_path / "home"
+    project.mkdir()
+    lockdir = home / ".local" / "share" / "agent-journal"
+    lockdir.mkdir(parents=True)
+    fd = os.open(lockdir / "projects.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a stuck process holds the registry
+    try:
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "CLAUDE_PROJECT_DIR": str(project),
+               "AGENT_JOURNAL_NO_BOOTSTRAP": "1"}
+        proc = _hook({"session_id": S1, "cwd": str(project), "hook_event_name": "UserPromptSubmit",
+                      "prompt": "still recorded"}, env)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 0
+    journal = Journal.open(project / ".claude" / "journal", create=False)
+    assert [e.type for e in journal.read()] == ["UserPromptSubmit"]
+    errors = (journal.root / "errors.log").read_text()
+    assert "registry_failed" in errors and "stayed locked" in errors
