@@ -140,7 +140,7 @@ def search(obj: Any, words: tuple[str, ...], session_id: str | None, agent: str 
                 pass
             result = search_one(journal, query, limit=limit, **filters)
     except BadQuery as e:
-        raise _QueryError(str(e)) from None
+        raise _QueryError(str(e)) from e
     if as_json:
         sessions = [{k: g[k] for k in ("session", "project", "journal", "last_ts")} | {"hits": len(g["hits"])}
                     for g in group_hits(result["hits"])]
