@@ -86,6 +86,14 @@ WRITERS: dict[tuple[str, str], str] = {
     ("cli/errors.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
     ("hooks/settings.py", "tmp.write_text("): "Claude Code settings and their backup: " + _NO_EVENT_TEXT,
     ("cli/commands/compact.py", "log_error("): _LOG,
+    ("journal/registry.py", "fd = open_private(tmp,"): "journal registry: journal paths and ids, " + _NO_EVENT_TEXT,
+    ("journal/registry.py", "os.write(fd, data)"): "journal registry (see above)",
+    ("journal/registry.py", "self.fd = open_private(self.directory / _LOCK"): "registry lock: " + _NO_EVENT_TEXT,
+    ("projections/search_index.py", "self.fd = open_private(self.path,"): "search index lock: " + _NO_EVENT_TEXT,
+    ("projections/search_index.py", "os.close(open_private(tmp,"): "search index (SQLite FTS): text folded from "
+    "events " + _FROM_SEGMENTS,
+    ("projections/search_index.py", "log_error("): _LOG,
+    ("hooks/index_job.py", "log_error("): _LOG,
 }
 
 
