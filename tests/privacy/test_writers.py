@@ -94,6 +94,7 @@ WRITERS: dict[tuple[str, str], str] = {
     "events " + _FROM_SEGMENTS,
     ("projections/search_index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
+    ("hooks/render.py", "log_error("): _LOG,
 }
 
 
