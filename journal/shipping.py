@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import msgspec
 
+from journal.archive import crash_point
 from journal.codec import now_ts
 from journal.layout import ensure_journal_id, read_manifest
 from journal.ship_state import (
@@ -466,6 +467,7 @@ def _ship_batch(conn: Any, journal_id: str, events: list[Any]) -> tuple[int, int
                     "ON CONFLICT (journal_id, seq) DO NOTHING"
                 )
                 inserted = cur.rowcount
+        crash_point("ship_copied")  # in the transaction, before its commit
         new_mark = max(mark, last)
         conn.execute(
             f"UPDATE {SCHEMA}.journals SET shipped_seq = %s, events = events + %s, last_shipped = now() "
@@ -476,7 +478,11 @@ def _ship_batch(conn: Any, journal_id: str, events: list[Any]) -> tuple[int, int
 
 
 def _connect(psycopg: Any, url: str) -> Any:
-    return psycopg.connect(url, connect_timeout=10, application_name="agent-journal ship", autocommit=True)
+    conn = psycopg.connect(url, connect_timeout=10, application_name="agent-journal ship", autocommit=True)
+    # ship.json may only say what the database has made durable: a server set to
+    # synchronous_commit=off would acknowledge commits that a crash then takes back.
+    conn.execute("SET synchronous_commit TO on")
+    return conn
 
 
 def _default_project(root: Path) -> str:
@@ -564,10 +570,12 @@ def _run(
                 mine["migrated"] = _versions(migrations)
                 for events in _batches(journal, mark, batch, damage):
                     inserted, mark = _ship_batch(conn, journal_id, events)
+                    crash_point("ship_committed")  # committed, not yet in ship.json
                     report.events += len(events)
                     report.inserted += inserted
                     report.batches += 1
                     _advance(root, state, mine, report, mark, inserted)
+                    crash_point("ship_marked")
                     if on_batch is not None:
                         on_batch(len(events), mark)
                 if int(mine.get("seq", 0)) != mark:
