@@ -132,6 +132,18 @@ CORE_MIGRATION = Migration(
             last_seq   bigint NOT NULL,
             noted      timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (journal_id, kind, first_seq, last_seq))""",
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.late_records (
+            journal_id text NOT NULL,
+            seq        bigint NOT NULL,
+            crc        text NOT NULL,
+            ts         timestamptz,
+            type       text NOT NULL,
+            session    text,
+            agent      text,
+            v          integer NOT NULL,
+            data       jsonb NOT NULL,
+            epoch      bigint NOT NULL,
+            PRIMARY KEY (journal_id, seq, crc))""",
     ),
 )
 
@@ -151,6 +163,7 @@ class ShipReport:
     inserted: int = 0
     batches: int = 0
     gaps: int = 0
+    late: int = 0
     retries: int = 0
     seconds: float = 0.0
     connected: bool = True
@@ -428,14 +441,46 @@ def _note_gaps(conn: Any, journal_id: str, manifest: dict[str, Any]) -> int:
     return len(rows)
 
 
-def _batches(journal: Journal, after: int, size: int, damage: list[Any]) -> Iterator[list[Any]]:
+def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest: dict[str, Any],
+               late_types: Sequence[str]) -> int:
+    """Records of *late_types* that a compaction put at seqs the database already has (as the raw
+    events they replaced) go to ``late_records``; returns how many were new.
+
+    A compaction after a partial ship can replace events on both sides of the mark and
+    put the restoring record below it, where the seq-ordered stream never looks again.
+    """
+    starts = [int(r[0]) for r in manifest.get("compacted", []) if int(r[0]) <= mark]
+    if not starts or not late_types:
+        return 0
+    from journal.reader import Reader
+
+    wanted = set(late_types)
+    found = [e for e in Reader(journal.root, "tolerate").events(min(starts), mark) if e.type in wanted]
+    if not found:
+        return 0
+    epoch = int(manifest.get("epoch", 0))
+    with conn.transaction():
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY {_BATCH_TABLE} ({_COLUMNS}) FROM STDIN") as copy:
+                copy.write(_rows(journal_id, found))
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.late_records (journal_id, seq, crc, ts, type, session, agent, v, data, epoch) "
+                f"SELECT journal_id, seq, crc, ts, type, session, agent, v, data, %s FROM {_BATCH_TABLE} "
+                "ON CONFLICT DO NOTHING",
+                (epoch,),
+            )
+            return int(cur.rowcount)
+
+
+def _batches(journal: Journal, after: int, size: int, damage: list[Any], to_seq: int | None = None
+             ) -> Iterator[list[Any]]:
     """Events after seq *after*, in lists of at most *size* events (and about `BATCH_BYTES`)."""
     from journal.reader import Reader
 
     reader = Reader(journal.root, "point-in-time", damage.append)
     batch: list[Any] = []
     nbytes = 0
-    for chunk in reader.chunks(after + 1):
+    for chunk in reader.chunks(after + 1, to_seq):
         for event in chunk:
             if event.seq <= after:
                 continue
@@ -502,11 +547,14 @@ def ship(
     wait: float = 0.0,
     retries: int = len(RETRY_DELAYS),
     on_batch: Callable[[int, int], None] | None = None,
+    late_types: Sequence[str] = (),
+    to_seq: int | None = None,
 ) -> ShipReport:
     """Ship every event of *journal* not yet in the database at *url*; see the module docstring.
 
     *wait* is how long to wait for another run's ``ship.lock`` (0: fail at once with
-    `ShipBusy`). *on_batch(events, mark)* is called after each batch's mark is written.
+    `ShipBusy`). *late_types* are the types of the records compaction puts in place of
+    the events it removes (the layer above knows them); *to_seq* stops early (tests). *on_batch(events, mark)* is called after each batch's mark is written.
     Errors are `ShipError`s with the password scrubbed; the outcome is noted in ``ship.json``.
     """
     if not url:
@@ -525,7 +573,7 @@ def ship(
         report = ShipReport(journal_id, key, int(mine.get("seq", 0)), int(mine.get("seq", 0)))
         try:
             _run(psycopg, journal, url, state, mine, report, migrations, batch,
-                 project or _default_project(root), retries, on_batch)
+                 project or _default_project(root), retries, on_batch, late_types, to_seq)
         except ShipError as e:
             note_attempt(root, state, error=str(e), target=key)
             raise
@@ -550,10 +598,14 @@ def _run(
     project: str,
     retries: int,
     on_batch: Callable[[int, int], None] | None,
+    late_types: Sequence[str],
+    to_seq: int | None,
 ) -> None:
     root = journal.root
     journal_id = report.journal_id
-    if int(mine.get("seq", 0)) >= journal.last_seq() and mine.get("migrated") == _versions(migrations):
+    epoch = int(read_manifest(root).get("epoch", 0))
+    if (int(mine.get("seq", 0)) >= journal.last_seq() and mine.get("migrated") == _versions(migrations)
+            and mine.get("late_epoch", 0) == epoch):
         report.connected = False
         return  # nothing pending: no connection at all (the cost of an idle auto-ship)
     attempt = 0
@@ -566,9 +618,13 @@ def _run(
                     f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS"
                 )
                 mark = _register(conn, journal_id, root, project)
-                report.gaps = _note_gaps(conn, journal_id, read_manifest(root))
+                manifest = read_manifest(root)
+                report.gaps = _note_gaps(conn, journal_id, manifest)
+                if mine.get("late_epoch", 0) != int(manifest.get("epoch", 0)):
+                    report.late = _ship_late(conn, journal, journal_id, mark, manifest, late_types)
+                    mine["late_epoch"] = int(manifest.get("epoch", 0))
                 mine["migrated"] = _versions(migrations)
-                for events in _batches(journal, mark, batch, damage):
+                for events in _batches(journal, mark, batch, damage, to_seq):
                     inserted, mark = _ship_batch(conn, journal_id, events)
                     crash_point("ship_committed")  # committed, not yet in ship.json
                     report.events += len(events)
@@ -578,8 +634,7 @@ def _run(
                     crash_point("ship_marked")
                     if on_batch is not None:
                         on_batch(len(events), mark)
-                if int(mine.get("seq", 0)) != mark:
-                    _advance(root, state, mine, report, mark, 0)
+                _advance(root, state, mine, report, mark, 0)
         except psycopg.OperationalError as e:
             if attempt >= retries:
                 raise ShipError(_scrub(f"shipping to {report.target} failed after {attempt + 1} attempts "

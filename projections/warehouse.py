@@ -33,10 +33,14 @@ import msgspec
 
 from journal.shipping import SCHEMA, Migration
 from projections.agents import AgentRecord
+from projections.compaction_restore import SNAPSHOT_TYPE
 from projections.sessions import Failure, SessionRecord
 from projections.text import EDIT_TOOLS
 
-__all__ = ["VIEWS_MIGRATION", "VIEW_NAMES"]
+__all__ = ["VIEWS_MIGRATION", "VIEW_NAMES", "LATE_TYPES"]
+
+#: Records compaction puts in place of removed events (shipped late when put below the mark).
+LATE_TYPES = (SNAPSHOT_TYPE,)
 
 VIEW_NAMES = ("restored", "sessions", "agents", "files", "failures")
 
@@ -64,21 +68,28 @@ _REAL_START = "type = 'SessionStart' AND coalesce(data->>'source', '') <> 'compa
 
 _RESTORED = f"""
 CREATE OR REPLACE VIEW {SCHEMA}.restored AS
-SELECT DISTINCT ON (e.journal_id, p.projection, o.op->>1)
-       e.journal_id, p.projection, o.op->>1 AS key, e.seq, o.op->>0 AS op, o.op->2 AS record
-FROM {SCHEMA}.events e
-CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e.data->'ops') = 'object' THEN e.data->'ops'
+WITH snaps AS (
+    SELECT journal_id, seq, session, agent, data FROM {SCHEMA}.events WHERE type = '{SNAPSHOT_TYPE}'
+    UNION ALL
+    SELECT journal_id, seq, session, agent, data FROM {SCHEMA}.late_records WHERE type = '{SNAPSHOT_TYPE}'
+), groups AS (
+    SELECT journal_id, coalesce(session, agent) AS owner, max(seq) AS group_end FROM snaps GROUP BY 1, 2
+)
+SELECT DISTINCT ON (s.journal_id, p.projection, o.op->>1)
+       s.journal_id, p.projection, o.op->>1 AS key, s.seq, g.group_end, o.op->>0 AS op, o.op->2 AS record
+FROM snaps s
+JOIN groups g ON g.journal_id = s.journal_id AND g.owner IS NOT DISTINCT FROM coalesce(s.session, s.agent)
+CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.data->'ops') = 'object' THEN s.data->'ops'
                                    ELSE '{{}}'::jsonb END) AS p(projection, ops)
 CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(p.ops) = 'array' THEN p.ops
                                              ELSE '[]'::jsonb END) AS o(op)
-WHERE e.type = 'journal.snapshot'
-ORDER BY e.journal_id, p.projection, o.op->>1, e.seq DESC
+ORDER BY s.journal_id, p.projection, o.op->>1, s.seq DESC
 """
 
 _SESSIONS = f"""
 CREATE OR REPLACE VIEW {SCHEMA}.sessions AS
 WITH base AS (
-    SELECT journal_id, key AS session, seq AS base_seq, record AS r FROM {SCHEMA}.restored
+    SELECT journal_id, key AS session, group_end AS base_seq, record AS r FROM {SCHEMA}.restored
     WHERE projection = 'sessions' AND op IN ('put', 'set') AND jsonb_typeof(record) = 'array'
 ), raw AS (
     SELECT e.journal_id, e.session,
@@ -105,12 +116,12 @@ WITH base AS (
                 FILTER (WHERE e.type = 'SessionStart' AND coalesce(e.data->>'model', '') <> ''))[1] AS model
     FROM {SCHEMA}.events e
     LEFT JOIN base b ON b.journal_id = e.journal_id AND b.session = e.session
-    WHERE e.session IS NOT NULL AND e.type <> 'journal.snapshot' AND e.seq > coalesce(b.base_seq, 0)
+    WHERE e.session IS NOT NULL AND e.type <> '{SNAPSHOT_TYPE}' AND e.seq > coalesce(b.base_seq, 0)
     GROUP BY e.journal_id, e.session
 ), folded AS (
     SELECT coalesce(raw.journal_id, b.journal_id) AS journal_id, coalesce(raw.session, b.session) AS session,
-           coalesce({_int(_S, 'first_seq')}, raw.first_seq) AS first_seq,
-           coalesce(raw.last_seq, {_int(_S, 'last_seq')}) AS last_seq,
+           coalesce((b.r->>{_pos(_S, 'first_seq')})::bigint, raw.first_seq) AS first_seq,
+           coalesce(raw.last_seq, (b.r->>{_pos(_S, 'last_seq')})::bigint) AS last_seq,
            coalesce({_ts(_S, 'first_ts')}, raw.first_ts) AS first_ts,
            coalesce(raw.last_ts, {_ts(_S, 'last_ts')}) AS last_ts,
            coalesce({_int(_S, 'events')}, 0) + coalesce(raw.events, 0) AS events,
@@ -141,7 +152,7 @@ _AGENT_OF = "coalesce(e.agent, nullif(e.data->>'agent_id', ''))"
 _AGENTS = f"""
 CREATE OR REPLACE VIEW {SCHEMA}.agents AS
 WITH base AS (
-    SELECT journal_id, key AS agent, seq AS base_seq, record AS r FROM {SCHEMA}.restored
+    SELECT journal_id, key AS agent, group_end AS base_seq, record AS r FROM {SCHEMA}.restored
     WHERE projection = 'agents' AND op IN ('put', 'set') AND jsonb_typeof(record) = 'array'
 ), raw AS (
     SELECT e.journal_id, {_AGENT_OF} AS agent,
@@ -159,7 +170,7 @@ WITH base AS (
            count(*) FILTER (WHERE e.type = 'PostToolUseFailure' AND e.agent IS NOT NULL) AS failed
     FROM {SCHEMA}.events e
     LEFT JOIN base b ON b.journal_id = e.journal_id AND b.agent = {_AGENT_OF}
-    WHERE {_AGENT_OF} IS NOT NULL AND e.type <> 'journal.snapshot' AND e.seq > coalesce(b.base_seq, 0)
+    WHERE {_AGENT_OF} IS NOT NULL AND e.type <> '{SNAPSHOT_TYPE}' AND e.seq > coalesce(b.base_seq, 0)
     GROUP BY e.journal_id, {_AGENT_OF}
 ), folded AS (
     SELECT coalesce(raw.journal_id, b.journal_id) AS journal_id, coalesce(raw.agent, b.agent) AS agent,
@@ -168,8 +179,8 @@ WITH base AS (
            coalesce(raw.status, nullif({_text(_A, 'status')}, ''), 'running') AS status,
            coalesce(raw.started, {_ts(_A, 'started')}) AS started,
            coalesce(raw.stopped, {_ts(_A, 'stopped')}) AS stopped,
-           coalesce({_int(_A, 'first_seq')}, raw.first_seq) AS first_seq,
-           coalesce(raw.last_seq, {_int(_A, 'last_seq')}) AS last_seq,
+           coalesce((b.r->>{_pos(_A, 'first_seq')})::bigint, raw.first_seq) AS first_seq,
+           coalesce(raw.last_seq, (b.r->>{_pos(_A, 'last_seq')})::bigint) AS last_seq,
            coalesce({_int(_A, 'failed')}, 0) + coalesce(raw.failed, 0) AS failed,
            b.base_seq AS restored_at
     FROM raw FULL JOIN base b ON b.journal_id = raw.journal_id AND b.agent = raw.agent
@@ -182,7 +193,7 @@ FROM folded f JOIN {SCHEMA}.journals j USING (journal_id)
 _FILES = f"""
 CREATE OR REPLACE VIEW {SCHEMA}.files AS
 WITH base AS (
-    SELECT journal_id, key AS session, seq AS base_seq, record AS r FROM {SCHEMA}.restored
+    SELECT journal_id, key AS session, group_end AS base_seq, record AS r FROM {SCHEMA}.restored
     WHERE projection = 'sessions' AND op IN ('put', 'set') AND jsonb_typeof(record) = 'array'
 ), edits AS (
     SELECT e.journal_id, e.session, e.agent, {_PATH} AS path,
@@ -210,7 +221,7 @@ _FAILURE_FIELDS = ("tool", "target", "error", "seq", "ts", "agent")  # projectio
 _FAILURES = f"""
 CREATE OR REPLACE VIEW {SCHEMA}.failures AS
 WITH base AS (
-    SELECT journal_id, key AS session, seq AS base_seq, record AS r FROM {SCHEMA}.restored
+    SELECT journal_id, key AS session, group_end AS base_seq, record AS r FROM {SCHEMA}.restored
     WHERE projection = 'sessions' AND op IN ('put', 'set') AND jsonb_typeof(record) = 'array'
 ), raw AS (
     SELECT e.journal_id, e.session, e.agent, e.seq, e.ts, e.data->>'tool_name' AS tool,

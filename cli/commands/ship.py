@@ -73,10 +73,11 @@ def ship(obj: Any, url: str | None, status: bool, batch: int | None, wait: float
         return
     from journal.shipping import ShipBusy
     from journal.shipping import ship as run_ship
-    from projections.warehouse import VIEWS_MIGRATION
+    from projections.warehouse import LATE_TYPES, VIEWS_MIGRATION
 
     try:
-        result = run_ship(journal, url or "", migrations=(VIEWS_MIGRATION,), batch=batch or policy.batch,
+        result = run_ship(journal, url or "", migrations=(VIEWS_MIGRATION,), late_types=LATE_TYPES,
+                          batch=batch or policy.batch,
                           wait=0.0 if auto else wait)
     except ShipBusy as e:
         if auto:
