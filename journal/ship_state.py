@@ -22,11 +22,13 @@ from pathlib import Path
 from journal.codec import now_ts
 from journal.config import JournalConfig
 from journal.errors import ConfigError, JournalError
-from journal.layout import log_error, write_atomic
+from journal.layout import log_error, read_manifest, write_atomic
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
+
+    from journal.store import Journal
 
 __all__ = [
     "SHIP_FILE",
@@ -40,6 +42,8 @@ __all__ = [
     "read_ship_state",
     "write_ship_state",
     "maybe_start_auto_ship",
+    "ShipStatus",
+    "ship_status",
 ]
 
 SHIP_FILE = "ship.json"
@@ -262,3 +266,63 @@ def note_attempt(root: Path, state: dict[str, Any], *, error: str | None, target
     state["last_target"] = target
     state["last_error"] = None if error is None else {"at": state["last_attempt"], "message": error}
     write_ship_state(root, state)
+
+
+class ShipStatus:
+    """``ship --status``: where this journal stands against a target, from local state only."""
+
+    __slots__ = ("journal_id", "target", "last_seq", "shipped_seq", "pending", "last_ship", "last_attempt",
+                 "last_error", "shipped_events", "targets")
+
+    def __init__(self, **values: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values[name])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _pending(root: Path, manifest: dict[str, Any], shipped: int, last: int) -> int:
+    """Seqs after *shipped* up to *last* that hold events (compacted and lost ranges do not)."""
+    if last <= shipped:
+        return 0
+    count = last - shipped
+    for first, end in _merged_holes(manifest):
+        lo, hi = max(first, shipped + 1), min(end, last)
+        if lo <= hi:
+            count -= hi - lo + 1
+    return max(count, 0)
+
+
+def _merged_holes(manifest: dict[str, Any]) -> list[tuple[int, int]]:
+    ranges = sorted((int(r[0]), int(r[1])) for r in manifest.get("compacted", []) + manifest.get("lost", []))
+    merged: list[tuple[int, int]] = []
+    for first, last in ranges:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def ship_status(journal: Journal, url: str | None) -> ShipStatus:
+    """Pending events, last ship and last error for *url* (or the last target used), without connecting."""
+    root = journal.root
+    state = read_ship_state(root)
+    manifest = read_manifest(root)
+    key = target_key(url) if url else state.get("last_target")
+    target = state["targets"].get(key, {}) if key else {}
+    shipped = int(target.get("seq", 0))
+    last = journal.last_seq()
+    return ShipStatus(
+        journal_id=str(state.get("journal_id") or manifest.get("journal_id") or ""),
+        target=key,
+        last_seq=last,
+        shipped_seq=shipped,
+        pending=_pending(root, manifest, shipped, last),
+        last_ship=target.get("at"),
+        last_attempt=state.get("last_attempt"),
+        last_error=state.get("last_error"),
+        shipped_events=int(target.get("events", 0)),
+        targets={k: v for k, v in state["targets"].items()},
+    )

@@ -33,26 +33,27 @@ text that contains the password is scrubbed before it is written anywhere.
 
 from __future__ import annotations
 
-import datetime as _dt
 import getpass
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
-
-import msgspec
 
 from journal.archive import crash_point
 from journal.codec import now_ts
 from journal.layout import ensure_journal_id, read_manifest
+from journal.ship_rows import copy_rows
+from journal.ship_schema import BATCH_TABLE, COLUMNS, CORE_MIGRATION, SCHEMA, Migration, migrate, versions
 from journal.ship_state import (
     SHIP_LOCK,
     ShipError,
+    ShipStatus,
     note_attempt,
     read_ship_state,
     redact_url,
+    ship_status,
     target_key,
     write_ship_state,
 )
@@ -66,13 +67,14 @@ __all__ = [
     "ShipBusy",
     "ShipReport",
     "ShipStatus",
+    "ShipError",
+    "SCHEMA",
     "ship",
     "ship_status",
     "require_driver",
     "INSTALL_HINT",
 ]
 
-SCHEMA = "agent_journal"
 INSTALL_HINT = "shipping needs psycopg 3: pip install 'agent-journal[postgres]' (or: pip install 'psycopg[binary]>=3.1')"
 #: Batches stop at this many bytes of payload too, so one huge stretch never makes a huge transaction.
 BATCH_BYTES = 32 * 1024 * 1024
@@ -81,74 +83,6 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 class ShipBusy(ShipError):
     """Another ``ship`` of this journal holds ``ship.lock``."""
-
-
-@dataclass(frozen=True)
-class Migration:
-    """A named, versioned set of SQL statements: applied when the database has an older version.
-
-    Statements must be safe to run again at the same version (``IF NOT EXISTS``,
-    ``CREATE OR REPLACE``): a migration that committed is never run twice, but one
-    that was interrupted is run again whole.
-    """
-
-    name: str
-    version: int
-    statements: tuple[str, ...]
-
-
-CORE_MIGRATION = Migration(
-    "core",
-    1,
-    (
-        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.journals (
-            journal_id    text PRIMARY KEY,
-            host          text NOT NULL,
-            user_name     text NOT NULL,
-            project       text NOT NULL,
-            path          text NOT NULL,
-            first_shipped timestamptz NOT NULL DEFAULT now(),
-            last_shipped  timestamptz,
-            shipped_seq   bigint NOT NULL DEFAULT 0,
-            events        bigint NOT NULL DEFAULT 0)""",
-        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.events (
-            journal_id text NOT NULL,
-            seq        bigint NOT NULL,
-            ts         timestamptz,
-            type       text NOT NULL,
-            session    text,
-            agent      text,
-            v          integer NOT NULL,
-            crc        text NOT NULL,
-            data       jsonb NOT NULL,
-            PRIMARY KEY (journal_id, seq))""",
-        f"CREATE INDEX IF NOT EXISTS events_session ON {SCHEMA}.events (session, journal_id)",
-        f"CREATE INDEX IF NOT EXISTS events_type_ts ON {SCHEMA}.events (type, ts)",
-        f"CREATE INDEX IF NOT EXISTS events_ts ON {SCHEMA}.events (ts)",
-        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.gaps (
-            journal_id text NOT NULL,
-            kind       text NOT NULL CHECK (kind IN ('lost', 'compacted')),
-            first_seq  bigint NOT NULL,
-            last_seq   bigint NOT NULL,
-            noted      timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (journal_id, kind, first_seq, last_seq))""",
-        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.late_records (
-            journal_id text NOT NULL,
-            seq        bigint NOT NULL,
-            crc        text NOT NULL,
-            ts         timestamptz,
-            type       text NOT NULL,
-            session    text,
-            agent      text,
-            v          integer NOT NULL,
-            data       jsonb NOT NULL,
-            epoch      bigint NOT NULL,
-            PRIMARY KEY (journal_id, seq, crc))""",
-    ),
-)
-
-_BATCH_TABLE = "agent_journal_ship_batch"
-_COLUMNS = "journal_id, seq, ts, type, session, agent, v, crc, data"
 
 
 @dataclass
@@ -167,25 +101,6 @@ class ShipReport:
     retries: int = 0
     seconds: float = 0.0
     connected: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class ShipStatus:
-    """``ship --status``: where this journal stands against a target, from local state only."""
-
-    journal_id: str
-    target: str | None
-    last_seq: int
-    shipped_seq: int
-    pending: int
-    last_ship: str | None
-    last_attempt: str | None
-    last_error: dict[str, Any] | None
-    shipped_events: int = 0
-    targets: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -217,52 +132,6 @@ def _scrub(text: str, url: str) -> str:
     if secret:
         text = text.replace(secret, "***")
     return " ".join(text.split())
-
-
-def _pending(root: Path, manifest: dict[str, Any], shipped: int, last: int) -> int:
-    """Seqs after *shipped* up to *last* that hold events (compacted and lost ranges do not)."""
-    if last <= shipped:
-        return 0
-    count = last - shipped
-    for first, end in _merged_holes(manifest):
-        lo, hi = max(first, shipped + 1), min(end, last)
-        if lo <= hi:
-            count -= hi - lo + 1
-    return max(count, 0)
-
-
-def _merged_holes(manifest: dict[str, Any]) -> list[tuple[int, int]]:
-    ranges = sorted((int(r[0]), int(r[1])) for r in manifest.get("compacted", []) + manifest.get("lost", []))
-    merged: list[tuple[int, int]] = []
-    for first, last in ranges:
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return merged
-
-
-def ship_status(journal: Journal, url: str | None) -> ShipStatus:
-    """Pending events, last ship and last error for *url* (or the last target used), without connecting."""
-    root = journal.root
-    state = read_ship_state(root)
-    manifest = read_manifest(root)
-    key = target_key(url) if url else state.get("last_target")
-    target = state["targets"].get(key, {}) if key else {}
-    shipped = int(target.get("seq", 0))
-    last = journal.last_seq()
-    return ShipStatus(
-        journal_id=str(state.get("journal_id") or manifest.get("journal_id") or ""),
-        target=key,
-        last_seq=last,
-        shipped_seq=shipped,
-        pending=_pending(root, manifest, shipped, last),
-        last_ship=target.get("at"),
-        last_attempt=state.get("last_attempt"),
-        last_error=state.get("last_error"),
-        shipped_events=int(target.get("events", 0)),
-        targets={k: v for k, v in state["targets"].items()},
-    )
 
 
 # -- the lock ------------------------------------------------------------------------
@@ -304,105 +173,7 @@ class _ShipLock:
 
 # -- rows ----------------------------------------------------------------------------
 
-_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_fromiso = _dt.datetime.fromisoformat
-_PAYLOAD = msgspec.json.Decoder()
-
-
-def _text(value: str | None) -> bytes:
-    """A COPY text-format field."""
-    if value is None:
-        return b"\\N"
-    return value.translate(_TEXT_ESCAPES).encode("utf-8", "replace")
-
-
-def _clean_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_clean_nul(k): _clean_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_nul(v) for v in value]
-    return value
-
-
-def _payload(data: bytes) -> bytes:
-    """The payload as a COPY field: jsonb has no U+0000, so those become U+FFFD (rare path)."""
-    if b"\\u0000" in data:
-        try:
-            data = msgspec.json.encode(_clean_nul(_PAYLOAD.decode(data)))
-        except msgspec.DecodeError:
-            pass
-    if b"\\" in data:
-        data = data.replace(b"\\", b"\\\\")
-    return data
-
-
-def _ts(ts: str) -> bytes:
-    """The timestamp, or NULL if PostgreSQL could not read it (a hand-made ``append --ts``)."""
-    if len(ts) == 27 and ts[4] == "-" and ts[10] == "T" and ts[26] == "Z":
-        try:
-            _fromiso(ts)  # checks month, day, hour ranges too
-            return ts.encode("ascii")
-        except ValueError:
-            return b"\\N"
-    try:
-        parsed = _fromiso(ts)
-    except ValueError:
-        return b"\\N"
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
-    return parsed.isoformat().encode("ascii")
-
-
-def _rows(journal_id: str, events: list[Any]) -> bytes:
-    """COPY text rows for *events* (all columns of `_COLUMNS`, in order)."""
-    jid = journal_id.encode("ascii")
-    out = []
-    append = out.append
-    for e in events:
-        session = e.session
-        agent = e.agent
-        append(
-            b"%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n"
-            % (
-                jid,
-                e.seq,
-                _ts(e.ts),
-                _text(e.type),
-                b"\\N" if session is None else _text(session),
-                b"\\N" if agent is None else _text(agent),
-                e.v,
-                e.crc.encode("ascii", "replace") if e.crc else b"",
-                _payload(bytes(e.data)),
-            )
-        )
-    return b"".join(out)
-
-
 # -- the database side ---------------------------------------------------------------
-
-
-def migrate(conn: Any, migrations: Sequence[Migration]) -> None:
-    """Bring the schema to each migration's version (one transaction, one migrator at a time)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('agent_journal.migrate'))")
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.migrations ("
-            "name text PRIMARY KEY, version integer NOT NULL, applied timestamptz NOT NULL DEFAULT now())"
-        )
-        have = dict(conn.execute(f"SELECT name, version FROM {SCHEMA}.migrations").fetchall())
-        for migration in (CORE_MIGRATION, *migrations):
-            if have.get(migration.name, 0) >= migration.version:
-                continue  # a newer `agent-journal` may have gone further: never downgrade
-            for statement in migration.statements:
-                conn.execute(statement)
-            conn.execute(
-                f"INSERT INTO {SCHEMA}.migrations (name, version) VALUES (%s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, applied = now()",
-                (migration.name, migration.version),
-            )
 
 
 def _who() -> tuple[str, str]:
@@ -461,11 +232,12 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     epoch = int(manifest.get("epoch", 0))
     with conn.transaction():
         with conn.cursor() as cur:
-            with cur.copy(f"COPY {_BATCH_TABLE} ({_COLUMNS}) FROM STDIN") as copy:
-                copy.write(_rows(journal_id, found))
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS")
+            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+                copy.write(copy_rows(journal_id, found))
             cur.execute(
                 f"INSERT INTO {SCHEMA}.late_records (journal_id, seq, crc, ts, type, session, agent, v, data, epoch) "
-                f"SELECT journal_id, seq, crc, ts, type, session, agent, v, data, %s FROM {_BATCH_TABLE} "
+                f"SELECT journal_id, seq, crc, ts, type, session, agent, v, data, %s FROM {BATCH_TABLE} "
                 "ON CONFLICT DO NOTHING",
                 (epoch,),
             )
@@ -493,25 +265,48 @@ def _batches(journal: Journal, after: int, size: int, damage: list[Any], to_seq:
         yield batch
 
 
-def _ship_batch(conn: Any, journal_id: str, events: list[Any]) -> tuple[int, int]:
-    """One transaction: the batch in, the database's mark moved. Returns (inserted, new mark)."""
+def _ship_batch(psycopg: Any, conn: Any, journal_id: str, events: list[Any], rows: bytes) -> tuple[int, int]:
+    """One transaction: the batch in, the database's mark moved. Returns (inserted, new mark).
+
+    The journal's row is locked and its mark read first, so only events after the mark
+    are sent, straight into ``events`` with COPY (one pass: the fast path). Rows past
+    the mark can only exist if something other than this protocol wrote them (another
+    copy of this journal shipping under the same id): COPY then fails on the primary key,
+    and the batch is sent again through a temporary table and ``INSERT ... ON CONFLICT
+    (journal_id, seq) DO NOTHING``, which keeps whatever is there.
+    """
     last = events[-1].seq
+    try:
+        return _copy_batch(conn, journal_id, events, rows, last, forgiving=False)
+    except psycopg.errors.UniqueViolation:
+        return _copy_batch(conn, journal_id, events, rows, last, forgiving=True)
+
+
+def _copy_batch(conn: Any, journal_id: str, events: list[Any], rows: bytes, last: int, *,
+                forgiving: bool) -> tuple[int, int]:
     with conn.transaction():
         row = conn.execute(
             f"SELECT shipped_seq FROM {SCHEMA}.journals WHERE journal_id = %s FOR UPDATE", (journal_id,)
         ).fetchone()
         mark = int(row[0])
-        fresh = [e for e in events if e.seq > mark] if events[0].seq <= mark else events
+        if events[0].seq <= mark:  # another run got further meanwhile: send only the rest
+            events = [e for e in events if e.seq > mark]
+            rows = copy_rows(journal_id, events)
         inserted = 0
-        if fresh:
+        if events:
             with conn.cursor() as cur:
-                with cur.copy(f"COPY {_BATCH_TABLE} ({_COLUMNS}) FROM STDIN") as copy:
-                    copy.write(_rows(journal_id, fresh))
-                cur.execute(
-                    f"INSERT INTO {SCHEMA}.events ({_COLUMNS}) SELECT {_COLUMNS} FROM {_BATCH_TABLE} "
-                    "ON CONFLICT (journal_id, seq) DO NOTHING"
-                )
-                inserted = cur.rowcount
+                if not forgiving:
+                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN") as copy:
+                        copy.write(rows)
+                    inserted = len(events)
+                else:
+                    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) "
+                                "ON COMMIT DELETE ROWS")
+                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+                        copy.write(rows)
+                    cur.execute(f"INSERT INTO {SCHEMA}.events ({COLUMNS}) SELECT {COLUMNS} FROM {BATCH_TABLE} "
+                                "ON CONFLICT (journal_id, seq) DO NOTHING")
+                    inserted = cur.rowcount
         crash_point("ship_copied")  # in the transaction, before its commit
         new_mark = max(mark, last)
         conn.execute(
@@ -522,12 +317,73 @@ def _ship_batch(conn: Any, journal_id: str, events: list[Any]) -> tuple[int, int
     return inserted, new_mark
 
 
+class _Producer:
+    """Reads and encodes the next batches in a thread while the database takes the current one.
+
+    Reading and encoding are Python work; sending and committing mostly wait on the
+    server, with the GIL released. Two batches at most are ready ahead.
+    """
+
+    def __init__(self, journal: Journal, journal_id: str, after: int, size: int, damage: list[Any],
+                 to_seq: int | None) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._args = (journal, journal_id, after, size, damage, to_seq)
+        self._thread = threading.Thread(target=self._run, name="ship-reader", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        journal, journal_id, after, size, damage, to_seq = self._args
+        try:
+            for events in _batches(journal, after, size, damage, to_seq):
+                if not self._put((events, copy_rows(journal_id, events))):
+                    return
+            self._put(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(e)
+
+    def __iter__(self) -> Iterator[tuple[list[Any], bytes]]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
 def _connect(psycopg: Any, url: str) -> Any:
     conn = psycopg.connect(url, connect_timeout=10, application_name="agent-journal ship", autocommit=True)
     # ship.json may only say what the database has made durable: a server set to
     # synchronous_commit=off would acknowledge commits that a crash then takes back.
     conn.execute("SET synchronous_commit TO on")
     return conn
+
+
+def _transient(error: Exception) -> bool:
+    """Worth another try: no answer from a server (refused, reset, timed out), or one that is
+    shutting down or starting (SQLSTATE classes 08 and 57P); not a missing database or a
+    wrong password."""
+    state = getattr(error, "sqlstate", None)
+    return state is None or state.startswith("08") or state.startswith("57P")
 
 
 def _default_project(root: Path) -> str:
@@ -560,19 +416,17 @@ def ship(
     if not url:
         raise ShipError("no database to ship to: pass --to postgresql://..., set AGENT_JOURNAL_SHIP_URL, "
                         "or set ship.url in the journal's config.json")
-    psycopg = require_driver()
     root = journal.root
     key = target_key(url)
     started = time.monotonic()
     with _ShipLock(root, wait):
         state = read_ship_state(root)
-        manifest = read_manifest(root)
         journal_id = str(state.get("journal_id") or ensure_journal_id(root, journal.config.lock_timeout))
         state["journal_id"] = journal_id
         mine = state["targets"].setdefault(key, {"seq": 0, "events": 0})
         report = ShipReport(journal_id, key, int(mine.get("seq", 0)), int(mine.get("seq", 0)))
         try:
-            _run(psycopg, journal, url, state, mine, report, migrations, batch,
+            _run(journal, url, state, mine, report, migrations, batch,
                  project or _default_project(root), retries, on_batch, late_types, to_seq)
         except ShipError as e:
             note_attempt(root, state, error=str(e), target=key)
@@ -581,13 +435,13 @@ def ship(
             message = _scrub(f"shipping to {key} failed: {type(e).__name__}: {e}", url)
             note_attempt(root, state, error=message, target=key)
             raise ShipError(message) from None
-        note_attempt(root, state, error=None, target=key)
+        if report.connected or state.get("last_error") or state.get("last_target") != key:
+            note_attempt(root, state, error=None, target=key)  # an idle run changes nothing: no write
     report.seconds = time.monotonic() - started
     return report
 
 
 def _run(
-    psycopg: Any,
     journal: Journal,
     url: str,
     state: dict[str, Any],
@@ -604,39 +458,41 @@ def _run(
     root = journal.root
     journal_id = report.journal_id
     epoch = int(read_manifest(root).get("epoch", 0))
-    if (int(mine.get("seq", 0)) >= journal.last_seq() and mine.get("migrated") == _versions(migrations)
+    if (int(mine.get("seq", 0)) >= journal.last_seq() and mine.get("migrated") == versions(migrations)
             and mine.get("late_epoch", 0) == epoch):
         report.connected = False
-        return  # nothing pending: no connection at all (the cost of an idle auto-ship)
+        return  # nothing pending: no connection, not even the driver (the cost of an idle auto-ship)
+    psycopg = require_driver()
     attempt = 0
     while True:
         damage: list[Any] = []
         try:
             with _connect(psycopg, url) as conn:
                 migrate(conn, migrations)
-                conn.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS"
-                )
                 mark = _register(conn, journal_id, root, project)
                 manifest = read_manifest(root)
                 report.gaps = _note_gaps(conn, journal_id, manifest)
                 if mine.get("late_epoch", 0) != int(manifest.get("epoch", 0)):
                     report.late = _ship_late(conn, journal, journal_id, mark, manifest, late_types)
                     mine["late_epoch"] = int(manifest.get("epoch", 0))
-                mine["migrated"] = _versions(migrations)
-                for events in _batches(journal, mark, batch, damage, to_seq):
-                    inserted, mark = _ship_batch(conn, journal_id, events)
-                    crash_point("ship_committed")  # committed, not yet in ship.json
-                    report.events += len(events)
-                    report.inserted += inserted
-                    report.batches += 1
-                    _advance(root, state, mine, report, mark, inserted)
-                    crash_point("ship_marked")
-                    if on_batch is not None:
-                        on_batch(len(events), mark)
+                mine["migrated"] = versions(migrations)
+                producer = _Producer(journal, journal_id, mark, batch, damage, to_seq)
+                try:
+                    for events, rows in producer:
+                        inserted, mark = _ship_batch(psycopg, conn, journal_id, events, rows)
+                        crash_point("ship_committed")  # committed, not yet in ship.json
+                        report.events += len(events)
+                        report.inserted += inserted
+                        report.batches += 1
+                        _advance(root, state, mine, report, mark, inserted)
+                        crash_point("ship_marked")
+                        if on_batch is not None:
+                            on_batch(len(events), mark)
+                finally:
+                    producer.close()
                 _advance(root, state, mine, report, mark, 0)
         except psycopg.OperationalError as e:
-            if attempt >= retries:
+            if attempt >= retries or not _transient(e):
                 raise ShipError(_scrub(f"shipping to {report.target} failed after {attempt + 1} attempts "
                                        f"(shipped up to seq {report.shipped_seq}): {e}", url)) from None
             time.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
@@ -648,10 +504,6 @@ def _run(
     if bad:
         raise ShipError(f"shipped up to seq {report.shipped_seq}, then stopped at damage: {bad[0]}; "
                         "run `agent-journal verify`, then `agent-journal verify --repair tolerate` and ship again")
-
-
-def _versions(migrations: Sequence[Migration]) -> str:
-    return ",".join(f"{m.name}:{m.version}" for m in (CORE_MIGRATION, *migrations))
 
 
 def _advance(root: Path, state: dict[str, Any], mine: dict[str, Any], report: ShipReport, mark: int,

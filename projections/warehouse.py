@@ -252,8 +252,8 @@ assert _FAILURE_FIELDS == Failure.__struct_fields__, "the failures view reads Fa
 def _statements() -> tuple[str, ...]:
     drops = tuple(f"DROP VIEW IF EXISTS {SCHEMA}.{name} CASCADE" for name in reversed(VIEW_NAMES))
     index = (
-        f"CREATE INDEX IF NOT EXISTS events_file_path ON {SCHEMA}.events (({_PATH}), ts) "
-        f"WHERE type IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure')",
+        f"CREATE INDEX IF NOT EXISTS events_file_path ON {SCHEMA}.events (({_PATH})) "
+        f"WHERE type = 'PostToolUse' AND data->>'tool_name' IN ({_EDIT_TOOLS})",
     )
     return drops + index + (_RESTORED, _SESSIONS, _AGENTS, _FILES, _FAILURES)
 

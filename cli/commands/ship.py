@@ -13,14 +13,18 @@ from journal.ship_state import ShipError, ship_policy
 __all__ = ["register"]
 
 
+def _events(n: int) -> str:
+    return f"{n:,} event" + ("" if n == 1 else "s")
+
+
 def _render_status(status: dict[str, Any]) -> None:
     if not status["target"]:
-        click.echo(f"Never shipped. {status['pending']:,} events pending (seq 1-{status['last_seq']}).")
+        click.echo(f"Never shipped. {_events(status['pending'])} pending (seq 1-{status['last_seq']}).")
     else:
         click.echo(f"Target: {status['target']}")
-        click.echo(f"Shipped: up to seq {status['shipped_seq']:,} ({status['shipped_events']:,} events), "
+        click.echo(f"Shipped: up to seq {status['shipped_seq']:,} ({_events(status['shipped_events'])}), "
                    f"last at {status['last_ship'] or 'never'}.")
-        click.echo(f"Pending: {status['pending']:,} events (journal at seq {status['last_seq']:,}).")
+        click.echo(f"Pending: {_events(status['pending'])} (journal at seq {status['last_seq']:,}).")
     error = status.get("last_error")
     if error:
         click.echo(f"Last error ({error['at']}): {error['message']}")
@@ -92,7 +96,7 @@ def ship(obj: Any, url: str | None, status: bool, batch: int | None, wait: float
         emit_json(result.to_dict())
     elif not auto:
         if result.events:
-            click.echo(f"Shipped {result.events:,} events (seq {result.from_seq + 1:,}-{result.shipped_seq:,}, "
+            click.echo(f"Shipped {_events(result.events)} (seq {result.from_seq + 1:,}-{result.shipped_seq:,}, "
                        f"{result.inserted:,} new rows) to {result.target} in {result.seconds:.1f}s.")
         else:
             click.echo(f"Nothing to ship: {result.target} has every event up to seq {result.shipped_seq:,}.")

@@ -138,7 +138,7 @@ def test_cli_ship_status_json_and_help(dsn: str, tmp_path: Path) -> None:
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--json" in proc.stdout
 
 
-def test_cli_without_a_target_or_with_a_bad_one_says_so(tmp_path: Path) -> None:
+def test_cli_without_a_target_or_with_a_bad_one_says_so(tmp_path: Path, pg) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "journal"
     Journal.open(root).append("note", {})
     env = {k: v for k, v in os.environ.items() if k != "AGENT_JOURNAL_SHIP_URL"}
@@ -146,7 +146,7 @@ def test_cli_without_a_target_or_with_a_bad_one_says_so(tmp_path: Path) -> None:
                           text=True, timeout=60, env=env)
     assert proc.returncode == 1 and proc.stderr.startswith("Error: no database to ship to")
     assert "Traceback" not in proc.stderr
-    proc = _cli(root, "ship", "--to", "postgresql://u:hunter2@127.0.0.1:1/db")
+    proc = _cli(root, "ship", "--to", f"postgresql://u:hunter2@/db?host={pg.socket_dir}&port={pg.port}")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "hunter2" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
@@ -168,4 +168,5 @@ def test_without_psycopg_ship_says_what_to_install(tmp_path: Path) -> None:
                                   "(or: pip install 'psycopg[binary]>=3.1')"
     proc = subprocess.run([CLI, "--journal", str(root), "ship", "--status"],
                           capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0 and "1 events pending" in proc.stdout
+    assert proc.returncode == 0 and "Pending: 1 event (journal at seq 1)" in proc.stdout
+    assert "Last error" in proc.stdout and "pip install 'agent-journal[postgres]'" in proc.stdout
