@@ -170,3 +170,19 @@ def test_without_psycopg_ship_says_what_to_install(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0 and "Pending: 1 event (journal at seq 1)" in proc.stdout
     assert "Last error" in proc.stdout and "pip install 'agent-journal[postgres]'" in proc.stdout
+
+
+def test_rows_written_past_the_mark_by_someone_else_are_kept_not_duplicated(dsn: str, tmp_path: Path) -> None:
+    root = tmp_path / "journal"
+    generate(root, 300, seed=11)
+    journal = Journal.open(root, create=False)
+    first = ship(journal, dsn, migrations=VIEWS, to_seq=100)
+    assert first.shipped_seq == 100
+    with psycopg.connect(dsn) as conn:  # a foreign writer: seq 150 present, mark still 100
+        conn.execute("INSERT INTO agent_journal.events (journal_id, seq, type, v, crc, data) "
+                     "VALUES (%s, 150, 'foreign', 1, 'ffffffff', '{}')", (first.journal_id,))
+    report = ship(journal, dsn, migrations=VIEWS)
+    assert (report.events, report.inserted) == (200, 199)  # COPY hit the key; ON CONFLICT DO NOTHING kept it
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT type FROM agent_journal.events WHERE seq = 150").fetchone()[0] == "foreign"
+        assert conn.execute("SELECT count(*), max(seq) FROM agent_journal.events").fetchone() == (300, 300)
