@@ -13,7 +13,7 @@ import click
 
 from journal import Journal, resolve_journal_dir
 
-__all__ = ["cli", "main", "JournalContext"]
+__all__ = ["cli", "main", "JournalContext", "project_dir"]
 
 COMMAND_MODULES = (
     "cli.commands.log",
@@ -31,17 +31,26 @@ COMMAND_MODULES = (
 )
 
 
+def project_dir() -> str | None:
+    """The project of the Claude Code session this runs in: ``$CLAUDE_PROJECT_DIR`` (hooks), else
+    ``$AGENT_JOURNAL_PROJECT_DIR`` (exported by the plugin's SessionStart into the Bash tool)."""
+    return os.environ.get("CLAUDE_PROJECT_DIR") or os.environ.get("AGENT_JOURNAL_PROJECT_DIR") or None
+
+
 class JournalContext:
     """What every command needs: where the journal is, opened on first use."""
 
     def __init__(self, journal_dir: str | None) -> None:
-        self.path = resolve_journal_dir(journal_dir, project_dir=os.environ.get("CLAUDE_PROJECT_DIR"))
+        self.path = resolve_journal_dir(journal_dir, project_dir=project_dir())
         self._journal: Journal | None = None
 
     def journal(self, *, create: bool = True) -> Journal:
         """The journal; reading commands pass ``create=False`` and fail clearly if it is absent."""
         if self._journal is None:
             self._journal = Journal.open(self.path, create=create)
+            if self._journal.config_problem is not None and not create:
+                # Reading goes on with the defaults; a write still fails, naming the key.
+                click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
         return self._journal
 
 

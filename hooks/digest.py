@@ -113,7 +113,8 @@ def _state_path(state_dir: Path, session: str) -> Path:
 
 def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[str, Any] | None:
     """Digest what *transcript* gained since the last call for *session*; None if nothing new."""
-    from journal.layout import ensure_subdir, write_atomic
+    from journal.errors import JournalError
+    from journal.layout import ensure_subdir, read_private, write_atomic
 
     try:
         # Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
@@ -127,11 +128,11 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
         state_file = _state_path(state_dir, session)
         offset = None
         try:
-            saved = json.loads(state_file.read_bytes())
+            saved = json.loads(read_private(state_file))
             if saved.get("ino") == st.st_ino and saved.get("transcript") == transcript:
                 offset = int(saved["offset"])
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            pass
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, JournalError):
+            pass  # no usable state (a planted link is not followed; write_atomic replaces it)
         if offset is None or offset > st.st_size:
             # No usable saved offset (first Stop, or the file was replaced): its tail only.
             offset = max(0, st.st_size - FIRST_READ_MAX)

@@ -96,6 +96,26 @@ def _compaction_python() -> str | None:
     return runtime.render_python(CODE_ROOT)
 
 
+def _export_environment(project: object) -> None:
+    """Append the plugin's data directory (and the project) to ``$CLAUDE_ENV_FILE``.
+
+    Claude Code sources that file into every Bash tool call and ``!`` command of the
+    session, which otherwise get no ``CLAUDE_PLUGIN_DATA``: this is how
+    ``bin/agent-journal`` finds the private environment there. Plugin hooks only.
+    """
+    env_file, data = os.environ.get("CLAUDE_ENV_FILE"), os.environ.get("CLAUDE_PLUGIN_DATA")
+    if not env_file or not data:
+        return
+    from hooks.runtime import env_file_text
+
+    text = env_file_text(Path(data), project if isinstance(project, str) else None)
+    fd = os.open(env_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
 def _cap(text: str, limit: int = CONTEXT_HARD_CAP) -> str:
     if len(text) <= limit:
         return text
@@ -112,6 +132,9 @@ def run(stdin: object, stdout: object) -> None:
     _state["event"] = name
     failures: list[str] = []
     config_problem = None
+    # Known before the journal is opened, so a refused directory is still reported in its
+    # errors.log (which `log_error` never writes through a link).
+    _state["root"] = record.journal_dir_for(hook_input.payload)
     try:
         root, config = record.open_journal(hook_input.payload)
     except record.ConfigError as e:
@@ -134,6 +157,10 @@ def run(stdin: object, stdout: object) -> None:
         if isinstance(project, str):
             notes["project_dir"] = project
             notes["git_branch"] = git_branch(Path(project))
+        try:
+            _export_environment(project)
+        except OSError as e:  # the CLI inside Claude needs it, the event does not
+            failures.append(f"cannot append to CLAUDE_ENV_FILE: {e}")
     elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str):
         from hooks.digest import digest_transcript
 

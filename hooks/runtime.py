@@ -13,7 +13,17 @@ If none exists, the first hook that needs one starts a detached, one-at-a-time
 (flock) creation of the private environment with the pinned dependencies in
 ``hooks/requirements.lock``, and renders nothing this time. The code always runs
 from the plugin root, so a plugin update takes effect at once; the environment holds
-only third-party packages. Stdlib only.
+only third-party packages. The hook later executes that environment, so it is made
+private whatever the umask: its directories 0700, no file group- or world-writable
+(another local user must not be able to plant code in it). Stdlib only.
+
+Claude Code gives ``CLAUDE_PLUGIN_DATA`` to hooks but not to the Bash tool or to the
+``!`` commands of slash commands, where ``bin/agent-journal`` runs. So SessionStart
+appends `env_file_text` to ``$CLAUDE_ENV_FILE`` (Claude Code sources it into every Bash
+command of the session): ``AGENT_JOURNAL_PLUGIN_DATA`` names the data directory and
+``AGENT_JOURNAL_PROJECT_DIR`` the project whose journal the hooks write. Without them
+(an older session, a plain shell) `plugin_data_dir` looks for the data directory under
+``~/.claude/plugins/data`` itself.
 """
 
 from __future__ import annotations
@@ -25,11 +35,20 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["render_python", "bootstrap_async", "create_env", "VENV_DIR", "READY_MARKER"]
+__all__ = [
+    "render_python", "bootstrap_async", "create_env", "plugin_data_dir", "env_file_text", "env_state",
+    "wait_until_ready", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
+]
 
 VENV_DIR = "venv"
 READY_MARKER = ".agent-journal-ready"
 _LOCK = "venv.lock"
+#: Exported into the Bash tool's environment by SessionStart (see `env_file_text`).
+DATA_ENV = "AGENT_JOURNAL_PLUGIN_DATA"
+PROJECT_ENV = "AGENT_JOURNAL_PROJECT_DIR"
+#: Data directories of this plugin: ``<id>`` is the plugin id with odd characters made ``-``
+#: ("agent-journal-agent-journal-marketplace", "agent-journal-inline" for --plugin-dir).
+_DATA_GLOB = "agent-journal*"
 
 
 def _lock_contents(code_root: Path) -> str:
@@ -57,21 +76,86 @@ def _shebang_python(command: str) -> str | None:
     return None
 
 
+def _ready(code_root: Path, data: Path) -> bool:
+    try:
+        return (data / VENV_DIR / READY_MARKER).read_text(encoding="utf-8") == _lock_contents(code_root)
+    except OSError:
+        return False
+
+
+def plugin_data_dir(code_root: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The plugin's data directory: ``$CLAUDE_PLUGIN_DATA`` (hooks), ``$AGENT_JOURNAL_PLUGIN_DATA``
+    (the Bash tool, via the env file), else one found under the Claude config directory
+    (a ready one first); None when the plugin has never run a hook."""
+    env = os.environ if environ is None else environ
+    for key in ("CLAUDE_PLUGIN_DATA", DATA_ENV):
+        if env.get(key):
+            return Path(env[key])
+    config = Path(env["CLAUDE_CONFIG_DIR"]) if env.get("CLAUDE_CONFIG_DIR") else (
+        Path(env["HOME"]) / ".claude" if env.get("HOME") else None)
+    if config is None:
+        return None
+    try:
+        found = sorted(p for p in (config / "plugins" / "data").glob(_DATA_GLOB) if p.is_dir())
+    except OSError:
+        return None
+    ready = [p for p in found if _ready(code_root, p)]
+    return (ready or found or [None])[0]
+
+
+def env_file_text(data_dir: Path, project_dir: str | None) -> str:
+    """The ``export`` lines SessionStart appends to ``$CLAUDE_ENV_FILE``."""
+    import shlex
+
+    lines = [f"export {DATA_ENV}={shlex.quote(str(data_dir))}"]
+    if project_dir:
+        lines.append(f"export {PROJECT_ENV}={shlex.quote(project_dir)}")
+    return "\n".join(lines) + "\n"
+
+
+def env_state(code_root: Path, data_dir: Path) -> tuple[str, float | None]:
+    """``("ready", None)``, ``("creating", seconds since it started)`` or ``("absent", None)``."""
+    import fcntl
+    import time
+
+    if _ready(code_root, data_dir):
+        return "ready", None
+    try:
+        fd = os.open(data_dir / _LOCK, os.O_RDWR)
+    except OSError:
+        return "absent", None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        staged = [p.stat().st_mtime for p in data_dir.glob("venv.*.tmp")]
+        return "creating", (time.time() - min(staged)) if staged else 0.0
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return "absent", None
+
+
+def wait_until_ready(code_root: Path, data_dir: Path, timeout: float) -> bool:
+    """Wait (at most *timeout* seconds) for a creation in progress to finish; True if ready."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state, _ = env_state(code_root, data_dir)
+        if state != "creating":
+            return state == "ready"
+        time.sleep(0.5)
+    return _ready(code_root, data_dir)
+
+
 def render_python(code_root: Path, environ: Mapping[str, str] | None = None) -> str | None:
     """An interpreter that can import msgspec (None if there is none yet)."""
     env = os.environ if environ is None else environ
     explicit = env.get("AGENT_JOURNAL_PYTHON")
     if explicit and os.path.exists(explicit):
         return explicit
-    data = env.get("CLAUDE_PLUGIN_DATA")
-    if data:
-        venv = Path(data) / VENV_DIR
-        marker = venv / READY_MARKER
-        try:
-            if marker.read_text(encoding="utf-8") == _lock_contents(code_root):
-                return str(_venv_python(venv))
-        except OSError:
-            pass
+    data = env.get("CLAUDE_PLUGIN_DATA") or env.get(DATA_ENV)
+    if data and _ready(code_root, Path(data)):
+        return str(_venv_python(Path(data) / VENV_DIR))
     command = shutil.which("agent-journal", path=env.get("PATH"))
     if command:
         return _shebang_python(command)
@@ -84,8 +168,9 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     data = env.get("CLAUDE_PLUGIN_DATA")
     if not data or env.get("AGENT_JOURNAL_NO_BOOTSTRAP"):
         return False
-    Path(data).mkdir(parents=True, exist_ok=True)
-    log = open(Path(data) / "venv-install.log", "ab")
+    _private_dir(Path(data))
+    log = os.fdopen(os.open(Path(data) / "venv-install.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                            | getattr(os, "O_NOFOLLOW", 0), 0o600), "ab")
     try:
         subprocess.Popen(
             [sys.executable, "-I", str(Path(__file__).resolve()), "create", str(code_root), data],
@@ -100,13 +185,39 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     return True
 
 
+def _private_dir(path: Path) -> None:
+    """``mkdir -p`` *path*; the directories this creates are 0700 whatever the umask."""
+    missing = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)
+
+
+def _make_private(venv: Path) -> None:
+    """No group or world write anywhere in *venv*; its top directory 0700 (links left alone)."""
+    for dirpath, dirnames, filenames in os.walk(venv):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if not os.path.islink(path) and st.st_mode & 0o022:
+                os.chmod(path, st.st_mode & 0o7755)
+    os.chmod(venv, 0o700)
+
+
 def create_env(code_root: Path, data_dir: Path) -> int:
     """Create ``data_dir/venv`` with the pinned dependencies; one creator at a time."""
     import fcntl
     import time
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(data_dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    os.umask(0o077)  # this detached process, venv and pip included, creates private files only
+    _private_dir(data_dir)
+    lock_fd = os.open(data_dir / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -126,6 +237,7 @@ def create_env(code_root: Path, data_dir: Path) -> int:
              "-r", str(code_root / "hooks" / "requirements.lock")],
             check=True,
         )
+        _make_private(staging)
         shutil.rmtree(venv, ignore_errors=True)
         os.replace(staging, venv)  # the interpreter finds pyvenv.cfg beside itself: renaming is safe
         marker.write_text(wanted, encoding="utf-8")

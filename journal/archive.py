@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from journal.codec import check_line, crc32
-from journal.layout import ARCHIVE_DIR, ensure_subdir, open_private, read_manifest, write_atomic
+from journal.layout import ARCHIVE_DIR, ensure_subdir, open_private, read_manifest, read_private, write_atomic
 
 if TYPE_CHECKING:
     from journal.events import Event
@@ -241,14 +241,13 @@ def orphan_archive_files(root: Path, manifest: dict[str, Any]) -> list[Path]:
 def load_index(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
     """The index of the archive file of manifest *entry*."""
     path = root / ARCHIVE_DIR / (entry.get("index") or index_name(entry["name"]))
-    with open(path, "rb") as f:
-        return json.loads(f.read())  # type: ignore[no-any-return]
+    return json.loads(read_private(path))  # type: ignore[no-any-return]
 
 
 def read_archive_lines(root: Path, entry: dict[str, Any], members: list[list[int]] | None = None) -> Iterator[bytes]:
     """The record lines (without ``\\n``) of an archive file, or of some of its members."""
     path = root / ARCHIVE_DIR / entry["name"]
-    fd = os.open(path, os.O_RDONLY)
+    fd = open_private(path, os.O_RDONLY)
     try:
         if members is None:
             size = os.fstat(fd).st_size
@@ -339,7 +338,7 @@ def verify_archive(root: Path, manifest: dict[str, Any] | None = None) -> list[d
     for entry in manifest.get("archive", []):
         path = root / ARCHIVE_DIR / entry["name"]
         try:
-            data = path.read_bytes()
+            data = read_private(path)
         except FileNotFoundError:
             problems.append({"archive": entry["name"], "problem": "missing"})
             continue

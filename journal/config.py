@@ -1,9 +1,15 @@
 """Journal settings and where they come from.
 
 Precedence, stated once: defaults < the journal's ``config.json`` < ``AGENT_JOURNAL_*``
-environment variables < explicit keyword overrides. Sections this module does not
-know (``redaction``, ``retention``, ...) are kept in `JournalConfig.extra` for the
-layers that own them. Stdlib only: this is imported on the hook's hot path.
+environment variables < explicit keyword overrides. The sections of other layers
+(``redaction``, ``retention``, ...) are kept in `JournalConfig.extra` for the layers
+that own them, which check their values.
+
+Every key of the file is checked against `SCHEMA` first: an unknown key or section,
+or a value of the wrong type, is a `ConfigError` naming the key and the nearest known
+one (``"durabilty": did you mean "durability"?``), so a misspelt ``redaction``
+section can never silently drop the user's patterns. Stdlib only: this is imported on
+the hook's hot path.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ import os
 from pathlib import Path
 
 from journal.errors import ConfigError
+from journal.layout import read_private
 
 TYPE_CHECKING = False  # typing is not imported at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
     from typing import Any, Mapping
 
-__all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "CONFIG_FILE"]
+__all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "check_document", "CONFIG_FILE", "SCHEMA"]
 
 CONFIG_FILE = "config.json"
 DURABILITY_MODES = ("fsync", "flush")
@@ -85,6 +92,69 @@ class JournalConfig:
 
 _KEYS = {"segment_bytes": int, "durability": str, "max_record_bytes": int, "lock_timeout": float}
 
+_NUMBER = (int, float)
+#: Every key config.json may hold: the engine's settings (checked by `_coerce`) and each
+#: section's keys with the JSON types their values may have (the owning layer checks
+#: the values themselves). A key added anywhere must be added here, or it is refused.
+SCHEMA: dict[str, Any] = {
+    "durability": str,
+    "segment_bytes": int,
+    "max_record_bytes": int,
+    "lock_timeout": _NUMBER,
+    "redaction": {"patterns": list, "allow": list, "salt": str},
+    "limits": {"max_string": int, "max_event": int},
+    "context": {"max_chars": int},
+    "projections": {"stale_after": _NUMBER},
+    "retention": {"older_than": (str, int, float), "max_bytes": (int, type(None)), "auto": bool,
+                  "every": (str, int, float), "archive": bool},
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+               dict: "an object", type(None): "null"}
+
+
+def _nearest(key: str, known: Any, prefix: str = "") -> str:
+    import difflib  # only on this error path: it costs a hook milliseconds to import
+
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    if close:
+        return f'"{prefix}{key}": did you mean "{prefix}{close[0]}"?'
+    return f'"{prefix}{key}" is not a setting (known: {", ".join(prefix + k for k in known)})'
+
+
+def _type_ok(value: Any, kinds: Any) -> bool:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds) and not (isinstance(value, float) and int in kinds and float not in kinds)
+
+
+def _describe(kinds: Any) -> str:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if kinds == (int, float):
+        return "a number"
+    return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+
+
+def check_document(doc: Mapping[str, Any]) -> list[str]:
+    """Problems with the keys and value types of a config.json object, one line each
+    (empty for a sound one). Values of the engine's own settings are checked by `load_config`."""
+    problems = []
+    for key, value in doc.items():
+        spec = SCHEMA.get(key)
+        if spec is None:
+            problems.append(_nearest(str(key), SCHEMA))
+        elif isinstance(spec, dict):
+            if not isinstance(value, dict):
+                problems.append(f'"{key}" must be an object, got {json.dumps(value)[:60]}')
+                continue
+            for sub, subvalue in value.items():
+                kinds = spec.get(sub)
+                if kinds is None:
+                    problems.append(_nearest(str(sub), spec, f"{key}."))
+                elif not _type_ok(subvalue, kinds):
+                    problems.append(f'"{key}.{sub}" must be {_describe(kinds)}, got {json.dumps(subvalue)[:60]}')
+    return problems
+
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _KEYS[key]
@@ -116,7 +186,7 @@ def load_config(
     if root is not None:
         path = root / CONFIG_FILE
         try:
-            raw = path.read_bytes()
+            raw = read_private(path)
         except FileNotFoundError:
             raw = b""
         except OSError as e:
@@ -128,6 +198,9 @@ def load_config(
                 raise ConfigError(f"{path} is not valid JSON: {e}") from e
             if not isinstance(doc, dict):
                 raise ConfigError(f"{path} must hold a JSON object")
+            problems = check_document(doc)
+            if problems:
+                raise ConfigError(f"{path}: " + "; ".join(problems))
             for key, value in doc.items():
                 if key in _KEYS:
                     values[key] = _coerce(key, value, str(path))

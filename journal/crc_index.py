@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from journal.codec import check_line, crc32, frame
-from journal.layout import ensure_subdir, write_atomic
+from journal.errors import JournalError
+from journal.layout import ensure_subdir, read_private, write_atomic
 
 __all__ = ["CRC_INDEX_DIR", "ChunkIndex", "IndexBuilder", "index_path", "load_index"]
 
@@ -54,8 +55,8 @@ def load_index(root: Path, entry: dict[str, Any]) -> ChunkIndex | None:
     """The index of the sealed segment *entry* (a manifest entry), or None if there is no
     usable one: missing, unreadable, damaged, or made from other contents."""
     try:
-        line = index_path(root, entry["name"]).read_bytes()
-    except (OSError, KeyError):
+        line = read_private(index_path(root, entry["name"]))
+    except (OSError, KeyError, JournalError):  # a planted link is not followed; the index is remade
         return None
     if not check_line(line):
         return None
@@ -100,6 +101,6 @@ class IndexBuilder:
         try:
             ensure_subdir(ensure_subdir(root, "cache"), "crc")
             write_atomic(index_path(root, self.entry["name"]), frame(body))
-        except OSError:
-            return False  # a read-only journal: reads still work, each one checks the whole file
+        except (OSError, JournalError):
+            return False  # a read-only journal (or a planted link in the way): reads still work, each one checks the whole file
         return True

@@ -16,13 +16,19 @@
       cache/              derived, rebuildable data: projection checkpoints (owned by `projections`)
       cache/crc/          per-chunk CRCs of sealed segments (journal.crc_index)
 
-Directories are 0700 and files 0600 whatever the umask. Stdlib only (hot path).
+Directories are 0700 and files 0600 whatever the umask. Nothing in the directory is
+trusted (a project's ``.claude/`` can come from a cloned repository): every file is
+opened with ``O_NOFOLLOW`` and must be a regular file of ours, every directory is checked
+with ``lstat``, and a symbolic link or another user's entry is refused with one line
+(`JournalPermissionError`), before anything is written through it. Stdlib only (hot path).
 """
 
 from __future__ import annotations
 
+import errno as _errno
 import json
 import os
+import stat
 from pathlib import Path
 
 from journal.codec import now_ts
@@ -47,6 +53,9 @@ __all__ = [
     "ensure_journal_dir",
     "ensure_subdir",
     "open_private",
+    "read_private",
+    "check_dir",
+    "check_journal_dir",
     "write_atomic",
     "temp_path",
     "temp_writer_pid",
@@ -67,6 +76,8 @@ ARCHIVE_DIR = "archive"
 COMPACT_LOCK = "compact.lock"
 ERROR_LOG = "errors.log"
 MANIFEST_FORMAT = 1
+_ELOOP = _errno.ELOOP
+_ENXIO = _errno.ENXIO
 _SEGMENT_SUFFIX = ".jsonl"
 
 
@@ -100,29 +111,79 @@ def list_segments(root: Path) -> list[tuple[int, Path]]:
 
 def fsync_dir(path: Path) -> None:
     """Make a create, rename or unlink inside *path* durable."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _check_owner(path: Path) -> None:
-    st = path.stat()
-    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_REMEDY = "a journal file must be a regular file owned by you; remove it (a cloned repository can plant one)"
+
+
+def _uid() -> int | None:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _refuse_entry(path: Path, st: os.stat_result, want_dir: bool) -> None:
+    """Raise `JournalPermissionError` unless *st* (an ``lstat``) is ours and of the wanted kind."""
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = f" (to {os.readlink(path)})"
+        except OSError:
+            target = ""
+        raise JournalPermissionError(f"refusing {path}: it is a symbolic link{target}; {_REMEDY}")
+    uid = _uid()
+    if uid is not None and st.st_uid != uid:
         raise JournalPermissionError(
-            f"refusing to use journal directory {path}: it is owned by uid {st.st_uid}, not by you "
-            f"(uid {os.geteuid()}); set AGENT_JOURNAL_DIR or --journal to a directory of your own"
+            f"refusing {path}: it is owned by uid {st.st_uid}, not by you (uid {uid}); {_REMEDY}"
         )
+    if want_dir and not stat.S_ISDIR(st.st_mode):
+        raise JournalPermissionError(f"refusing {path}: it is not a directory; {_REMEDY}")
+    if not want_dir and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise JournalPermissionError(f"refusing {path}: it is not a regular file; {_REMEDY}")
+
+
+def check_dir(path: Path) -> Path:
+    """*path* if it is a real directory (not a symbolic link) owned by us; else refuse it."""
+    _refuse_entry(path, os.lstat(path), True)
+    return path
+
+
+def check_journal_dir(root: Path) -> None:
+    """Refuse the journal at *root* if it, or any entry directly in it, is a symbolic link
+    or not ours (entries deeper down are refused when opened: ``O_NOFOLLOW``)."""
+    st = os.lstat(root)
+    uid = _uid()
+    if stat.S_ISLNK(st.st_mode):
+        raise JournalPermissionError(
+            f"refusing to use journal directory {root}: it is a symbolic link; a journal directory must be "
+            "a real directory of yours (set AGENT_JOURNAL_DIR or --journal to one)"
+        )
+    if uid is not None and st.st_uid != uid:
+        raise JournalPermissionError(
+            f"refusing to use journal directory {root}: it is owned by uid {st.st_uid}, not by you "
+            f"(uid {uid}); set AGENT_JOURNAL_DIR or --journal to a directory of your own"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise JournalPermissionError(f"{root} exists and is not a directory")
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_symlink() or (uid is not None and entry.stat(follow_symlinks=False).st_uid != uid):
+                _refuse_entry(Path(entry.path), entry.stat(follow_symlinks=False), entry.is_dir(follow_symlinks=False))
 
 
 def ensure_subdir(root: Path, name: str) -> Path:
-    """Create ``root/name`` (0700) if needed and return it."""
+    """Create ``root/name`` (0700) if needed and return it (an existing one must be a real
+    directory of ours)."""
     path = root / name
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
-        return path
+        return check_dir(path)
     os.chmod(path, 0o700)
     return path
 
@@ -130,19 +191,20 @@ def ensure_subdir(root: Path, name: str) -> Path:
 def ensure_journal_dir(root: Path) -> Path:
     """Create the journal directory (0700, with a ``.gitignore``) or check an existing one."""
     try:
-        if not root.is_dir():
-            root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.lstat(root)
+        except FileNotFoundError:
+            _make_private_parents(root.parent)
             try:
                 os.mkdir(root, 0o700)
+                os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
             except FileExistsError:
-                if not root.is_dir():  # a file (or a dangling link): never chmod what is not ours
-                    raise JournalPermissionError(f"{root} exists and is not a directory") from None
-            os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
-        _check_owner(root)
+                pass  # made meanwhile (or a dangling link): checked below, never chmod'ed blindly
+        check_journal_dir(root)
         if not os.access(root, os.W_OK | os.X_OK):
             raise JournalPermissionError(f"journal directory {root} is not writable")
         gitignore = root / ".gitignore"
-        if not gitignore.exists():
+        if not os.path.lexists(gitignore):
             # Also for a directory that existed before its first event (``mkdir -p``, a
             # config.json put there first): it is adopted as private and kept out of git.
             os.chmod(root, 0o700)
@@ -152,7 +214,7 @@ def ensure_journal_dir(root: Path) -> Path:
             finally:
                 os.close(fd)
         ensure_subdir(root, SEGMENTS_DIR)
-        if not (root / MANIFEST_FILE).exists():
+        if not os.path.lexists(root / MANIFEST_FILE):
             write_manifest(root, new_manifest())
     except JournalError:
         raise
@@ -163,17 +225,57 @@ def ensure_journal_dir(root: Path) -> Path:
     return root
 
 
-def open_private(path: Path, flags: int) -> int:
-    """``os.open`` a file that must be private: created 0600 whatever the umask."""
-    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
-    if flags & os.O_CREAT:
+def _make_private_parents(path: Path) -> None:
+    """``mkdir -p`` *path*; the directories this creates (e.g. a project's ``.claude``)
+    are 0700 whatever the umask, existing ones are left as they are."""
+    missing = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
         try:
-            if os.fstat(fd).st_mode & 0o077:
-                os.fchmod(fd, 0o600)
-        except OSError:
-            os.close(fd)
-            raise
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)
+
+
+def open_private(path: Path, flags: int) -> int:
+    """``os.open`` a journal file: never through a symbolic link (``O_NOFOLLOW``), only a
+    regular file of ours, and created 0600 whatever the umask."""
+    try:
+        # O_NONBLOCK: a planted FIFO must not hang the hook (no effect on regular files).
+        fd = os.open(path, flags | _CLOEXEC | _NOFOLLOW | _NONBLOCK, 0o600)
+    except OSError as e:
+        if e.errno in (_ELOOP, _ENXIO):
+            _refuse_entry(path, os.lstat(path), False)
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (_uid() is not None and st.st_uid != _uid()):
+            _refuse_entry(path, st, False)
+        if flags & os.O_CREAT and st.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
+
+
+def read_private(path: Path) -> bytes:
+    """The whole content of the journal file *path* (opened as `open_private` does)."""
+    fd = open_private(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = []
+        while True:
+            chunk = os.read(fd, max(size, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def temp_path(path: Path) -> Path:
@@ -271,6 +373,9 @@ def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
     """Append one line to the journal's error log; never raises (it is the last resort)."""
     entry = {"ts": now_ts(), "pid": os.getpid(), "kind": kind, "message": message, **fields}
     try:
+        st = os.lstat(root)
+        if stat.S_ISLNK(st.st_mode) or (_uid() is not None and st.st_uid != _uid()):
+            return  # never write through a linked journal directory, nor into another user's
         line = json.dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
         fd = open_private(root / ERROR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:

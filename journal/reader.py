@@ -35,7 +35,7 @@ from journal.codec import CRC_MARK, CRC_SUFFIX_LEN, crc32, peek_seq
 from journal.crc_index import ChunkIndex, IndexBuilder, load_index
 from journal.damage import Damage, RecoveryMode, SeqHoles, seq_ranges_cover
 from journal.events import EVENT_DECODER, Event
-from journal.layout import list_segments, read_manifest
+from journal.layout import list_segments, open_private, read_manifest
 from journal.reader_damage import DamageHandling, _Stop
 
 __all__ = ["RecoveryMode", "Damage", "LineDecoder", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
@@ -188,7 +188,7 @@ class Reader(DamageHandling):
         decoder: LineDecoder | None = None,
     ) -> Iterator[list[Any]]:
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_private(path, os.O_RDONLY)
         except FileNotFoundError:
             # Compaction swapped it out between listing and opening; the manifest knows.
             return

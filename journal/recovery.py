@@ -33,7 +33,9 @@ from journal.layout import (
     list_segments,
     log_error,
     new_manifest,
+    open_private,
     read_manifest,
+    read_private,
     temp_writer_pid,
     write_atomic,
     write_manifest,
@@ -114,7 +116,7 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
             _, active = segments[-1]
             # A sealed (read-only) last segment cannot have a torn tail, and a non-root
             # user could not open it for writing anyway.
-            fd = os.open(active, os.O_RDWR if os.stat(active).st_mode & 0o200 else os.O_RDONLY)
+            fd = open_private(active, os.O_RDWR if os.lstat(active).st_mode & 0o200 else os.O_RDONLY)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -192,7 +194,7 @@ def _rebuild_manifest(root: Path, report: RepairReport) -> dict[str, Any]:
     compacted ranges the old manifest held are gone: a later gap is recorded as lost.
     """
     path = root / MANIFEST_FILE
-    report.quarantined.append(str(quarantine(root, f"{MANIFEST_FILE}.{time.time_ns()}.unreadable", path.read_bytes())))
+    report.quarantined.append(str(quarantine(root, f"{MANIFEST_FILE}.{time.time_ns()}.unreadable", read_private(path))))
     manifest = new_manifest()
     segments = list_segments(root)
     for i, (first, segment) in enumerate(segments):
@@ -212,8 +214,17 @@ def _merge(ranges: list[list[int]]) -> list[list[int]]:
     return out
 
 
+def _chmod(path: Path, mode: int) -> None:
+    """chmod a segment through an ``O_NOFOLLOW`` descriptor (never a link's target)."""
+    fd = open_private(path, os.O_RDONLY)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
 def _unseal(path: Path) -> None:
-    os.chmod(path, 0o600)
+    _chmod(path, 0o600)
 
 
 def _cut(root: Path, manifest: dict[str, Any], first: Damage | None, stale: list[dict[str, Any]],
@@ -238,14 +249,14 @@ def _cut(root: Path, manifest: dict[str, Any], first: Damage | None, stale: list
     cut_seq, cut_offset, cut_file, where = min(cuts, key=lambda c: (c[0], c[1]))
     for seg_first, path in segments:
         if path == cut_file:
-            data = path.read_bytes()
+            data = read_private(path)
             if data[cut_offset:]:
                 qpath = quarantine(root, f"{path.name}.{cut_offset}.pit", data[cut_offset:])
                 report.quarantined.append(str(qpath))
             _unseal(path)
             write_atomic(path, data[:cut_offset])
         elif seg_first > cut_seq:
-            qpath = quarantine(root, path.name + ".pit", path.read_bytes())
+            qpath = quarantine(root, path.name + ".pit", read_private(path))
             report.quarantined.append(str(qpath))
             _unseal(path)
             path.unlink()
@@ -279,7 +290,7 @@ def _mend(root: Path, manifest: dict[str, Any], damage: list[Damage], mode: Reco
     sealed = {s["name"]: s for s in manifest["segments"]}
     for name, offsets in bad.items():
         path = Path(name)
-        data = path.read_bytes()
+        data = read_private(path)
         kept: list[bytes] = []
         dropped: list[bytes] = []
         offset = 0
@@ -321,4 +332,4 @@ def _mend(root: Path, manifest: dict[str, Any], damage: list[Damage], mode: Reco
         if entry is not None:
             info = seal_info(path, int(path.stem))
             manifest["segments"] = [s if s["name"] != path.name else info for s in manifest["segments"]]
-            os.chmod(path, 0o400)
+            _chmod(path, 0o400)

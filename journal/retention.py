@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from journal.config import JournalConfig
-from journal.errors import ConfigError
-from journal.layout import COMPACT_LOCK, SEGMENTS_DIR
+from journal.errors import ConfigError, JournalError
+from journal.layout import COMPACT_LOCK, SEGMENTS_DIR, open_private
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses cost a hook ~10 ms to import: none at run time
@@ -144,8 +144,8 @@ def _locked(path: Path) -> bool:
     except ImportError:  # pragma: no cover - Windows: the spawned run finds out itself
         return False
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = open_private(path, os.O_RDONLY)
+    except (FileNotFoundError, JournalError):  # a planted link is refused where the journal is opened
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -227,9 +227,11 @@ def maybe_start_auto_compaction(
         lock = root / COMPACT_LOCK
         # The start time is the lock file's mtime: touch it first so that a burst of
         # SessionEnds starts one run, not one each.
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-        os.close(fd)
-        os.utime(lock)
+        fd = open_private(lock, os.O_WRONLY | os.O_CREAT)
+        try:
+            os.utime(fd)
+        finally:
+            os.close(fd)
         import subprocess  # only now: it costs a hook ~5 ms to import
 
         code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent

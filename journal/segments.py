@@ -84,13 +84,12 @@ def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
     crc = 0
     count = 0
     size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_WRITE_CHUNK):
+    fd = open_private(path, os.O_RDONLY)
+    try:
+        while chunk := os.read(fd, _WRITE_CHUNK):
             crc = crc32(chunk, crc)
             count += chunk.count(b"\n")
             size += len(chunk)
-    fd = os.open(path, os.O_RDONLY)
-    try:
         last = tail_seq(fd, size, first_seq) if size else first_seq - 1
     finally:
         os.close(fd)

@@ -30,7 +30,7 @@ from journal.compaction_plan import (
     merge_ranges,
     subtract_seqs,
 )
-from journal.layout import ARCHIVE_DIR, SEGMENTS_DIR, fsync_dir, list_segments, open_private
+from journal.layout import ARCHIVE_DIR, SEGMENTS_DIR, fsync_dir, list_segments, open_private, read_private
 
 if TYPE_CHECKING:
     from journal.events import Event
@@ -136,7 +136,7 @@ def _stage_segment(
     path = segdir / name
     seg = _SegmentPlan(entry, path)
     try:
-        data = path.read_bytes()
+        data = read_private(path)
     except FileNotFoundError as e:
         raise CompactionConflict(f"sealed segment {name} is missing; run `agent-journal verify`") from e
     # The whole-file CRC (checked against the manifest) vouches for every line, kept or
@@ -220,7 +220,7 @@ def measure(root: Path, plan: Plan) -> dict[str, int]:
            "segments_deleted": 0}
     for entry in affected_segments(plan):
         try:
-            data = (root / SEGMENTS_DIR / entry["name"]).read_bytes()
+            data = read_private(root / SEGMENTS_DIR / entry["name"])
         except FileNotFoundError:
             continue
         remove = SeqCursor(plan.remove)
@@ -289,8 +289,7 @@ def staged_events(root: Path, staged: Staged, *, strict: bool = True) -> Iterato
                 continue
             path = seg.staged
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_private(path)
         except FileNotFoundError:
             continue  # a segment another compaction removed? (we hold the lock: cannot happen)
         data = data[: data.rfind(b"\n") + 1]

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from journal.config import JournalConfig, load_config
-from journal.errors import JournalError, LockTimeout
-from journal.layout import ensure_journal_dir, list_segments, log_error, read_manifest
+from journal.errors import ConfigError, JournalError, JournalPermissionError, LockTimeout
+from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private, read_manifest
 from journal.writer import NewEvent, Writer
 
 TYPE_CHECKING = False  # no typing at run time: `import journal` is on the hook's hot path
@@ -32,13 +32,27 @@ if TYPE_CHECKING:
 __all__ = ["Journal"]
 
 
+class _RefusingWriter:
+    """Stands in for the `Writer` of a journal whose config.json is broken: nothing is
+    written under settings (and redaction rules) that could not be read."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigError(self.problem)
+
+
 class Journal:
     """A journal directory: append events, read them back, verify, repair."""
 
-    def __init__(self, root: Path, config: JournalConfig) -> None:
+    def __init__(self, root: Path, config: JournalConfig, config_problem: str | None = None) -> None:
         self.root = root
         self.config = config
-        self._writer = Writer(root, config)
+        #: Why config.json could not be used (the journal then reads with the defaults and
+        #: refuses to write: a broken file may hold the user's redaction rules), else None.
+        self.config_problem = config_problem
+        self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
 
     @classmethod
     def open(
@@ -53,11 +67,19 @@ class Journal:
         path = Path(root)
         if create:
             ensure_journal_dir(path)
-        elif not path.is_dir():
-            from journal.errors import JournalError
-
+        elif not os.path.lexists(path):
             raise JournalError(f"no journal at {path} (nothing has been recorded there yet)")
-        return cls(path, load_config(path, environ, **overrides))
+        else:
+            try:
+                check_journal_dir(path)  # nothing in it is trusted: no links, nothing of another user's
+            except OSError as e:
+                raise JournalPermissionError(f"cannot open journal directory {path}: {e.strerror or e}") from e
+        try:
+            config = load_config(path, environ, **overrides)
+        except ConfigError as e:
+            # Reading goes on with the defaults (the caller may warn); writing refuses.
+            return cls(path, load_config(None, environ, **overrides), str(e))
+        return cls(path, config)
 
     # -- writing -------------------------------------------------------------------
 
@@ -141,7 +163,7 @@ class Journal:
 
         segments = list_segments(self.root)
         for first, path in reversed(segments):
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_private(path, os.O_RDONLY)
             try:
                 size = last_newline(fd, os.fstat(fd).st_size)
                 if size:
@@ -187,6 +209,8 @@ class Journal:
         """
         from journal.compaction import compact, compaction_lock, recover
 
+        if self.config_problem is not None:
+            raise ConfigError(self.config_problem)  # its retention rules could not be read
         with compaction_lock(self.root):
             recover(self.root, lock_timeout=self.config.lock_timeout)
             return compact(self.root, plan, guard=guard, progress=progress, lock_timeout=self.config.lock_timeout)

@@ -37,6 +37,7 @@ from journal.layout import (
     log_error,
     open_private,
     read_manifest,
+    read_private,
     segment_first_seq,
     segment_name,
     temp_path,
@@ -257,7 +258,7 @@ class Writer:
             sealed = not st.st_mode & 0o200
         except PermissionError:
             # Sealed segments are read-only; a non-root writer cannot even open one.
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_private(path, os.O_RDONLY)
             st = os.fstat(fd)
             sealed = True
         if not sealed and st.st_size < self.config.segment_bytes:
@@ -309,10 +310,12 @@ class Writer:
         paths = [p for _, p in list_segments(self.root)]
         if active not in paths or paths.index(active) == 0:
             return b""
-        with open(paths[paths.index(active) - 1], "rb") as f:
-            end = f.seek(0, os.SEEK_END)
-            f.seek(max(0, end - size))
-            return f.read()
+        fd = open_private(paths[paths.index(active) - 1], os.O_RDONLY)
+        try:
+            end = os.fstat(fd).st_size
+            return _read_at(fd, max(0, end - size), min(size, end))
+        finally:
+            os.close(fd)
 
     def _collect_spool(self, fd: int, size: int, active: Path) -> tuple[list[tuple[bytes, str]], list[Path]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
@@ -327,7 +330,7 @@ class Writer:
         contents = []
         for path in files:
             try:
-                contents.append(path.read_bytes())
+                contents.append(read_private(path))
             except OSError:
                 contents.append(b"")
         # A crash after writing merged records but before unlinking their spool file

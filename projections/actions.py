@@ -1,4 +1,5 @@
-"""The commands that add to the journal: checkpoints, agent updates, resume requests, archiving.
+"""The commands that add to the journal: checkpoints, agent updates, resume requests,
+dismissals, archiving.
 
 Each one resolves ids against the current projections, validates its input, and
 appends one of Agent Journal's own events (docs/EVENTS.md), returning its seq.
@@ -10,10 +11,10 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from projections.archive import agent_key, is_archived, session_key
-from projections.errors import NothingToDo, ProjectionError
+from projections.errors import AmbiguousId, NothingToDo, ProjectionError, UnknownId
 from projections.ids import resolve_prefix
 from projections.liveness import Liveness
-from projections.queries import agent_status, find_agent, find_session
+from projections.queries import agent_status, find_agent, find_session, interrupted, running_elsewhere
 from projections.runner import Views, query
 from projections.text import parse_ts
 from projections.timeref import parse_duration
@@ -27,6 +28,7 @@ __all__ = [
     "save_checkpoint",
     "update_agent",
     "request_resume",
+    "dismiss",
     "plan_archive",
     "archive",
 ]
@@ -140,6 +142,95 @@ def request_resume(journal: Journal, session: str, *, environ: Mapping[str, str]
     env = os.environ if environ is None else environ
     asked_in = next((env[n] for n in SESSION_ENV if env.get(n)), None)
     return journal.append("journal.resume_requested", {"session": sid}, session=asked_in), sid
+
+
+def _target(views: Views, ident: str) -> tuple[str, str]:
+    """``("session"|"agent", full id)`` for an id or unique prefix of either kind."""
+    found: list[tuple[str, str]] = []
+    for kind, records in (("session", views.sessions.records), ("agent", views.agents.records)):
+        try:
+            found.append((kind, resolve_prefix(ident, records, kind)))
+        except UnknownId:
+            continue
+    exact = [f for f in found if f[1] == ident.strip()]
+    if exact:
+        return exact[0]
+    if not found:
+        raise UnknownId(f"no session or agent matches {ident!r} (list them with `agent-journal sessions --all` "
+                        "or `agent-journal agents --all`)")
+    if len(found) > 1:
+        raise AmbiguousId(f"{ident!r} matches session {found[0][1][:12]}… and agent {found[1][1][:12]}…; "
+                          "give more characters")
+    return found[0]
+
+
+def _check_dismissable(views: Views, live: Liveness, kind: str, ident: str, undo: bool) -> str:
+    """Why *ident* cannot be dismissed (or un-dismissed), or "" if it can."""
+    if kind == "session":
+        rec = views.sessions.records.record(ident)
+        status = live.status(rec)
+        if undo:
+            return "" if rec.handed else f"session {ident[:8]} is not dismissed or picked up; nothing to undo"
+        if running_elsewhere(rec, status):
+            return f"session {ident[:8]} is running now (Claude Code pid {rec.pid}); there is no crash to dismiss"
+        if rec.handed:
+            return f"session {ident[:8]} is already {'dismissed' if rec.handed == 'dismissed' else 'picked up'}"
+        if not interrupted(rec, status):
+            return f"session {ident[:8]} is {status} and was not interrupted; there is nothing to dismiss"
+        return ""
+    agent = views.agents.records.record(ident)
+    if undo:
+        return "" if agent.dismissed_seq else f"agent {ident[:8]} is not dismissed; nothing to undo"
+    if agent.dismissed_seq:
+        return f"agent {ident[:8]} is already dismissed"
+    status = agent_status(views, agent, live)
+    if status in ("completed", "archived"):
+        return f"agent {ident[:8]} is {status}; there is nothing to dismiss"
+    return ""
+
+
+def dismiss(
+    journal: Journal,
+    idents: Sequence[str],
+    *,
+    undo: bool = False,
+    reason: str = "",
+    live: Liveness | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Append a ``journal.dismissed``: these crashed sessions or unfinished agents are handled.
+
+    Later recovery contexts stop reporting them (``sessions`` and ``agents`` still list
+    them, marked). With *undo* the dismissal is withdrawn and they are reported again.
+    Returns ``{"seq", "sessions", "agents", "undo"}``; raises `NothingToDo` when an id
+    names something with nothing to dismiss (a running or cleanly ended session).
+    """
+    if not idents:
+        raise ProjectionError("name at least one session or agent (id or unique prefix)")
+    clock = live or Liveness()
+
+    def plan(views: Views) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"sessions": [], "agents": []}
+        for ident in idents:
+            kind, full = _target(views, ident)
+            problem = _check_dismissable(views, clock, kind, full, undo)
+            if problem:
+                raise NothingToDo(problem)
+            bucket = out[kind + "s"]
+            if full not in bucket:
+                bucket.append(full)
+        return out
+
+    targets = query(journal, plan)
+    env = os.environ if environ is None else environ
+    asked_in = next((env[n] for n in SESSION_ENV if env.get(n)), None)
+    data: dict[str, Any] = {k: v for k, v in targets.items() if v}
+    if undo:
+        data["undo"] = True
+    if reason and reason.strip():
+        data["reason"] = " ".join(reason.split())[:300]
+    seq = journal.append("journal.dismissed", data, session=asked_in)
+    return {"seq": seq, **targets, "undo": undo}
 
 
 def plan_archive(views: Views, live: Liveness, older_than: float) -> dict[str, list[str]]:

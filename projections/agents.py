@@ -15,7 +15,10 @@ Sources, in the order they usually arrive:
   files and status (``done`` and ``files`` accumulate, the others replace).
 
 Status as folded: ``running`` after a start, ``completed`` after a stop, or the last
-declared status. ``orphaned`` (running while its session ended, crashed or was
+declared status. A declared status that is not an end (``blocked``, ``failed``,
+``waiting``...) keeps the agent in ``AgentsMeta.declared`` so the recovery context
+shows it until it is finished, archived or dismissed (``journal.dismissed``, undone by
+``undo``; ``dismissed_seq`` is cleared when the agent starts again). ``orphaned`` (running while its session ended, crashed or was
 restarted) and ``archived`` depend on other projections and the reading moment, so
 `projections.queries` derives them. An agent with neither a ``SubagentStart`` nor a
 spawn (Claude Code's internal agents, e.g. compaction workers, with an empty type)
@@ -34,7 +37,7 @@ from projections.sessions import ITEM_CHARS, ITEMS_KEPT, MESSAGE_CHARS, ToolCall
 from projections.text import clip, one_line, summarise_tool
 from projections.views import ToolView, tool_agent_id
 
-__all__ = ["AGENTS", "AgentRecord", "AgentsMeta", "Spawn", "AGENT_TOOLS"]
+__all__ = ["AGENTS", "AgentRecord", "AgentsMeta", "Spawn", "AGENT_TOOLS", "FINISHED_STATUSES"]
 
 #: The tool that starts a subagent (``Task`` in Claude Code before 2.1).
 AGENT_TOOLS = frozenset({"Agent", "Task"})
@@ -42,6 +45,9 @@ PROMPT_CHARS = 1000
 SPAWNS_PER_SESSION = 8
 SPAWN_SESSIONS = 64
 IN_FLIGHT_KEPT = 4
+#: Declared statuses that mean the agent needs nothing more.
+FINISHED_STATUSES = frozenset({"completed", "archived", "done", "finished", "cancelled", "canceled",
+                               "abandoned", "dismissed"})
 
 
 class Spawn(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
@@ -88,6 +94,8 @@ class AgentRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     key_files: list[str] = []
     updates: int = 0
     update_seq: int = 0
+    #: Seq of the ``journal.dismissed`` that handed this agent over (0: not dismissed).
+    dismissed_seq: int = 0
 
     @property
     def internal(self) -> bool:
@@ -102,16 +110,20 @@ class AgentsMeta(msgspec.Struct):
     spawns: dict[str, list[Spawn]] = {}
     #: Agents whose folded status is ``running``, in the order they became so.
     running: dict[str, None] = {}
+    #: Agents with a declared unfinished status (``blocked``, ``failed``...), in that order.
+    declared: dict[str, None] = {}
 
 
 def _set_status(state: State, rec: AgentRecord, status: str) -> None:
     rec.status = status
     running = state.meta.running
+    declared = state.meta.declared
+    running.pop(rec.id, None)
+    declared.pop(rec.id, None)
     if status == "running":
-        running.pop(rec.id, None)
         running[rec.id] = None
-    else:
-        running.pop(rec.id, None)
+    elif status not in FINISHED_STATUSES:
+        declared[rec.id] = None
 
 
 def _agent(state: State, event: Event, agent_id: str) -> AgentRecord:
@@ -235,6 +247,7 @@ def _on_subagent_start(state: State, event: Event, view: Any) -> None:
     if view.agent_type:
         rec.type = view.agent_type
     rec.started, rec.start_seq = event.ts, event.seq
+    rec.dismissed_seq = 0
     _set_status(state, rec, "running")
     if not rec.spawn_tool and event.session is not None:
         spawn = _take_spawn(state.meta, event.session, view.agent_type)
@@ -289,6 +302,13 @@ def _on_update(state: State, event: Event, view: Any) -> None:
         _set_status(state, rec, clip(view.status, 40))
 
 
+def _on_dismissed(state: State, event: Event, view: Any) -> None:
+    for aid in view.agents:
+        rec = state.records.record(aid)
+        if rec is not None:
+            rec.dismissed_seq = 0 if view.undo else event.seq
+
+
 def _on_any(state: State, event: Event, view: Any) -> None:
     if event.agent:
         _agent(state, event, event.agent)
@@ -296,7 +316,7 @@ def _on_any(state: State, event: Event, view: Any) -> None:
 
 AGENTS = Projection(
     name="agents",
-    version=1,
+    version=2,
     record_type=AgentRecord,
     meta_type=AgentsMeta,
     handlers={
@@ -307,6 +327,7 @@ AGENTS = Projection(
         "SubagentStart": _on_subagent_start,
         "SubagentStop": _on_subagent_stop,
         "journal.agent_update": _on_update,
+        "journal.dismissed": _on_dismissed,
     },
     default=_on_any,
 )

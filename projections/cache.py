@@ -28,7 +28,8 @@ from typing import Any
 import msgspec
 
 from journal.codec import crc32
-from journal.layout import ensure_subdir, write_atomic
+from journal.errors import JournalError
+from journal.layout import ensure_subdir, open_private, write_atomic
 from projections.base import Projection, RecordMap, State
 
 __all__ = ["CACHE_DIR", "CacheHeader", "cache_path", "load_cache", "save_cache", "encode_state", "decode_state"]
@@ -113,8 +114,8 @@ def decode_state(
 def load_cache(root: Path, projection: Projection, *, journal_id: str, epoch: int) -> tuple[int, State] | None:
     """The cached ``(seq, state)`` of *projection*, or None when there is no usable cache."""
     try:
-        fd = os.open(cache_path(root, projection), os.O_RDONLY)
-    except OSError:
+        fd = open_private(cache_path(root, projection), os.O_RDONLY)
+    except (OSError, JournalError):  # a planted link is not followed: the cache is rebuilt
         return None
     try:
         size = os.fstat(fd).st_size

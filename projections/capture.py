@@ -32,7 +32,7 @@ def capture_of(rec: SessionRecord) -> dict[str, Any]:
         "ts": rec.last_ts,
         "prompts": rec.prompts,
         "last_prompts": list(rec.last_prompts),
-        "working_on": rec.working_on,
+        "working_on": rec.objective(),
         "decisions": list(rec.decisions[-5:]),
         "files": files[-_FILES:],
         "files_total": len(files) + rec.files_more,

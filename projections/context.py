@@ -1,17 +1,21 @@
 """The recovery context: the markdown a starting Claude Code session is given.
 
 Most important first: an explicitly requested resume (``agent-journal resume``), then
-the crashed or interrupted sessions of the project (last prompts, the tool call in
-flight, files, last checkpoint), orphaned agents with the command to continue them,
-related earlier sessions, and recent sessions. `Packer` enforces a hard cap
+sessions running right now in another window (never offered for takeover), the
+crashed or interrupted sessions of the project that nobody picked up yet (last
+prompts, the tool call in flight, files, last checkpoint; older than
+``Liveness.old_after``: one line), orphaned and blocked agents with the command to
+continue them, related earlier sessions, the previous session (with its last
+message and decisions), and recent sessions. `Packer` enforces a hard cap
 (`DEFAULT_MAX_CHARS`; Claude Code spills ``additionalContext`` over 10,000
 characters to a file): whole lines only, a block is kept whole or replaced by its
 one-line form, and a last line says what was left out and how to see it. The text is
 a function of the log and the reading moment (liveness) only, so the same log gives
 the same text.
 
-Only a bounded window of recent sessions and running agents is read (`WINDOW`), so
-the cost does not grow with the journal.
+Only a bounded window of recent sessions and unfinished agents is read (`WINDOW`, plus
+up to `OPEN_SCAN` sessions without a SessionEnd for counting crashes), so the cost does
+not grow with the journal's age.
 """
 
 from __future__ import annotations
@@ -19,19 +23,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from projections.capture import capture_of, read_capture
-from projections.liveness import Liveness, Probe, stale_after_from
+from projections.liveness import Liveness, Probe, old_after_from, stale_after_from
 from projections.markdown import (
     agent_line,
+    call_line,
     capture_block,
     related_line,
+    running_block,
     session_block,
     session_line,
 )
-from projections.queries import agent_status, interrupted, session_archived
+from projections.queries import agent_status, interrupted, running_elsewhere, session_archived, unfinished
 from projections.related import related_sessions
 from projections.resumes import pending_requests
 from projections.runner import Views, query
 from projections.sessions import SessionRecord
+from projections.text import format_duration, parse_ts
 
 if TYPE_CHECKING:
     from journal import Journal
@@ -52,6 +59,10 @@ DEFAULT_MAX_CHARS = 9000
 WINDOW = 12
 #: How many interrupted sessions get a full block (the others get one line).
 FULL_BLOCKS = 3
+#: How many more interrupted sessions get one line each (the rest are counted in the last line).
+LINES_SHOWN = 10
+#: How many sessions without a SessionEnd are looked at beyond the window.
+OPEN_SCAN = 1000
 AGENT_WINDOW = 50
 RECENT_SHOWN = 5
 _FOOTER_RESERVE = 260
@@ -59,13 +70,17 @@ _HINT = "more: `agent-journal sessions`, `agent-journal agents`, `agent-journal 
 
 
 class Packer:
-    """Whole lines under a character cap, with a record of what did not fit."""
+    """Whole lines under a character cap, with a record of what did not fit.
+
+    ``omitted`` holds ``(what, command)`` pairs: each thing left out and the command
+    that shows it; the last line of `text` names them all (how many, and where).
+    """
 
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self.lines: list[str] = []
         self.size = 0
-        self.omitted: list[str] = []
+        self.omitted: list[tuple[str, str]] = []
         self.reserve = min(_FOOTER_RESERVE, max_chars // 3)
 
     @staticmethod
@@ -75,7 +90,11 @@ class Packer:
     def fits(self, lines: list[str]) -> bool:
         return self.size + self.cost(lines) <= self.max_chars - self.reserve
 
-    def add(self, lines: list[str], *, what: str = "", short: list[str] | None = None) -> bool:
+    def leave_out(self, what: str, cmd: str = "") -> None:
+        """Note *what* as left out, shown by *cmd*."""
+        self.omitted.append((what, cmd))
+
+    def add(self, lines: list[str], *, what: str = "", short: list[str] | None = None, cmd: str = "") -> bool:
         """Add *lines* whole, else their *short* form (noting the details left out), else nothing."""
         if lines and self.fits(lines):
             self.lines += lines
@@ -85,18 +104,24 @@ class Packer:
             self.lines += short
             self.size += self.cost(short)
             if what:
-                self.omitted.append(f"details of {what}")
+                self.leave_out(f"details of {what}", cmd)
             return True
         if what:
-            self.omitted.append(what)
+            self.leave_out(what, cmd)
         return False
 
-    def add_list(self, heading: list[str], items: list[tuple[str, str]], *, noun: str) -> int:
-        """A heading and its items (``(line, what)``), as many as fit; returns how many did."""
+    def add_list(self, heading: list[str], items: list[tuple[str, str]], *, noun: str, cmd: str = "",
+                 more: int = 0) -> int:
+        """A heading and its items (``(line, what)``), as many as fit; returns how many did.
+
+        *more* items exist beyond *items* (not offered at all); they count as left out.
+        """
         if not items:
+            if more:
+                self.leave_out(f"{more} {noun}", cmd)
             return 0
         if not self.fits(heading + [items[0][0]]):
-            self.omitted.append(f"{len(items)} {noun}")
+            self.leave_out(f"{len(items) + more} {noun}", cmd)
             return 0
         self.add(heading)
         added = 0
@@ -105,8 +130,9 @@ class Packer:
                 break
             self.add([line])
             added += 1
-        if added < len(items):
-            self.omitted.append(f"{len(items) - added} more {noun}")
+        left = len(items) - added + more
+        if left:
+            self.leave_out(f"{left} more {noun}", cmd)
         return added
 
     def text(self) -> str:
@@ -121,10 +147,12 @@ class Packer:
     def _footer(self, room: int) -> str:
         """The longest "left out" line that fits in *room* characters ("" if none does)."""
         n = len(self.omitted)
-        for hint in (_HINT, "run `agent-journal context`"):
+        parts = [f"{what} (`{cmd}`)" if cmd else what for what, cmd in self.omitted]
+        bare = [what for what, _ in self.omitted]
+        for items, hint in ((parts, ""), (bare, _HINT), (bare, "run `agent-journal context`")):
             for keep in range(n, 0, -1):
-                listed = "; ".join(self.omitted[:keep]) + (f"; and {n - keep} more" if keep < n else "")
-                footer = f"_Left out to stay under {self.max_chars:,} characters: {listed}; {hint}._"
+                listed = "; ".join(items[:keep]) + (f"; and {n - keep} more" if keep < n else "")
+                footer = f"_Left out: {listed}" + (f"; {hint}" if hint else "") + "._"
                 if len(footer) <= room:
                     return footer
         for footer in (f"_Left out: {n} part{'s' * (n != 1)}; run `agent-journal context`._", "_(cut short)_"):
@@ -134,20 +162,41 @@ class Packer:
 
 
 def liveness_for(journal: Journal, now: float | None = None, probe: Probe | None = None) -> Liveness:
-    """The reading moment for *journal*: clock, probe and its configured stale threshold."""
-    return Liveness(now=now, probe=probe, stale_after=stale_after_from(journal.config.extra))
+    """The reading moment for *journal*: clock, probe and its configured thresholds."""
+    extra = journal.config.extra
+    return Liveness(now=now, probe=probe, stale_after=stale_after_from(extra), old_after=old_after_from(extra))
+
+
+def _in_project(rec: SessionRecord, project: str) -> bool:
+    return not project or not rec.project_dir or rec.project_dir == project
 
 
 def _window(views: Views, live: Liveness, exclude: str | None, project: str) -> list[SessionRecord]:
     out = []
     for _, rec in views.sessions.records.records_reversed():
-        if rec.id == exclude or session_archived(views, rec):
-            continue
-        if project and rec.project_dir and rec.project_dir != project:
+        if rec.id == exclude or session_archived(views, rec) or not _in_project(rec, project):
             continue
         out.append(rec)
         if len(out) >= WINDOW:
             break
+    return out
+
+
+def _open_sessions(views: Views, window: list[SessionRecord], exclude: str | None,
+                   project: str) -> list[SessionRecord]:
+    """The window, then every other session without a SessionEnd (newest start first, bounded)."""
+    out = list(window)
+    seen = {rec.id for rec in window}
+    for i, sid in enumerate(reversed(list(views.sessions.meta.open))):
+        if i >= OPEN_SCAN:
+            break
+        if sid in seen or sid == exclude:
+            continue
+        rec = views.sessions.records.record(sid)
+        if rec is None or session_archived(views, rec) or not _in_project(rec, project):
+            continue
+        seen.add(sid)
+        out.append(rec)
     return out
 
 
@@ -159,27 +208,38 @@ def _label(rec: SessionRecord, status: str) -> str:
 def _agents_of(views: Views, live: Liveness, sid: str) -> list[tuple[Any, str]]:
     """The unfinished agents of session *sid* (among the `AGENT_WINDOW` newest unfinished ones)."""
     out = []
-    for i, aid in enumerate(reversed(list(views.agents.meta.running))):
-        if i >= AGENT_WINDOW:
-            break
+    for aid in _unfinished_agent_ids(views):
         rec = views.agents.records.record(aid)
         if rec is not None and rec.parent == sid and not rec.internal:
             out.append((rec, agent_status(views, rec, live)))
     return out
 
 
-def _orphans(views: Views, live: Liveness, project: str) -> list[tuple[Any, str]]:
+def _unfinished_agent_ids(views: Views) -> list[str]:
+    """The newest running agents, then the newest with a declared unfinished status (blocked, ...)."""
+    meta = views.agents.meta
+    running = list(reversed(list(meta.running)))[:AGENT_WINDOW]
+    declared = list(reversed(list(meta.declared)))[:AGENT_WINDOW]
+    return running + [aid for aid in declared if aid not in meta.running]
+
+
+def _agents_needing_attention(views: Views, live: Liveness, project: str,
+                              exclude: str | None) -> list[tuple[Any, str, str]]:
+    """Orphaned agents and agents declared blocked (or any unfinished status): (record, status, parent status)."""
     out = []
-    for i, aid in enumerate(reversed(list(views.agents.meta.running))):
-        if i >= AGENT_WINDOW:
-            break
+    for aid in _unfinished_agent_ids(views):
         rec = views.agents.records.record(aid)
-        if rec is None or rec.internal or agent_status(views, rec, live) != "orphaned":
+        if rec is None or rec.internal or rec.dismissed_seq or rec.parent == exclude:
+            continue
+        status = agent_status(views, rec, live)
+        if status in ("running", "completed", "archived"):
             continue
         parent = views.sessions.records.record(rec.parent) if rec.parent else None
-        if project and parent is not None and parent.project_dir and parent.project_dir != project:
+        if parent is not None and not _in_project(parent, project):
             continue
-        out.append((rec, live.status(parent) if parent is not None else "unknown"))
+        if status == "orphaned" and parent is not None and parent.handed:
+            continue  # its session's crash was handed over, and its agents with it
+        out.append((rec, status, live.status(parent) if parent is not None else "unknown"))
     return out
 
 
@@ -200,7 +260,8 @@ def _resume_blocks(packer: Packer, views: Views, live: Liveness) -> tuple[list[i
         status = live.status(rec)
         block = [""] + session_block(rec, status, live.now, label="Resume requested: session",
                                      agents=_agents_of(views, live, rec.id))
-        if packer.add(block, what=f"session {rec.id[:8]} (resume requested)", short=block[:2] + block[-1:]):
+        if packer.add(block, what=f"session {rec.id[:8]} (resume requested)", short=block[:2] + block[-1:],
+                      cmd=f"agent-journal context --session {rec.id[:8]}"):
             consumed.append(req.seq)
             shown.add(rec.id)
     return consumed, shown
@@ -226,51 +287,82 @@ def recovery_context(
         return (note if always and len(note) <= max_chars else ""), []
     current = views.sessions.records.record(session_id) if session_id else None
     project = current.project_dir if current is not None else ""
+    requested_ids = {req.session for req in pending_requests(views.resumes)}
+    previous_run = current is not None and source == "resume" and (
+        current.resumed_after == "no-end" or current.interrupted is not None) and not current.handed
+    window = _window(views, live, session_id, project)
+    candidates = [(rec, live.status(rec)) for rec in _open_sessions(views, window, session_id, project)]
+    running = [(rec, st) for rec, st in candidates if running_elsewhere(rec, st)]
+    broken = [(rec, st) for rec, st in candidates if unfinished(rec, st) and rec.id not in requested_ids]
+    broken.sort(key=lambda item: (item[0].last_ts, item[0].id), reverse=True)
+    recent_crashes = [(rec, st) for rec, st in broken if not live.is_old(rec.last_ts)]
+    full = recent_crashes[:FULL_BLOCKS]
+    lines_for = [item for item in broken if item not in full]
+    attention = _agents_needing_attention(views, live, project, session_id)
+    unfinished_work = bool(requested_ids or previous_run or broken or attention)
+
     packer = Packer(max_chars)
-    packer.add(["# Agent Journal: recovery context",
-                f"Unfinished work of earlier sessions here (journal event {views.seq}); check files before editing."],
-               what="the introduction")
+    if unfinished_work:
+        intro = "Earlier sessions here left unfinished work (below); check the files before editing them."
+    elif running:
+        intro = "Another Claude Code session is working in this project right now (below)."
+    else:
+        intro = "Nothing was left unfinished by earlier sessions here; for reference, what they did:"
+    packer.add(["# Agent Journal: recovery context", intro], what="the introduction")
     consumed, requested = _resume_blocks(packer, views, live)
     worth = bool(consumed)
-    if current is not None and source == "resume" and (current.resumed_after == "no-end" or current.interrupted):
+    if previous_run and current is not None:
         block = [""] + session_block(current, "crashed", live.now, label="This session's previous run",
-                                     agents=_agents_of(views, live, current.id))
+                                     agents=_agents_of(views, live, current.id), resume_here=False)
         block[2] = "- Status: its previous run stopped without a SessionEnd (crashed or killed)."
+        if current.interrupted is not None:
+            block.insert(3, "- Tool call in flight when it stopped: " + call_line(current.interrupted,
+                                                                                 current.project_dir))
         worth |= packer.add(block[:-1], what="this session's previous run", short=block[:3])
-    window = _window(views, live, session_id, project)
-    broken = [(rec, live.status(rec)) for rec in window]
-    broken = [(rec, st) for rec, st in broken if interrupted(rec, st) and rec.id not in requested]
-    for rec, status in broken[:FULL_BLOCKS]:
+    for rec, _ in running:
+        block = [""] + running_block(rec, live.now, agents=_agents_of(views, live, rec.id))
+        worth |= packer.add(block, what=f"session {rec.id[:8]} (running now)", short=block[:2] + block[-2:],
+                            cmd=f"agent-journal show {rec.id[:8]}")
+    for rec, status in full:
         block = [""] + session_block(rec, status, live.now, label=_label(rec, status),
                                      agents=_agents_of(views, live, rec.id))
         worth |= packer.add(block, what=f"session {rec.id[:8]} ({status})",
-                            short=[block[0], block[1], session_line(rec, status), block[-1]])
-    more = [(session_line(rec, status), rec.id) for rec, status in broken[FULL_BLOCKS:]]
-    worth |= packer.add_list(["", "## Other interrupted sessions"], more, noun="interrupted sessions") > 0
-    orphans = _orphans(views, live, project)
-    if orphans:
-        ids = " ".join(rec.id[:8] for rec, _ in orphans)
-        items = [(agent_line(rec, "orphaned", parent), rec.id) for rec, parent in orphans]
-        heading = ["", "## Orphaned agents (their session ended or crashed while they ran)",
-                   f"Continue them: `/agent-journal:resume-agents {ids}`"]
-        worth |= packer.add_list(heading, items, noun="orphaned agents") > 0
-    shown = {rec.id for rec, _ in broken} | requested
+                            short=[block[0], block[1], session_line(rec, status), block[-1]],
+                            cmd=f"agent-journal context --session {rec.id[:8]}")
+    shown_lines = lines_for[:LINES_SHOWN]
+    items = [(session_line(rec, status) + (f" (last event {format_duration(live.now - parse_ts(rec.last_ts))} ago)"
+                                           if live.is_old(rec.last_ts) else ""), rec.id)
+             for rec, status in shown_lines]
+    heading = ["", "## Other interrupted sessions",
+               "Each: `agent-journal context --session <id>` for details, `agent-journal dismiss <id>` once handled."]
+    worth |= packer.add_list(heading, items, noun="interrupted sessions", more=len(lines_for) - len(shown_lines),
+                             cmd="agent-journal sessions --status interrupted") > 0
+    if attention:
+        orphan_ids = " ".join(rec.id[:8] for rec, st, _ in attention if st == "orphaned")
+        heading = ["", "## Unfinished agents (orphaned when their session ended or crashed, or declared blocked)"]
+        if orphan_ids:
+            heading.append(f"Continue them: `/agent-journal:resume-agents {orphan_ids}`")
+        items = [(agent_line(rec, st, parent), rec.id) for rec, st, parent in attention]
+        worth |= packer.add_list(heading, items, noun="unfinished agents", cmd="agent-journal agents") > 0
+    shown = {rec.id for rec, _ in broken} | {rec.id for rec, _ in running} | requested
     if current is not None:
         related = related_sessions(views, current, limit=5, exclude=shown)
         if related:
             worth = True
             packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
-                            noun="related sessions")
+                            noun="related sessions", cmd=f"agent-journal show {current.id[:8]}")
             shown |= {r["id"] for r in related}
     # "What was I doing last time?": the previous session of this project is always worth
-    # a block (its prompts, files, checkpoint), even when it ended normally.
-    previous = next((rec for rec in window if rec.id not in shown and (rec.prompts or rec.files)), None)
+    # a block (its prompts, files, checkpoint, last message), even when it ended normally.
+    previous = next((rec for rec in window if rec.id not in shown and not rec.handed
+                     and (rec.prompts or rec.files)), None)
     if previous is not None and source != "compact":
         status = live.status(previous)
         block = [""] + session_block(previous, status, live.now, label="Previous session here",
                                      agents=_agents_of(views, live, previous.id), full=False)
         if packer.add(block, what=f"session {previous.id[:8]} ({status})",
-                      short=[block[0], block[1], session_line(previous, status)]):
+                      short=[block[0], block[1], session_line(previous, status)],
+                      cmd=f"agent-journal context --session {previous.id[:8]}"):
             worth = True
             shown.add(previous.id)
     if not worth and not always:
@@ -278,28 +370,39 @@ def recovery_context(
     recent = [rec for rec in window if rec.id not in shown][:RECENT_SHOWN]
     if recent:
         packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
-                        noun="recent sessions")
+                        noun="recent sessions", cmd="agent-journal sessions")
     return packer.text(), consumed
 
 
 def session_context(views: Views, live: Liveness, rec: SessionRecord, *,
                     max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """One session's full recovery context (what ``/agent-journal:resume`` injects)."""
+    """One session's full recovery context (what ``/agent-journal:resume`` injects).
+
+    It never suggests ``/agent-journal:resume`` itself: this text is what that command shows.
+    """
     status = live.status(rec)
     packer = Packer(max_chars)
-    label = _label(rec, status) if interrupted(rec, status) else f"Session ({status})"
-    block = session_block(rec, status, live.now, label=label, agents=_agents_of(views, live, rec.id))
+    if running_elsewhere(rec, status):
+        label = "Running session"
+    elif interrupted(rec, status):
+        label = _label(rec, status)
+    else:
+        label = f"Session ({status})"
+    block = session_block(rec, status, live.now, label=label, agents=_agents_of(views, live, rec.id),
+                          resume_here=False)
     packer.add(["# Agent Journal: session context", "", *block],
-               what=f"session {rec.id[:8]}", short=["# Agent Journal: session context", "", block[0], block[-1]])
+               what=f"session {rec.id[:8]}", short=["# Agent Journal: session context", "", block[0], block[-1]],
+               cmd=f"agent-journal show {rec.id[:8]}")
     orphans = [(a, status) for a, st in _agents_of(views, live, rec.id) if st == "orphaned"]
     if orphans:
         ids = " ".join(a.id[:8] for a, _ in orphans)
         packer.add_list(["", "## Its orphaned agents", f"Continue them: `/agent-journal:resume-agents {ids}`"],
-                        [(agent_line(a, "orphaned", st), a.id) for a, st in orphans], noun="orphaned agents")
+                        [(agent_line(a, "orphaned", st), a.id) for a, st in orphans], noun="orphaned agents",
+                        cmd="agent-journal agents --status orphaned")
     related = related_sessions(views, rec, limit=5)
     if related:
         packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
-                        noun="related sessions")
+                        noun="related sessions", cmd=f"agent-journal show {rec.id[:8]}")
     return packer.text()
 
 

@@ -15,6 +15,11 @@ Statuses:
              section of the journal's config.json, ``AGENT_JOURNAL_STALE_AFTER``, or
              ``--stale-after``); such a session may have crashed or may just be idle;
 ``active``   otherwise.
+
+How old a crash may be and still get a full block in the recovery context is also a
+property of the reading moment: `DEFAULT_OLD_AFTER` (7 days), configurable as
+``old_crash_after`` in the ``context`` section of config.json
+(``AGENT_JOURNAL_OLD_CRASH_AFTER``); older crashes get one line.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ __all__ = [
     "proc_probe",
     "session_status",
     "stale_after_from",
+    "old_after_from",
+    "DEFAULT_OLD_AFTER",
     "Liveness",
 ]
 
@@ -41,6 +48,7 @@ __all__ = [
 Probe = Callable[[int], "str | None"]
 
 DEFAULT_STALE_AFTER = 30 * 60.0
+DEFAULT_OLD_AFTER = 7 * 86400.0
 SESSION_STATUSES = ("active", "ended", "crashed", "stale")
 
 
@@ -100,20 +108,48 @@ def stale_after_from(extra: Mapping[str, Any], environ: Mapping[str, str] | None
     return parse_duration(str(value))
 
 
+def old_after_from(extra: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> float:
+    """Seconds after which a crash is old (one line): default < ``context.old_crash_after`` < environment."""
+    from projections.timeref import parse_duration
+
+    env = os.environ if environ is None else environ
+    section = extra.get("context") if isinstance(extra, Mapping) else None
+    value: Any = section.get("old_crash_after") if isinstance(section, Mapping) else None
+    if env.get("AGENT_JOURNAL_OLD_CRASH_AFTER"):
+        value = env["AGENT_JOURNAL_OLD_CRASH_AFTER"]
+    if value is None:
+        return DEFAULT_OLD_AFTER
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    from projections.errors import ProjectionError
+
+    try:
+        return parse_duration(str(value))
+    except ProjectionError:
+        return DEFAULT_OLD_AFTER  # a bad value must not stop the SessionStart hook
+
+
 class Liveness:
-    """The reading moment: the clock, the process probe and the stale threshold, with a memo."""
+    """The reading moment: the clock, the process probe and the stale and old thresholds, with a memo."""
 
     def __init__(self, *, now: float | None = None, probe: Probe | None = None,
-                 stale_after: float = DEFAULT_STALE_AFTER) -> None:
+                 stale_after: float = DEFAULT_STALE_AFTER, old_after: float = DEFAULT_OLD_AFTER) -> None:
         self.now = time.time() if now is None else now
         self.probe = probe or proc_probe
         self.stale_after = stale_after
+        self.old_after = old_after
         self._memo: dict[str, str] = {}
 
     @classmethod
-    def as_of(cls, ts: str, stale_after: float = DEFAULT_STALE_AFTER) -> Liveness:
+    def as_of(cls, ts: str, stale_after: float = DEFAULT_STALE_AFTER,
+              old_after: float = DEFAULT_OLD_AFTER) -> Liveness:
         """The moment of a past event: recorded processes count as alive (the past cannot be probed)."""
-        return cls(now=parse_ts(ts) if ts else 0.0, probe=lambda pid: "", stale_after=stale_after)
+        return cls(now=parse_ts(ts) if ts else 0.0, probe=lambda pid: "", stale_after=stale_after,
+                   old_after=old_after)
+
+    def is_old(self, ts: str) -> bool:
+        """True when *ts* lies more than `old_after` seconds before now."""
+        return self.now - parse_ts(ts) > self.old_after
 
     def status(self, rec: SessionRecord) -> str:
         """The status of *rec* now (each session probed once per reading)."""

@@ -16,7 +16,10 @@ from projections.text import clip, format_duration, format_ts, one_line, parse_t
 __all__ = [
     "session_heading",
     "session_block",
+    "running_block",
+    "handed_phrase",
     "session_line",
+    "call_line",
     "agent_line",
     "related_line",
     "capture_block",
@@ -36,26 +39,41 @@ def _short(sid: str) -> str:
     return sid[:8]
 
 
+def handed_phrase(rec: SessionRecord) -> str:
+    """How a crash was handed over ("" if it was not)."""
+    if not rec.handed:
+        return ""
+    by = f" by session {_short(rec.handed_by)}" if rec.handed_by else ""
+    when = format_ts(rec.handed_ts)
+    if rec.handed == "dismissed":
+        return f"dismissed{by} at {when} UTC (`agent-journal dismiss --undo {_short(rec.id)}` to show it again)"
+    return f"picked up{by} at {when} UTC"
+
+
 def status_phrase(rec: SessionRecord, status: str, now: float) -> str:
     """Why a session has its status, in words."""
+    handed = f"; {handed_phrase(rec)}" if rec.handed else ""
     if status == "crashed":
         proc = f"pid {rec.pid}" if rec.pid else "process"
-        return f"crashed: no SessionEnd, and its Claude Code process ({proc}) is gone"
+        ago = format_duration(now - parse_ts(rec.last_ts))
+        return f"crashed {ago} ago: no SessionEnd, and its Claude Code process ({proc}) is gone{handed}"
     if status == "stale":
         idle = format_duration(now - parse_ts(rec.last_ts))
-        return f"stale: no SessionEnd and no event for {idle} (no process was recorded to check)"
+        return f"stale: no SessionEnd and no event for {idle} (no process was recorded to check){handed}"
     if status == "ended":
-        if rec.in_flight:
-            return f"ended ({rec.end_reason}) with a tool call still in flight"
-        if rec.turn_open:
-            return f"ended ({rec.end_reason}) before answering its last prompt"
+        if rec.turn_open and rec.turn_ran:
+            return f"ended ({rec.end_reason}) in the middle of a turn, before answering its last prompt{handed}"
         return f"ended ({rec.end_reason})"
-    return "active (its Claude Code process is running)"
+    if rec.pid > 0:
+        return f"running now in another window (Claude Code pid {rec.pid} is alive)"
+    idle = format_duration(now - parse_ts(rec.last_ts))
+    return f"active: no SessionEnd, last event {idle} ago (no process was recorded to check)"
 
 
-def resume_commands(sid: str) -> str:
-    """The exact ways to continue a session."""
-    return (f"Continue it: `claude --resume {sid}` in a terminal, or `/agent-journal:resume {_short(sid)}` here; "
+def resume_commands(sid: str, *, here: bool = True) -> str:
+    """The exact ways to continue a session (*here*: also the slash command, for another session)."""
+    slash = f", or `/agent-journal:resume {_short(sid)}` here" if here else ""
+    return (f"Continue it: `claude --resume {sid}` in a terminal{slash}; "
             f"every event: `agent-journal timeline {_short(sid)}`.")
 
 
@@ -64,7 +82,8 @@ def session_heading(rec: SessionRecord, label: str) -> str:
     return f"## {label} {_short(rec.id)} (started {started} UTC, last event {format_ts(rec.last_ts)} UTC)"
 
 
-def _call(call: ToolCall, base: str) -> str:
+def call_line(call: ToolCall, base: str) -> str:
+    """A tool call in a line: tool, target, agent, since when."""
     target = short_path(call.target, base) if call.target else ""
     who = f" in agent {call.agent[:8]}" if call.agent else ""
     return f"{call.tool} `{one_line(target, 200)}`{who} (since {format_ts(call.ts)[11:]})" if target else \
@@ -88,9 +107,49 @@ def _checkpoint_lines(cp: Checkpoint, base: str) -> list[str]:
     return out
 
 
+def _agents_line(agents: list[tuple[AgentRecord, str]]) -> str:
+    shown = ", ".join(f"{a.id[:8]} ({a.type or 'internal'}, {st})" for a, st in agents[:6])
+    return f"- Agents: {shown}" + (f" (+{len(agents) - 6} more)" if len(agents) > 6 else "")
+
+
+def running_block(rec: SessionRecord, now: float, *,
+                  agents: list[tuple[AgentRecord, str]] | None = None) -> list[str]:
+    """A session whose Claude Code process is alive: someone is working in it right now."""
+    base = rec.project_dir
+    lines = [f"## Running now in another window: session {_short(rec.id)} (Claude Code pid {rec.pid}, "
+             f"started {format_ts(rec.last_start or rec.started or rec.first_ts)} UTC, "
+             f"last event {format_ts(rec.last_ts)} UTC)"]
+    objective = rec.objective()
+    if objective:
+        lines.append("- Working on: " + one_line(objective, LINE))
+    if rec.last_prompts:
+        lines.append("- Its latest prompt: " + _q(rec.last_prompts[-1]))
+    call = rec.in_flight_call()
+    if call is not None:
+        lines.append("- Running now: " + call_line(call, base))
+    if rec.files:
+        lines.append(f"- Files it is editing ({len(rec.files) + rec.files_more}): "
+                     + clip(_files(list(rec.files), rec.files_more, base), 600)
+                     + ". Don't edit these without coordinating with that window.")
+    else:
+        lines.append("- It has not edited files yet; coordinate before working on the same thing.")
+    if agents:
+        lines.append(_agents_line(agents))
+    lines.append(f"- Its events so far: `agent-journal timeline {_short(rec.id)}`.")
+    return lines
+
+
 def session_block(rec: SessionRecord, status: str, now: float, *, label: str,
-                  agents: list[tuple[AgentRecord, str]] | None = None, full: bool = True) -> list[str]:
-    """A session's recovery block: status, prompts, tool in flight, files, checkpoint, next step."""
+                  agents: list[tuple[AgentRecord, str]] | None = None, full: bool = True,
+                  resume_here: bool = True) -> list[str]:
+    """A session's recovery block: status, prompts, tool in flight, files, checkpoint, next step.
+
+    A session still running (alive process) gets `running_block` instead: it is nobody's
+    unfinished work. *resume_here* False leaves out the ``/agent-journal:resume`` hint
+    (for the text that command itself injects).
+    """
+    if status == "active" and rec.pid > 0:
+        return running_block(rec, now, agents=agents)
     base = rec.project_dir
     lines = [session_heading(rec, label), f"- Status: {status_phrase(rec, status, now)}."]
     where = [f"project {rec.project_dir}" if rec.project_dir else "", f"branch {rec.branch}" if rec.branch else ""]
@@ -100,15 +159,16 @@ def session_block(rec: SessionRecord, status: str, now: float, *, label: str,
     if rec.compactions:
         counts += f", {rec.compactions} compaction{'s' * (rec.compactions != 1)}"
     lines.append("- " + ", ".join([w for w in where if w] + [counts]) + ".")
-    if rec.working_on:
-        lines.append("- Working on: " + one_line(rec.working_on, LINE))
+    objective = rec.objective()
+    if objective:
+        lines.append("- Working on: " + one_line(objective, LINE))
     if rec.last_prompts:
         lines.append("- Last prompts (oldest first):")
         prompts = rec.last_prompts if full else rec.last_prompts[-1:]
         lines += [f"  - {_q(p)}" for p in prompts]
-    call = rec.in_flight_call() or (rec.interrupted if status != "active" else None)
+    call = rec.in_flight_call() if status != "ended" else None
     if call is not None:
-        lines.append("- Tool call in flight when it stopped: " + _call(call, base))
+        lines.append("- Tool call in flight when it stopped: " + call_line(call, base))
     if rec.failures and full:
         f = rec.failures[-1]
         lines.append(f"- Last failure: {f.tool} `{one_line(short_path(f.target, base), 120)}`: {one_line(f.error, 120)}")
@@ -118,14 +178,14 @@ def session_block(rec: SessionRecord, status: str, now: float, *, label: str,
     if rec.checkpoint is not None:
         lines += _checkpoint_lines(rec.checkpoint, base) if full else [
             f"- Last checkpoint: {one_line(rec.checkpoint.objective, 200)}"]
-    if rec.decisions and full:
-        lines.append("- Decisions: " + clip("; ".join(one_line(d, 150) for d in rec.decisions[-5:]), LINE))
-    if rec.last_message and full:
-        lines.append("- Last assistant message: " + _q(rec.last_message, 300))
+    if rec.decisions:
+        kept = rec.decisions[-5:] if full else rec.decisions[-3:]
+        lines.append("- Decisions: " + clip("; ".join(one_line(d, 150) for d in kept), LINE))
+    if rec.last_message:
+        lines.append("- Last assistant message: " + _q(rec.last_message, 300 if full else 200))
     if agents:
-        shown = ", ".join(f"{a.id[:8]} ({a.type or 'internal'}, {st})" for a, st in agents[:6])
-        lines.append(f"- Agents: {shown}" + (f" (+{len(agents) - 6} more)" if len(agents) > 6 else ""))
-    lines.append("- " + resume_commands(rec.id))
+        lines.append(_agents_line(agents))
+    lines.append("- " + resume_commands(rec.id, here=resume_here))
     return lines
 
 
@@ -134,6 +194,10 @@ def session_line(rec: SessionRecord, status: str) -> str:
     prompt = _q(rec.last_prompts[-1], 100) if rec.last_prompts else "(no prompt)"
     files = len(rec.files) + rec.files_more
     state = f"{status} ({rec.end_reason})" if status == "ended" and rec.end_reason else status
+    if status == "active" and rec.pid > 0:
+        state = f"running now (pid {rec.pid})"
+    elif rec.handed and status != "ended":
+        state += ", " + ("dismissed" if rec.handed == "dismissed" else "picked up")
     named = f" ({clip(_files(list(rec.files)[-3:], files - min(3, len(rec.files)), rec.project_dir), 200)})" \
         if rec.files else ""
     return (f"- {_short(rec.id)} {state}, started {format_ts(rec.started or rec.first_ts)}, "
@@ -143,7 +207,9 @@ def session_line(rec: SessionRecord, status: str) -> str:
 def agent_line(rec: AgentRecord, status: str, parent_status: str) -> str:
     """One line for an agent, with its progress and how to look at it."""
     what = one_line(rec.objective or rec.description or rec.prompt, 120) or "(no description)"
-    parts = [f"- {rec.id[:8]} ({rec.type or 'internal'}) {_q(what, 120)}, session {rec.parent[:8]} ({parent_status})"]
+    marked = f" [{status}]" if status not in ("orphaned", "running", "completed") else ""
+    parts = [f"- {rec.id[:8]} ({rec.type or 'internal'}){marked} {_q(what, 120)}, "
+             f"session {rec.parent[:8]} ({parent_status})"]
     if rec.progress is not None:
         parts.append(f"progress {rec.progress}%")
     if rec.next:

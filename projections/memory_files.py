@@ -4,8 +4,8 @@
 
 ``last-session.md``     the full context of the most recent session that is not running;
 ``session-history.md``  one line per recent session, newest first;
-``journal-status.md``   counts by status, sessions that crashed, orphaned and running
-                        agents, pending resume requests.
+``journal-status.md``   counts by status, sessions that crashed, running, orphaned and
+                        blocked agents, pending resume requests.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def _status(views: Views, live: Liveness, max_chars: int) -> str:
         if status in ("crashed", "stale"):
             crashed.append((session_line(rec, status), rec.id))
     agents = []
-    for aid in reversed(list(views.agents.meta.running)):
+    meta = views.agents.meta
+    for aid in [*reversed(list(meta.running)), *(a for a in reversed(list(meta.declared)) if a not in meta.running)]:
         rec = views.agents.records.record(aid)
         if rec is None or rec.internal:
             continue
@@ -76,7 +77,7 @@ def _status(views: Views, live: Liveness, max_chars: int) -> str:
     summary = ", ".join(f"{counts[k]} {k}" for k in ("active", "ended", "crashed", "stale", "archived") if counts[k])
     packer.add(["# Agent Journal: status", f"Journal up to event {views.seq}: {summary or 'no sessions'}."])
     packer.add_list(["", "## Sessions that may have crashed"], crashed, noun="crashed sessions")
-    packer.add_list(["", "## Running and orphaned agents"], agents, noun="agents")
+    packer.add_list(["", "## Running, orphaned and blocked agents"], agents, noun="agents")
     requests = [(f"- session {r.session[:8]}, requested {r.ts[:19].replace('T', ' ')} (request {r.seq})", str(r.seq))
                 for r in pending_requests(views.resumes)]
     packer.add_list(["", "## Pending resume requests"], requests, noun="resume requests")

@@ -34,6 +34,10 @@ __all__ = [
     "agent_snapshot",
     "session_archived",
     "agent_archived",
+    "interrupted",
+    "unfinished",
+    "running_elsewhere",
+    "handed_over",
 ]
 
 #: What ``sessions --status`` accepts.
@@ -52,10 +56,32 @@ def agent_archived(views: Views, rec: AgentRecord) -> bool:
 
 
 def interrupted(rec: SessionRecord, status: str) -> bool:
-    """Ended or crashed in the middle of a turn (a prompt not answered, a tool call in flight)."""
+    """Crashed, or ended in the middle of a turn that had started working.
+
+    A SessionEnd ends every tool call, so an ended session is interrupted only when its
+    last turn ran something and never got its Stop; a prompt that failed before running
+    (a slash command whose shell step failed) is not unfinished work.
+    """
     if status in ("crashed", "stale"):
         return True
-    return status == "ended" and (rec.turn_open or bool(rec.in_flight))
+    return status == "ended" and rec.turn_open and rec.turn_ran
+
+
+def unfinished(rec: SessionRecord, status: str) -> bool:
+    """Interrupted and not handed over (resumed elsewhere or dismissed): worth reporting."""
+    return not rec.handed and interrupted(rec, status)
+
+
+def running_elsewhere(rec: SessionRecord, status: str) -> bool:
+    """Its Claude Code process is alive: someone is working in it now."""
+    return status == "active" and rec.pid > 0
+
+
+def handed_over(rec: SessionRecord) -> dict[str, Any] | None:
+    """How the current run's crash was handed over, or None."""
+    if not rec.handed:
+        return None
+    return {"how": rec.handed, "seq": rec.handed_seq, "ts": rec.handed_ts, "by": rec.handed_by}
 
 
 def session_info(views: Views, rec: SessionRecord, live: Liveness) -> dict[str, Any]:
@@ -68,11 +94,14 @@ def session_info(views: Views, rec: SessionRecord, live: Liveness) -> dict[str, 
         "status": status,
         "archived": session_archived(views, rec),
         "interrupted": interrupted(rec, status),
+        "handed_over": handed_over(rec),
+        "running": running_elsewhere(rec, status),
         "source": rec.source,
         "end_reason": rec.end_reason,
         "project_dir": rec.project_dir,
         "branch": rec.branch,
         "prompts": rec.prompts,
+        "working_on": rec.objective(),
         "last_prompt": rec.last_prompts[-1] if rec.last_prompts else "",
         "tool_calls": rec.tool_calls,
         "failed": rec.failed,
@@ -170,6 +199,7 @@ def agent_info(views: Views, rec: AgentRecord, live: Liveness) -> dict[str, Any]
         "type": rec.type,
         "status": agent_status(views, rec, live),
         "internal": rec.internal,
+        "dismissed": rec.dismissed_seq > 0,
         "parent": rec.parent,
         "description": rec.description,
         "objective": rec.objective,
@@ -219,6 +249,6 @@ def agent_snapshot(views: Views, rec: AgentRecord, live: Liveness) -> dict[str, 
 
 def resume_hint(info: dict[str, Any]) -> str:
     """How Claude continues an unfinished agent (empty for a completed one)."""
-    if info["status"] not in ("orphaned", "running"):
+    if info["status"] in ("completed", "archived") or info.get("dismissed"):
         return ""
     return f"/agent-journal:resume-agents {info['id']}"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
+from journal.errors import JournalError
 from journal.events import Event, typed_decoder
 from journal.reader import Reader
 from projections.agents import AGENTS
@@ -286,7 +287,7 @@ def _load(
                 try:
                     save_cache(journal.root, projection, states[projection.name],
                                journal_id=journal_id, epoch=epoch, seq=target)
-                except OSError as e:  # a read-only journal still reads; note why it is slower
+                except (OSError, JournalError) as e:  # a read-only journal still reads; note why it is slower
                     journal.log_error("cache_write_failed", f"cannot write the {projection.name} cache: {e}")
     return views
 

@@ -12,7 +12,18 @@ session is alive is not folded: it depends on the reading moment and is computed
 
 A ``SessionStart`` of a known id (``--resume`` keeps the id) starts a new segment of
 activity in the same record: new process, in-flight calls of the old process moved
-to ``interrupted``. ``spans`` lists the seq ranges of the session's activity (a new
+to ``interrupted``, an earlier hand-over forgotten (a new run can crash anew).
+
+Lifecycle rules (issue 11): a tool call is in flight only until its PostToolUse,
+PostToolUseFailure or PermissionDenied, a PermissionRequest whose thread moved on
+without it (denied), or the end of what ran it: its agent's SubagentStop, the turn's
+Stop/StopFailure, the session's SessionEnd. Only real prompts count as prompts
+(`projections.prompts.classify_prompt`): task notifications, slash commands and hook
+text open a turn but are not shown as something the user asked. Agent Journal's own
+notes about a session (a checkpoint, an agent update, a dismissal) never move the time
+of its last activity, which for a crashed session is when it died. A crash is *handed
+over* (``handed``) once ``agent-journal resume`` of it was used by a later session,
+``/agent-journal:resume`` of it ran, or ``agent-journal dismiss`` named it. ``spans`` lists the seq ranges of the session's activity (a new
 span opens after a gap of `SPAN_GAP` events), so a timeline reads only those ranges.
 """
 
@@ -24,6 +35,7 @@ import msgspec
 
 from journal.events import Event
 from projections.base import Projection, State
+from projections.prompts import PROMPT, SLASH_COMMAND, classify_prompt
 from projections.text import EDIT_TOOLS, clip, first_line, summarise_tool
 from projections.views import ToolView
 
@@ -38,6 +50,8 @@ __all__ = [
     "FILES_KEPT",
     "count_edited_file",
     "SPAN_GAP",
+    "RESUME_COMMAND",
+    "substantive",
 ]
 
 PROMPTS_KEPT = 5
@@ -53,6 +67,11 @@ ITEM_CHARS = 300
 SPANS_KEPT = 32
 #: A session's events more than this many seqs after its previous one open a new span.
 SPAN_GAP = 2000
+#: The plugin's slash command that injects an earlier session's context (hands its crash over).
+RESUME_COMMAND = "agent-journal:resume"
+# One- or two-word replies that say nothing about the work ("yes", "go on", "thanks!").
+_TRIVIAL = frozenset("""yes y no n ok okay k sure go continue proceed next thanks thank you thx done
+    please do it that fine great good perfect right correct lgtm ship on ahead again retry""".split())
 
 
 class ToolCall(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
@@ -63,6 +82,8 @@ class ToolCall(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     seq: int
     ts: str
     agent: str = ""
+    #: A PermissionRequest was raised for it: if its thread moves on without it, it was denied.
+    asked: bool = False
 
 
 class Failure(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
@@ -141,6 +162,13 @@ class SessionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     topics: list[str] = []
     agents: int = 0
     spans: list[list[int]] = []
+    #: Something ran (a tool call, an agent) since the last user turn opened.
+    turn_ran: bool = False
+    #: How the crash of the current run was handed over ("dismissed", "resumed"), by whom, when.
+    handed: str = ""
+    handed_seq: int = 0
+    handed_ts: str = ""
+    handed_by: str = ""
 
     def in_flight_call(self) -> ToolCall | None:
         """The most recent call still in flight (main thread first), if any."""
@@ -148,6 +176,13 @@ class SessionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
         main = [c for c in calls if not c.agent]
         best = main or calls
         return best[-1] if best else None
+
+    def objective(self) -> str:
+        """What the session was working on: its latest checkpoint's objective, else its first
+        substantive prompt (never an assistant's closing reply)."""
+        if self.checkpoint is not None and self.checkpoint.objective:
+            return self.checkpoint.objective
+        return self.first_prompt
 
     def span_ranges(self) -> list[tuple[int, int]]:
         """The inclusive seq ranges holding this session's events."""
@@ -163,6 +198,8 @@ class SessionsMeta(msgspec.Struct):
     last: str = ""
     #: Sessions with no SessionEnd after their last start, in the order they (re)started.
     open: dict[str, None] = {}
+    #: Pending ``journal.resume_requested`` seqs (as text) -> the session asked for.
+    requests: dict[str, str] = {}
 
 
 def _touch(state: State, event: Event) -> SessionRecord | None:
@@ -227,7 +264,8 @@ def _on_start(state: State, event: Event, view: Any) -> None:
             rec.in_flight = {}
         rec.start_seq = event.seq
         rec.last_start, rec.last_source = event.ts, source
-        rec.turn_open = False
+        rec.turn_open = rec.turn_ran = False
+        rec.handed, rec.handed_seq, rec.handed_ts, rec.handed_by = "", 0, "", ""
         if rec.ended:
             rec.ended, rec.end_reason, rec.end_seq = "", "", 0
             state.meta.open[rec.id] = None
@@ -255,16 +293,51 @@ def _on_prompt(state: State, event: Event, view: Any) -> None:
     rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
+    rec.turn_open, rec.turn_ran = True, False
+    kind = classify_prompt(view.prompt)
+    if kind != PROMPT:  # a task notification, slash command or hook text: a turn, not a prompt
+        if kind == SLASH_COMMAND:
+            _slash_resume(state, rec, event, view.prompt.strip()[1:])
+        return
     text = clip(view.prompt, PROMPT_CHARS)
     rec.prompts += 1
-    if not rec.first_prompt:
+    if not rec.first_prompt or (substantive(text) and not substantive(rec.first_prompt)):
         rec.first_prompt = text
     prompts = rec.last_prompts
     prompts.append(text)
     if len(prompts) > PROMPTS_KEPT:
         del prompts[0]
     rec.last_prompt_ts = event.ts
-    rec.turn_open = True
+
+
+def substantive(prompt: str) -> bool:
+    """True unless *prompt* is a bare acknowledgement ("yes", "continue", "thanks!")."""
+    words = [w.strip(".,!?;:'\"()").lower() for w in prompt.split()]
+    words = [w for w in words if w]
+    return bool(words) and not (len(words) <= 3 and all(w in _TRIVIAL for w in words))
+
+
+def _slash_resume(state: State, rec: SessionRecord, event: Event, command: str) -> None:
+    """``/agent-journal:resume ID`` typed in *rec*: the session ID names is handed over."""
+    name, _, args = command.partition(" ")
+    prefix = args.strip().split(" ", 1)[0] if args.strip() else ""
+    if name != RESUME_COMMAND or len(prefix) < 4 or prefix == rec.id:
+        return
+    records = state.records
+    if prefix in records:
+        target = prefix
+    else:  # a unique prefix, as the command itself accepts (rare: a scan of the ids is fine)
+        found = [sid for sid in records if sid.startswith(prefix)]
+        if len(found) != 1:
+            return
+        target = found[0]
+    if target != rec.id:
+        _hand_over(records.record(target), "resumed", event, rec.id)
+
+
+def _hand_over(rec: SessionRecord | None, how: str, event: Event, by: str) -> None:
+    if rec is not None:
+        rec.handed, rec.handed_seq, rec.handed_ts, rec.handed_by = how, event.seq, event.ts, by
 
 
 def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
@@ -273,14 +346,37 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
         return
     tool = view.tool_name
     agent = event.agent or ""
+    rec.turn_ran = True
     if not agent:
         rec.tool_calls += 1
         tools = rec.tools
         tools[tool] = tools.get(tool, 0) + 1
+    if rec.ended:
+        return  # a hook that lost the race with SessionEnd: the session is over, nothing flies
     flying = rec.in_flight
+    if flying:
+        for key in [k for k, c in flying.items() if c.asked and c.agent == agent]:
+            del flying[key]  # its thread moved on without it: the permission was denied
     flying[view.tool_use_id] = ToolCall(tool, summarise_tool(tool, view.tool_input), event.seq, event.ts, agent)
     if len(flying) > IN_FLIGHT_KEPT:
         del flying[next(iter(flying))]
+
+
+def _on_permission_request(state: State, event: Event, view: ToolView) -> None:
+    """A permission was asked for: mark the newest matching call of that thread (no tool_use_id)."""
+    rec = _touch(state, event)
+    if rec is None or not rec.in_flight:
+        return
+    agent = event.agent or ""
+    target = summarise_tool(view.tool_name, view.tool_input)
+    for key in reversed(list(rec.in_flight)):
+        call = rec.in_flight[key]
+        if call.agent == agent and call.tool == view.tool_name and call.target == target and not call.asked:
+            if view.denied:
+                del rec.in_flight[key]
+            else:
+                call.asked = True
+            return
 
 
 def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
@@ -356,6 +452,7 @@ def _on_stop(state: State, event: Event, view: Any) -> None:
         return
     if event.agent:
         return  # a Stop fired inside a subagent says nothing about the main turn
+    rec.turn_ran = False
     if event.type == "StopFailure" and view.error:
         rec.last_message = clip("API error: " + view.error, MESSAGE_CHARS)
     elif view.last_assistant_message:
@@ -376,6 +473,14 @@ def _on_subagent_start(state: State, event: Event, view: Any) -> None:
     rec = _touch(state, event)
     if rec is not None:
         rec.agents += 1
+        rec.turn_ran = True
+
+
+def _on_subagent_stop(state: State, event: Event, view: Any) -> None:
+    rec = _touch(state, event)
+    agent = view.agent_id or event.agent
+    if rec is not None and agent and rec.in_flight:
+        rec.in_flight = {k: c for k, c in rec.in_flight.items() if c.agent != agent}
 
 
 def _on_end(state: State, event: Event, view: Any) -> None:
@@ -384,6 +489,8 @@ def _on_end(state: State, event: Event, view: Any) -> None:
         return
     rec.ended, rec.end_reason, rec.end_seq = event.ts, view.reason or "other", event.seq
     state.meta.open.pop(rec.id, None)
+    if rec.in_flight:  # the session is over: so is every call it ran
+        rec.in_flight = {}
 
 
 def _on_precompact(state: State, event: Event, view: Any) -> None:
@@ -402,8 +509,65 @@ def _items(values: list[str]) -> list[str]:
     return [clip(v, ITEM_CHARS) for v in values[:ITEMS_KEPT] if v]
 
 
-def _on_checkpoint(state: State, event: Event, view: Any) -> None:
+def _note(state: State, event: Event) -> SessionRecord | None:
+    """The record an Agent Journal note (checkpoint, agent update) is about, its span extended.
+
+    A note is not activity of the session: its last event time (for a crashed session,
+    when it died) and its place in the recency order stay as they were.
+    """
+    sid = event.session
+    if sid is None:
+        return None
+    rec = state.records.record(sid)
+    if rec is None:
+        return _touch(state, event)
+    if event.seq - rec.last_seq > SPAN_GAP:
+        rec.spans[-1][1] = rec.last_seq
+        rec.spans.append([event.seq, 0])
+        if len(rec.spans) > SPANS_KEPT:
+            rec.spans[0:2] = [[rec.spans[0][0], rec.spans[1][1]]]
+    rec.last_seq = max(rec.last_seq, event.seq)
+    rec.events += 1
+    return rec
+
+
+def _on_note(state: State, event: Event, view: Any) -> None:
+    _note(state, event)
+
+
+def _on_requested(state: State, event: Event, view: Any) -> None:
+    _note(state, event)
+    if view.session:
+        state.meta.requests[str(event.seq)] = view.session
+
+
+def _on_consumed(state: State, event: Event, view: Any) -> None:
+    _note(state, event)
+    sid = state.meta.requests.pop(str(view.request_seq), None)
+    if sid is not None and sid != event.session:
+        _hand_over(state.records.record(sid), "resumed", event, event.session or "")
+
+
+def _on_expansion(state: State, event: Event, view: Any) -> None:
     rec = _touch(state, event)
+    if rec is not None and view.command_name:
+        _slash_resume(state, rec, event, f"{view.command_name} {view.command_args}")
+
+
+def _on_dismissed(state: State, event: Event, view: Any) -> None:
+    """``journal.dismissed``: the named sessions' crashes are handed over (or, with undo, not)."""
+    for sid in view.sessions:
+        rec = state.records.record(sid)
+        if rec is None:
+            continue
+        if view.undo:
+            rec.handed, rec.handed_seq, rec.handed_ts, rec.handed_by = "", 0, "", ""
+        else:
+            _hand_over(rec, "dismissed", event, event.session or "")
+
+
+def _on_checkpoint(state: State, event: Event, view: Any) -> None:
+    rec = _note(state, event)
     if rec is None:
         return
     rec.checkpoints += 1
@@ -416,7 +580,7 @@ def _on_checkpoint(state: State, event: Event, view: Any) -> None:
 
 SESSIONS = Projection(
     name="sessions",
-    version=1,
+    version=2,
     record_type=SessionRecord,
     meta_type=SessionsMeta,
     handlers={
@@ -429,10 +593,17 @@ SESSIONS = Projection(
         "Stop": _on_stop,
         "StopFailure": _on_stop,
         "SubagentStart": _on_subagent_start,
+        "SubagentStop": _on_subagent_stop,
+        "PermissionRequest": _on_permission_request,
+        "UserPromptExpansion": _on_expansion,
         "SessionEnd": _on_end,
         "PreCompact": _on_precompact,
         "CwdChanged": _on_cwd,
         "journal.checkpoint": _on_checkpoint,
+        "journal.agent_update": _on_note,
+        "journal.resume_requested": _on_requested,
+        "journal.resume_consumed": _on_consumed,
+        "journal.dismissed": _on_dismissed,
     },
     default=_on_any,
 )

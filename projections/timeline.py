@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from journal.events import Event
+from projections.prompts import HOOK, LOCAL_COMMAND, PROMPT, SLASH_COMMAND, classify_prompt, parse_task_notification
 from projections.sessions import SessionRecord
 from projections.text import first_line, one_line, parse_ts
 
@@ -63,6 +64,39 @@ def _agent_stop(d: dict[str, Any], e: Event) -> str:
     return f"agent {who[:8]} ({kind}) stopped" + (f": {msg}" if msg else "")
 
 
+def _prompt(d: dict[str, Any]) -> str:
+    """A user turn as what it is: a prompt, an agent reporting back, a slash command, hook text."""
+    text = _s(d.get("prompt"))
+    kind = classify_prompt(text)
+    if kind == PROMPT:
+        return 'prompt: "' + one_line(text, _W) + '"'
+    note = parse_task_notification(text)
+    if note is not None:
+        who = f"agent {note.task_id[:8]}…" if note.task_id else "a background task"
+        summary = f" ({one_line(note.summary, 80)})" if note.summary else ""
+        return f"{who} finished: {note.status or 'no status'}{summary}"
+    if kind == SLASH_COMMAND:
+        return "slash command: " + one_line(text, _W)
+    if kind == HOOK:
+        return "hook text: " + one_line(text, _W)
+    if kind == LOCAL_COMMAND:
+        return "local command: " + one_line(text, _W)
+    return f"{kind}: " + one_line(text, _W)
+
+
+def _tool_done(d: dict[str, Any]) -> str:
+    """A PostToolUse; an Agent call that only launched a background agent says so."""
+    tool = d.get("tool_name", "?")
+    response = d.get("tool_response")
+    if tool in ("Agent", "Task") and isinstance(response, dict) and (
+            response.get("status") == "async_launched" or response.get("isAsync") is True):
+        agent = _s(response.get("agentId"))
+        who = f" as agent {agent[:8]}…" if agent else ""
+        return f"{tool} launched in the background{who} (still running): {_tool_target(d)}"
+    duration = f" ({d['duration_ms']} ms)" if isinstance(d.get("duration_ms"), int) else ""
+    return f"{tool} done: {_tool_target(d)}{duration}"
+
+
 def _checkpoint(d: dict[str, Any]) -> str:
     progress = d.get("progress")
     pct = f" ({progress}%)" if isinstance(progress, int) else ""
@@ -78,10 +112,9 @@ def _agent_update(d: dict[str, Any], e: Event) -> str:
 
 _SUMMARIES: dict[str, Callable[[dict[str, Any], Event], str]] = {
     "SessionStart": lambda d, e: _start(d),
-    "UserPromptSubmit": lambda d, e: 'prompt: "' + one_line(_s(d.get("prompt")), _W) + '"',
+    "UserPromptSubmit": lambda d, e: _prompt(d),
     "PreToolUse": lambda d, e: f"{d.get('tool_name', '?')}: {_tool_target(d)}",
-    "PostToolUse": lambda d, e: f"{d.get('tool_name', '?')} done: {_tool_target(d)}"
-    + (f" ({d['duration_ms']} ms)" if isinstance(d.get("duration_ms"), int) else ""),
+    "PostToolUse": lambda d, e: _tool_done(d),
     "PostToolUseFailure": lambda d, e: f"{d.get('tool_name', '?')} FAILED: {_tool_target(d)}: "
     + (first_line(_s(d.get("error")), 100) or ("interrupted" if d.get("is_interrupt") else "failed")),
     "PermissionRequest": lambda d, e: f"permission asked for {d.get('tool_name', '?')}: {_tool_target(d)}",
@@ -102,11 +135,19 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any], Event], str]] = {
     "journal.agent_update": _agent_update,
     "journal.resume_consumed": lambda d, e: f"resume request #{d.get('request_seq', '?')} injected at start",
     "journal.resume_requested": lambda d, e: f"resume of session {_s(d.get('session'))[:8]} requested",
+    "journal.dismissed": lambda d, e: _dismissed(d),
     "journal.invalid_input": lambda d, e: "invalid hook input: " + one_line(_s(d.get("reason")), 100),
     # Left by `agent-journal compact --drop` (with the archive, the originals show instead).
     "journal.snapshot": lambda d, e: "earlier events compacted"
     + (f" ({d['group']['events']} events)" if isinstance(d.get("group"), dict) and "events" in d["group"] else ""),
 }
+
+
+def _dismissed(d: dict[str, Any]) -> str:
+    ids = [_s(i)[:8] for i in (d.get("sessions") or []) + (d.get("agents") or []) if _s(i)]
+    verb = "dismissal undone for" if d.get("undo") is True else "dismissed"
+    reason = f": {one_line(_s(d.get('reason')), 80)}" if _s(d.get("reason")) else ""
+    return f"{verb} {', '.join(ids) or 'nothing'}{reason}"
 
 
 def summarise_event(event: Event, payload: dict[str, Any] | None = None) -> str:

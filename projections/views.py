@@ -39,6 +39,9 @@ __all__ = [
     "AgentUpdateView",
     "ArchivedView",
     "ResumeView",
+    "PermissionRequestView",
+    "ExpansionView",
+    "DismissedView",
     "VIEW_TYPES",
     "RAW_TYPES",
     "decode_view",
@@ -124,6 +127,39 @@ class ToolView(msgspec.Struct, gc=False):
 class _AgentToolResponse(msgspec.Struct, gc=False):
     agentId: str = ""
     status: str = ""
+
+
+class _Decision(msgspec.Struct, gc=False):
+    behavior: str = ""
+
+
+class PermissionRequestView(msgspec.Struct, gc=False):
+    """PermissionRequest: which call asks (it has no ``tool_use_id``), and a decision if one is recorded."""
+
+    tool_name: str = ""
+    tool_input: ToolInput | None = None
+    decision: _Decision | None = None
+
+    @property
+    def denied(self) -> bool:
+        return self.decision is not None and self.decision.behavior == "deny"
+
+
+class ExpansionView(msgspec.Struct, gc=False):
+    """UserPromptExpansion: the slash command a typed prompt expanded."""
+
+    expansion_type: str = ""
+    command_name: str = ""
+    command_args: str = ""
+
+
+class DismissedView(msgspec.Struct, gc=False):
+    """``journal.dismissed``: sessions and agents whose unfinished state is handled (or, undo, not)."""
+
+    sessions: list[str] = []
+    agents: list[str] = []
+    undo: bool = False
+    reason: str = ""
 
 
 class AgentResponseView(msgspec.Struct, gc=False):
@@ -226,11 +262,14 @@ VIEW_TYPES: dict[str, type[msgspec.Struct]] = {
     "journal.archived": ArchivedView,
     "journal.resume_requested": ResumeView,
     "journal.resume_consumed": ResumeView,
+    "journal.dismissed": DismissedView,
+    "PermissionRequest": PermissionRequestView,
+    "UserPromptExpansion": ExpansionView,
 }
 
 #: Types folded without a view (their handlers get ``None``), named so that the typed
 #: decode of a chunk (`projections.runner`) does not stop at them; it learns others.
-RAW_TYPES = ("journal.snapshot", "journal.invalid_input", "PermissionRequest", "UserPromptExpansion")
+RAW_TYPES = ("journal.snapshot", "journal.invalid_input")
 
 _DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
 

@@ -47,13 +47,13 @@ def agents(obj: Any, show_all: bool, status: str | None, at: str | None, as_json
     table(
         ["id", "type", "status", "progress", "session", "started", "task"],
         [
-            [r["id"][:8], r["type"] or "(internal)", r["status"],
+            [r["id"][:8], r["type"] or "(internal)", r["status"] + (" (dismissed)" if r["dismissed"] else ""),
              f"{r['progress']}%" if r["progress"] is not None else "-", r["parent"][:8] or "-",
              format_ts(r["started"])[:16], truncate(r["objective"] or r["description"], 50) or "-"]
             for r in rows
         ],
     )
-    orphans = [r["id"][:8] for r in rows if r["status"] == "orphaned"]
+    orphans = [r["id"][:8] for r in rows if r["status"] == "orphaned" and not r["dismissed"]]
     if orphans:
         click.echo(f"Continue orphaned agents in Claude Code: /agent-journal:resume-agents {' '.join(orphans)}")
 

@@ -86,8 +86,7 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, at
         ["id", "started", "status", "prompts", "last prompt", "files"],
         [
             [r["id"][:8], format_ts(r["started"])[:16],
-             r["status"] + ("*" if r["interrupted"] and r["status"] == "ended" else "")
-             + (" (archived)" if r["archived"] else ""),
+             _status_cell(r),
              r["prompts"], truncate(r["last_prompt"], 50) or "-", r["files"]]
             for r in rows
         ],
@@ -96,11 +95,26 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, at
         click.echo("* ended while a prompt or tool call was unfinished")
 
 
+def _status_cell(row: dict[str, Any]) -> str:
+    """Status, marked: interrupted-but-ended (*), running now, handed over, archived."""
+    cell = row["status"] + ("*" if row["interrupted"] and row["status"] == "ended" else "")
+    if row["running"]:
+        cell = "running now"
+    handed = row["handed_over"]
+    if handed and row["interrupted"]:
+        cell += " (dismissed)" if handed["how"] == "dismissed" else " (picked up)"
+    return cell + (" (archived)" if row["archived"] else "")
+
+
 def _show_text(snap: dict[str, Any], related: list[dict[str, Any]]) -> None:
     rec = snap["record"]
     click.echo(f"session    {snap['id']}")
     click.echo(f"status     {snap['status']}" + (" (interrupted)" if snap["interrupted"] else "")
                + (" (archived)" if snap["archived"] else ""))
+    handed = snap["handed_over"]
+    if handed:
+        by = f" by session {handed['by'][:8]}" if handed["by"] else ""
+        click.echo(f"handed     {handed['how']}{by} at {format_ts(handed['ts'])} UTC (event {handed['seq']})")
     click.echo(f"started    {format_ts(snap['started'])} UTC ({snap['source'] or '?'})"
                + (f", {rec['starts']} starts" if rec["starts"] > 1 else ""))
     if rec["ended"]:
@@ -129,8 +143,8 @@ def _show_text(snap: dict[str, Any], related: list[dict[str, Any]]) -> None:
         click.echo(f"files      {len(rec['files']) + rec['files_more']}:")
         for path, n in rec["files"].items():
             click.echo(f"  {path}" + (f" ({n} edits)" if n > 1 else ""))
-    if rec["working_on"]:
-        click.echo(f"working on {truncate(rec['working_on'], 160)}")
+    if snap["working_on"]:
+        click.echo(f"working on {truncate(snap['working_on'], 160)}")
     cp = rec["checkpoint"]
     if cp:
         pct = f" ({cp['progress']}%)" if cp.get("progress") is not None else ""

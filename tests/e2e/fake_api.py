@@ -361,10 +361,15 @@ class FakeMessagesAPI:
         with self._lock:
             self._summary_text = summary_text
 
-    def add_rule(self, rule: Rule) -> None:
-        """Append one rule; earlier rules win when several markers match."""
+    def add_rule(self, rule: Rule, *, first: bool = False) -> None:
+        """Append one rule (earlier rules win when several markers match), or with ``first``
+        put it ahead of every other (a ``match="latest"`` rule for a resumed conversation,
+        whose first message still matches the rule that started it)."""
         with self._lock:
-            self._script.append(rule)
+            if first:
+                self._script.insert(0, rule)
+            else:
+                self._script.append(rule)
 
     # -- inspection
 

@@ -196,3 +196,19 @@ def test_parallel_tool_hooks_all_land_exactly_once(hook_env: HookEnv) -> None:
     assert sorted(ids) == sorted(p["tool_use_id"] for p in payloads)
     assert len(events) == len(payloads) + 2
     assert not list((hook_env.journal_dir / "spool").glob("*.jsonl"))
+
+
+def test_a_misspelt_redaction_section_never_drops_the_users_patterns(hook_env: HookEnv) -> None:
+    """On the old main, "redactoin" was passed through as an unknown section: the user's own
+    pattern silently stopped applying and the secret reached the disk."""
+    assert hook_env.run(PROMPT).returncode == 0
+    secret = "acme_" + "73519046"
+    (hook_env.journal_dir / "config.json").write_text(json.dumps(
+        {"redactoin": {"patterns": [{"name": "acme_token", "regex": "acme_[0-9]{8}"}]}}))
+    line = assert_one_error_line(hook_env.run({**PROMPT, "prompt": f"deploy with {secret}"}))
+    assert '"redactoin": did you mean "redaction"?' in line
+    last = hook_env.events()[-1]
+    assert last.type == "UserPromptSubmit" and "withheld" in last.payload()["_journal"]
+    for path in hook_env.journal_dir.rglob("*"):
+        if path.is_file() and path.name != "config.json":
+            assert secret.encode() not in path.read_bytes(), path

@@ -326,6 +326,9 @@ def test_unwritable_journal_directory_is_one_error_line(nobody_dir: Path) -> Non
     assert proc.stderr == f"Error: journal directory {root} is not writable\n"
     os.chmod(root, 0o700)
     os.chown(root, 0, 0)
+    for dirpath, dirnames, filenames in os.walk(root):  # every file must be ours again
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), 0, 0)
     assert [e.type for e in Journal.open(root).read(mode="strict")] == ["before"]
 
 

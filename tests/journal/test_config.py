@@ -31,11 +31,11 @@ def test_defaults() -> None:
 
 def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
     _write_config(tmp_path, {"segment_bytes": 8192, "durability": "flush", "lock_timeout": 3,
-                             "max_record_bytes": 4096, "redaction": {"enabled": True}})
+                             "max_record_bytes": 4096, "redaction": {"salt": "pepper"}})
     from_file = load_config(tmp_path, {})
     assert (from_file.segment_bytes, from_file.durability, from_file.lock_timeout, from_file.max_record_bytes) == (
         8192, "flush", 3.0, 4096)
-    assert dict(from_file.extra) == {"redaction": {"enabled": True}}  # other layers' sections pass through
+    assert dict(from_file.extra) == {"redaction": {"salt": "pepper"}}  # other layers' sections pass through
 
     env = {"AGENT_JOURNAL_SEGMENT_BYTES": "16384", "AGENT_JOURNAL_DURABILITY": "fsync",
            "AGENT_JOURNAL_LOCK_TIMEOUT": "0.5", "AGENT_JOURNAL_MAX_RECORD_BYTES": ""}  # empty: unset

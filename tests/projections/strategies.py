@@ -93,7 +93,7 @@ def _step(draw: Any, world: _World, seq: int) -> list[Draft]:
         "start", "prompt", "prompt", "pre", "pre", "post", "post", "post_orphan", "fail", "denied", "spawn",
         "sub_start", "agent_tool", "sub_stop", "sub_stop_internal", "agent_post", "stop", "compact", "end",
         "checkpoint", "agent_update", "archive", "resume_req", "resume_used", "notification", "unknown", "odd",
-        "cwd", "no_session",
+        "cwd", "no_session", "perm_request", "synthetic", "expansion", "dismiss",
     )))
     out: list[Draft] = []
     if kind == "start":
@@ -252,6 +252,38 @@ def _step(draw: Any, world: _World, seq: int) -> list[Draft]:
         d = _base(sid, "CwdChanged")
         d.update(old_cwd=PROJECT, new_cwd=PROJECT + "/sub")
         out.append(Draft("CwdChanged", d, sid))
+    elif kind == "perm_request":
+        # No tool_use_id (Claude Code 2.1.328): matched to the thread's call by tool and target.
+        pending = world.pending_tools.get(sid) or []
+        if not pending:
+            return out
+        tid, tool, agent_id = pending[draw(st.integers(0, len(pending) - 1))]
+        d = _base(sid, "PermissionRequest", (agent_id, world.running.get(agent_id, "")) if agent_id else None)
+        d.update(tool_name=tool, tool_input=_tool_input(draw, tool),
+                 permission_suggestions=[{"type": "setMode", "mode": "acceptEdits"}])
+        if draw(st.booleans()):
+            d["decision"] = {"behavior": draw(st.sampled_from(("deny", "allow")))}
+        out.append(Draft("PermissionRequest", d, sid, agent_id))
+    elif kind == "synthetic":
+        d = _base(sid, "UserPromptSubmit")
+        d["prompt"] = draw(st.sampled_from((
+            f"<task-notification>\n<task-id>{AGENT_IDS[0]}</task-id>\n<status>completed</status>\n"
+            "<summary>Agent \"x\" finished</summary>\n</task-notification>",
+            "/probe:failing", "<system-reminder>hook said so</system-reminder>", "<bash-input>ls</bash-input>",
+            f"/agent-journal:resume {draw(st.sampled_from(SESSION_IDS))[:8]}")))
+        out.append(Draft("UserPromptSubmit", d, sid))
+    elif kind == "expansion":
+        d = _base(sid, "UserPromptExpansion")
+        target = draw(st.sampled_from(SESSION_IDS))[: draw(st.sampled_from((4, 8, 36)))]
+        d.update(expansion_type="slash_command", command_name=draw(st.sampled_from(("agent-journal:resume", "x:y"))),
+                 command_args=target, command_source="plugin", prompt=f"/agent-journal:resume {target}")
+        out.append(Draft("UserPromptExpansion", d, sid))
+    elif kind == "dismiss":
+        d = {"sessions": draw(st.lists(st.sampled_from(SESSION_IDS), max_size=2)),
+             "agents": draw(st.lists(st.sampled_from(AGENT_IDS), max_size=2))}
+        if draw(st.booleans()):
+            d["undo"] = True
+        out.append(Draft("journal.dismissed", d, draw(st.sampled_from((sid, None)))))
     elif kind == "no_session":
         out.append(Draft(draw(st.sampled_from(("PreToolUse", "Notification", "SessionStart"))), {"x": 1}))
     return out

@@ -24,8 +24,11 @@ def _pid_of(session: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def jdir(tmp_path: Path) -> Path:
+def jdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from journal import Journal
+
+    # The fixture's sessions ran in 2025: keep its crash "recent" enough for a full block.
+    monkeypatch.setenv("AGENT_JOURNAL_OLD_CRASH_AFTER", "1000w")
 
     root = tmp_path / "journal"
     record_payloads(Journal.open(root, durability="flush"), payloads(), pid_of=_pid_of)

@@ -215,5 +215,5 @@ def test_orphaned_agent_when_its_session_crashes(fixture_journal: Any) -> None:
     assert snap["description"] == "Port the cart" and snap["progress"] == 40
     assert snap["resume"] == "/agent-journal:resume-agents aorphan000000001"
     text, _ = session_start_context(fixture_journal, "next", "startup", now=NOW, probe=dead_probe)
-    assert "## Orphaned agents" in text and "/agent-journal:resume-agents aorphan0" in text
+    assert "## Unfinished agents" in text and "/agent-journal:resume-agents aorphan0" in text
     assert "progress 40%" in text and "next: write tests" in text

@@ -112,15 +112,16 @@ class _RecordingPacker(Packer):
 
     offered: set[str] = set()
 
-    def add(self, lines: list[str], *, what: str = "", short: list[str] | None = None) -> bool:
+    def add(self, lines: list[str], *, what: str = "", short: list[str] | None = None, cmd: str = "") -> bool:
         _RecordingPacker.offered.update(lines)
         _RecordingPacker.offered.update(short or [])
-        return super().add(lines, what=what, short=short)
+        return super().add(lines, what=what, short=short, cmd=cmd)
 
-    def add_list(self, heading: list[str], items: list[tuple[str, str]], *, noun: str) -> int:
+    def add_list(self, heading: list[str], items: list[tuple[str, str]], *, noun: str, cmd: str = "",
+                 more: int = 0) -> int:
         _RecordingPacker.offered.update(heading)
         _RecordingPacker.offered.update(line for line, _ in items)
-        return super().add_list(heading, items, noun=noun)
+        return super().add_list(heading, items, noun=noun, cmd=cmd, more=more)
 
 
 def _check_cap(text: str, cap: int) -> None:
