@@ -10,18 +10,25 @@ journal's stable id (`journal.layout.ensure_journal_id`) and the event's seq. A 
    and notes the manifest's lost and compacted seq ranges in ``agent_journal.gaps``;
 4. ships batches in seq order from the journal's shipped mark *as the database
    records it* (``journals.shipped_seq``, read ``FOR UPDATE``): each batch is one
-   transaction that COPYs the events into a temporary table, inserts them with
-   ``ON CONFLICT (journal_id, seq) DO NOTHING`` and advances ``shipped_seq``;
+   transaction that COPYs the events after the mark into ``events`` and advances
+   ``shipped_seq`` (rows already there, which only a writer outside this protocol can
+   put, make the batch go again through ``INSERT ... ON CONFLICT (journal_id, seq) DO
+   NOTHING``); the next batch is read and encoded in a thread meanwhile;
 5. only after each commit, writes the mark to ``ship.json`` (`journal.ship_state`).
 
 So a kill at any moment, a dropped connection or a database restart loses nothing and
 duplicates nothing: an uncommitted batch is rolled back and shipped again, a batch
 committed before its mark reached ``ship.json`` is skipped because the database's own
-mark says so (and ``ON CONFLICT`` would drop it anyway). The local mark is for
+mark says so (and the primary key would refuse it anyway). The local mark is for
 ``ship --status`` and for the no-work case, which never connects.
 
-What ships is the live journal: a range compacted before it shipped ships as its
-``journal.snapshot`` records; a range shipped before compaction keeps its raw events.
+What ships is the live journal: a range compacted before it shipped ships as the
+records that replaced it (``journal.snapshot``); a range shipped before compaction
+keeps its raw events. A compaction after a partial ship may put a replacing record
+below the mark: those records (*late_types*) go to ``late_records`` when the
+manifest's epoch changes. The journal id comes from ``ship.json`` once a run has
+recorded it there, so a manifest rebuilt by ``verify --repair`` (which makes a new id)
+does not make the database see a new journal.
 The reader runs in ``point-in-time`` mode: a damaged record stops shipping there
 (with an error naming ``agent-journal verify --repair``), never skips silently. A
 connection error is retried a few times with a fresh connection before giving up.
