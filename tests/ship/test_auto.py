@@ -104,3 +104,22 @@ def test_config_loading_keeps_the_ship_section(tmp_path: Path) -> None:
     (root / "config.json").write_text(json.dumps({"ship": {"url": "postgresql://a:pw@b/c", "batch": 500}}))
     policy = ship_policy(load_config(root), {})
     assert policy.batch == 500 and "pw" not in repr(policy)
+
+
+def test_the_trigger_is_stdlib_only(tmp_path: Path) -> None:
+    import subprocess
+
+    root = tmp_path / "journal"
+    Journal.open(root).append("note", {})
+    (root / "config.json").write_text(json.dumps({"ship": {"url": "postgresql://x@/y"}}))
+    (root / SHIP_LOCK).touch()  # started a moment ago: not due
+    code = (
+        "import sys\n"
+        "from journal.ship_state import maybe_start_auto_ship\n"
+        f"assert not maybe_start_auto_ship({str(root)!r}, environ={{}})\n"
+        "heavy = sorted(m for m in ('msgspec', 'click', 'psycopg', 'journal.shipping') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(Path(__import__('journal').__file__).parent.parent)!r})\n" + code],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
