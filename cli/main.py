@@ -6,11 +6,15 @@ commands parse options, call one library function, and render the result.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import json
 import os
+import sys
 
 import click
 
+from cli.errors import error_json, quiet_stdout
 from journal import Journal, resolve_journal_dir
 
 __all__ = ["cli", "main", "JournalContext", "project_dir"]
@@ -43,15 +47,33 @@ class JournalContext:
     def __init__(self, journal_dir: str | None) -> None:
         self.path = resolve_journal_dir(journal_dir, project_dir=project_dir())
         self._journal: Journal | None = None
+        self.damaged = 0
 
     def journal(self, *, create: bool = True) -> Journal:
-        """The journal; reading commands pass ``create=False`` and fail clearly if it is absent."""
+        """The journal; reading commands pass ``create=False`` and fail clearly if it is absent.
+
+        A read that skips a damaged record says so, once, on stderr (`warn_damage`).
+        """
         if self._journal is None:
             self._journal = Journal.open(self.path, create=create)
+            self._journal.on_damage = self.warn_damage
             if self._journal.config_problem is not None and not create:
                 # Reading goes on with the defaults; a write still fails, naming the key.
                 click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
         return self._journal
+
+    def warn_damage(self, damage: object) -> None:
+        """The first damaged record a read skips: one line on stderr (verify lists them all).
+
+        A torn tail is not reported: it is an append in flight, or a crashed writer's
+        last bytes that the next append repairs; nothing acknowledged was skipped.
+        """
+        if getattr(damage, "kind", "") == "torn_tail":
+            return
+        self.damaged += 1
+        if self.damaged == 1:
+            click.echo(f"warning: a damaged record was skipped: {damage}. "
+                       "Run `agent-journal verify` for all damage.", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -92,6 +114,29 @@ for _name in COMMAND_MODULES:
     _module.register(cli)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="agent-journal")
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: click's contract, plus JSON errors and a quiet broken pipe.
+
+    ``agent-journal log | head`` exits 0 without a word when ``head`` stops reading;
+    with ``--json`` an error is ``{"error": ..., "kind": ...}`` on stdout, exit code unchanged.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+    try:
+        code = cli.main(args=args, prog_name="agent-journal", standalone_mode=False)
+        sys.stdout.flush()
+    except click.ClickException as e:
+        if as_json:
+            click.echo(json.dumps(error_json(e), ensure_ascii=False))
+        else:
+            e.show()
+        code = e.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        code = 1
+    except OSError as e:
+        if e.errno != errno.EPIPE:
+            raise
+        quiet_stdout()
+        code = 0
+    sys.exit(code if isinstance(code, int) else 0)

@@ -96,6 +96,24 @@ def _compaction_python() -> str | None:
     return runtime.render_python(CODE_ROOT)
 
 
+class _Recorded:
+    """stdin that keeps its first read (the whole payload, or the first 32 MiB of an oversized
+    one): what `hooks.firings` tells firings apart by."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+        self._first: bytes | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._stream.read(n)  # type: ignore[attr-defined]
+        if self._first is None:
+            self._first = data
+        return data
+
+    def digest_source(self) -> bytes:
+        return self._first or b""
+
+
 def _export_environment(project: object) -> None:
     """Append the plugin's data directory (and the project) to ``$CLAUDE_ENV_FILE``.
 
@@ -127,7 +145,8 @@ def run(stdin: object, stdout: object) -> None:
     """Record one hook firing; on SessionStart, write the recovery context to *stdout*."""
     from hooks import record
 
-    hook_input = record.read_input(stdin)  # type: ignore[arg-type]
+    stream = _Recorded(stdin)
+    hook_input = record.read_input(stream)  # type: ignore[arg-type]
     name = hook_input.event_name if hook_input.problem is None else None
     _state["event"] = name
     failures: list[str] = []
@@ -147,20 +166,33 @@ def run(stdin: object, stdout: object) -> None:
     payload = hook_input.payload or {}
     session = hook_input.ident("session_id")
     notes = hook_input.annotations
+    project = os.environ.get("CLAUDE_PROJECT_DIR") or payload.get("cwd")
+
+    if name == "SessionStart":
+        try:
+            _export_environment(project)
+        except OSError as e:  # the CLI inside Claude needs it, the event does not
+            failures.append(f"cannot append to CLAUDE_ENV_FILE: {e}")
+    # Another installed copy of this hook (plugin and settings) may already have this firing.
+    from hooks.firings import claim, copy_id
+
+    try:
+        claimed = claim(root, stream.digest_source(), copy_id(Path(__file__).resolve()))
+    except OSError:  # claims are an optimisation of the mix of installs: a duplicate beats a loss
+        claimed = True
+    if not claimed:
+        if failures:
+            raise RuntimeError("; ".join(failures))
+        return
 
     if name == "SessionStart":
         from hooks.gitinfo import git_branch
         from hooks.process import claude_process
 
         notes["process"] = claude_process()
-        project = os.environ.get("CLAUDE_PROJECT_DIR") or payload.get("cwd")
         if isinstance(project, str):
             notes["project_dir"] = project
             notes["git_branch"] = git_branch(Path(project))
-        try:
-            _export_environment(project)
-        except OSError as e:  # the CLI inside Claude needs it, the event does not
-            failures.append(f"cannot append to CLAUDE_ENV_FILE: {e}")
     elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str):
         from hooks.digest import digest_transcript
 

@@ -100,7 +100,8 @@ def plugin_data_dir(code_root: Path, environ: Mapping[str, str] | None = None) -
     except OSError:
         return None
     ready = [p for p in found if _ready(code_root, p)]
-    return (ready or found or [None])[0]
+    pick = ready or found
+    return pick[0] if pick else None
 
 
 def env_file_text(data_dir: Path, project_dir: str | None) -> str:

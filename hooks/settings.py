@@ -1,11 +1,16 @@
 """Merging Agent Journal's hooks into a Claude Code settings file, and taking them out.
 
 For people who do not use plugins: `install` adds one handler per hook event to
-``.claude/settings.json`` (or ``~/.claude/settings.json``), keeping every other setting
-and every other hook; `uninstall` removes only the handlers it added. Both are
-idempotent, write a backup of the previous file first, and replace the file atomically.
-Our handlers are recognised by their command: this interpreter running the installed
-``hooks/launch.py``.
+``.claude/settings.local.json`` (personal, not committed: the handler names one
+person's interpreter), ``.claude/settings.json`` (shared) or ``~/.claude/settings.json``,
+keeping every other setting and every other hook; `uninstall` removes only the
+handlers it added. Both are idempotent, keep one backup of the user's own file beside
+it, and replace the file atomically. Our handlers are recognised by their command:
+an interpreter running an installed ``hooks/launch.py``.
+
+Installed beside the plugin (or in two settings files), every copy fires; each firing
+is still recorded once (`hooks.firings`). `plugin_enabled` and `installed_elsewhere`
+let ``install`` say so.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from journal.errors import JournalError
 
-__all__ = ["HOOK_EVENTS", "TOOL_EVENTS", "handler", "is_ours", "install", "uninstall", "settings_path"]
+__all__ = ["HOOK_EVENTS", "TOOL_EVENTS", "SCOPES", "handler", "is_ours", "install", "uninstall", "settings_path",
+           "plugin_enabled", "installed_elsewhere", "BACKUP_SUFFIX"]
 
 #: Every event the plugin registers (see hooks/hooks.json): not WorktreeCreate, FileChanged, MessageDisplay.
 HOOK_EVENTS = (
@@ -33,11 +38,57 @@ TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "Per
 _LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 
 
+#: ``install`` scopes: the file each one writes (see `settings_path`).
+SCOPES = ("local", "shared", "user")
+#: The one backup `install` keeps: ``<settings file>.agent-journal-backup``.
+BACKUP_SUFFIX = ".agent-journal-backup"
+
+
 def settings_path(scope: str, project: Path) -> Path:
-    """``<project>/.claude/settings.json`` or ``~/.claude/settings.json``."""
+    """``.claude/settings.local.json`` (local), ``.claude/settings.json`` (shared), ``~/.claude/settings.json``."""
     if scope == "user":
         return Path.home() / ".claude" / "settings.json"
-    return project / ".claude" / "settings.json"
+    return project / ".claude" / ("settings.json" if scope == "shared" else "settings.local.json")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def plugin_enabled(project: Path, environ: dict[str, str] | None = None) -> list[str]:
+    """Where the Agent Journal plugin is switched on: settings ``enabledPlugins``, or this session."""
+    env = os.environ if environ is None else environ
+    found = []
+    if env.get("AGENT_JOURNAL_PLUGIN_DATA"):
+        found.append("in this Claude Code session")
+    for scope in ("user", "shared", "local"):
+        path = settings_path(scope, project)
+        doc = _read_json(path)
+        enabled = doc.get("enabledPlugins") if isinstance(doc, dict) else None
+        if isinstance(enabled, dict):
+            found += [f"{name} in {path}" for name, on in enabled.items()
+                      if on is True and str(name).split("@")[0] == "agent-journal"]
+    return found
+
+
+def installed_elsewhere(scope: str, project: Path) -> list[str]:
+    """The other settings files that hold our handlers."""
+    out = []
+    for other in SCOPES:
+        path = settings_path(other, project)
+        if other == scope or path == settings_path(scope, project):
+            continue
+        doc = _read_json(path)
+        hooks = doc.get("hooks") if isinstance(doc, dict) else None
+        if isinstance(hooks, dict) and any(
+            is_ours(h) for groups in hooks.values() if isinstance(groups, list)
+            for g in groups if isinstance(g, dict) and isinstance(g.get("hooks"), list) for h in g["hooks"]
+        ):
+            out.append(str(path))
+    return out
 
 
 def handler(event: str) -> dict[str, Any]:
@@ -79,15 +130,34 @@ def _load(path: Path) -> dict[str, Any] | None:
     return doc
 
 
+def _user_part(text: str) -> str | None:
+    """*text*'s settings without our handlers, canonically (None if it is not a settings object)."""
+    try:
+        doc = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    _strip(doc)
+    return _canonical(doc)
+
+
 def _backup(path: Path, text: str) -> Path:
-    """Keep *text* beside *path* under a name no earlier backup has."""
-    stem = f"{path.name}.agent-journal-backup-{time.strftime('%Y%m%d-%H%M%S')}"
-    backup = path.with_name(stem)
-    n = 1
-    while backup.exists():
-        backup = path.with_name(f"{stem}-{n}")
-        n += 1
-    backup.write_text(text, encoding="utf-8")
+    """Keep *text* as the one backup beside *path*.
+
+    A backup already holding the same user settings (ours aside) is kept: it is the
+    user's own text, with their formatting, from before the first install.
+    """
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    try:
+        current = backup.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current is not None and _user_part(current) is not None and _user_part(current) == _user_part(text):
+        return backup
+    tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, backup)
     return backup
 
 
@@ -109,8 +179,9 @@ def _canonical(doc: Any) -> str:
 
 def _prior_text(path: Path, doc: dict[str, Any]) -> str | None:
     """The newest backup holding exactly *doc*: restoring its text keeps the user's formatting."""
-    backups = sorted(path.parent.glob(f"{path.name}.agent-journal-backup-*"),
-                     key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    # The backup, then timestamped ones older versions wrote (one per run).
+    backups = sorted(path.parent.glob(f"{path.name}{BACKUP_SUFFIX}*"),
+                     key=lambda p: (p.name != path.name + BACKUP_SUFFIX, -p.stat().st_mtime_ns))
     wanted = _canonical(doc)
     for backup in backups:
         try:

@@ -103,7 +103,7 @@ SCHEMA: dict[str, Any] = {
     "lock_timeout": _NUMBER,
     "redaction": {"patterns": list, "allow": list, "salt": str},
     "limits": {"max_string": int, "max_event": int},
-    "context": {"max_chars": int},
+    "context": {"max_chars": int, "old_crash_after": (str, int, float)},
     "projections": {"stale_after": _NUMBER},
     "retention": {"older_than": (str, int, float), "max_bytes": (int, type(None)), "auto": bool,
                   "every": (str, int, float), "archive": bool},

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from journal.events import Event
     from journal.reader import Damage, RecoveryMode
     from journal.recovery import RepairReport
+    from journal.scrub import ScrubResult
     from journal.verify import VerifyReport
 
 __all__ = ["Journal"]
@@ -53,6 +54,9 @@ class Journal:
         #: refuses to write: a broken file may hold the user's redaction rules), else None.
         self.config_problem = config_problem
         self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
+        #: Told of damage found by every read of this journal that names no ``on_damage``
+        #: (the CLI warns once on stderr); projections read through it too.
+        self.on_damage: Callable[[Damage], None] | None = None
 
     @classmethod
     def open(
@@ -122,7 +126,7 @@ class Journal:
         """
         from journal.reader import Reader
 
-        reader = Reader(self.root, mode, on_damage)
+        reader = Reader(self.root, mode, on_damage or self.on_damage)
         if not archived or not reader.manifest.get("archive"):
             return reader.events(from_seq, to_seq)
         return self._with_archive(reader, from_seq, to_seq)
@@ -214,6 +218,39 @@ class Journal:
         with compaction_lock(self.root):
             recover(self.root, lock_timeout=self.config.lock_timeout)
             return compact(self.root, plan, guard=guard, progress=progress, lock_timeout=self.config.lock_timeout)
+
+    def scrub(
+        self,
+        text: str | None = None,
+        *,
+        pattern: str | None = None,
+        dry_run: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> ScrubResult:
+        """Replace a leaked secret (*text*, or each match of *pattern*) in every file of the
+        journal by a redaction marker (see `journal.scrub`), then append a ``journal.scrubbed``
+        event naming the kind and the count (never the secret)."""
+        from journal.scrub import Matcher, scrub
+
+        matcher = Matcher(text, pattern=pattern, salt=self._marker_salt())
+        spool = self.root / "spool"
+        if not dry_run and spool.is_dir() and any(n.endswith(".jsonl") for n in os.listdir(spool)):
+            try:
+                self._writer.append([], lock_timeout=self.config.lock_timeout)  # merge the spool first
+            except LockTimeout:
+                pass  # the commit looks at the spool again under the lock
+        result = scrub(self.root, matcher, dry_run=dry_run, progress=progress, lock_timeout=self.config.lock_timeout)
+        if result.committed:
+            self.append("journal.scrubbed", {"kind": result.kind, "mode": result.mode, "count": result.occurrences,
+                                             "records": result.records, "files": len(result.to_dict()["files"]),
+                                             "epoch": result.epoch})
+        return result
+
+    def _marker_salt(self) -> str:
+        """The salt the redactor keys its markers with, so scrubbed markers correlate with its own."""
+        redaction = self.config.extra.get("redaction")
+        salt = redaction.get("salt") if isinstance(redaction, dict) else None
+        return salt if isinstance(salt, str) else ""
 
     def stats(self) -> dict[str, Any]:
         """Events by type, sessions, bytes and segments (one streaming pass)."""

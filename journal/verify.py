@@ -113,6 +113,8 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
         sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp") if p.is_file())
         + sorted(str(p.relative_to(root)) for p in root.glob("segments/*.compacting") if p.name not in pending)
         + sorted(str(p.relative_to(root)) for p in orphan_archive_files(root, manifest) if not p.name.endswith(".tmp"))
+        + sorted(str(p.relative_to(root)) for p in root.rglob("*.scrubbing")  # journal.scrub's staged copies
+                 if str(p.relative_to(root)) not in {s.get("staged") for s in manifest.get("swap_files") or []})
     )
     report.archive = verify_archive(root, manifest)
 

@@ -41,6 +41,7 @@ __all__ = [
     "old_after_from",
     "DEFAULT_OLD_AFTER",
     "Liveness",
+    "PastLiveness",
 ]
 
 #: ``pid -> start time text`` of the live process with that pid, ``""`` if alive with an
@@ -159,4 +160,24 @@ class Liveness:
             status = self._memo[key] = session_status(
                 rec, now=self.now, probe=self.probe, stale_after=self.stale_after
             )
+        return status
+
+
+class PastLiveness(Liveness):
+    """Reading a past state (``--at``): history as of then, liveness judged now.
+
+    A session with no SessionEnd as of then is ``active`` only if its Claude Code
+    process is alive *now*: the past cannot be probed, and a long-dead process must
+    not be called running. One that ended after that moment is ``ended`` (it did not
+    crash); otherwise the usual ``crashed``/``stale``, judged now.
+    """
+
+    def __init__(self, live: Liveness, ended_later: set[str]) -> None:
+        super().__init__(now=live.now, probe=live.probe, stale_after=live.stale_after)
+        self.ended_later = ended_later
+
+    def status(self, rec: SessionRecord) -> str:
+        status = super().status(rec)
+        if status in ("crashed", "stale") and rec.id in self.ended_later:
+            return "ended"
         return status

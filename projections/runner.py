@@ -199,7 +199,8 @@ def _fold_range(
     """`fold_events` of the events ``first..last``, read a chunk at a time, each event
     decoded with its view in the reader's single pass (`_TypedLines`)."""
     typed = _TypedLines()
-    chunks = Reader(journal.root).chunks(first, last, decoder=typed)
+    # Damage is reported to the journal's listener (the CLI warns once on stderr).
+    chunks = Reader(journal.root, on_damage=getattr(journal, "on_damage", None)).chunks(first, last, decoder=typed)
     # The fold makes long-lived state and no reference cycles: a cyclic collection
     # during it finds nothing and, once the state is large, costs ~3% of a rebuild.
     collecting = gc.isenabled()
@@ -280,7 +281,9 @@ def _load(
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
         folded += _fold_range(pairs, journal, mark + 1, upto, progress)
     views = Views(states, target, journal_id, epoch, folded, cached, journal)
-    if save and at is None and target > 0:
+    # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
+    # even hold the text it removed): only a cache of the current epoch is written.
+    if save and at is None and target > 0 and int(journal.manifest().get("epoch", 0)) == epoch:
         for projection in projections:
             fresh = target - cached[projection.name]
             if fresh >= SAVE_AFTER or (cached[projection.name] == 0 and fresh > 0):
@@ -321,9 +324,10 @@ def query(journal: Journal, fn: Callable[[Views], T], *, at: int | None = None, 
 def rebuild(journal: Journal, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Recompute every projection from the log, compare with the caches, and rewrite them.
 
-    Returns ``{"seq", "events", "projections": {name: {"records", "cached_seq", "agreed"}}}``:
+    Returns ``{"seq", "events", "projections": {name: {"records", "cached_seq", "agreed", "why"}}}``:
     ``agreed`` is True when cache + incremental fold gave exactly the full replay,
-    False when it did not (or the cache was damaged), None when there was no cache.
+    False when it did not (or the cache was damaged), None when there was no cache;
+    ``why`` says what differed (`_difference`).
     """
     warm: Views | None = None
     damaged = False
@@ -338,12 +342,15 @@ def rebuild(journal: Journal, progress: Callable[[int], None] | None = None) -> 
         name = projection.name
         cached_seq = warm.cached.get(name, 0) if warm else 0
         agreed: bool | None = False if damaged else None
+        why = "the cache files could not be read (damaged)" if damaged else ""
         if warm is not None and cached_seq > 0:
             try:
-                agreed = _same(warm.states[name], full.states[name])
-            except CacheCorrupt:
-                agreed = False
-        report[name] = {"records": len(full.states[name].records), "cached_seq": cached_seq, "agreed": agreed}
+                why = _difference(warm.states[name], full.states[name])
+            except CacheCorrupt as e:
+                why = f"the cache is damaged: {e}"
+            agreed = not why
+        report[name] = {"records": len(full.states[name].records), "cached_seq": cached_seq, "agreed": agreed,
+                        "why": why or None}
         if full.seq > 0:
             save_cache(journal.root, projection, full.states[name],
                        journal_id=full.journal_id, epoch=full.epoch, seq=full.seq)
@@ -354,6 +361,32 @@ def _has_caches(journal: Journal) -> bool:
     from projections.cache import cache_path
 
     return any(cache_path(journal.root, p).exists() for p in PROJECTIONS)
+
+
+def _difference(cached: State, full: State) -> str:
+    """What differs between the cached state and the full replay ("" when nothing does)."""
+    keys_a, blobs_a, _ = cached.records.blobs()
+    keys_b, blobs_b, _ = full.records.blobs()
+    extra, missing = sorted(set(keys_a) - set(keys_b)), sorted(set(keys_b) - set(keys_a))
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} records missing from the cache (e.g. {missing[0]})")
+    if extra:
+        parts.append(f"{len(extra)} records only in the cache (e.g. {extra[0]})")
+    if parts:
+        return "; ".join(parts)
+    changed = [k for k, x, y in zip(keys_a, blobs_a, blobs_b) if bytes(x) != bytes(y)]
+    if len(keys_a) != len(keys_b) or (not changed and keys_a != keys_b):
+        return "the same records in another order"
+    if changed:
+        by_key = dict(zip(keys_b, blobs_b))
+        changed = [k for k, x in zip(keys_a, blobs_a) if bytes(x) != bytes(by_key[k])]
+        if changed:
+            return f"{len(changed)} records differ (e.g. {changed[0]})"
+        return "the same records in another order"
+    if _ENC.encode(cached.meta) != _ENC.encode(full.meta):
+        return "its summary (meta) differs from the full replay's"
+    return ""
 
 
 def _same(a: State, b: State) -> bool:

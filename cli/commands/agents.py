@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from cli.commands.projections import at_option, json_option, with_views
+from cli.commands.projections import at_option, json_option, nothing_found, with_views
 from cli.errors import translate_errors
 from cli.output import emit_json, table, truncate
 from projections.actions import update_agent
@@ -37,12 +37,16 @@ def agents(obj: Any, show_all: bool, status: str | None, at: str | None, as_json
       agent-journal agents
       agent-journal agents --status orphaned --json
     """
-    rows = with_views(obj, at, lambda j, v, live: list_agents(v, live, include_all=show_all, status=status))
+    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rows = list_agents(views, live, include_all=show_all, status=status)
+        return rows, ([] if rows else list_agents(views, live, include_all=True))
+
+    rows, everything = with_views(obj, at, build)
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        click.echo("No agents" + (f" with status {status}" if status else "") + " recorded.")
+        click.echo(nothing_found("agents", status, everything, show_all, hidden="internal or archived"))
         return
     table(
         ["id", "type", "status", "progress", "session", "started", "task"],
@@ -96,7 +100,7 @@ def _show_text(snap: dict[str, Any]) -> None:
 
 
 @agent.command("show")
-@click.argument("agent_ids", metavar="AGENT...", nargs=-1, required=True)
+@click.argument("agent_ids", metavar="[AGENT...]", nargs=-1)
 @at_option
 @json_option
 @click.pass_obj
@@ -104,18 +108,29 @@ def _show_text(snap: dict[str, Any]) -> None:
 def show(obj: Any, agent_ids: tuple[str, ...], at: str | None, as_json: bool) -> None:
     """Everything recorded about one or more agents: task, prompt, progress, files, tool calls.
 
+    Without AGENT: every unfinished agent (orphaned or running; not Claude Code's
+    internal ones), which is what /agent-journal:resume-agents continues.
+
     \b
     Examples:
       agent-journal agent show ad1967d7
       agent-journal agent show ad19 b3c2 --json
+      agent-journal agent show
     """
 
-    def build(journal: Any, views: Views, live: Liveness) -> list[dict[str, Any]]:
-        return [agent_snapshot(views, find_agent(views, a), live) for a in agent_ids]
+    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        if agent_ids:
+            return [agent_snapshot(views, find_agent(views, a), live) for a in agent_ids], []
+        unfinished = [r for r in list_agents(views, live) if r["status"] in ("orphaned", "running")]
+        snaps = [agent_snapshot(views, find_agent(views, r["id"]), live) for r in unfinished]
+        return snaps, ([] if snaps else list_agents(views, live, include_all=True))
 
-    snaps = with_views(obj, at, build)
+    snaps, everything = with_views(obj, at, build)
     if as_json:
-        emit_json(snaps if len(snaps) > 1 else snaps[0])
+        emit_json(snaps[0] if len(agent_ids) == 1 else snaps)
+        return
+    if not snaps:
+        click.echo(nothing_found("unfinished agents", None, everything, False, hidden="internal or archived"))
         return
     for i, snap in enumerate(snaps):
         if i:

@@ -11,6 +11,8 @@ import click
 from cli.errors import fail, translate_errors
 from cli.output import emit_json, emit_json_line, table, truncate
 from journal.reader import RecoveryMode
+from projections.timeline import summarise_event
+from projections.timeref import resolve_at
 
 __all__ = ["register"]
 
@@ -78,6 +80,8 @@ def append(obj: Any, event_type: str, session: str | None, agent: str | None, da
 @click.option("--session", "-s", metavar="ID", help="Only events of this session (id or prefix).")
 @click.option("--type", "-t", "types", metavar="TYPE", multiple=True,
               help="Only events of this type (repeatable).")
+@click.option("--at", "at", metavar="SEQ|TIME",
+              help="Stop at the state as of a seq, a time or an age (like --to; see `sessions --help`).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), help="Show at most N events.")
 @click.option("--mode", type=_MODES, default="tolerate", show_default=True,
               help="What to do with damaged records (see `verify --help`).")
@@ -85,17 +89,23 @@ def append(obj: Any, event_type: str, session: str | None, agent: str | None, da
 @click.pass_obj
 @translate_errors
 def log(obj: Any, from_seq: int, to_seq: int | None, session: str | None, types: tuple[str, ...],
-        limit: int | None, mode: str, as_json: bool) -> None:
-    """Show raw events in seq order.
+        at: str | None, limit: int | None, mode: str, as_json: bool) -> None:
+    """Show events in seq order, one readable line each (the raw records with --json).
 
-    Damaged records are reported on stderr (never silently skipped).
+    Columns: seq, time (UTC), type, session[/agent], what happened (the prompt, the
+    tool and its target, the failure, ...). Damaged records are reported on stderr
+    (never silently skipped).
 
     \b
     Examples:
       agent-journal log --from 1200 --type PreToolUse --type PostToolUse
+      agent-journal log --at 2h -n 20
       agent-journal log --session 77447ded --json | jq .data.tool_name
     """
     journal = obj.journal(create=False)
+    if at is not None:
+        seq = resolve_at(journal, at)
+        to_seq = seq if to_seq is None else min(to_seq, seq)
 
     def on_damage(d: Any) -> None:
         click.echo(f"warning: {d}", err=True)
@@ -111,11 +121,25 @@ def log(obj: Any, from_seq: int, to_seq: int | None, session: str | None, types:
             emit_json_line(event.to_dict())
         else:
             who = (event.session or "-")[:8] + (f"/{event.agent[:8]}" if event.agent else "")
-            click.echo(f"{event.seq:>7}  {event.ts[:23]}  {event.type:<18}  {who:<17}  "
-                       f"{truncate(bytes(event.data).decode('utf-8', 'replace'), 80)}")
+            click.echo(f"{event.seq:>7}  {event.ts[:19].replace('T', ' ')}  {event.type:<18}  {who:<17}  "
+                       f"{truncate(_summary(event), 100)}")
         shown += 1
         if limit and shown >= limit:
             break
+    if not shown and not as_json:
+        last = journal.last_seq()
+        filters = [f for f, on in (("those types", wanted), ("that session", session)) if on]
+        click.echo(f"No events{' of ' + ' and '.join(filters) if filters else ''} in seq "
+                   f"{from_seq}..{to_seq if to_seq is not None else last}; the journal has seq 1..{last}."
+                   if last else "No events recorded in this journal yet.")
+
+
+def _summary(event: Any) -> str:
+    """The event's one-line summary, as the timeline shows it (the raw payload if unreadable)."""
+    try:
+        return summarise_event(event)
+    except Exception:  # a payload of an odd shape still gets a line
+        return bytes(event.data).decode("utf-8", "replace")
 
 
 @click.command()
@@ -128,7 +152,8 @@ def log(obj: Any, from_seq: int, to_seq: int | None, session: str | None, types:
 def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
     """Check every record of the journal; exit 0 when sound, 1 when damaged.
 
-    Reports the event count, first and last seq, gaps, corrupt records (file, byte
+    Always the whole journal as it is now (there is no --at: damage is a fact of
+    the files, not of a moment in the log). Reports the event count, first and last seq, gaps, corrupt records (file, byte
     offset, seq), a torn tail, missing or altered sealed segments.
 
     \b
@@ -193,7 +218,9 @@ def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
 @click.pass_obj
 @translate_errors
 def stats(obj: Any, as_json: bool) -> None:
-    """Events by type, sessions, bytes and segments.
+    """Events by type, sessions, bytes and segments, of the whole journal as it is now.
+
+    For the past, count with `agent-journal log --at SEQ|TIME --json`.
 
     \b
     Example:

@@ -7,6 +7,7 @@ resolves ``--at`` and loads every projection (cache + new events).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable, TypeVar
 
@@ -17,15 +18,16 @@ from cli.output import emit_json, table, truncate
 from projections.actions import archive as archive_old
 from projections.actions import request_resume, save_checkpoint
 from projections.context import liveness_for
-from projections.liveness import Liveness
-from projections.queries import SESSION_FILTERS, find_session, list_sessions, session_snapshot
+from projections.liveness import Liveness, PastLiveness
+from projections.errors import UnknownId
+from projections.queries import SESSION_FILTERS, find_session, iter_sessions, list_sessions, session_snapshot
 from projections.related import related_sessions
 from projections.runner import Views, query, rebuild as rebuild_all
 from projections.text import format_duration, format_ts
 from projections.timeline import timeline as session_timeline
 from projections.timeref import resolve_at
 
-__all__ = ["register", "open_views", "at_option", "json_option", "with_views"]
+__all__ = ["register", "open_views", "at_option", "json_option", "with_views", "past_seq", "nothing_found"]
 
 T = TypeVar("T")
 
@@ -36,20 +38,54 @@ at_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
+def past_seq(journal: Any, at: str | None) -> int | None:
+    """The seq *at* names, or None for the live view (no --at, or --at the last seq or later)."""
+    if not at:
+        return None
+    seq = resolve_at(journal, at)
+    return None if seq >= journal.last_seq() else seq
+
+
 def with_views(obj: Any, at: str | None, fn: Callable[[Any, Views, Liveness], T]) -> T:
-    """Run ``fn(journal, views, liveness)`` on the projections as of *at* (cache damage replays)."""
+    """Run ``fn(journal, views, liveness)`` on the projections as of *at* (cache damage replays).
+
+    A past state is history as of then with liveness judged now (`PastLiveness`), and
+    says so once on stderr; --at the last seq is the live view itself.
+    """
     journal = obj.journal(create=False)
-    seq = resolve_at(journal, at) if at else None
+    seq = past_seq(journal, at)
     live = liveness_for(journal)
     if seq is not None:
+        ended = query(journal, lambda v: {sid for sid, rec in v.sessions.records.records() if rec.ended})
+        live = PastLiveness(live, ended)
         last = next(iter(journal.read(seq, to_seq=seq)), None) if seq > 0 else None
-        live = Liveness.as_of(last.ts if last is not None else "", live.stale_after)
+        when = f" ({format_ts(last.ts)} UTC)" if last is not None else ""
+        click.echo(f"As of seq {seq}{when}: history as it was then; whether a session is still running "
+                   "is judged now.", err=True)
     return query(journal, lambda views: fn(journal, views, live), at=seq)
 
 
 def open_views(obj: Any, at: str | None) -> tuple[Any, Views, Liveness]:
     """The journal, its projections as of *at*, and the reading moment."""
     return with_views(obj, at, lambda journal, views, live: (journal, views, live))
+
+
+def nothing_found(noun: str, status: str | None, everything: list[dict[str, Any]], show_all: bool,
+                  hidden: str = "archived") -> str:
+    """What an empty listing says: what there is instead ("No active sessions; 5 archived: --all")."""
+    if not everything:
+        return f"No {noun} recorded in this journal yet."
+    shown = [r for r in everything if not r.get("archived") and not r.get("internal") and r["status"] != "archived"]
+    counts: dict[str, int] = {}
+    for r in shown:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    parts = [f"{n} {word}" for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    rest = len(everything) - len(shown)
+    if rest and not show_all:
+        parts.append(f"{rest} {hidden}: --all")
+    elif rest:
+        parts.append(f"{rest} {hidden}")
+    return f"No {status + ' ' if status else ''}{noun}; " + ", ".join(parts) + "."
 
 
 @click.command()
@@ -74,13 +110,16 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, at
       agent-journal sessions
       agent-journal sessions --status crashed --json
     """
-    rows = with_views(obj, at, lambda j, v, live: list_sessions(v, live, include_archived=show_all,
-                                                               status=status, limit=limit))
+    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rows = list_sessions(views, live, include_archived=show_all, status=status, limit=limit)
+        return rows, ([] if rows else list_sessions(views, live, include_archived=True))
+
+    rows, everything = with_views(obj, at, build)
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        click.echo("No sessions" + (f" with status {status}" if status else "") + " recorded.")
+        click.echo(nothing_found("sessions", status, everything, show_all))
         return
     table(
         ["id", "started", "status", "prompts", "last prompt", "files"],
@@ -187,29 +226,50 @@ def show(obj: Any, session_id: str, at: str | None, as_json: bool) -> None:
         _show_text(snap, related)
 
 
+def _default_session(views: Views) -> tuple[Any, str]:
+    """The session a command means when given none: this Claude Code session, else the latest."""
+    current = os.environ.get("CLAUDE_CODE_SESSION_ID")
+    if current and views.sessions.records.record(current) is not None:
+        return views.sessions.records.record(current), "this session"
+    latest = next(iter_sessions(views, newest_first=True), None)
+    if latest is None:
+        raise UnknownId("no session is recorded in this journal yet")
+    return latest, "the most recently active session"
+
+
 @click.command()
-@click.argument("session_id", metavar="SESSION")
+@click.argument("session_id", metavar="[SESSION]", required=False)
 @click.option("--tail", "-n", type=click.IntRange(min=1), help="Only the last N events.")
 @at_option
 @json_option
 @click.pass_obj
 @translate_errors
-def timeline(obj: Any, session_id: str, tail: int | None, at: str | None, as_json: bool) -> None:
+def timeline(obj: Any, session_id: str | None, tail: int | None, at: str | None, as_json: bool) -> None:
     """The audit trail of one SESSION: every event in order with a one-line summary.
 
     Columns: seq, time (UTC), offset from the session's start, type, agent, summary.
+    Without SESSION: the current Claude Code session ($CLAUDE_CODE_SESSION_ID),
+    else the most recently active one (a line on stderr says which).
 
     \b
     Examples:
       agent-journal timeline 771073e4
       agent-journal timeline 29c6 --tail 30 --json
     """
+    picked = ""
 
     def build(journal: Any, views: Views, live: Liveness) -> tuple[str, list[dict[str, Any]]]:
-        rec = find_session(views, session_id)
+        nonlocal picked
+        if session_id:
+            rec = find_session(views, session_id)
+        else:
+            rec, picked = _default_session(views)
         return rec.id, session_timeline(journal, rec, to_seq=views.seq, tail=tail)
 
     sid, entries = with_views(obj, at, build)
+    if picked:
+        click.echo(f"Timeline of {picked}, {sid[:8]} (give a session id for another; "
+                   "`agent-journal sessions` lists them).", err=True)
     if as_json:
         emit_json({"session": sid, "events": entries})
         return
@@ -333,7 +393,7 @@ def rebuild(obj: Any, as_json: bool) -> None:
                f"(up to seq {report['seq']}).")
     for name, r in report["projections"].items():
         verdict = {True: "cache agreed", False: "cache DISAGREED (replaced)", None: "no cache before"}[r["agreed"]]
-        click.echo(f"  {name:<9} {r['records']:>7} records  {verdict}")
+        click.echo(f"  {name:<9} {r['records']:>7} records  {verdict}" + (f": {r['why']}" if r.get("why") else ""))
 
 
 def register(group: click.Group) -> None:

@@ -63,11 +63,16 @@ def ok(result: Result) -> Result:
 
 
 def settings_of(project: Path) -> Path:
+    """Where `install` writes by default: the personal, uncommitted settings file."""
+    return project / ".claude" / "settings.local.json"
+
+
+def shared_of(project: Path) -> Path:
     return project / ".claude" / "settings.json"
 
 
 def backups(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(path.name + ".agent-journal-backup-*"), key=lambda p: p.stat().st_mtime_ns)
+    return sorted(path.parent.glob(path.name + ".agent-journal-backup*"), key=lambda p: p.stat().st_mtime_ns)
 
 
 def ours(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -146,19 +151,32 @@ def test_install_keeps_every_other_setting_and_hook(project: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o640
 
 
-def test_install_is_idempotent_and_backs_up_every_time(project: Path) -> None:
+def test_install_is_idempotent_and_keeps_one_backup_of_the_users_file(project: Path) -> None:
     path = settings_of(project)
     path.parent.mkdir()
     path.write_text(USER_SETTINGS)
     seen = [USER_SETTINGS]
-    for _ in range(3):  # all within a second or two: backup names must still never collide
+    for _ in range(3):
         ok(install())
         seen.append(path.read_text())
         assert_one_handler_per_event(json.loads(seen[-1]))
     assert seen[1] == seen[2] == seen[3]
-    found = backups(path)
-    assert len(found) == 3 and len({p.name for p in found}) == 3
-    assert [p.read_text() for p in found] == seen[:3]
+    # One backup, and it is the user's own text (not our output of the run before).
+    assert [p.name for p in backups(path)] == ["settings.local.json.agent-journal-backup"]
+    assert backups(path)[0].read_text() == USER_SETTINGS
+
+
+def test_the_backup_follows_the_users_own_edits(project: Path) -> None:
+    path = settings_of(project)
+    path.parent.mkdir()
+    path.write_text(USER_SETTINGS)
+    ok(install())
+    doc = json.loads(path.read_text())
+    doc["model"] = "sonnet"
+    edited = json.dumps(doc, indent=1)
+    path.write_text(edited)
+    ok(install())
+    assert [p.read_text() for p in backups(path)] == [edited]
 
 
 def test_install_replaces_handlers_from_another_install_location(project: Path) -> None:
@@ -266,7 +284,7 @@ def test_invalid_settings_is_a_clear_error_and_left_untouched(project: Path, tex
     assert len(errors) == 1 and match in errors[0] and str(path) in errors[0], result.stderr
     assert result.stdout == ""
     assert path.read_text() == text and path.stat().st_mtime_ns == stat.st_mtime_ns
-    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
 def test_user_scope_writes_to_home(project: Path, tmp_path: Path) -> None:
@@ -287,13 +305,15 @@ def test_json_output(project: Path) -> None:
         "replaced": 0,
         "backup": None,
         "command": f"{first['command'].split(' -I -S ')[0]} -I -S {LAUNCHER}",
+        "plugin": [],
+        "also_in": [],
     }
     second = json.loads(ok(install("--json")).output)
     assert second["replaced"] == len(HOOK_EVENTS)
     assert second["backup"] and Path(second["backup"]).read_text() == json.dumps(
         json.loads(settings_of(project).read_text()), indent=2, ensure_ascii=False) + "\n"
     removed = json.loads(ok(install("--uninstall", "--json")).output)
-    assert set(removed) == {"settings", "removed", "backup", "deleted"}
+    assert set(removed) == {"settings", "removed", "backup", "deleted", "also_in"}
 
 
 def test_the_installed_command_records_an_event(project: Path, tmp_path: Path) -> None:
@@ -317,7 +337,8 @@ def test_the_installed_command_records_an_event(project: Path, tmp_path: Path) -
 
 def test_install_help_has_an_example() -> None:
     result = ok(CliRunner().invoke(cli, ["install", "--help"]))
-    assert "agent-journal install --uninstall" in result.output and "--json" in result.output
+    assert "agent-journal install" in result.output and "--uninstall" in result.output and "--json" in result.output
+    assert "settings.local.json" in result.output and "--shared" in result.output
 
 
 @pytest.mark.parametrize("text", ["{}", "{ }\n", '{\n  "model": "opus"\n}\n'])
@@ -328,3 +349,48 @@ def test_uninstall_restores_a_small_prior_file_instead_of_deleting_it(project: P
     ok(install())
     ok(install("--uninstall"))
     assert path.exists() and path.read_text() == text
+
+
+def test_shared_writes_the_committed_settings_json(project: Path) -> None:
+    result = json.loads(ok(install("--shared", "--json")).output)
+    assert result["settings"] == str(shared_of(project))
+    assert_one_handler_per_event(json.loads(shared_of(project).read_text()))
+    assert not settings_of(project).exists()
+    ok(install("--shared", "--uninstall"))
+    assert not shared_of(project).exists()
+
+
+def test_install_says_when_the_plugin_is_enabled_too(project: Path, tmp_path: Path) -> None:
+    user_settings = tmp_path / "home" / ".claude" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    user_settings.write_text(json.dumps({"enabledPlugins": {"agent-journal@agent-journal-marketplace": True,
+                                                           "other@somewhere": True}}))
+    result = ok(install())
+    assert "plugin is enabled too (agent-journal@agent-journal-marketplace in " in result.output
+    assert "recorded once" in result.output
+    out = json.loads(ok(install("--json")).output)
+    assert out["plugin"] == [f"agent-journal@agent-journal-marketplace in {user_settings}"]
+    # Inside a session of the plugin, whatever the settings say.
+    user_settings.write_text("{}")
+    inside = json.loads(ok(install("--json", env={"AGENT_JOURNAL_PLUGIN_DATA": "/d"})).output)
+    assert inside["plugin"] == ["in this Claude Code session"]
+    assert json.loads(ok(install("--json")).output)["plugin"] == []
+
+
+def test_install_names_the_other_settings_files_that_hold_our_hooks(project: Path) -> None:
+    ok(install("--shared"))
+    result = ok(install())
+    assert f"also in {shared_of(project)}" in result.output
+    removed = json.loads(ok(install("--uninstall", "--json")).output)
+    assert removed["also_in"] == [str(shared_of(project))]
+
+
+def test_uninstall_restores_from_a_backup_an_older_version_wrote(project: Path) -> None:
+    """Older versions wrote one timestamped backup per run; their text still restores exactly."""
+    path = settings_of(project)
+    path.parent.mkdir()
+    path.write_text(USER_SETTINGS)
+    ok(install())
+    backups(path)[0].rename(path.with_name(path.name + ".agent-journal-backup-20260101-120000"))
+    ok(install("--uninstall"))
+    assert path.read_text() == USER_SETTINGS

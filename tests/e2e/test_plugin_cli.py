@@ -68,3 +68,48 @@ def test_bash_tool_saves_a_checkpoint_the_next_session_sees(sc: Scenario) -> Non
 def _seq_of_checkpoint(sc: Scenario) -> int:
     [event] = [e for e in journal_events(sc.journal) if e["type"] == "journal.checkpoint"]
     return int(event["seq"])
+
+
+def test_plugin_and_settings_install_record_each_firing_once(claude_bin: Path, fake_api: FakeMessagesAPI,
+                                                            claude_home: Path, project_dir: Path) -> None:
+    """The plugin (--plugin-dir) plus `agent-journal install`: both copies fire, one event each, one context."""
+    from tests.e2e.scenario_helpers import agent_journal, hook_errors, sequence, session_events
+
+    sc = Scenario(claude_bin, fake_api, claude_home, project_dir)
+    first, nxt = unique("P5-FIRST"), unique("P5-NEXT")
+    installed = agent_journal(None, "install", "--json", cwd=sc.project)
+    assert (sc.project / ".claude" / "settings.local.json").is_file(), installed.stdout
+    sc.api.set_script([Rule(first, [[bash("python3 -c \"print('twice?')\"", "say it")], [text("Ok.")]]),
+                       Rule(nxt, [[text("Continuing.")]])])
+    sc.run(f"{first} go")
+    s1 = sc.session_of_prompt(first)
+    events = journal_events(sc.journal)
+    assert sequence(session_events(events, s1)) == [
+        "SessionStart", "UserPromptSubmit", "PreToolUse:Bash", "PostToolUse:Bash", "PostToolBatch", "Stop",
+        "SessionEnd"], sequence(events)
+    agent_journal(sc.journal, "resume", s1)
+    before = len(sc.api.model_requests)
+    sc.run(f"{nxt} carry on")
+    context = only_context(sc.requests_since(before)[0], sc.journal, "the next session with both installs")
+    assert first in context
+    s2 = sc.session_of_prompt(nxt)
+    assert sequence(session_events(journal_events(sc.journal), s2)) == [
+        "SessionStart", "journal.resume_consumed", "UserPromptSubmit", "Stop", "SessionEnd"]
+    assert not hook_errors(sc.journal), hook_errors(sc.journal)
+
+
+def test_slash_commands_without_arguments_answer(sc: Scenario) -> None:
+    """`/agent-journal:timeline` and `/agent-journal:resume-agents` with nothing after them still run
+    their `!` commands (a non-zero exit would abort the whole command) and give Claude an answer."""
+    first = unique("P7-FIRST")
+    sc.api.set_script([Rule(first, [[text("Ok.")]])])
+    sc.run(f"{first} hello")
+    before = len(sc.api.model_requests)
+    sc.run("/agent-journal:timeline")
+    [request] = sc.requests_since(before)
+    assert "Timeline of this session" in request.text and "session started" in request.text, request.text[-3000:]
+    assert "Usage:" not in request.text and "Missing argument" not in request.text
+    before = len(sc.api.model_requests)
+    sc.run("/agent-journal:resume-agents")
+    [request] = sc.requests_since(before)
+    assert "No unfinished agents" in request.text, request.text[-3000:]

@@ -407,7 +407,7 @@ def test_install_records_without_the_plugin_and_uninstall_restores_settings(sc: 
     sc.plugin_dir = None
     sc.api.set_script([Rule(first, [[write(str(sc.project / "installed.txt"), "x\n")], [text("Written.")]])])
 
-    out = json.loads(agent_journal(None, "install", "--json", cwd=sc.project).stdout)
+    out = json.loads(agent_journal(None, "install", "--shared", "--json", cwd=sc.project).stdout)
     assert Path(out["settings"]).resolve() == settings.resolve()
     installed = json.loads(settings.read_text())
     assert installed["env"] == original["env"] and installed["cleanupPeriodDays"] == 45
@@ -427,7 +427,7 @@ def test_install_records_without_the_plugin_and_uninstall_restores_settings(sc: 
     assert not _recording_errors(sc), _recording_errors(sc)
     _assert_sound(sc)
 
-    result = json.loads(agent_journal(None, "install", "--uninstall", "--json", cwd=sc.project).stdout)
+    result = json.loads(agent_journal(None, "install", "--shared", "--uninstall", "--json", cwd=sc.project).stdout)
     assert result["removed"] == out["events"]
     assert settings.read_text() == original_text, "uninstall did not restore the settings file exactly"
     # With the hooks gone, a session adds nothing to the journal; the unrelated hook still fires.

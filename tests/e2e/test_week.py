@@ -215,6 +215,21 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
         week.expect(not calls, f"{what}'s denied call is still in flight in `{' '.join(args[:-1])}`: {calls}")
     week.sound()
 
+    week.day("tuesday: the subagent whose Bash was denied is declared blocked")
+    blocker, step = unique("BLOCKER Bash is not allowed"), unique("NEXT ask for Bash")
+    week.cli("agent", "update", deny_agent[:8], "--status", "blocked", "--progress", "30",
+             "--blocker", blocker, "--next", step)
+    ctx = week.look().context
+    item = section_of(ctx, deny_agent)
+    week.expect(bool(item), "the blocked agent is not in the next context", ctx)
+    for needle, what in ((blocker, "its blocker"), (step, "its next step"), ("30%", "its progress")):
+        week.says(item, needle, f"the blocked agent's line names {what}")
+    week.cli("dismiss", deny_agent[:8])
+    ctx = week.look().context
+    week.says_not(ctx, deny_agent[:8], "a dismissed agent")
+    week.says_not(ctx, blocker, "a dismissed agent")
+    week.sound()
+
     week.day("wednesday: a slash command whose shell step fails")
     commands = sc.project / ".claude" / "commands"
     commands.mkdir(parents=True)
@@ -338,14 +353,23 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     if record is not None:
         week.expect(record.get("status") == "crashed", f"`sessions` no longer shows the crash: {record.get('status')}",
                     json.dumps(record))
+    listed = [line for line in week.cli("sessions", "--all").stdout.splitlines() if s_c2[:8] in line]
+    week.expect(any("picked up" in line for line in listed), "`sessions` does not mark the crash picked up",
+                "\n".join(listed))
     week.sound()
 
     week.day("thursday: a crash, then `agent-journal dismiss`")
     c3 = unique("CRASH-THREE")
     s_c3 = _crash(week, c3, "three.py")
     if week.expect(week.has_command("dismiss"), "`agent-journal dismiss` does not exist"):
+        died = (_session_record(week, s_c3) or {}).get("last_event")
+        objective = unique("OBJ finish three.py")
+        week.cli("save", "-s", s_c3[:8], "--objective", objective, "--next", "rerun the long job")
+        week.expect((_session_record(week, s_c3) or {}).get("last_event") == died,
+                    "`save -s` of a crashed session moved the time it died")
         ctx = week.cli("context").stdout
         week.expect(bool(offered_as_unfinished(ctx, s_c3)), "the new crash is not reported before dismiss", ctx)
+        week.says(section_of(ctx, s_c3), objective, "the checkpoint saved for the crashed session")
         week.cli("dismiss", s_c3[:8])
         ctx = week.look().context
         week.not_unfinished(ctx, s_c3, "dismissed")
@@ -357,6 +381,9 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
                         json.dumps(record))
             week.expect("dismiss" in json.dumps(record).lower(), "`sessions` does not mark the crash dismissed",
                         json.dumps(record))
+        listed = [line for line in week.cli("sessions", "--all").stdout.splitlines() if s_c3[:8] in line]
+        week.expect(any("dismissed" in line for line in listed), "`sessions` does not mark the crash dismissed",
+                    "\n".join(listed))
         week.expect(any("dismiss" in e["type"] for e in week.events()), "no event records the dismissal",
                     str(Counter(e["type"] for e in week.events())))
         week.cli("dismiss", "--undo", s_c3[:8])
@@ -367,9 +394,21 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
         week.not_unfinished(ctx, s_c3, "dismissed again")
     week.sound()
 
-    week.day("friday: nothing unfinished is left")
+    week.day("friday: an old crash gets one line")
+    c4 = unique("CRASH-FOUR")
+    s_c4 = _crash(week, c4, "four.py")
+    # Every crash is "old" with a threshold of 0 s.
+    ctx = week.look(extra_env={"AGENT_JOURNAL_OLD_CRASH_AFTER": "0"}).context
+    week.expect(bool(offered_as_unfinished(ctx, s_c4)) and not any(s_c4[:8] in h for h, _ in sections(ctx)),
+                "an old crash is not reported in one line", ctx)
+    ctx = week.cli("context").stdout
+    week.expect(section_of(ctx, s_c4).startswith("## Crashed session"), "a recent crash is not reported in full", ctx)
+    week.cli("dismiss", s_c4[:8])
+    week.sound()
+
+    week.day("saturday: nothing unfinished is left")
     ctx = week.look().context
-    for s in (s_w1, s_c1, s_c2, s_c3):
+    for s in (s_w1, s_c1, s_c2, s_c3, s_c4):
         week.not_unfinished(ctx, s, "ended or handed over")
     week.says_not(ctx, "another window", "nothing runs in another window")
     week.sound()

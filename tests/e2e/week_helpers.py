@@ -183,13 +183,13 @@ class Week:
             return ""
         return "\n\n".join(c for c in contexts_in(requests[0]) if c)
 
-    def look(self) -> Look:
+    def look(self, **kw: Any) -> Look:
         """Start the next session here and return the context it was given."""
         self._looks += 1
         marker = unique(f"WEEK-LOOK{self._looks}")
         self.rule(marker, [[text("Read the journal's context.")]])
         before = len(self.sc.api.model_requests)
-        session, result = self.run(f"{marker} where do things stand?")
+        session, result = self.run(f"{marker} where do things stand?", **kw)
         return Look(session or "", self.context_of(marker, before), result)
 
     # -- the journal
