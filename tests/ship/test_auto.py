@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,10 +14,26 @@ from journal import Journal
 from journal.config import load_config
 from journal.errors import ConfigError
 from journal.ship_state import SHIP_LOCK, maybe_start_auto_ship, read_ship_state, ship_policy
-from tests.hooks.support import HookEnv
 from tests.ship.conftest import journal_rows, rows
 
 SESSION = "5e55e5e5-0000-4000-8000-00000000516a"
+#: The installed launcher, as ``agent-journal install`` registers it (run with ``-I -S``: stdlib only).
+LAUNCHER = Path(__import__("journal").__file__).resolve().parent.parent / "hooks" / "launch.py"
+
+
+class HookEnv:
+    """Runs the installed launcher against one journal (what tests/hooks does, in small)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.journal_dir = tmp / "journal"
+        self.home = tmp / "home"
+        self.home.mkdir(exist_ok=True)
+
+    def run(self, payload: dict[str, object], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+        full = {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8", "AGENT_JOURNAL_NO_BOOTSTRAP": "1",
+                "AGENT_JOURNAL_DIR": str(self.journal_dir), **env}
+        return subprocess.run([sys.executable, "-I", "-S", str(LAUNCHER)], input=json.dumps(payload).encode(),
+                              capture_output=True, env=full, cwd=str(self.home), timeout=60)
 
 
 def _payload(event: str, **fields: object) -> dict[str, object]:
@@ -32,7 +49,7 @@ def _session(env: HookEnv, config: dict[str, object], extra: dict[str, str] | No
     for i in range(5):
         assert env.run(_payload("UserPromptSubmit", prompt=f"step {i}"), extra).returncode == 0
     result = env.run(_payload("SessionEnd", reason="other"), extra)
-    assert tuple(result) == (0, b"", b"")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
 
 
 def _wait_for_attempt(root: Path, timeout: float = 60.0) -> dict[str, object]:
@@ -107,8 +124,6 @@ def test_config_loading_keeps_the_ship_section(tmp_path: Path) -> None:
 
 
 def test_the_trigger_is_stdlib_only(tmp_path: Path) -> None:
-    import subprocess
-
     root = tmp_path / "journal"
     Journal.open(root).append("note", {})
     (root / "config.json").write_text(json.dumps({"ship": {"url": "postgresql://x@/y"}}))
@@ -120,6 +135,6 @@ def test_the_trigger_is_stdlib_only(tmp_path: Path) -> None:
         "heavy = sorted(m for m in ('msgspec', 'click', 'psycopg', 'journal.shipping') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(Path(__import__('journal').__file__).parent.parent)!r})\n" + code],
-                          capture_output=True, text=True, timeout=60)
+    boot = f"import sys; sys.path.insert(0, {str(LAUNCHER.parent.parent)!r})\n"
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", boot + code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
