@@ -477,6 +477,8 @@ def _run(
             with _connect(psycopg, url) as conn:
                 migrate(conn, migrations)
                 mark = _register(conn, journal_id, root, project)
+                if attempt == 0:
+                    report.from_seq = mark  # the database's mark, not ship.json's, says where this run starts
                 manifest = read_manifest(root)
                 report.gaps = _note_gaps(conn, journal_id, manifest)
                 if mine.get("late_epoch", 0) != int(manifest.get("epoch", 0)):
