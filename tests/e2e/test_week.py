@@ -406,9 +406,22 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     week.cli("dismiss", s_c4[:8])
     week.sound()
 
+    week.day("saturday: /agent-journal:sessions from inside Claude")
+    before = len(sc.api.model_requests)
+    s_list, result = week.run("/agent-journal:sessions")
+    assert s_list, result.describe()
+    requests = sc.requests_since(before)
+    listing = requests[0].first_user_text if requests else ""
+    week.expect(bool(requests), "`/agent-journal:sessions` did not reach the model", result.stdout)
+    for s, mark in ((s_c2, "picked up"), (s_c3, "dismissed"), (s_c4, "dismissed")):
+        lines = [line for line in listing.splitlines() if s[:8] in line]
+        week.expect(any(mark in line for line in lines), f"/agent-journal:sessions does not list {s[:8]} as {mark}",
+                    listing)
+    week.sound()
+
     week.day("saturday: nothing unfinished is left")
     ctx = week.look().context
-    for s in (s_w1, s_c1, s_c2, s_c3, s_c4):
+    for s in (s_w1, s_c1, s_c2, s_c3, s_c4, s_list):
         week.not_unfinished(ctx, s, "ended or handed over")
     week.says_not(ctx, "another window", "nothing runs in another window")
     week.sound()
@@ -475,16 +488,24 @@ def test_compactions_and_a_second_install_change_nothing(week: Week) -> None:
     proc = agent_journal(None, "install", "--json", cwd=sc.project, check=False)
     week.expect(proc.returncode == 0, "`agent-journal install` failed", proc.stderr)
     installed = json.loads(proc.stdout) if proc.returncode == 0 else {}
-    week.expect(Path(installed.get("settings", "")).is_file(), "`install` names no settings file it wrote",
-                proc.stdout)
+    settings = Path(installed.get("settings", sc.project / ".claude" / "settings.json"))
+    week.expect(settings.name == "settings.local.json",
+                f"`install` wrote {settings.name}, not the personal settings.local.json", proc.stdout)
+    week.expect("plugin" in (proc.stdout + proc.stderr).lower(), "`install` does not say the plugin is also active",
+                proc.stdout + proc.stderr)
     both = unique("BOTH")
     week.rule(both, [[write(str(sc.project / "both.py"), "BOTH = 1\n")], [text("both.py is written.")]])
     before = len(sc.api.model_requests)
     s_both, _ = week.run(f"{both} write both.py")
+    seq = week.hooks_of(s_both)
+    week.expect(seq == hook_turn("Write"), "with the plugin and `install`, each hook firing is recorded once",
+                str(seq))
     contexts = [c for c in contexts_in(sc.requests_since(before)[0]) if c]
     week.expect(len(contexts) == 1, f"{len(contexts)} journal contexts were injected, not one", "\n---\n".join(contexts))
     look = week.look()
     week.says(section_of(look.context, s_both), "both.py", "the session with both installs, in the next context")
+    week.expect(week.hooks_of(look.session).count("SessionStart") == 1, "the next session's start is recorded twice",
+                str(week.hooks_of(look.session)))
     week.sound()
     uninstall = agent_journal(None, "install", "--uninstall", "--json", cwd=sc.project, check=False)
     week.expect(uninstall.returncode == 0, "`install --uninstall` failed", uninstall.stderr)
