@@ -99,6 +99,25 @@ class PgServer:
                     total += int(f[11]) + int(f[12])
         return total / tick
 
+    def backend_cpu(self, title: str) -> dict[int, float]:
+        """CPU seconds of each live server process whose title contains *title* (e.g. a
+        client's ``journal bench [local]``), by pid. Linux only."""
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            f = raw[raw.rfind(")") + 2:].split()
+            if int(f[1]) == pid and title in cmd:
+                out[int(entry)] = (int(f[11]) + int(f[12])) / tick
+        return out
+
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://journal@/{dbname}?host={self.socket_dir}&port={self.port}"
 
