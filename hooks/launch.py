@@ -226,7 +226,11 @@ def run(stdin: object, stdout: object) -> None:
         # Retention: a due compaction starts detached; this hook never waits for it.
         from journal.retention import maybe_start_auto_compaction
 
-        maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
+        if not maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT):
+            # The search index is updated lazily, never on Pre/PostToolUse: here, detached.
+            from hooks.index_job import start_index_update
+
+            start_index_update(root, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
         source = payload.get("source")

@@ -180,8 +180,25 @@ def append_event(root: Path, event: NewEvent, config: JournalConfig | None = Non
 def open_journal(payload: Mapping[str, Any] | None) -> tuple[Path, JournalConfig]:
     """Find, create (0700) and configure the journal for this hook firing."""
     root = journal_dir_for(payload)
+    fresh = not root.is_dir()
     ensure_journal_dir(root)
+    if fresh:
+        register_journal(root)
     return root, load_config(root)
 
 
-__all__ += ["open_journal", "withheld_event", "SAFE_FIELDS", "JournalError", "ConfigError", "JournalConfig"]
+def register_journal(root: Path) -> None:
+    """Note a newly created journal in the user-level registry (`journal.registry`).
+
+    Only on a project's first event, so other hooks pay one ``stat`` for it. A failure
+    (a read-only home) is logged, never raised: recording matters more.
+    """
+    try:
+        from journal.registry import register
+
+        register(root)
+    except Exception as e:  # noqa: BLE001 - the event must still be recorded
+        log_error(root, "registry_failed", f"cannot add {root} to the journal registry: {type(e).__name__}: {e}")
+
+
+__all__ += ["open_journal", "register_journal", "withheld_event", "SAFE_FIELDS", "JournalError", "ConfigError", "JournalConfig"]

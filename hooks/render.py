@@ -28,9 +28,25 @@ def session_start(root: Path, session_id: str, source: str) -> dict[str, Any]:
     from projections.context import session_start_context
 
     journal = _journal(root)
+    _register(root)
     max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
     text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars)
     return {"context": text, "consumed": list(consumed)}
+
+
+def _register(root: Path) -> None:
+    """Make sure the user-level registry knows this journal (one older than the registry
+    joins it here; new ones are registered by the hook that creates them)."""
+    from journal.errors import JournalError
+
+    try:
+        from journal.registry import register
+
+        register(root)
+    except (OSError, JournalError) as e:
+        from journal.layout import log_error
+
+        log_error(root, "registry_failed", f"cannot add {root} to the journal registry: {e}")
 
 
 def precompact(root: Path, session_id: str) -> dict[str, Any]:

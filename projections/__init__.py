@@ -13,7 +13,7 @@ updates, resume requests, archiving).
 
 from __future__ import annotations
 
-from projections.actions import archive, plan_archive, request_resume, save_checkpoint, update_agent
+from projections.actions import archive, dismiss, plan_archive, request_resume, save_checkpoint, update_agent
 from projections.agents import AGENTS, AgentRecord
 from projections.archive import ARCHIVE
 from projections.base import Projection, State, apply, fold, to_builtins
@@ -100,6 +100,7 @@ __all__ = [
     "save_checkpoint",
     "update_agent",
     "request_resume",
+    "dismiss",
     "archive",
     "plan_archive",
     # errors

@@ -242,6 +242,9 @@ def compact(
             report.seconds = round(time.perf_counter() - t0, 3)
             return report
         fold, ok = context["fold"], context["ok"]
+        from projections.search_index import carry_index, index_before_compaction
+
+        index_epoch = index_before_compaction(journal, archive=archive)  # the search index survives too
         t1 = time.perf_counter()
         while True:
             keep: dict[str, State] = {}
@@ -272,6 +275,8 @@ def compact(
                     return report
         report.phases["rewrite"] = round(time.perf_counter() - t1, 3)
         report.epoch = result.epoch
+        if index_epoch is not None:
+            carry_index(journal, index_epoch, result.epoch)
         report.bytes_after = journal_bytes(journal)
         report.archive_bytes = result.archive_bytes
         report.segments_rewritten = result.segments_rewritten

@@ -34,7 +34,7 @@ from projections.markdown import (
     session_line,
 )
 from projections.queries import agent_status, interrupted, running_elsewhere, session_archived, unfinished
-from projections.related import related_sessions
+from projections.related import related_for_context
 from projections.resumes import pending_requests
 from projections.runner import Views, query
 from projections.sessions import SessionRecord
@@ -346,7 +346,7 @@ def recovery_context(
         worth |= packer.add_list(heading, items, noun="unfinished agents", cmd="agent-journal agents") > 0
     shown = {rec.id for rec, _ in broken} | {rec.id for rec, _ in running} | requested
     if current is not None:
-        related = related_sessions(views, current, limit=5, exclude=shown)
+        related = related_for_context(views, current, limit=5, exclude=shown)
         if related:
             worth = True
             packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
@@ -399,7 +399,7 @@ def session_context(views: Views, live: Liveness, rec: SessionRecord, *,
         packer.add_list(["", "## Its orphaned agents", f"Continue them: `/agent-journal:resume-agents {ids}`"],
                         [(agent_line(a, "orphaned", st), a.id) for a, st in orphans], noun="orphaned agents",
                         cmd="agent-journal agents --status orphaned")
-    related = related_sessions(views, rec, limit=5)
+    related = related_for_context(views, rec, limit=5)
     if related:
         packer.add_list(["", "## Related earlier sessions"], [(related_line(r), r["id"]) for r in related],
                         noun="related sessions", cmd=f"agent-journal show {rec.id[:8]}")

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from projections.runner import Views
 from projections.sessions import SessionRecord
 
-__all__ = ["WINDOW", "keywords", "related_sessions", "score"]
+__all__ = ["WINDOW", "keywords", "related_sessions", "related_for_context", "score"]
 
 WINDOW = 200
 DEFAULT_BRANCHES = frozenset({"main", "master", "trunk", "develop", "dev", "HEAD"})
@@ -107,3 +107,36 @@ def related_sessions(
         }
         for points, _, _, reasons, rec in found[:limit]
     ]
+
+
+def related_for_context(
+    views: Views,
+    target: SessionRecord,
+    *,
+    limit: int = 5,
+    exclude: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """`related_sessions` for the recovery context: ranked by the search index (BM25 over
+    what the sessions did: prompts, replies, files, commands, checkpoints), a shared
+    feature branch on top; by keyword overlap only when the index cannot be opened."""
+    journal = views.journal
+    if journal is None:
+        return related_sessions(views, target, limit=limit, exclude=exclude)
+    from projections.search import related_from_index
+
+    found = related_from_index(journal, target, keywords(target), limit=limit * 2, exclude=exclude, upto=views.seq)
+    if found is None:
+        return related_sessions(views, target, limit=limit, exclude=exclude)
+    out = []
+    for item in found:
+        other = views.sessions.records.record(item["id"])
+        if other is None or other.first_seq > target.last_seq:
+            continue
+        if target.branch and target.branch not in DEFAULT_BRANCHES and other.branch == target.branch:
+            item["score"] += 3.0
+            item["reasons"].insert(0, f"branch {target.branch}")
+        item["started"] = other.started or other.first_ts
+        item["last_prompt"] = other.last_prompts[-1] if other.last_prompts else ""
+        out.append(item)
+    out.sort(key=lambda i: (-i["score"], i["id"]))
+    return out[:limit]

@@ -27,3 +27,12 @@ def journal(journal_dir: Path):
     from journal import Journal
 
     return Journal.open(journal_dir)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_journal_registry(tmp_path_factory: pytest.TempPathFactory):
+    """Hooks and commands note journals in ``$XDG_DATA_HOME/agent-journal/projects.json``
+    (journal.registry): during tests, in a temporary directory, never the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+        yield

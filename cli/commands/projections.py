@@ -92,12 +92,14 @@ def nothing_found(noun: str, status: str | None, everything: list[dict[str, Any]
 @click.option("--all", "-a", "show_all", is_flag=True, help="Include archived sessions.")
 @click.option("--status", type=click.Choice(SESSION_FILTERS), help="Only sessions with this status.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the N most recently started.")
+@click.option("--all-projects", "-A", is_flag=True,
+              help="Sessions of every project on this machine (the journal registry), with their project.")
 @at_option
 @json_option
 @click.pass_obj
 @translate_errors
-def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, at: str | None,
-             as_json: bool) -> None:
+def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, all_projects: bool,
+             at: str | None, as_json: bool) -> None:
     """List the Claude Code sessions recorded in this journal.
 
     Status is computed now: active, ended (SessionEnd seen), crashed (no SessionEnd
@@ -109,7 +111,12 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, at
     Examples:
       agent-journal sessions
       agent-journal sessions --status crashed --json
+      agent-journal sessions --all-projects -n 20
     """
+    if all_projects:
+        _sessions_everywhere(obj, show_all, status, limit, at, as_json)
+        return
+
     def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         rows = list_sessions(views, live, include_archived=show_all, status=status, limit=limit)
         return rows, ([] if rows else list_sessions(views, live, include_archived=True))
@@ -134,6 +141,30 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, at
         click.echo("* ended while a prompt or tool call was unfinished")
 
 
+def _sessions_everywhere(obj: Any, show_all: bool, status: str | None, limit: int | None, at: str | None,
+                         as_json: bool) -> None:
+    """``sessions --all-projects``: every registered journal's sessions, with their project."""
+    from projections.projects import registered_journals, sessions_across
+
+    if at:
+        raise click.UsageError("--at reads one journal; it cannot be combined with --all-projects")
+    result = sessions_across(registered_journals(obj.path), include_archived=show_all, status=status, limit=limit)
+    if as_json:
+        emit_json(result)
+        return
+    rows = result["sessions"]
+    for err in result["errors"]:
+        click.echo(f"skipped {err['journal']}: {err['error']}", err=True)
+    if not rows:
+        click.echo("No sessions" + (f" with status {status}" if status else "") + " recorded in any project.")
+        return
+    table(
+        ["id", "project", "started", "status", "prompts", "last prompt"],
+        [[r["id"][:8], truncate(r["project"], 32), format_ts(r["started"])[:16], _status_cell(r), r["prompts"],
+          truncate(r["last_prompt"], 44) or "-"] for r in rows],
+    )
+
+
 def _status_cell(row: dict[str, Any]) -> str:
     """Status, marked: interrupted-but-ended (*), running now, handed over, archived."""
     cell = row["status"] + ("*" if row["interrupted"] and row["status"] == "ended" else "")
@@ -148,7 +179,8 @@ def _status_cell(row: dict[str, Any]) -> str:
 def _show_text(snap: dict[str, Any], related: list[dict[str, Any]]) -> None:
     rec = snap["record"]
     click.echo(f"session    {snap['id']}")
-    click.echo(f"status     {snap['status']}" + (" (interrupted)" if snap["interrupted"] else "")
+    running = f", running now (Claude Code pid {snap['process']['pid']})" if snap["running"] else ""
+    click.echo(f"status     {snap['status']}{running}" + (" (interrupted)" if snap["interrupted"] else "")
                + (" (archived)" if snap["archived"] else ""))
     handed = snap["handed_over"]
     if handed:
@@ -386,6 +418,9 @@ def rebuild(obj: Any, as_json: bool) -> None:
             report = rebuild_all(journal, progress=bar.update)
     else:
         report = rebuild_all(journal)
+    index = _rebuild_search_index(journal)
+    if index is not None:
+        report["search_index"] = index
     if as_json:
         emit_json(report)
         return
@@ -394,6 +429,18 @@ def rebuild(obj: Any, as_json: bool) -> None:
     for name, r in report["projections"].items():
         verdict = {True: "cache agreed", False: "cache DISAGREED (replaced)", None: "no cache before"}[r["agreed"]]
         click.echo(f"  {name:<9} {r['records']:>7} records  {verdict}" + (f": {r['why']}" if r.get("why") else ""))
+    if index is not None:
+        click.echo(f"  search    {index['documents']:>7} documents  (index rebuilt from {index['events']:,} events)")
+
+
+def _rebuild_search_index(journal: Any) -> dict[str, Any] | None:
+    """The search index is a projection too (`projections.search_index`): rebuilt with the others."""
+    try:
+        from projections.search_index import rebuild_index
+    except ImportError:  # pragma: no cover - a build without search
+        return None
+    status = rebuild_index(journal)
+    return {"seq": status.seq, "events": status.events, "documents": status.docs}
 
 
 def register(group: click.Group) -> None:
