@@ -356,6 +356,7 @@ def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
         st = os.lstat(root)
         if stat.S_ISLNK(st.st_mode) or (_uid() is not None and st.st_uid != _uid()):
             return  # never write through a linked journal directory, nor into another user's
+        entry = _redacted_entry(root, entry)
         line = json.dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
         fd = open_private(root / ERROR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
@@ -364,3 +365,26 @@ def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
             os.close(fd)
     except Exception:
         pass
+
+
+def _redacted_entry(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """*entry* with secrets redacted (messages quote exceptions, and those quote payloads).
+
+    The journal's own rules if its config is usable, else the built-in ones; if not even
+    those run, every text field is withheld (fail closed, as for events).
+    """
+    try:
+        from journal.redaction import Redactor
+
+        try:
+            from journal.config import load_config
+
+            redactor = Redactor.from_config(dict(load_config(root).extra))
+        except Exception:  # a broken config is often what is being logged
+            redactor = Redactor()
+        plain = json.loads(json.dumps(entry, default=str))  # Paths, reports: as they will be written
+        return redactor.redact(plain)[0]  # type: ignore[no-any-return]
+    except Exception:
+        keep = ("ts", "pid", "kind")
+        return {k: (v if k in keep or not isinstance(v, (str, dict, list)) else "[withheld: redaction unavailable]")
+                for k, v in entry.items()}

@@ -41,6 +41,7 @@ from journal.secret_heuristics import (
     lazy,
     value_is_secret,
 )
+from journal.secret_rules import RULES
 from journal.secret_scan import Detector, span
 
 TYPE_CHECKING = False
@@ -147,6 +148,40 @@ def _resolve_user(m: re.Match[str], s: str, scan: Scan) -> Span | None:
     start, end = m.span("s")
     value = s[start:end]
     if is_placeholder(value) or (user.isdigit() and value.isdigit()):  # docker -u 1000:1000
+        return None
+    return "password", start, end
+
+
+# Clients whose "-p<password>" flag takes the password glued to it (mysql, mysqldump,
+# mysqladmin, mariadb); elsewhere -p is a port or a path flag (ssh -p2222, mkdir -p).
+_GLUED_P_CLIENTS = ("mysql", "mariadb")
+_GLUED_P_LOOKBACK = 200
+
+
+def _resolve_glued_p(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+    start, end = m.span("s")
+    line_start = max(s.rfind("\n", max(0, m.start() - _GLUED_P_LOOKBACK), m.start()) + 1,
+                     m.start() - _GLUED_P_LOOKBACK)
+    before = s[line_start : m.start()].lower()
+    value = s[start:end]
+    if not any(client in before for client in _GLUED_P_CLIENTS) or len(value) < 3 or is_placeholder(value):
+        return None
+    return "password", start, end
+
+
+_TRAILING_PUNCT = ".,;:!?)]}"
+
+
+def _resolve_prose_password(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+    # "my password is hunter2", "the db password was Tr0ub4dor&3.": a value that reads
+    # like a word ("incorrect", "required") is prose, not a password.
+    start, end = m.span("s")
+    while end > start and s[end - 1] in _TRAILING_PUNCT:
+        end -= 1
+    value = s[start:end]
+    if len(value) < 4 or is_placeholder(value):
+        return None
+    if value.isalpha() and (value.islower() or value.istitle() or value.isupper()):
         return None
     return "password", start, end
 
@@ -296,6 +331,10 @@ DETECTORS = (
         ("hf_",),
         left=_WORD,
     ),
+    *(
+        Detector(rule.regex, span(rule.kind, rule.group, rule.valid), rule.gate, rule.needles, left=rule.left)
+        for rule in RULES
+    ),
     Detector(
         r"A(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         span("aws_access_key_id", 0, _aws_id_ok),
@@ -326,7 +365,7 @@ DETECTORS = (
     ),
     Detector(
         r"""authorization\\{0,3}["']?[ \t]*[:=][ \t]*\\{0,3}["']?"""
-        r"(?:(?P<scheme>basic|token|negotiate|apikey|sso-key)[ \t]+)?(?P<s>[a-z0-9._~+/=%-]{8,}+)",
+        r"(?:(?P<scheme>basic|token|negotiate|apikey|sso-key|ssws|digest)[ \t]+)?(?P<s>[a-z0-9._~+/=%-]{8,}+)",
         _resolve_authorization,
         ":=",
         ("authorization",),
@@ -338,6 +377,16 @@ DETECTORS = (
         _resolve_flag,
         "-",
         ("--",),
+        lower=True,
+        left=_WORD,
+    ),
+    Detector(r"""-p["']?(?P<s>[^\s"'-][^\s"']*+)""", _resolve_glued_p, "-", ("-p",), left=_TOKEN),
+    Detector(
+        r"(?:password|passwd|passphrase|pwd|pw)(?:[ \t]++(?:for|of|to|on)[ \t]++[^\s]{1,60}+)?[ \t]++"
+        r"(?:is|was)[ \t]++(?:now[ \t]++|still[ \t]++|set[ \t]++to[ \t]++)?[\"'`]?(?P<s>[^\s\"'`]{4,}+)",
+        _resolve_prose_password,
+        "w",
+        ("pass", "pwd", "pw "),
         lower=True,
         left=_WORD,
     ),
