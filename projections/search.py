@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from journal.errors import JournalError
 from projections.errors import ProjectionError, UnknownId
 from projections.ids import resolve_prefix
 from projections.projects import project_of
 from projections.search_docs import KINDS
-from projections.search_index import IndexBusy, connect, ensure_index, index_path, rebuild_index
+from projections.search_index import IndexBusy, SearchIndexError, connect, ensure_index, index_path, rebuild_index
 from projections.timeref import parse_duration, parse_time, ts_text
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: At most this many matching documents are ranked (the newest ones).
-RANK_WINDOW = 5000
+RANK_WINDOW = 2000
 DEFAULT_LIMIT = 20
 _MARK = ("**", "**")
 _SNIPPET_TOKENS = 16
@@ -202,11 +203,14 @@ def search(
         raise
     except sqlite3.DatabaseError as e:
         if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            raise
+            raise SearchIndexError(f"the search index {path} stayed locked: {e}") from e
         # Damage found while reading (the open-time checks passed): rebuild, once.
         status = rebuild_index(journal)
         status.rebuilt = f"damaged index: {e}"
-        total, rows, seq = _query(path, *args)
+        try:
+            total, rows, seq = _query(path, *args)
+        except sqlite3.Error as again:
+            raise SearchIndexError(f"cannot read the search index {path}: {again}") from again
     project, root = project_of(journal.root), str(journal.root)
     return {
         "query": query,
@@ -350,7 +354,7 @@ def related_from_index(
     try:
         path, _ = ensure_index(journal, wait=0, max_lag=MAX_LAG)
         conn = connect(path, readonly=True)
-    except (IndexBusy, OSError, sqlite3.Error) as e:
+    except (JournalError, OSError, sqlite3.Error) as e:
         _say_once(f"search index unavailable ({e}); related sessions found by keyword overlap instead")
         return None
     try:
