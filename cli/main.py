@@ -62,6 +62,12 @@ class JournalContext:
                 click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
         return self._journal
 
+    def report_withheld(self) -> None:
+        """Say once on stderr that redaction could not run, so payloads were withheld."""
+        problem = self._journal.withheld_reason() if self._journal is not None else None
+        if problem:
+            click.echo(f"Warning: event payloads were withheld (redaction cannot run): {problem}", err=True)
+
     def warn_damage(self, damage: object) -> None:
         """The first damaged record a read skips: one line on stderr (verify lists them all).
 
@@ -102,6 +108,7 @@ def cli(ctx: click.Context, journal_dir: str | None) -> None:
       agent-journal stats
     """
     ctx.obj = JournalContext(journal_dir)
+    ctx.call_on_close(ctx.obj.report_withheld)
 
 
 for _name in COMMAND_MODULES:

@@ -212,14 +212,17 @@ def run(stdin: object, stdout: object) -> None:
         if out and out.get("capture"):
             notes["capture"] = out["capture"]
 
+    problem_kind = "ConfigError"
     if config_problem is None:
         try:
             event = record.build_event(hook_input, config)
         except record.ConfigError as e:
             config_problem = str(e)
+        except record.RedactionUnavailable as e:  # fail closed: the payload is withheld
+            config_problem, problem_kind = str(e), "RedactionUnavailable"
     if config_problem is not None:
         event = record.withheld_event(hook_input, config_problem)
-        failures.append(f"ConfigError: {config_problem}")
+        failures.append(f"{problem_kind}: {config_problem}")
     record.append_event(root, event, config)
 
     if name == "SessionEnd":
@@ -231,6 +234,10 @@ def run(stdin: object, stdout: object) -> None:
             from hooks.index_job import start_index_update
 
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT)
+        # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
+        from journal.ship_state import maybe_start_auto_ship
+
+        maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
         source = payload.get("source")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from journal.codec import valid_type
 from journal.config import JournalConfig, load_config
-from journal.errors import ConfigError, JournalError, RecordTooLarge
+from journal.errors import ConfigError, InvalidEvent, JournalError, RecordTooLarge
 from journal.layout import ensure_journal_dir, log_error
 from journal.location import resolve_journal_dir
-from journal.writer import NewEvent, Writer
+from journal.writer import NewEvent, Writer, sanitized
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:
@@ -36,25 +36,31 @@ _ID_MAX = 256
 class HookInput:
     """A parsed hook payload, or why it could not be parsed."""
 
-    __slots__ = ("raw_size", "payload", "problem", "head", "annotations")
+    __slots__ = ("raw_size", "payload", "problem", "head", "annotations", "salvaged")
 
     def __init__(self, raw_size: int, payload: dict[str, Any] | None, problem: str | None = None,
-                 head: str = "") -> None:
+                 head: str = "", salvaged: dict[str, str] | None = None) -> None:
         self.raw_size = raw_size
         self.payload = payload
         self.problem = problem
         self.head = head
         #: Agent Journal's own notes about this firing, stored under ``data._journal``.
         self.annotations: dict[str, Any] = {}
+        #: For a payload that could not be parsed (too big, nested too deep): the ids and
+        #: the event name read from its head (`salvage_ids`).
+        self.salvaged: dict[str, str] = salvaged or {}
+
+    def _fields(self) -> Mapping[str, Any]:
+        return self.payload if self.payload is not None else self.salvaged
 
     @property
     def event_name(self) -> str | None:
-        name = (self.payload or {}).get("hook_event_name")
+        name = self._fields().get("hook_event_name")
         # "journal.*" types are Agent Journal's own (docs/EVENTS.md): a payload must not mint them.
         return name if isinstance(name, str) and valid_type(name) and not name.startswith("journal.") else None
 
     def ident(self, key: str) -> str | None:
-        value = (self.payload or {}).get(key)
+        value = self._fields().get(key)
         return value if isinstance(value, str) and 0 < len(value) <= _ID_MAX else None
 
 
@@ -79,14 +85,14 @@ def read_input(stream: BinaryIO) -> HookInput:
         while chunk := stream.read(1024 * 1024):
             size += len(chunk)
         return HookInput(size, None, f"payload of {size:,} bytes is over the {MAX_STDIN:,}-byte limit",
-                         raw[:200].decode("utf-8", "replace"))
+                         raw[:200].decode("utf-8", "replace"), salvage_ids(raw))
     head = raw[:200].decode("utf-8", "replace")
     if not raw.strip():
         return HookInput(size, None, "empty input", head)
     try:
         payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
-        return HookInput(size, None, "JSON nested too deeply", head)
+        return HookInput(size, None, "JSON nested too deeply", head, salvage_ids(raw))
     except ValueError as e:
         return HookInput(size, None, f"not valid JSON: {e}", head)
     if not isinstance(payload, dict):
@@ -95,6 +101,39 @@ def read_input(stream: BinaryIO) -> HookInput:
     if hook_input.event_name is None:
         hook_input.problem = "payload has no valid hook_event_name"
     return hook_input
+
+
+#: How much of an unparsable payload `salvage_ids` reads: Claude Code writes the ids and
+#: the event name before the (possibly huge) tool input and response.
+_SALVAGE_HEAD = 64 * 1024
+_SALVAGED = ("session_id", "hook_event_name", "agent_id", "agent_type", "tool_name", "tool_use_id")
+_salvage_re: Any = None
+
+
+def salvage_ids(raw: bytes) -> dict[str, str]:
+    """The ids and event name of a payload too big or too deep to parse, read from its head.
+
+    The first ``"key": "string"`` of each of `_SALVAGED` in the first 64 KB (top-level keys
+    come first in Claude Code's payloads); values that are not short plain strings are skipped.
+    """
+    global _salvage_re
+    if _salvage_re is None:
+        import re
+
+        keys = "|".join(_SALVAGED)
+        _salvage_re = re.compile(rb'"(' + keys.encode() + rb')"[ \t\r\n]*:[ \t\r\n]*("(?:[^"\\\r\n]|\\.){1,256}+")')
+    out: dict[str, str] = {}
+    for m in _salvage_re.finditer(raw[:_SALVAGE_HEAD]):
+        key = m.group(1).decode("ascii")
+        if key in out:
+            continue
+        try:
+            value = json.loads(m.group(2))
+        except ValueError:
+            continue
+        if isinstance(value, str):
+            out[key] = value
+    return out
 
 
 def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -109,41 +148,65 @@ def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str
     return resolve_journal_dir(project_dir=project, environ=env)
 
 
-def _redact(value: Any, config: JournalConfig) -> tuple[Any, dict[str, Any]]:
+class RedactionUnavailable(Exception):
+    """The payload cannot be made safe (redaction rules broken or unusable): withhold it."""
+
+
+def sanitizer_for(config: JournalConfig) -> Any:
+    """The journal's `journal.sanitizer.Sanitizer`; `ConfigError` for broken rules in config.json,
+    `RedactionUnavailable` if redaction cannot run at all. Never a fallback without redaction."""
     try:
-        from journal import redaction
-    except ImportError:  # the privacy layer is optional in stripped-down installs
-        return value, {}
+        from journal.sanitizer import RedactionUnavailable as Unavailable
+        from journal.sanitizer import Sanitizer
+    except Exception as e:
+        raise RedactionUnavailable(f"redaction cannot run: {type(e).__name__}: {e}") from e
     try:
-        redactor = redaction.Redactor.from_config(dict(config.extra))
-    except ValueError as e:
-        raise ConfigError(f"config.json: {e}") from e
-    cleaned, report = redaction.sanitize(value, redactor)
-    return cleaned, {k: v for k, v in report.items() if v}
+        return Sanitizer.from_config(config.extra)
+    except Unavailable as e:
+        if str(e).startswith("config.json:"):
+            raise ConfigError(str(e)) from e
+        raise RedactionUnavailable(str(e)) from e
 
 
 def build_event(hook_input: HookInput, config: JournalConfig) -> NewEvent:
-    """The event to append for *hook_input*: the payload, sanitised and annotated."""
-    if hook_input.problem is not None or hook_input.payload is None:
-        head, _ = _redact(hook_input.head, config)
-        data: dict[str, Any] = {"reason": hook_input.problem or "invalid input", "bytes": hook_input.raw_size,
-                                "head": head}
-        name = (hook_input.payload or {}).get("hook_event_name")
-        if isinstance(name, str):
-            data["hook_event_name"] = name[:200]
-        return NewEvent("journal.invalid_input", data, session=hook_input.ident("session_id"),
-                        agent=hook_input.ident("agent_id"))
+    """The event to append for *hook_input*: the payload, sanitised and annotated.
+
+    The event is marked as sanitised, so the writer does not redact it again. Raise
+    `ConfigError` or `RedactionUnavailable` when it cannot be made safe (see `withheld_event`).
+    """
+    sanitizer = sanitizer_for(config)
+    try:
+        return _build(hook_input, sanitizer)
+    except (ConfigError, RedactionUnavailable, InvalidEvent):
+        raise
+    except Exception as e:  # a bug or a time budget overrun in a rule: withhold, never leak
+        raise RedactionUnavailable(f"redaction failed: {type(e).__name__}: {e}") from e
+
+
+def _build(hook_input: HookInput, sanitizer: Any) -> NewEvent:
+    name = hook_input.event_name
+    if name is not None and sanitizer.text(name) != name:
+        name = None  # a secret where the event name goes: record it as invalid input
+    session = sanitizer.ident(hook_input.ident("session_id"))
+    agent = sanitizer.ident(hook_input.ident("agent_id"))
+    if hook_input.problem is not None or hook_input.payload is None or name is None:
+        data: dict[str, Any] = {"reason": hook_input.problem or "payload has no valid hook_event_name",
+                                "bytes": hook_input.raw_size, "head": hook_input.head}
+        raw_name = hook_input._fields().get("hook_event_name")
+        if isinstance(raw_name, str):
+            data["hook_event_name"] = raw_name[:200]
+        data, _ = sanitizer.data(data)
+        return sanitized(NewEvent("journal.invalid_input", data, session=session, agent=agent))
     data = dict(hook_input.payload)
     if "_journal" in data:
         data["_journal_original"] = data.pop("_journal")  # ours is reserved; keep theirs beside it
     if hook_input.annotations:
         # Annotations are redacted too: a transcript digest quotes prompts and replies.
         data["_journal"] = dict(hook_input.annotations)
-    data, report = _redact(data, config)
+    data, report = sanitizer.data(data)
     if report:
         data["_journal"] = {**(data.get("_journal") or {}), **report}
-    return NewEvent(hook_input.event_name or "journal.invalid_input", data,
-                    session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
+    return sanitized(NewEvent(name, data, session=session, agent=agent))
 
 
 #: Payload fields that never hold user content: kept when the payload itself must be withheld.
@@ -155,13 +218,17 @@ def withheld_event(hook_input: HookInput, why: str) -> NewEvent:
     """The event when the payload cannot be made safe (e.g. the redaction config is broken).
 
     Privacy wins over completeness: only fields that never carry user content are kept,
-    so projections still see that the event happened (its type, session, tool, ids).
+    and only if the built-in rules find no secret in them (or, if those cannot run, they
+    look like plain ids), so projections still see that the event happened.
     """
-    payload = hook_input.payload or {}
-    data: dict[str, Any] = {k: payload[k] for k in SAFE_FIELDS if isinstance(payload.get(k), str)}
-    data["_journal"] = {"withheld": f"payload not recorded: {why}"}
-    return NewEvent(hook_input.event_name or "journal.invalid_input", data,
-                    session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
+    event = NewEvent(hook_input.event_name or "journal.invalid_input", dict(hook_input._fields()),
+                     session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
+    try:
+        from journal.sanitizer import withhold
+
+        return withhold(event, why, keep=SAFE_FIELDS)  # type: ignore[no-any-return]
+    except Exception:
+        return sanitized(NewEvent(event.type, {"_journal": {"withheld": f"payload not recorded: {why}"}}))
 
 
 def append_event(root: Path, event: NewEvent, config: JournalConfig | None = None) -> list[int]:
@@ -201,4 +268,5 @@ def register_journal(root: Path) -> None:
         log_error(root, "registry_failed", f"cannot add {root} to the journal registry: {type(e).__name__}: {e}")
 
 
-__all__ += ["open_journal", "register_journal", "withheld_event", "SAFE_FIELDS", "JournalError", "ConfigError", "JournalConfig"]
+__all__ += ["open_journal", "register_journal", "withheld_event", "SAFE_FIELDS", "JournalError", "ConfigError",
+            "JournalConfig", "RedactionUnavailable", "salvage_ids", "sanitizer_for"]

@@ -25,7 +25,9 @@ A secret is replaced by ``[REDACTED:<kind>:<hash8>]``, e.g. ``[REDACTED:github_t
 
 Kinds: vendor token shapes (``anthropic_api_key``, ``openai_api_key``, ``github_token``,
 ``gitlab_token``, ``slack_token``, ``slack_webhook``, ``aws_access_key_id``, ``stripe_key``,
-``google_api_key``, ``npm_token``, ``huggingface_token``, ``jwt``, ``private_key``), header
+``google_api_key``, ``npm_token``, ``huggingface_token``, ``jwt``, ``private_key``, and the
+formats of `journal.secret_rules`: ``twilio_api_key``, ``sendgrid_api_key``, ``pypi_token``,
+``vault_token``, ...), passwords in prose and in mysql's ``-p<pw>`` (``password``), header
 and URL credentials (``bearer_token``, ``authorization``, ``url_password``), values of
 secret-named keys in assignments, JSON, YAML, flags and dicts (``password``, ``secret``,
 ``token``, ``api_key``, ``private_key``, ``aws_secret_access_key``), long random values of
@@ -60,8 +62,11 @@ original string as it arrived, secrets included: the hash cannot be read back, a
 reader match the stored head and tail with a file they hold. (Like an unsalted marker, it
 lets someone who knows all of the rest of a long string confirm a guess of its secret.)
 Subtrees omitted to meet ``max_event`` are never scanned. A user pattern
-(``redaction.patterns``) runs on the same bounded texts, but its own backtracking is the
-user's to keep in check.
+(``redaction.patterns``) runs on the same bounded texts, checked for catastrophic
+backtracking when it is loaded (`journal.pattern_safety`), in windows of `USER_WINDOW`
+characters, under a time budget (`USER_BUDGET`, and in the main thread a timer,
+`USER_HARD_LIMIT`): over it, `RedactionTimeout` is raised and the caller withholds the
+event (`journal.sanitizer`).
 """
 
 from __future__ import annotations
@@ -101,6 +106,7 @@ __all__ = [
     "MIN_MAX_EVENT",
     "MIN_MAX_STRING",
     "RedactionConfig",
+    "RedactionTimeout",
     "Redactor",
     "limit",
     "redact",
@@ -114,6 +120,23 @@ _MAX_PASSES = 3
 _MARGIN = 4096
 # Redacted strings shorter than this are never cut (see journal.limits._SHORT).
 _NEVER_CUT = 26
+#: User patterns run on windows of this many characters, overlapping by `USER_OVERLAP`
+#: (the longest match a user pattern is sure to find whole).
+USER_WINDOW = 4096
+USER_OVERLAP = 1024
+#: Seconds user patterns may take over one `sanitize` (or `redact`) call before it gives
+#: up with `RedactionTimeout`; in the main thread a timer also interrupts a single
+#: window after `USER_HARD_LIMIT` seconds. The event is then withheld, never written raw.
+USER_BUDGET = 0.5
+USER_HARD_LIMIT = 1.0
+
+
+class RedactionTimeout(Exception):
+    """User patterns (``redaction.patterns``) took longer than their time budget."""
+
+    def __init__(self, det: Detector | None = None, limit: float = USER_BUDGET) -> None:
+        what = f"redaction.patterns {det.pattern!r}" if det is not None else "redaction.patterns"
+        super().__init__(f"{what} took over {limit:g}s; payloads are withheld until it is fixed")
 
 
 # ------------------------------------------------------------------------------ redactor
@@ -122,7 +145,7 @@ _NEVER_CUT = 26
 class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
-    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans")
+    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent")
 
     def __init__(self, config: RedactionConfig | None = None) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -132,13 +155,14 @@ class Redactor:
         for name, regex in self.config.extra_patterns:
             compiled = compile_pattern(f"pattern {name!r}", name, regex)
             group: int | str = "secret" if "secret" in compiled.groupindex else 0
-            extra.append(Detector(regex, span(name, group)))
+            extra.append(Detector(regex, span(name, group), user=True))
         # Gate mask -> the detectors worth running for it, in priority order; user
         # patterns have no gate and always run.
         self._plans: dict[int, tuple[Detector, ...]] = {}
         self._has_extra = bool(extra)
         # User patterns come first: an explicit rule labels what it matches.
         self._detectors = (*extra, *DETECTORS)
+        self._spent = 0.0  # seconds spent in user patterns since the last `start`
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None, *, salt: str | None = None) -> Redactor:
@@ -156,11 +180,42 @@ class Redactor:
         a secret-sounding key (``"password": "..."``) is redacted as a whole. Non-string
         scalars are kept; tuples come back as lists.
         """
+        self._spent = 0.0
         return self._walk(obj, None)
 
     def redact_text(self, text: str) -> tuple[str, int]:
         """Redact one string; return it and the number of secrets replaced."""
+        self._spent = 0.0
         return self._redact_string(text, "")
+
+    def _user_matches(self, det: Detector, s: str) -> Iterator[re.Match[str]]:
+        """Matches of a user pattern, found in windows of `USER_WINDOW` characters.
+
+        A user's regex may backtrack badly on long text (`journal.pattern_safety` rejects
+        the known shapes); run on bounded windows that overlap by `USER_OVERLAP`, its cost
+        stays bounded per window, and the time spent is checked against `USER_BUDGET`.
+        Matches longer than the overlap may be missed at a window's edge.
+        """
+        from time import monotonic
+
+        regex = det.regex
+        n = len(s)
+        start = 0
+        while True:
+            end = min(n, start + USER_WINDOW)
+            began = monotonic()
+            for m in regex.finditer(s, start, end):
+                self._spent += monotonic() - began
+                if self._spent > USER_BUDGET:
+                    raise RedactionTimeout(det)
+                yield m
+                began = monotonic()
+            self._spent += monotonic() - began
+            if self._spent > USER_BUDGET:
+                raise RedactionTimeout(det)
+            if end >= n:
+                return
+            start = end - USER_OVERLAP
 
     def _walk(self, obj: Any, originals: dict[int, Pieces] | None) -> tuple[Any, int]:
         # ``originals``, if given, receives (by id) each changed string that may be cut
@@ -262,9 +317,9 @@ class Redactor:
                 hay = rev = rev or low[::-1]
                 scan.next_key = scan.next_key_end = len(s)
                 scan.absorb_end = -1
-            for m in det.regex.finditer(hay):
+            for m in self._user_matches(det, hay) if det.user else det.regex.finditer(hay):
                 at = m.start()
-                if left and at and hay[at - 1] in left:
+                if left and at and hay[at - 1] in left and not _escape_before(hay, at):
                     if not (scan.taken and scan.taken[at - 1]):
                         glued.append((det, m))
                         continue
@@ -306,6 +361,12 @@ class Redactor:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+
+
+def _escape_before(hay: str, at: int) -> bool:
+    """True when the character before *at* ends an escape (``\\n``, ``\\t``): a token after
+    an escaped newline (a repr, a JSON string seen as text) starts a word."""
+    return at >= 2 and hay[at - 2] == "\\" and hay[at - 1] in "nrtNRT"
 
 
 def _items(obj: Any) -> Iterator[tuple[Any, Any]]:
@@ -366,6 +427,47 @@ def sanitize(obj: Any, redactor: Redactor | None = None) -> tuple[Any, dict[str,
     (see the module docstring); only the kept part is ever copied.
     """
     redactor = redactor or _default_redactor()
+    redactor._spent = 0.0
+    if redactor._has_extra:
+        with _hard_limit(USER_HARD_LIMIT):
+            return _sanitize(obj, redactor)
+    return _sanitize(obj, redactor)
+
+
+class _hard_limit:
+    """In the main thread with no timer running, interrupt the block after *seconds*
+    (`re` matching checks for signals); elsewhere a no-op (the soft budget still holds)."""
+
+    __slots__ = ("seconds", "previous", "armed")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread() or signal.getitimer(signal.ITIMER_REAL)[0]:
+            return
+        seconds = self.seconds
+
+        def expired(signum: int, frame: object) -> None:
+            raise RedactionTimeout(None, seconds)
+
+        self.previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        self.armed = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
+
+def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from journal.limits import DEFAULT_MAX_EVENT, DEFAULT_MAX_STRING, MIN_MAX_EVENT, MIN_MAX_STRING, check_limit
+from journal.pattern_safety import pattern_danger
 from journal.secret_heuristics import lazy
 
 TYPE_CHECKING = False
@@ -141,4 +142,11 @@ def compile_pattern(where: str, name: object, regex: object) -> re.Pattern[str]:
         raise ValueError(f"{where}.regex: invalid regular expression {regex!r}: {e}") from e
     if compiled.fullmatch(""):
         raise ValueError(f"{where}.regex: {regex!r} matches the empty string")
+    danger = pattern_danger(regex)
+    if danger is not None:
+        raise ValueError(
+            f"{where}.regex: pattern {name!r} ({regex!r}) is unsafe: {danger} can make matching time explode with "
+            "the length of the text and stall every hook; rewrite it (a possessive quantifier such as a++ "
+            "or an atomic group (?>...) never backtracks)"
+        )
     return compiled

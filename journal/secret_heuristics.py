@@ -165,6 +165,8 @@ _KEY_SUFFIXES = (
     ("secretaccesskey", "aws_secret_access_key"),
     ("privatekey", "private_key"),
     ("secretkey", "secret"),
+    ("keydata", "private_key"),  # kubeconfig client-key-data: a base64 PEM key
+    ("applicationkey", "api_key"),  # DD-APPLICATION-KEY
     *((f"{word}key", "api_key") for word in (
         "api", "access", "auth", "client", "app", "service", "signing", "encryption", "master",
         "license", "subscription", "account",
@@ -197,6 +199,8 @@ def key_kind(key: str) -> str | None:
     low = key.lower()
     flat = low.replace("_", "").replace("-", "").replace(".", "")
     kind = next((kind for suffix, kind in _KEY_SUFFIXES if flat.endswith(suffix)), None)
+    if kind is None and key.isupper() and key.endswith(("_KEY", "-KEY")):
+        kind = "api_key"  # .env and export names: STRIPE_WEBHOOK_KEY, MEILI_MASTER_KEY
     if kind is None:
         for word, word_kind in _KEY_WORDS:
             if low.endswith(word) and (len(low) == len(word) or not low[-len(word) - 1].isalpha()):

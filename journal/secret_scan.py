@@ -55,7 +55,7 @@ class Scan:
 class Detector:
     """One secret shape: a regex, cheap trigger substrings, and a resolver for the span."""
 
-    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "lower", "reverse", "left", "resolve")
+    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "lower", "reverse", "left", "resolve", "user")
 
     def __init__(
         self,
@@ -68,6 +68,7 @@ class Detector:
         reverse: bool = False,
         left: frozenset[str] = frozenset(),
         flags: int = 0,
+        user: bool = False,
     ) -> None:
         self.pattern = pattern
         self.flags = flags
@@ -81,6 +82,7 @@ class Detector:
         self.lower = lower or reverse  # pattern is lowercase and runs on the lowercased text
         self.reverse = reverse  # ... reversed: `resolve` gets positions in the reversed text
         self.left = left  # characters that must not precede the match (word boundary)
+        self.user = user  # a pattern from the config: run in bounded windows, under a time budget
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -104,7 +106,7 @@ def span(kind: str, group: int | str = 0, test: Callable[[str], bool] | None = N
 # Every detector names a gate: characters one of which must occur in a string for its
 # regex to be worth running. Testing one character is a memchr, far cheaper than a regex
 # scan or a longer substring test; "b" stands for "b" or "B" (bearer).
-_GATE_CHARS = "=:@-_/AJb"
+_GATE_CHARS = "=:@-_/AJ.Sdwb"  # "b" last (see gate_mask)
 _SEPARATOR_BITS = 0b111  # "=", ":", "@"
 # Strings shorter than this cannot hold any built-in secret shape ("pass=abc" is 8), and
 # shorter than _MIN_SHAPE only an assignment, "user:pw@" or "--flag value" (all built-in

@@ -41,6 +41,7 @@ from journal.secret_heuristics import (
     lazy,
     value_is_secret,
 )
+from journal.secret_rules import RULES, discord_bot_id
 from journal.secret_scan import Detector, span
 
 TYPE_CHECKING = False
@@ -147,6 +148,55 @@ def _resolve_user(m: re.Match[str], s: str, scan: Scan) -> Span | None:
     start, end = m.span("s")
     value = s[start:end]
     if is_placeholder(value) or (user.isdigit() and value.isdigit()):  # docker -u 1000:1000
+        return None
+    return "password", start, end
+
+
+# Clients whose "-p<password>" flag takes the password glued to it (mysql, mysqldump,
+# mysqladmin, mariadb); elsewhere -p is a port or a path flag (ssh -p2222, mkdir -p).
+_GLUED_P_CLIENTS = ("mysql", "mariadb")
+_GLUED_P_LOOKBACK = 200
+
+
+def _resolve_glued_p(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+    start, end = m.span("s")
+    line_start = max(s.rfind("\n", max(0, m.start() - _GLUED_P_LOOKBACK), m.start()) + 1,
+                     m.start() - _GLUED_P_LOOKBACK)
+    before = s[line_start : m.start()].lower()
+    value = s[start:end]
+    if not any(client in before for client in _GLUED_P_CLIENTS) or len(value) < 3 or is_placeholder(value):
+        return None
+    return "password", start, end
+
+
+def _resolve_discord_bot(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+    # The regex starts at the first "." (a literal, so the scan for it is fast) and takes
+    # the 6-character middle part and the signature; the user id part, base64 of a
+    # decimal snowflake, is read leftwards here: 24-26 characters starting with M, N or O.
+    end = m.start()
+    start = end
+    while start > 0 and end - start < 27 and s[start - 1] in _TOKEN:
+        start -= 1
+    if not 24 <= end - start <= 26 or s[start] not in "MNO" or (start and s[start - 1] in _B64_CHARS):
+        return None
+    token = s[start : m.end()]
+    return ("discord_bot_token", start, m.end()) if discord_bot_id(token) else None
+
+
+_B64_CHARS = _TOKEN | {"+", "/", "."}
+_TRAILING_PUNCT = ".,;:!?)]}"
+
+
+def _resolve_prose_password(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+    # "my password is hunter2", "the db password was Tr0ub4dor&3.": a value that reads
+    # like a word ("incorrect", "required") is prose, not a password.
+    start, end = m.span("s")
+    while end > start and s[end - 1] in _TRAILING_PUNCT:
+        end -= 1
+    value = s[start:end]
+    if len(value) < 4 or is_placeholder(value):
+        return None
+    if value.isalpha() and (value.islower() or value.istitle() or value.isupper()):
         return None
     return "password", start, end
 
@@ -296,6 +346,10 @@ DETECTORS = (
         ("hf_",),
         left=_WORD,
     ),
+    *(
+        Detector(rule.regex, span(rule.kind, rule.group, rule.valid), rule.gate, rule.needles, left=rule.left)
+        for rule in RULES
+    ),
     Detector(
         r"A(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         span("aws_access_key_id", 0, _aws_id_ok),
@@ -326,7 +380,7 @@ DETECTORS = (
     ),
     Detector(
         r"""authorization\\{0,3}["']?[ \t]*[:=][ \t]*\\{0,3}["']?"""
-        r"(?:(?P<scheme>basic|token|negotiate|apikey|sso-key)[ \t]+)?(?P<s>[a-z0-9._~+/=%-]{8,}+)",
+        r"(?:(?P<scheme>basic|token|negotiate|apikey|sso-key|ssws|digest)[ \t]+)?(?P<s>[a-z0-9._~+/=%-]{8,}+)",
         _resolve_authorization,
         ":=",
         ("authorization",),
@@ -340,6 +394,20 @@ DETECTORS = (
         ("--",),
         lower=True,
         left=_WORD,
+    ),
+    Detector(r"""-p["']?(?P<s>[^\s"'-][^\s"']*+)""", _resolve_glued_p, "-", _GLUED_P_CLIENTS, left=_TOKEN),
+    Detector(
+        r"p(?:ass(?:word|wd|phrase)|wd|w)(?:[ \t]++(?:for|of|to|on)[ \t]++[^\s]{1,60}+)?[ \t]++"
+        r"(?:is|was)[ \t]++(?:now[ \t]++|still[ \t]++|set[ \t]++to[ \t]++)?[\"'`]?(?P<s>[^\s\"'`]{4,}+)",
+        _resolve_prose_password,
+        "w",
+        ("pass", "pwd", "pw "),
+        lower=True,
+        left=_WORD,
+    ),
+    # Discord bot tokens: <user id, base64>.<6>.<27-38>, found from the first dot.
+    Detector(
+        r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",)
     ),
     Detector(
         r"""(?:-u|--user)(?:[ \t]++|=)["']?(?P<u>[^\s:"'@]++):(?P<s>[^\s"']++)""",

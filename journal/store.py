@@ -104,6 +104,10 @@ class Journal:
         """Append several events under one lock, in order; ``[]`` if they were spooled."""
         return self._writer.append(events, lock_timeout=lock_timeout, spool_on_timeout=spool_on_timeout)
 
+    def withheld_reason(self) -> str | None:
+        """Why event payloads were withheld by this process (redaction could not run), if they were."""
+        return self._writer.problem if isinstance(self._writer, Writer) else None
+
     def log_error(self, kind: str, message: str, **fields: Any) -> None:
         """Note an internal error in the journal's ``errors.log``."""
         log_error(self.root, kind, message, **fields)

@@ -59,13 +59,13 @@ TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook'
 if TYPE_CHECKING:
     from typing import Any, Iterable
 
-__all__ = ["NewEvent", "Writer"]
+__all__ = ["NewEvent", "Writer", "sanitized"]
 
 
 class NewEvent:
     """An event to append: its type, payload object, and optional session and agent ids."""
 
-    __slots__ = ("type", "data", "session", "agent", "ts")
+    __slots__ = ("type", "data", "session", "agent", "ts", "_sanitized")
 
     def __init__(
         self,
@@ -80,16 +80,32 @@ class NewEvent:
         self.session = session
         self.agent = agent
         self.ts = ts
+        #: Set by `sanitized` only: the data and ids already went through the sanitiser
+        #: (`journal.sanitizer`), so the writer does not redact them a second time.
+        self._sanitized = False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NewEvent) and all(
-            getattr(self, name) == getattr(other, name) for name in self.__slots__
+            getattr(self, name) == getattr(other, name) for name in _EVENT_FIELDS
         )
 
     __hash__ = None  # type: ignore[assignment]  # data is usually a dict
 
     def __repr__(self) -> str:
-        return "NewEvent(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+        return "NewEvent(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _EVENT_FIELDS) + ")"
+
+
+_EVENT_FIELDS = ("type", "data", "session", "agent", "ts")
+
+
+def sanitized(event: NewEvent) -> NewEvent:
+    """Mark *event* as already sanitised (by `journal.sanitizer`) and return it.
+
+    Only for code that ran the journal's own sanitiser on exactly this data (the hook
+    does, to report what it redacted); anything else is sanitised by `Writer.encode`.
+    """
+    event._sanitized = True
+    return event
 
 
 def _reject_constant(name: str) -> None:
@@ -121,11 +137,47 @@ class Writer:
         self.root = root
         self.config = config
         self.segments = root / SEGMENTS_DIR
+        self._sanitizer: Any = None
+        #: Why payloads are being withheld (redaction cannot run), once it happened.
+        self.problem: str | None = None
 
     # -- preparation (outside the lock) ---------------------------------------
 
+    def sanitize(self, event: NewEvent) -> NewEvent:
+        """*event* redacted and size-limited by `journal.sanitizer` (unless already done).
+
+        Fails closed: if redaction cannot run, the event comes back with its payload
+        withheld, and the failure is noted once in ``errors.log`` (see `problem`).
+        """
+        if event._sanitized:
+            return event
+        try:
+            if self._sanitizer is None:
+                from journal.sanitizer import Sanitizer
+
+                self._sanitizer = Sanitizer.from_config(self.config.extra)
+            return self._sanitizer.event(event)  # type: ignore[no-any-return]
+        except InvalidEvent:
+            raise
+        except Exception as e:
+            why = str(e) if type(e).__name__ == "RedactionUnavailable" else f"{type(e).__name__}: {e}"
+            return self._withhold(event, why)
+
+    def _withhold(self, event: NewEvent, why: str) -> NewEvent:
+        if self.problem is None:
+            self.problem = why
+            log_error(self.root, "redaction_unavailable", f"payloads are withheld: {why}", type=event.type)
+        try:
+            from journal.sanitizer import withhold
+
+            return withhold(event, why)  # type: ignore[no-any-return]
+        except Exception:  # not even the fallback imports: keep the type alone
+            return sanitized(NewEvent(event.type, {"_journal": {"withheld": "payload not recorded: " + why}},
+                                      ts=event.ts))
+
     def encode(self, event: NewEvent) -> bytes:
-        """Frame *event* with seq 0; numbering happens under the lock."""
+        """Sanitise *event* and frame it with seq 0; numbering happens under the lock."""
+        event = self.sanitize(event)
         data = _checked_data(event.data) if isinstance(event.data, bytes) else encode_data(event.data)
         line = encode_record(
             0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent

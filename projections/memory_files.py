@@ -94,11 +94,19 @@ def context_files(views: Views, live: Liveness, *, max_chars: int = DEFAULT_MAX_
 
 
 def write_context_files(directory: Path, files: dict[str, str]) -> list[Path]:
-    """Write *files* into *directory* (created if needed), each atomically; return the paths."""
+    """Write *files* into *directory* (created if needed), each atomically; return the paths.
+
+    The text comes from events that were sanitised when they were appended; it is redacted
+    once more all the same (a legacy record, text joined from two fields), as every writer
+    of event-derived text is (`journal.sanitizer`).
+    """
+    from journal.redaction import Redactor
+
+    redactor = Redactor()
     directory.mkdir(parents=True, exist_ok=True)
     out = []
     for name, text in files.items():
         path = directory / name
-        write_atomic(path, text.encode("utf-8"))
+        write_atomic(path, redactor.redact_text(text)[0].encode("utf-8"))
         out.append(path)
     return out

@@ -69,7 +69,8 @@ SPANS_KEPT = 32
 SPAN_GAP = 2000
 #: The plugin's slash command that injects an earlier session's context (hands its crash over).
 RESUME_COMMAND = "agent-journal:resume"
-# One- or two-word replies that say nothing about the work ("yes", "go on", "thanks!").
+# Replies of up to three words that say nothing about the work ("yes", "go on", "thanks!").
+_TRIVIAL_CHARS = 40
 _TRIVIAL = frozenset("""yes y no n ok okay k sure go continue proceed next thanks thank you thx done
     please do it that fine great good perfect right correct lgtm ship on ahead again retry""".split())
 
@@ -164,6 +165,8 @@ class SessionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     spans: list[list[int]] = []
     #: Something ran (a tool call, an agent) since the last user turn opened.
     turn_ran: bool = False
+    #: Some call in flight has ``asked`` set (spares the hot path a scan when none has).
+    asking: bool = False
     #: How the crash of the current run was handed over ("dismissed", "resumed"), by whom, when.
     handed: str = ""
     handed_seq: int = 0
@@ -312,6 +315,8 @@ def _on_prompt(state: State, event: Event, view: Any) -> None:
 
 def substantive(prompt: str) -> bool:
     """True unless *prompt* is a bare acknowledgement ("yes", "continue", "thanks!")."""
+    if len(prompt) > _TRIVIAL_CHARS:
+        return True  # the common case, decided without splitting words
     words = [w.strip(".,!?;:'\"()").lower() for w in prompt.split()]
     words = [w for w in words if w]
     return bool(words) and not (len(words) <= 3 and all(w in _TRIVIAL for w in words))
@@ -354,9 +359,10 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
     if rec.ended:
         return  # a hook that lost the race with SessionEnd: the session is over, nothing flies
     flying = rec.in_flight
-    if flying:
+    if rec.asking:
         for key in [k for k, c in flying.items() if c.asked and c.agent == agent]:
             del flying[key]  # its thread moved on without it: the permission was denied
+        rec.asking = any(c.asked for c in flying.values())
     flying[view.tool_use_id] = ToolCall(tool, summarise_tool(tool, view.tool_input), event.seq, event.ts, agent)
     if len(flying) > IN_FLIGHT_KEPT:
         del flying[next(iter(flying))]
@@ -375,7 +381,7 @@ def _on_permission_request(state: State, event: Event, view: ToolView) -> None:
             if view.denied:
                 del rec.in_flight[key]
             else:
-                call.asked = True
+                call.asked = rec.asking = True
             return
 
 
@@ -580,7 +586,7 @@ def _on_checkpoint(state: State, event: Event, view: Any) -> None:
 
 SESSIONS = Projection(
     name="sessions",
-    version=2,
+    version=3,
     record_type=SessionRecord,
     meta_type=SessionsMeta,
     handlers={

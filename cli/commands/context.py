@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import click
 from cli.commands.projections import at_option, json_option, with_views
 from cli.errors import translate_errors
 from cli.output import emit_json
+from projections.actions import SESSION_ENV
 from projections.context import DEFAULT_MAX_CHARS, recovery_context, session_context
 from projections.liveness import Liveness
 from projections.memory_files import context_files, write_context_files
@@ -42,10 +44,12 @@ def context(obj: Any, session_id: str | None, max_chars: int | None, write_dir: 
             as_json: bool) -> None:
     """Print the recovery context: what earlier sessions left unfinished.
 
-    Most important first: crashed or interrupted sessions (last prompts, the tool
-    call in flight, files, last checkpoint), orphaned agents and how to continue
-    them, related and recent sessions. Never longer than --max-chars; whole lines
-    only, and it says what was left out.
+    Most important first: sessions running now in another window, crashed or
+    interrupted sessions nobody picked up (last prompts, the tool call in flight,
+    files, last checkpoint), orphaned and blocked agents and how to continue them,
+    related, previous and recent sessions. Never longer than --max-chars; whole
+    lines only, and its last line says what was left out and how to list it. Run
+    inside a Claude Code session ($CLAUDE_CODE_SESSION_ID), that session is left out.
 
     \b
     Examples:
@@ -59,7 +63,11 @@ def context(obj: Any, session_id: str | None, max_chars: int | None, write_dir: 
         if session_id:
             text = session_context(views, live, find_session(views, session_id), max_chars=cap)
         else:
-            text = recovery_context(views, live, max_chars=cap)[0]
+            # Run from inside a Claude Code session (its Bash tool, the skill), the session
+            # itself is not "running in another window": it is left out, as at its start.
+            own = next((os.environ[n] for n in SESSION_ENV if os.environ.get(n)), None)
+            own = own if own and views.sessions.records.record(own) is not None else None
+            text = recovery_context(views, live, session_id=own, max_chars=cap)[0]
         return text, context_files(views, live, max_chars=cap) if write_dir is not None else {}
 
     text, files = with_views(obj, at, build)

@@ -179,7 +179,8 @@ def _status_cell(row: dict[str, Any]) -> str:
 def _show_text(snap: dict[str, Any], related: list[dict[str, Any]]) -> None:
     rec = snap["record"]
     click.echo(f"session    {snap['id']}")
-    click.echo(f"status     {snap['status']}" + (" (interrupted)" if snap["interrupted"] else "")
+    running = f", running now (Claude Code pid {snap['process']['pid']})" if snap["running"] else ""
+    click.echo(f"status     {snap['status']}{running}" + (" (interrupted)" if snap["interrupted"] else "")
                + (" (archived)" if snap["archived"] else ""))
     handed = snap["handed_over"]
     if handed:

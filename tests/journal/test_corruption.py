@@ -513,6 +513,9 @@ def test_peek_seq_reads_damaged_lines() -> None:
 
 def test_records_longer_than_a_read_chunk(journal_dir: Path, kit) -> None:
     """Lines of 1.5-3 MiB (over the reader's 1 MiB chunk) read back whole; damage after them is exact."""
+    Journal.open(journal_dir)
+    # Size limits above the biggest string, so that every record is stored whole.
+    (journal_dir / "config.json").write_text('{"limits": {"max_string": 4000000, "max_event": 8000000}}')
     journal = Journal.open(journal_dir, durability="flush", max_record_bytes=8 * 1024 * 1024)
     sizes = [10, 1_500_000, 20, 3_000_000, 30, 2_200_000, 40, 50]
     for i, size in enumerate(sizes, 1):

@@ -96,7 +96,9 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
             shutil.rmtree(root, ignore_errors=True)
             root = tmp_path / f"journal-{run}"
             Journal.open(root)
-            (root / "config.json").write_text('{"segment_bytes": 4194304}')  # rolls every few batches
+            # Rolls every few batches; size limits above the biggest payload, which must come back whole.
+            (root / "config.json").write_text('{"segment_bytes": 4194304, '
+                                              '"limits": {"max_string": 2000000, "max_event": 4000000}}')
             acked.clear()
             markers.clear()
         durability = "fsync" if run % 2 == 0 else "flush"

@@ -298,8 +298,8 @@ SECRETS: list[Case] = [
         f'{{\n  "auths": {{\n    "registry.example.com": {{\n      "auth": "{DOCKER_AUTH}"\n    }}\n  }}\n}}',
         ((DOCKER_AUTH, "token"),),
     ),
-    Case("~/.pypirc", f"[pypi]\nusername = __token__\npassword = {PYPI}\n", ((PYPI, "password"),)),
-    Case("vault login", f"vault login --token {VAULT}", ((VAULT, "token"),)),
+    Case("~/.pypirc", f"[pypi]\nusername = __token__\npassword = {PYPI}\n", ((PYPI, "pypi_token"),)),
+    Case("vault login", f"vault login --token {VAULT}", ((VAULT, "vault_token"),)),
     Case(
         "curl basic auth",
         f"curl -u deploy:{CURL_PASSWORD} https://ci.example.com/api/v1/builds",

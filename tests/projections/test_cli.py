@@ -216,3 +216,39 @@ def test_commands_are_registered() -> None:
     assert isinstance(cli, click.Group)
     for name in ("sessions", "show", "timeline", "save", "resume", "archive", "rebuild", "agents", "agent", "context"):
         assert name in cli.commands
+
+
+def test_dismiss_marks_undoes_and_refuses_what_is_not_unfinished(jdir: Path) -> None:
+    out = run(jdir, "dismiss", "7710", "--reason", "redone").stdout
+    assert out.startswith("Dismissed session 771073e4") and "agent-journal dismiss --undo 771073e4" in out
+    assert "crashed (dismissed)" in run(jdir, "sessions").stdout
+    assert "## Crashed session" not in run(jdir, "context").stdout
+    result = run(jdir, "dismiss", "7744", code=1)
+    assert "session 77447ded is ended and was not interrupted; there is nothing to dismiss" in result.output
+    assert "no session or agent matches 'zz'" in run(jdir, "dismiss", "zz", code=1).output
+    doc = run_json(jdir, "dismiss", "--undo", "7710")
+    assert doc["undo"] is True and doc["sessions"] == [CRASHED]
+    assert "## Crashed session 771073e4" in run(jdir, "context").stdout
+    assert "nothing to undo" in run(jdir, "dismiss", "--undo", "7710", code=1).output
+    audit = [json.loads(line) for line in run(jdir, "log", "--type", "journal.dismissed", "--json").stdout.splitlines()]
+    assert [(e["data"]["sessions"], e["data"].get("undo", False)) for e in audit] == [([CRASHED], False),
+                                                                                       ([CRASHED], True)]
+    assert audit[0]["data"]["reason"] == "redone"
+
+
+def test_a_running_session_is_shown_as_running_and_context_leaves_out_its_own_session(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from journal import Journal, NewEvent
+    from projections.liveness import proc_probe
+
+    root = tmp_path / "j"
+    me = {"process": {"pid": os.getpid(), "start": proc_probe(os.getpid()) or ""}, "project_dir": "/p"}
+    Journal.open(root, durability="flush").append_many([
+        NewEvent("SessionStart", {"source": "startup", "cwd": "/p", "_journal": me}, "run-1"),
+        NewEvent("UserPromptSubmit", {"prompt": "refactor checkout"}, "run-1"),
+    ])
+    assert f"running now (Claude Code pid {os.getpid()})" in run(root, "show", "run-1").stdout
+    assert "running now" in run(root, "sessions").stdout
+    assert "## Running now in another window: session run-1" in run(root, "context").stdout
+    monkeypatch.setenv("CLAUDE_CODE_SESSION_ID", "run-1")
+    assert "Running now in another window" not in run(root, "context").stdout

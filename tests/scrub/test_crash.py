@@ -29,7 +29,8 @@ from journal import Journal
 from tests.compaction.observe import history
 from tests.scrub.leaky import SECRET, build, leaks
 
-#: How many times a scrub of the leaky journal reaches each point (counted once, by hand).
+#: At least how many times a scrub of the leaky journal reaches each point (counted once,
+#: by hand; a point reached fewer times than a test asks fails that test: "not killed").
 REACHED = {"scrub_staged_file": 16, "archive_tmp": 21, "archive_index": 21, "scrub_staged": 1,
            "scrub_before_commit": 1, "scrub_committed": 1, "swap_step": 60, "scrub_swapped": 1}
 FIXED = [("scrub_staged_file", 1), ("scrub_staged_file", 8), ("scrub_staged_file", 16), ("archive_tmp", 1),
@@ -69,11 +70,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any], lis
     return base / "leaky", old, new
 
 
-def test_the_points_are_reached_as_counted(pair: Any, tmp_path: Path) -> None:
+def test_the_child_scrubs_when_nothing_kills_it(pair: Any, tmp_path: Path) -> None:
     src, _, new = pair
     root = tmp_path / "journal"
     shutil.copytree(src, root)
-    proc = _run(root, f"swap_step:{REACHED['swap_step'] + 1}")
+    proc = _run(root, "swap_step:1000000")
     assert proc.returncode == 0, proc.stderr
     assert history(Journal.open(root, create=False)) == new and not leaks(root)
 
