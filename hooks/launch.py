@@ -234,6 +234,10 @@ def run(stdin: object, stdout: object) -> None:
             from hooks.index_job import start_index_update
 
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT)
+        # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
+        from journal.ship_state import maybe_start_auto_ship
+
+        maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
         source = payload.get("source")
