@@ -95,6 +95,12 @@ WRITERS: dict[tuple[str, str], str] = {
     ("projections/search_index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
     ("hooks/render.py", "log_error("): _LOG,
+    ("journal/ship_state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
+    ("journal/ship_state.py", "fd = os.open(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
+    ("journal/ship_state.py", "log_error("): _LOG,
+    ("journal/shipping.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
+    ("journal/shipping.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
+    ("cli/commands/ship.py", "log_error("): _LOG,
 }
 
 
