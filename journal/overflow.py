@@ -187,9 +187,9 @@ def _count_loss(directory: Path, templates: list[bytes], size: int) -> None:
     os.rename(tmp, path)
 
 
-def pending(root: Path) -> list[Path]:
-    """The parked record files of the journal at *root*, oldest first."""
-    directory = overflow_dir(root)
+def pending(root: Path, directory: Path | None = None) -> list[Path]:
+    """The parked record files of the journal at *root* (in its *directory*, if known), oldest first."""
+    directory = directory or overflow_dir(root)
     if directory is None:
         return []
     try:
@@ -199,10 +199,10 @@ def pending(root: Path) -> list[Path]:
     return [directory / n for n in names]
 
 
-def take_losses(root: Path) -> tuple[dict[str, Any] | None, Path | None]:
+def take_losses(root: Path, directory: Path | None = None) -> tuple[dict[str, Any] | None, Path | None]:
     """The counted losses of the journal at *root* and the file holding them (delete it once
     they are recorded in the journal), or ``(None, None)``."""
-    directory = overflow_dir(root)
+    directory = directory or overflow_dir(root)
     if directory is None:
         return None, None
     path = directory / LOST_FILE

@@ -44,7 +44,7 @@ from journal.layout import (
     write_manifest,
 )
 from journal.locking import JournalLock
-from journal.overflow import DISK_FULL, take_losses
+from journal.overflow import DISK_FULL, overflow_dir, take_losses
 from journal.overflow import cleanup as cleanup_overflow
 from journal.overflow import pending as overflow_pending
 from journal.segments import (
@@ -278,12 +278,13 @@ class Writer:
             if size and _read_at(fd, size - 1, 1) != b"\n":
                 size = self._repair_tail(fd, size, path)
             last = tail_seq(fd, size, first) if size else first - 1
-            spooled, spool_files = self._collect_spool(fd, size, path)
+            overflow = overflow_dir(self.root)  # None (one stat) unless a full disk parked events
+            spooled, spool_files = self._collect_spool(fd, size, path, overflow)
             out: list[bytes] = []
             for line, src in spooled:
                 last += 1
                 out.append(renumber(line, last, src))
-            lost, lost_file = take_losses(self.root)
+            lost, lost_file = take_losses(self.root, overflow) if overflow is not None else (None, None)
             lost_seq = 0
             if lost is not None:  # events a full disk cost earlier: said in the log itself
                 last += 1
@@ -446,14 +447,16 @@ class Writer:
         finally:
             os.close(fd)
 
-    def _collect_spool(self, fd: int, size: int, active: Path) -> tuple[list[tuple[bytes, str]], list[Path]]:
+    def _collect_spool(self, fd: int, size: int, active: Path,
+                       overflow: Path | None = None) -> tuple[list[tuple[bytes, str]], list[Path]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
         spool_dir = self.root / SPOOL_DIR
         try:
             files = [spool_dir / n for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
         except FileNotFoundError:
             files = []
-        files += overflow_pending(self.root)  # parked while the disk was full: same names, same order
+        if overflow is not None:
+            files += overflow_pending(self.root, overflow)  # parked while the disk was full: same names, same order
         if not files:
             return [], []
         files.sort(key=lambda f: f.name)
