@@ -252,8 +252,9 @@ def run(stdin: object, stdout: object) -> None:
 
     if name == "SessionStart" and session:
         source = payload.get("source")
+        files_for = _files_project(config, payload) if config_problem is None else None
         out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",
-                      (_files_project(config, payload) or "") if config_problem is None else "")
+                      *([files_for] if files_for else []))
         if out:
             for seq in out.get("consumed", []):
                 record.append_event(
