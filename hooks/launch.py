@@ -249,6 +249,10 @@ def run(stdin: object, stdout: object) -> None:
 
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
                                refresh_project=files_for)
+        # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
+        from journal.ship_state import maybe_start_auto_ship
+
+        maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
         source = payload.get("source")

@@ -108,6 +108,7 @@ SCHEMA: dict[str, Any] = {
     "projections": {"stale_after": _NUMBER},
     "retention": {"older_than": (str, int, float), "max_bytes": (int, type(None)), "auto": bool,
                   "every": (str, int, float), "archive": bool},
+    "ship": {"url": str, "auto": bool, "every": (str, int, float), "batch": int},
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
                dict: "an object", type(None): "null"}

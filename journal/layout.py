@@ -63,6 +63,7 @@ __all__ = [
     "read_manifest",
     "write_manifest",
     "new_manifest",
+    "ensure_journal_id",
     "log_error",
 ]
 
@@ -347,6 +348,25 @@ def read_manifest(root: Path) -> dict[str, Any]:
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     """Atomically replace the manifest (the commit point of rolls, repairs and compactions)."""
     write_atomic(root / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
+
+
+def ensure_journal_id(root: Path, lock_timeout: float = 10.0) -> str:
+    """The journal's stable id from the manifest, made (once, under the append lock) if it has none.
+
+    Every journal made since ids exist has one from `new_manifest`; this is for older
+    manifests. Shipping files rows under this id, so it must never change.
+    """
+    journal_id = read_manifest(root).get("journal_id")
+    if isinstance(journal_id, str) and journal_id:
+        return journal_id
+    from journal.locking import JournalLock  # imports this module: only when needed
+
+    with JournalLock(root / LOCK_FILE, lock_timeout):
+        manifest = read_manifest(root)  # again, under the lock: another process may have made it
+        if not (isinstance(manifest.get("journal_id"), str) and manifest["journal_id"]):
+            manifest["journal_id"] = os.urandom(8).hex()
+            write_manifest(root, manifest)
+        return str(manifest["journal_id"])
 
 
 def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:

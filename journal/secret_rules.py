@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Rule", "RULES"]
+__all__ = ["Rule", "RULES", "discord_bot_id"]
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _WORD = _ALNUM | {"_"}
@@ -57,7 +57,7 @@ def _has_digit_and_letter(start: int) -> Callable[[str], bool]:
     return valid
 
 
-def _discord_bot(token: str) -> bool:
+def discord_bot_id(token: str) -> bool:
     # The first part is the bot's user id (a decimal snowflake) in base64.
     head = token.split(".", 1)[0]
     try:
@@ -86,8 +86,7 @@ RULES = (
          valid=_has_digit_and_letter(2)),
     Rule("sendgrid_api_key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])", ".", ("SG.",)),
     Rule("mailgun_key", r"key-[0-9a-f]{32}(?![A-Za-z0-9])", "-", ("key-",), valid=_has_digit_and_letter(4)),
-    Rule("discord_bot_token", r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])",
-         ".", (".",), left=_B64, valid=_discord_bot),
+
     Rule("discord_webhook", r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<s>[A-Za-z0-9_-]{60,}+)",
          "/", ("/api/webhooks/",), left=frozenset(), group="s"),
     Rule("telegram_bot_token", r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])", ":", (":AA",),

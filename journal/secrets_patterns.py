@@ -41,7 +41,7 @@ from journal.secret_heuristics import (
     lazy,
     value_is_secret,
 )
-from journal.secret_rules import RULES
+from journal.secret_rules import RULES, discord_bot_id
 from journal.secret_scan import Detector, span
 
 TYPE_CHECKING = False
@@ -169,6 +169,21 @@ def _resolve_glued_p(m: re.Match[str], s: str, scan: Scan) -> Span | None:
     return "password", start, end
 
 
+def _resolve_discord_bot(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+    # The regex starts at the first "." (a literal, so the scan for it is fast) and takes
+    # the 6-character middle part and the signature; the user id part, base64 of a
+    # decimal snowflake, is read leftwards here: 24-26 characters starting with M, N or O.
+    end = m.start()
+    start = end
+    while start > 0 and end - start < 27 and s[start - 1] in _TOKEN:
+        start -= 1
+    if not 24 <= end - start <= 26 or s[start] not in "MNO" or (start and s[start - 1] in _B64_CHARS):
+        return None
+    token = s[start : m.end()]
+    return ("discord_bot_token", start, m.end()) if discord_bot_id(token) else None
+
+
+_B64_CHARS = _TOKEN | {"+", "/", "."}
 _TRAILING_PUNCT = ".,;:!?)]}"
 
 
@@ -380,15 +395,19 @@ DETECTORS = (
         lower=True,
         left=_WORD,
     ),
-    Detector(r"""-p["']?(?P<s>[^\s"'-][^\s"']*+)""", _resolve_glued_p, "-", ("-p",), left=_TOKEN),
+    Detector(r"""-p["']?(?P<s>[^\s"'-][^\s"']*+)""", _resolve_glued_p, "-", _GLUED_P_CLIENTS, left=_TOKEN),
     Detector(
-        r"(?:password|passwd|passphrase|pwd|pw)(?:[ \t]++(?:for|of|to|on)[ \t]++[^\s]{1,60}+)?[ \t]++"
+        r"p(?:ass(?:word|wd|phrase)|wd|w)(?:[ \t]++(?:for|of|to|on)[ \t]++[^\s]{1,60}+)?[ \t]++"
         r"(?:is|was)[ \t]++(?:now[ \t]++|still[ \t]++|set[ \t]++to[ \t]++)?[\"'`]?(?P<s>[^\s\"'`]{4,}+)",
         _resolve_prose_password,
         "w",
         ("pass", "pwd", "pw "),
         lower=True,
         left=_WORD,
+    ),
+    # Discord bot tokens: <user id, base64>.<6>.<27-38>, found from the first dot.
+    Detector(
+        r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",)
     ),
     Detector(
         r"""(?:-u|--user)(?:[ \t]++|=)["']?(?P<u>[^\s:"'@]++):(?P<s>[^\s"']++)""",

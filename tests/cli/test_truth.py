@@ -100,7 +100,7 @@ def _corrupt_a_middle_record(jdir: Path) -> None:
     segment.write_bytes(b"\n".join(lines))
 
 
-@pytest.mark.parametrize("words", [["sessions"], ["agents"], ["context"], ["timeline", "7744"], ["show", "7710"]],
+@pytest.mark.parametrize("words", [["sessions"], ["agents"], ["context"], ["timeline", "7744"], ["show", "7710"], ["stats"]],
                          ids=" ".join)
 def test_a_read_that_skips_damage_says_so_once(jdir: Path, words: list[str]) -> None:
     _corrupt_a_middle_record(jdir)

@@ -247,6 +247,17 @@ def test_ordinary_days_leave_no_false_alarms(week: Week) -> None:
     for s in (s_build, s_save, s_bg, s_deny):
         week.not_unfinished(ctx, s, "ended cleanly earlier this week")
     week.sound()
+
+    week.day("wednesday: /agent-journal:timeline with no argument")
+    before = len(sc.api.model_requests)
+    s_tl, result = week.run("/agent-journal:timeline")
+    requests = sc.requests_since(before)
+    week.expect(bool(requests) and "Shell command failed" not in result.stdout,
+                "`/agent-journal:timeline` with no argument failed", result.stdout)
+    expansion = requests[0].first_user_text if requests else ""
+    for needle in ("Usage:", "Missing argument"):
+        week.says_not(expansion, needle, "a slash command given no argument answers helpfully")
+    week.sound()
     week.finish()
 
 
@@ -403,7 +414,21 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
                 "an old crash is not reported in one line", ctx)
     ctx = week.cli("context").stdout
     week.expect(section_of(ctx, s_c4).startswith("## Crashed session"), "a recent crash is not reported in full", ctx)
-    week.cli("dismiss", s_c4[:8])
+    week.sound()
+
+    week.day("friday: /agent-journal:resume of the crash, from inside Claude")
+    before = len(sc.api.model_requests)
+    s_pick, result = week.run(f"/agent-journal:resume {s_c4[:8]}")
+    requests = sc.requests_since(before)
+    expansion = requests[0].first_user_text if requests else ""
+    week.expect(bool(requests), "`/agent-journal:resume` did not reach the model", result.stdout)
+    week.says(expansion, c4, "/agent-journal:resume gives Claude the crashed session's prompt")
+    week.says(expansion, "time.sleep(30)", "/agent-journal:resume gives Claude the call in flight")
+    # What follows Claude Code's <command-name>/agent-journal:resume</command-name> tags.
+    week.says_not(expansion.rpartition("</command-args>")[2], "/agent-journal:resume",
+                  "/agent-journal:resume does not tell Claude to run /agent-journal:resume")
+    ctx = week.look().context
+    week.not_unfinished(ctx, s_c4, "handed over by /agent-journal:resume")
     week.sound()
 
     week.day("saturday: /agent-journal:sessions from inside Claude")
@@ -413,7 +438,7 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     requests = sc.requests_since(before)
     listing = requests[0].first_user_text if requests else ""
     week.expect(bool(requests), "`/agent-journal:sessions` did not reach the model", result.stdout)
-    for s, mark in ((s_c2, "picked up"), (s_c3, "dismissed"), (s_c4, "dismissed")):
+    for s, mark in ((s_c2, "picked up"), (s_c3, "dismissed"), (s_c4, "picked up")):
         lines = [line for line in listing.splitlines() if s[:8] in line]
         week.expect(any(mark in line for line in lines), f"/agent-journal:sessions does not list {s[:8]} as {mark}",
                     listing)
@@ -421,7 +446,7 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
 
     week.day("saturday: nothing unfinished is left")
     ctx = week.look().context
-    for s in (s_w1, s_c1, s_c2, s_c3, s_c4, s_list):
+    for s in (s_w1, s_c1, s_c2, s_c3, s_c4, s_pick or "", s_list):
         week.not_unfinished(ctx, s, "ended or handed over")
     week.says_not(ctx, "another window", "nothing runs in another window")
     week.sound()
@@ -477,6 +502,10 @@ def test_compactions_and_a_second_install_change_nothing(week: Week) -> None:
     week.expect(week.cli("context").stdout == before_ctx, "`agent-journal context` changed with compaction",
                 before_ctx + "\n---- after ----\n" + week.cli("context").stdout)
     week.expect(week.cli_json("sessions", "--all") == before_sessions, "`sessions` changed with compaction")
+    last = str(json.loads(week.cli("verify", "--json").stdout)["last_seq"])
+    for args in (("context",), ("sessions", "--all", "--json")):
+        week.expect(week.cli(*args, "--at", last).stdout == week.cli(*args).stdout,
+                    f"`{' '.join(args)} --at {last}` (the last seq) differs from the live view after compaction")
     timeline = week.cli("timeline", sessions[0]).stdout
     week.says(timeline, "part0.py", "the timeline of a compacted session (from the archive)")
     ctx = week.look().context

@@ -64,6 +64,22 @@ PATHOLOGICAL: dict[str, Callable[[int], str]] = {
     "markers": lambda n: repeat_to("[REDACTED:token:0123abcd]", n),
     "tokens back to back": lambda n: repeat_to("ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3", n),
     "plain text": lambda n: repeat_to("the quick brown fox jumps over the lazy dog. ", n),
+    # The vendor formats of journal.secret_rules and the prose and mysql detectors.
+    "twilio prefix run": lambda n: repeat_to("SK0123456789abcdef", n),
+    "sendgrid dots": lambda n: repeat_to("SG.abcdefghij.", n),
+    "discord-like run": lambda n: repeat_to("M" * 30 + ".", n),
+    "discord segments": lambda n: repeat_to("MTAxMjM0NTY3ODkwMTIzNDU2.abcdef.", n),
+    "telegram digits": lambda n: repeat_to("1234567890:A", n),
+    "telegram run": lambda n: repeat_to("0" * 9 + ":AA", n),
+    "glued -p": lambda n: repeat_to("mysql -pa ", n),
+    "glued -p chain": lambda n: repeat_to("-pa-", n),
+    "prose passwords": lambda n: repeat_to("my password is password is ", n),
+    "prose password for": lambda n: repeat_to("password for x ", n),
+    "base64 pem run": lambda n: repeat_to("LS0tLS1CRUdJTi", n),
+    "ssws run": lambda n: repeat_to("SSWS ", n),
+    "vault dots": lambda n: repeat_to("hvs.", n),
+    "age prefix": lambda n: repeat_to("AGE-SECRET-KEY-1", n),
+    "dapi hex": lambda n: repeat_to("dapi0123456789abcdef", n),
 }
 
 
