@@ -34,10 +34,10 @@ def session_start(root: Path, session_id: str, source: str, project: str = "") -
     journal = _journal(root)
     _register(root)
     max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
-    also = None
-    if project and write_dir_of(journal.config.extra):
-        def also(views: Any, live: Any) -> None:
-            keep_fresh(journal, project, views, live)
+    def refresh(views: Any, live: Any) -> None:
+        keep_fresh(journal, project, views, live)  # never raises: one errors.log line
+
+    also = refresh if project and write_dir_of(journal.config.extra) else None
     text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars, also=also)
     return {"context": text, "consumed": list(consumed)}
 
