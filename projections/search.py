@@ -7,7 +7,7 @@ rows), ranks with BM25 (text and path columns), and returns hits grouped by sess
 
 Ranking cost grows with the number of matching documents (FTS5 scores every match),
 so a query matching more than `RANK_WINDOW` documents is ranked among its newest
-`RANK_WINDOW` matches (the result says so: ``matches`` against ``ranked``); narrow it
+`RANK_WINDOW` matches (the result says so: ``more``); narrow it
 with more words or a filter to reach older ones. `search_projects` fans a query out
 over every registered journal (`journal.registry`) and merges the hits by score.
 
@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from journal.errors import JournalError
 from projections.errors import ProjectionError, UnknownId
 from projections.ids import resolve_prefix
 from projections.projects import project_of
 from projections.search_docs import KINDS
-from projections.search_index import IndexBusy, connect, ensure_index, index_path, rebuild_index
+from projections.search_index import IndexBusy, SearchIndexError, connect, ensure_index, index_path, rebuild_index
 from projections.timeref import parse_duration, parse_time, ts_text
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: At most this many matching documents are ranked (the newest ones).
-RANK_WINDOW = 5000
+RANK_WINDOW = 2000
 DEFAULT_LIMIT = 20
 _MARK = ("**", "**")
 _SNIPPET_TOKENS = 16
@@ -179,7 +180,8 @@ def search(
     now: float | None = None,
 ) -> dict[str, Any]:
     """Search one journal. Returns ``{"query", "journal", "project", "indexed_seq",
-    "matches", "ranked", "hits": [...], "index": {...}}``, hits best first.
+    "matches", "ranked", "more", "hits": [...], "index": {...}}``, hits best first;
+    ``matches`` is None (and ``more`` true) when over `RANK_WINDOW` documents match.
 
     *query* may be empty when *file* is given ("which sessions touched this file"): the
     hits are then the newest first.
@@ -202,27 +204,41 @@ def search(
         raise
     except sqlite3.DatabaseError as e:
         if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            raise
+            raise SearchIndexError(f"the search index {path} stayed locked: {e}") from e
         # Damage found while reading (the open-time checks passed): rebuild, once.
         status = rebuild_index(journal)
         status.rebuilt = f"damaged index: {e}"
-        total, rows, seq = _query(path, *args)
+        try:
+            total, rows, seq = _query(path, *args)
+        except sqlite3.Error as again:
+            raise SearchIndexError(f"cannot read the search index {path}: {again}") from again
     project, root = project_of(journal.root), str(journal.root)
     return {
         "query": query,
         "journal": root,
         "project": project,
         "indexed_seq": seq,
-        "matches": total,
-        "ranked": min(total, RANK_WINDOW),
+        "matches": total,  # None: more than RANK_WINDOW
+        "ranked": RANK_WINDOW if total is None else total,
+        "more": total is None,
         "hits": [_hit(row, project, root) for row in rows],
         "index": {"events_folded": status.events, "rebuilt": status.rebuilt, "stale": status.stale}
         if status is not None else {},
     }
 
 
+def _window(conn: sqlite3.Connection, expr: str) -> tuple[int | None, int]:
+    """``(matching documents, lowest rowid to rank)``: all of them when there are at most
+    `RANK_WINDOW` (counted), else the newest `RANK_WINDOW` (not counted: ``None``)."""
+    beyond = conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                          (expr, RANK_WINDOW)).fetchone()
+    if beyond is not None:
+        return None, beyond[0] + 1
+    return conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expr,)).fetchone()[0], 0
+
+
 def _query(path: Path, query: str, session: str | None, agent: str | None, kinds: tuple[str, ...],
-           cutoff: str | None, file: str | None, limit: int) -> tuple[int, list[tuple[Any, ...]], int]:
+           cutoff: str | None, file: str | None, limit: int) -> tuple[int | None, list[tuple[Any, ...]], int]:
     """``(matching documents, ranked rows, indexed seq)`` of one index file."""
     conn = connect(path, readonly=True)
     try:
@@ -238,11 +254,7 @@ def _query(path: Path, query: str, session: str | None, agent: str | None, kinds
         if agent:
             parts.append("agent : " + _quote(agent.strip()) + "*")
         expr = " AND ".join(parts)
-        total = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expr,)).fetchone()[0]
-        floor = 0
-        if total > RANK_WINDOW:
-            floor = conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                                 (expr, RANK_WINDOW - 1)).fetchone()[0]
+        total, floor = _window(conn, expr)
         sql = _SELECT
         args: list[Any] = [expr, floor]
         if cutoff:
@@ -275,6 +287,7 @@ def search_projects(journals: Iterable[Journal], query: str = "", *, limit: int 
     hits: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     searched = matches = 0
+    more = False
     for journal in journals:
         try:
             result = search(journal, query, limit=limit, **filters)
@@ -289,13 +302,15 @@ def search_projects(journals: Iterable[Journal], query: str = "", *, limit: int 
             errors.append({"journal": str(journal.root), "error": str(e)})
             continue
         searched += 1
-        matches += result["matches"]
+        matches += result["ranked"]
+        more |= result["more"]
         hits.extend(result["hits"])
     if query.strip():
         hits.sort(key=lambda h: (-h["score"], h["ts"]))
     else:
         hits.sort(key=lambda h: h["ts"], reverse=True)
-    return {"query": query, "projects": searched, "matches": matches, "hits": hits[:limit], "errors": errors}
+    return {"query": query, "projects": searched, "matches": None if more else matches, "ranked": matches,
+            "more": more, "hits": hits[:limit], "errors": errors}
 
 
 def group_hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -350,7 +365,7 @@ def related_from_index(
     try:
         path, _ = ensure_index(journal, wait=0, max_lag=MAX_LAG)
         conn = connect(path, readonly=True)
-    except (IndexBusy, OSError, sqlite3.Error) as e:
+    except (JournalError, OSError, sqlite3.Error) as e:
         _say_once(f"search index unavailable ({e}); related sessions found by keyword overlap instead")
         return None
     try:
@@ -359,11 +374,7 @@ def related_from_index(
         row = conn.execute("SELECT id FROM sessions WHERE sid = ?", (target.id,)).fetchone()
         if row is not None:
             expr += f" NOT sess : s{row[0]}"
-        total = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expr,)).fetchone()[0]
-        floor = 0
-        if total > RANK_WINDOW:
-            floor = conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                                 (expr, RANK_WINDOW - 1)).fetchone()[0]
+        _, floor = _window(conn, expr)
         rows = conn.execute(
             "SELECT s.sid, s.project, d.text, d.path, d.seq, rank FROM fts JOIN docs d ON d.id = fts.rowid "
             "JOIN sessions s ON s.id = d.sess WHERE fts MATCH ? AND fts.rowid >= ? AND d.seq <= ? "

@@ -45,11 +45,11 @@ def _print(result: dict[str, Any], all_projects: bool) -> None:
     groups = group_hits(hits)
     if hits:
         more = ""
-        if result.get("matches", 0) > len(hits):
-            more = f" ({result['matches']:,} matching documents; best {len(hits)} shown"
-            if result.get("ranked", result["matches"]) < result["matches"]:
-                more += f", ranked among the newest {result['ranked']:,}"
-            more += ")"
+        if result.get("more"):
+            more = (f" (over {result['ranked']:,} matching documents: the newest {result['ranked']:,} were ranked; "
+                    "add words or filters to reach older ones)")
+        elif (result.get("matches") or 0) > len(hits):
+            more = f" ({result['matches']:,} matching documents; best {len(hits)} shown)"
         click.echo(f"{len(hits)} hits in {len(groups)} sessions for {what}{more}")
     for group in groups:
         where = f"  {project_of(Path(group['journal']))}" if all_projects else ""

@@ -208,3 +208,16 @@ def test_compaction_keeps_what_search_finds_even_when_it_drops_events(tmp_path: 
     report = compact(j, older_than="0s", archive=False, now=2e9, probe=lambda pid: None)
     assert report.sessions and j.manifest()["epoch"] > epoch
     assert {q: hits_of(search(j, q)) for q in before} == before
+
+
+def test_a_query_matching_more_than_the_window_ranks_its_newest_matches(journal: Journal,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import projections.search as search_module
+
+    everything = search(journal, "cart OR invoice OR checkout", limit=100)
+    assert everything["more"] is False and everything["matches"] == everything["ranked"] > 3
+    newest = sorted(h["first_seq"] for h in everything["hits"])[-3:]
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 3)
+    capped = search(journal, "cart OR invoice OR checkout", limit=100)
+    assert capped["more"] is True and capped["matches"] is None and capped["ranked"] == 3
+    assert sorted(h["first_seq"] for h in capped["hits"]) == newest
