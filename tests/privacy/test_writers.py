@@ -95,6 +95,12 @@ WRITERS: dict[tuple[str, str], str] = {
     ("projections/search_index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
     ("hooks/render.py", "log_error("): _LOG,
+    ("journal/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
+    ("journal/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
+    ("journal/overflow.py", 'self.fd = os.open(directory / "lock"'): "overflow spool lock: " + _NO_EVENT_TEXT,
+    ("journal/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
+    "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
+    ("journal/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
     ("journal/ship_state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
     ("journal/ship_state.py", "fd = os.open(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
     ("journal/ship_state.py", "log_error("): _LOG,
