@@ -367,10 +367,15 @@ def recovery_context(
             shown.add(previous.id)
     if not worth and not always:
         return "", consumed
-    recent = [rec for rec in window if rec.id not in shown][:RECENT_SHOWN]
-    if recent:
-        packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
-                        noun="recent sessions", cmd="agent-journal sessions")
+    rest = [rec for rec in window if rec.id not in shown]
+    recent = rest[:RECENT_SHOWN]
+    more = len(rest) - len(recent)
+    if len(window) >= WINDOW:
+        # Sessions older than the window are counted, not read, so the cost stays flat.
+        in_window = {rec.id for rec in window} | ({current.id} if current is not None else set())
+        more += max(0, len(views.sessions.records) - len(in_window) - len(shown - in_window))
+    packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
+                    noun="earlier sessions", cmd="agent-journal sessions --all", more=more)
     return packer.text(), consumed
 
 
