@@ -24,15 +24,25 @@ def _journal(root: Path):  # type: ignore[no-untyped-def]
     return Journal.open(root, create=False)
 
 
-def session_start(root: Path, session_id: str, source: str) -> dict[str, Any]:
-    """``{"context": markdown or "", "consumed": [resume request seqs]}`` for a starting session."""
+def session_start(root: Path, session_id: str, source: str, project: str = "") -> dict[str, Any]:
+    """``{"context": markdown or "", "consumed": [resume request seqs]}`` for a starting session.
+
+    With ``context.write_dir`` set, the @import files in *project* are refreshed from the
+    same fold (`projections.memory_files.keep_fresh`)."""
     from projections.context import session_start_context
+    from projections.memory_files import keep_fresh, write_dir_of
 
     journal = _journal(root)
     _register(root)
     max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
+
+    def refresh(views: Any, live: Any) -> None:
+        keep_fresh(journal, project, views, live)  # never raises: one errors.log line
+
+    also = refresh if project and write_dir_of(journal.config.extra) else None
     notice = disk_full_notice(journal)
-    text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars - len(notice))
+    text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars - len(notice),
+                                           also=also)
     if notice:
         text = notice + ("\n" + text if text else "")
     return {"context": text, "consumed": list(consumed)}
@@ -94,14 +104,14 @@ def precompact(root: Path, session_id: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``render.py session-start ROOT SESSION SOURCE`` | ``render.py precompact ROOT SESSION``."""
+    """``render.py session-start ROOT SESSION SOURCE [PROJECT]`` | ``render.py precompact ROOT SESSION``."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 4 and args[0] == "session-start":
-        out = session_start(Path(args[1]), args[2], args[3])
+    if len(args) in (4, 5) and args[0] == "session-start":
+        out = session_start(Path(args[1]), *args[2:])
     elif len(args) == 3 and args[0] == "precompact":
         out = precompact(Path(args[1]), args[2])
     else:
-        print("usage: render session-start ROOT SESSION SOURCE | precompact ROOT SESSION", file=sys.stderr)
+        print("usage: render session-start ROOT SESSION SOURCE [PROJECT] | precompact ROOT SESSION", file=sys.stderr)
         return 2
     sys.stdout.write(json.dumps(out, ensure_ascii=False))
     return 0

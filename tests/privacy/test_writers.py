@@ -65,8 +65,11 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
     + _FROM_SEGMENTS,
-    ("projections/memory_files.py", "write_atomic(path, redactor.redact_text(text)"): "context --write files: "
+    ("projections/memory_files.py", "write_atomic(path, _redacted(text))"): "context --write files: "
     "folded from sanitised events, and redacted again before writing",
+    ("projections/memory_files.py", "write_atomic(path, data)"): "context.write_dir files (the hooks' refresh): "
+    "as context --write, redacted again by _redacted",
+    ("projections/memory_files.py", "log_error("): _LOG,
     ("projections/compaction.py", "log_error("): _LOG,
     ("projections/runner.py", "log_error("): _LOG,
     ("hooks/digest.py", "write_atomic(state_file,"): "digest state: a transcript path and offsets",
