@@ -60,6 +60,8 @@ class JournalContext:
             if self._journal.config_problem is not None and not create:
                 # Reading goes on with the defaults; a write still fails, naming the key.
                 click.echo(f"warning: {self._journal.config_problem} (using the defaults)", err=True)
+            for notice in self._journal.notices:
+                click.echo(f"warning: {notice}", err=True)
         return self._journal
 
     def report_withheld(self) -> None:

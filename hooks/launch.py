@@ -53,7 +53,7 @@ def _render(kind: str, *args: str) -> dict | None:
     signal.setitimer(signal.ITIMER_REAL, RENDER_TIMEOUT)
     try:
         if kind == "session-start":
-            return render.session_start(Path(args[0]), args[1], args[2])
+            return render.session_start(Path(args[0]), *args[1:])
         return render.precompact(Path(args[0]), args[1])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -132,6 +132,17 @@ def _export_environment(project: object) -> None:
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def _files_project(config: object, payload: dict) -> str | None:
+    """The project whose ``context.write_dir`` files the render or SessionEnd job refreshes
+    (None when the key is not set: a dict lookup, nothing more)."""
+    section = getattr(config, "extra", {}).get("context")
+    if not isinstance(section, dict) or not section.get("write_dir"):
+        return None
+    from hooks.record import project_dir_for
+
+    return project_dir_for(payload)
 
 
 def _cap(text: str, limit: int = CONTEXT_HARD_CAP) -> str:
@@ -229,11 +240,15 @@ def run(stdin: object, stdout: object) -> None:
         # Retention: a due compaction starts detached; this hook never waits for it.
         from journal.retention import maybe_start_auto_compaction
 
-        if not maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT):
-            # The search index is updated lazily, never on Pre/PostToolUse: here, detached.
+        compacting = maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
+        # The search index is updated lazily, never on Pre/PostToolUse: here, detached, in
+        # one job with the refresh of the context.write_dir files (when that is set).
+        files_for = _files_project(config, payload) if config_problem is None else None
+        if not compacting or files_for:
             from hooks.index_job import start_index_update
 
-            start_index_update(root, python=_compaction_python, code_root=CODE_ROOT)
+            start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
+                               refresh_project=files_for)
         # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
         from journal.ship_state import maybe_start_auto_ship
 
@@ -241,7 +256,9 @@ def run(stdin: object, stdout: object) -> None:
 
     if name == "SessionStart" and session:
         source = payload.get("source")
-        out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup")
+        files_for = _files_project(config, payload) if config_problem is None else None
+        out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",
+                      *([files_for] if files_for else []))
         if out:
             for seq in out.get("consumed", []):
                 record.append_event(

@@ -24,7 +24,8 @@ TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook'
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Mapping
 
-__all__ = ["HookInput", "NewEvent", "read_input", "journal_dir_for", "build_event", "append_event", "MAX_STDIN"]
+__all__ = ["HookInput", "NewEvent", "read_input", "journal_dir_for", "project_dir_for", "build_event", "append_event",
+           "MAX_STDIN"]
 
 #: Payloads larger than this are not parsed (the hook records their size and head).
 MAX_STDIN = 32 * 1024 * 1024
@@ -136,8 +137,9 @@ def salvage_ids(raw: bytes) -> dict[str, str]:
     return out
 
 
-def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> Path:
-    """The journal of the project the hook fired in ($CLAUDE_PROJECT_DIR, else the payload's cwd)."""
+def project_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The project the hook fired in: $CLAUDE_PROJECT_DIR, else the git top level of the
+    payload's cwd (None when neither is known)."""
     env = os.environ if environ is None else environ
     project = env.get("CLAUDE_PROJECT_DIR")
     cwd = (payload or {}).get("cwd")
@@ -145,7 +147,13 @@ def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str
         from journal.location import find_project_root
 
         project = str(find_project_root(Path(cwd)))
-    return resolve_journal_dir(project_dir=project, environ=env)
+    return project or None
+
+
+def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The journal of the project the hook fired in (`project_dir_for`)."""
+    env = os.environ if environ is None else environ
+    return resolve_journal_dir(project_dir=project_dir_for(payload, env), environ=env)
 
 
 class RedactionUnavailable(Exception):

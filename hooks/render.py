@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,61 @@ def _journal(root: Path):  # type: ignore[no-untyped-def]
     return Journal.open(root, create=False)
 
 
-def session_start(root: Path, session_id: str, source: str) -> dict[str, Any]:
-    """``{"context": markdown or "", "consumed": [resume request seqs]}`` for a starting session."""
+def session_start(root: Path, session_id: str, source: str, project: str = "") -> dict[str, Any]:
+    """``{"context": markdown or "", "consumed": [resume request seqs]}`` for a starting session.
+
+    With ``context.write_dir`` set, the @import files in *project* are refreshed from the
+    same fold (`projections.memory_files.keep_fresh`)."""
     from projections.context import session_start_context
+    from projections.memory_files import keep_fresh, write_dir_of
 
     journal = _journal(root)
     _register(root)
     max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
-    text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars)
+
+    def refresh(views: Any, live: Any) -> None:
+        keep_fresh(journal, project, views, live)  # never raises: one errors.log line
+
+    also = refresh if project and write_dir_of(journal.config.extra) else None
+    notice = disk_full_notice(journal)
+    text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars - len(notice),
+                                           also=also)
+    if notice:
+        text = notice + ("\n" + text if text else "")
     return {"context": text, "consumed": list(consumed)}
+
+
+#: Losses to a full disk are shown at SessionStart for this long after they happened.
+DROPPED_SHOWN_FOR = 7 * 86400
+
+
+def disk_full_notice(journal: Any, now: float | None = None) -> str:
+    """A line for the top of the context when a full disk cost or still holds back events."""
+    from journal.overflow import status
+    from projections.text import parse_ts
+
+    now = time.time() if now is None else now
+    lines = []
+    recent = [d for d in journal.manifest().get("dropped") or []
+              if isinstance(d, dict) and now - parse_ts(str(d.get("last_ts") or "")) < DROPPED_SHOWN_FOR]
+    if recent:
+        events = sum(int(d.get("events", 0)) for d in recent)
+        types: dict[str, int] = {}
+        for d in recent:
+            for name, n in (d.get("types") or {}).items():
+                types[name] = types.get(name, 0) + int(n)
+        kinds = ", ".join(f"{n} {name}" for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4])
+        lines.append(f"**Agent Journal: a full disk cost {events} recorded event(s)** "
+                     f"({str(recent[0].get('first_ts', ''))[:16]} to {str(recent[-1].get('last_ts', ''))[:16]} UTC"
+                     + (f": {kinds}" if kinds else "") + "); the history around then is incomplete "
+                     "(`agent-journal verify` lists the losses).")
+    waiting = status(journal.root)
+    if waiting["pending_events"] or waiting["lost_events"]:
+        lines.append(f"**Agent Journal: the disk is full.** {waiting['pending_events']} event(s) wait in "
+                     f"{waiting['dir']} until there is space"
+                     + (f"; {waiting['lost_events']} did not fit and are lost" if waiting["lost_events"] else "")
+                     + ".")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _register(root: Path) -> None:
@@ -57,14 +104,14 @@ def precompact(root: Path, session_id: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``render.py session-start ROOT SESSION SOURCE`` | ``render.py precompact ROOT SESSION``."""
+    """``render.py session-start ROOT SESSION SOURCE [PROJECT]`` | ``render.py precompact ROOT SESSION``."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 4 and args[0] == "session-start":
-        out = session_start(Path(args[1]), args[2], args[3])
+    if len(args) in (4, 5) and args[0] == "session-start":
+        out = session_start(Path(args[1]), *args[2:])
     elif len(args) == 3 and args[0] == "precompact":
         out = precompact(Path(args[1]), args[2])
     else:
-        print("usage: render session-start ROOT SESSION SOURCE | precompact ROOT SESSION", file=sys.stderr)
+        print("usage: render session-start ROOT SESSION SOURCE [PROJECT] | precompact ROOT SESSION", file=sys.stderr)
         return 2
     sys.stdout.write(json.dumps(out, ensure_ascii=False))
     return 0

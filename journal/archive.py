@@ -25,10 +25,20 @@ import os
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from journal.codec import check_line, crc32
-from journal.layout import ARCHIVE_DIR, ensure_subdir, open_private, read_manifest, read_private, write_atomic
+from journal.damage import Damage
+from journal.errors import CorruptRecord, JournalError
+from journal.layout import (
+    ARCHIVE_DIR,
+    ensure_subdir,
+    log_error,
+    open_private,
+    read_manifest,
+    read_private,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from journal.events import Event
@@ -244,8 +254,17 @@ def load_index(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return json.loads(read_private(path))  # type: ignore[no-any-return]
 
 
-def read_archive_lines(root: Path, entry: dict[str, Any], members: list[list[int]] | None = None) -> Iterator[bytes]:
-    """The record lines (without ``\\n``) of an archive file, or of some of its members."""
+def read_archive_lines(
+    root: Path,
+    entry: dict[str, Any],
+    members: list[list[int]] | None = None,
+    on_damage: Callable[[Damage], None] | None = None,
+) -> Iterator[bytes]:
+    """The record lines (without ``\\n``) of an archive file, or of some of its members.
+
+    A damaged gzip stream raises `CorruptRecord`, or with *on_damage*, is reported
+    there and read as far as it goes (each member of about 1 MiB is a fresh start).
+    """
     path = root / ARCHIVE_DIR / entry["name"]
     fd = open_private(path, os.O_RDONLY)
     try:
@@ -256,23 +275,37 @@ def read_archive_lines(root: Path, entry: dict[str, Any], members: list[list[int
             spans = [(m[0], m[1]) for m in members]
         for offset, length in spans:
             blob = os.pread(fd, length, offset)
-            raw = _inflate(blob)
+            raw, problem = _inflate(blob)
             lines = raw.split(b"\n")
-            lines.pop()
+            lines.pop()  # b"" after the last line; a cut-off line where the stream broke
             yield from lines
+            if problem is not None:
+                damage = Damage("damaged_archive", str(path), offset + problem[0], None,
+                                f"archive gzip stream is damaged ({problem[1]}); "
+                                f"{len(lines)} records before it were read, the rest of this part is skipped")
+                if on_damage is None:
+                    raise CorruptRecord(str(damage), file=str(path), offset=damage.offset)
+                on_damage(damage)
     finally:
         os.close(fd)
 
 
-def _inflate(blob: bytes) -> bytes:
-    """Every gzip member in *blob*, inflated and joined."""
+def _inflate(blob: bytes) -> tuple[bytes, tuple[int, str] | None]:
+    """Every gzip member in *blob*, inflated and joined, and where and why inflating stopped
+    early (None if it did not): what inflated before the damage is kept."""
     out = []
-    while blob:
+    at = 0
+    while at < len(blob):
         d = zlib.decompressobj(31)
-        out.append(d.decompress(blob))
-        out.append(d.flush())
-        blob = d.unused_data
-    return b"".join(out)
+        try:
+            out.append(d.decompress(blob[at:]))
+            out.append(d.flush())
+        except zlib.error as e:
+            return b"".join(out), (at, str(e))
+        if not d.eof:
+            return b"".join(out), (at, "the stream ends early")
+        at = len(blob) - len(d.unused_data)
+    return b"".join(out), None
 
 
 def read_archived(
@@ -283,12 +316,17 @@ def read_archived(
     session: str | None = None,
     agent: str | None = None,
     manifest: dict[str, Any] | None = None,
+    on_damage: Callable[[Damage], None] | None = None,
 ) -> Iterator[Event]:
     """Archived events with ``from_seq <= seq <= to_seq`` (of *session* / *agent* if given), in seq order.
 
     A seq archived twice (a replacement record compacted again later) yields the
-    oldest version: the original event.
+    oldest version: the original event. A damaged archive (missing, unreadable index,
+    broken gzip stream) is reported to *on_damage* (else to ``errors.log``) and what is
+    readable is still returned.
     """
+    if on_damage is None:
+        on_damage = _log_damage(root)
     from journal.events import EVENT_DECODER
 
     manifest = read_manifest(root) if manifest is None else manifest
@@ -297,7 +335,16 @@ def read_archived(
     for rank, entry in enumerate(sorted(manifest.get("archive", []), key=lambda e: (e["epoch"], e["name"]))):
         if entry["last_seq"] < from_seq or entry["first_seq"] > last:
             continue
-        index = load_index(root, entry)
+        try:
+            index = load_index(root, entry)
+            members_list = index["members"]
+            if not isinstance(members_list, list):
+                raise ValueError("no member list")
+        except (OSError, ValueError, KeyError, TypeError, JournalError) as e:
+            on_damage(Damage("damaged_archive", str(root / ARCHIVE_DIR / entry["name"]), -1, None,
+                             f"its index cannot be read ({e}); its {entry.get('count', '?')} archived "
+                             f"events (seq {entry['first_seq']}-{entry['last_seq']}) are not shown"))
+            continue
         wanted = range(len(index["members"]))
         picks: set[int] | None = None
         for table, key in (("sessions", session), ("agents", agent)):
@@ -309,7 +356,8 @@ def read_archived(
             if (picks is None or i in picks) and index["members"][i][3] >= from_seq and index["members"][i][2] <= last
         ]
         if members:
-            streams.append(_decoded(root, entry, members, rank, from_seq, last, session, agent, EVENT_DECODER))
+            streams.append(_decoded(root, entry, members, rank, from_seq, last, session, agent, EVENT_DECODER,
+                                    on_damage))
     seen = -1
     for seq, _, event in heapq.merge(*streams):
         if seq == seen:
@@ -318,17 +366,32 @@ def read_archived(
         yield event
 
 
+def _log_damage(root: Path) -> Callable[[Damage], None]:
+    def note(damage: Damage) -> None:
+        log_error(root, "damaged_archive", str(damage), file=damage.file, offset=damage.offset)
+
+    return note
+
+
 def _decoded(root: Path, entry: dict[str, Any], members: list[list[int]], rank: int, first: int,
-             last: float, session: str | None, agent: str | None, decoder: Any) -> Iterator[tuple[int, int, Any]]:
-    for line in read_archive_lines(root, entry, members):
-        if not check_line(line):
-            continue  # verify_archive reports damage; a reader skips it like the tolerate mode
-        event = decoder.decode(line)
-        if event.seq < first or event.seq > last:
-            continue
-        if (session is not None and event.session != session) or (agent is not None and event.agent != agent):
-            continue
-        yield event.seq, rank, event
+             last: float, session: str | None, agent: str | None, decoder: Any,
+             on_damage: Callable[[Damage], None]) -> Iterator[tuple[int, int, Any]]:
+    try:
+        for line in read_archive_lines(root, entry, members, on_damage):
+            if not check_line(line):
+                continue  # verify_archive reports damage; a reader skips it like the tolerate mode
+            try:
+                event = decoder.decode(line)
+            except Exception:  # a valid CRC over bytes that are not an event: skip it like a bad one
+                continue
+            if event.seq < first or event.seq > last:
+                continue
+            if (session is not None and event.session != session) or (agent is not None and event.agent != agent):
+                continue
+            yield event.seq, rank, event
+    except (OSError, JournalError) as e:
+        on_damage(Damage("damaged_archive", str(root / ARCHIVE_DIR / entry["name"]), -1, None,
+                         f"the archive cannot be read ({getattr(e, 'strerror', None) or e}); its events are not shown"))
 
 
 def verify_archive(root: Path, manifest: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -341,6 +404,9 @@ def verify_archive(root: Path, manifest: dict[str, Any] | None = None) -> list[d
             data = read_private(path)
         except FileNotFoundError:
             problems.append({"archive": entry["name"], "problem": "missing"})
+            continue
+        except (OSError, JournalError) as e:
+            problems.append({"archive": entry["name"], "problem": f"cannot be read: {getattr(e, 'strerror', None) or e}"})
             continue
         if len(data) != entry.get("bytes") or "%08x" % crc32(data) != entry.get("crc32"):
             problems.append({"archive": entry["name"], "problem": "size or CRC does not match the manifest"})

@@ -25,7 +25,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: this module is on t
 if TYPE_CHECKING:
     from typing import Any, Mapping
 
-__all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "check_document", "CONFIG_FILE", "SCHEMA"]
+__all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "check_document", "check_write_dir", "CONFIG_FILE",
+           "SCHEMA"]
 
 CONFIG_FILE = "config.json"
 DURABILITY_MODES = ("fsync", "flush")
@@ -103,7 +104,7 @@ SCHEMA: dict[str, Any] = {
     "lock_timeout": _NUMBER,
     "redaction": {"patterns": list, "allow": list, "salt": str},
     "limits": {"max_string": int, "max_event": int},
-    "context": {"max_chars": int, "old_crash_after": (str, int, float)},
+    "context": {"max_chars": int, "old_crash_after": (str, int, float), "write_dir": str},
     "projections": {"stale_after": _NUMBER},
     "retention": {"older_than": (str, int, float), "max_bytes": (int, type(None)), "auto": bool,
                   "every": (str, int, float), "archive": bool},
@@ -136,6 +137,25 @@ def _describe(kinds: Any) -> str:
     return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
 
 
+def check_write_dir(value: str) -> str | None:
+    """What is wrong with ``context.write_dir`` (None: nothing). It names a directory inside
+    the project, relative to it: the file can come from a cloned repository, so an absolute
+    path, ``~`` or a ``..`` that could leave the project is refused here, and a symbolic
+    link on the way is refused where the files are written (`projections.memory_files`)."""
+    shown = json.dumps(value)[:60]
+    if not value.strip() or "\0" in value:
+        return f'"context.write_dir" must name a directory inside the project, got {shown}'
+    if value.startswith(("/", "~")):
+        return (f'"context.write_dir" must be relative to the project directory (e.g. ".claude/memory"), '
+                f"got {shown}")
+    if ".." in value.split("/"):
+        return f'"context.write_dir" must not leave the project directory (".."), got {shown}'
+    return None
+
+
+_VALUE_CHECKS = {("context", "write_dir"): check_write_dir}
+
+
 def check_document(doc: Mapping[str, Any]) -> list[str]:
     """Problems with the keys and value types of a config.json object, one line each
     (empty for a sound one). Values of the engine's own settings are checked by `load_config`."""
@@ -154,6 +174,10 @@ def check_document(doc: Mapping[str, Any]) -> list[str]:
                     problems.append(_nearest(str(sub), spec, f"{key}."))
                 elif not _type_ok(subvalue, kinds):
                     problems.append(f'"{key}.{sub}" must be {_describe(kinds)}, got {json.dumps(subvalue)[:60]}')
+                elif (key, sub) in _VALUE_CHECKS:
+                    problem = _VALUE_CHECKS[key, sub](subvalue)
+                    if problem:
+                        problems.append(problem)
     return problems
 
 

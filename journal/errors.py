@@ -16,6 +16,7 @@ __all__ = [
     "InvalidEvent",
     "JournalPermissionError",
     "ConfigError",
+    "InvalidManifest",
 ]
 
 
@@ -55,3 +56,7 @@ class JournalPermissionError(JournalError):
 
 class ConfigError(JournalError):
     """The journal's config file or an override holds an invalid value."""
+
+
+class InvalidManifest(JournalError):
+    """``manifest.json`` is not valid JSON or not a manifest (it is rebuilt from the segments)."""

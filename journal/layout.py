@@ -32,7 +32,7 @@ import stat
 from pathlib import Path
 
 from journal.codec import now_ts
-from journal.errors import JournalError, JournalPermissionError
+from journal.errors import InvalidManifest, JournalError, JournalPermissionError
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
@@ -323,26 +323,61 @@ def new_manifest() -> dict[str, Any]:
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    """The journal's manifest; a missing one reads as empty."""
+    """The journal's manifest; a missing one reads as empty.
+
+    Checks the shape every user of it relies on (the full schema is
+    `journal.manifest`'s, off the hook path) and raises `InvalidManifest` otherwise;
+    `journal.manifest_rebuild` makes a new one from the segments.
+    """
     path = root / MANIFEST_FILE
     try:
-        raw = path.read_bytes()
+        raw = read_private(path)
     except FileNotFoundError:
         return new_manifest() | {"journal_id": ""}
     try:
         doc = json.loads(raw)
     except ValueError as e:
-        raise JournalError(
-            f"{path} is not valid JSON ({e}); run `agent-journal verify --repair tolerate` to rebuild it"
-        ) from e
-    if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
-        raise JournalError(
-            f"{path} is not a journal manifest; run `agent-journal verify --repair tolerate` to rebuild it"
-        )
+        raise InvalidManifest(f"{path} is not valid JSON ({e})") from e
+    problem = _manifest_problem(doc)
+    if problem:
+        raise InvalidManifest(f"{path} is not a valid manifest: {problem}")
     doc.setdefault("compacted", [])
     doc.setdefault("lost", [])
     doc.setdefault("epoch", 0)
-    return doc
+    return doc  # type: ignore[no-any-return]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _manifest_problem(doc: Any) -> str | None:
+    """What is wrong with the parts of a manifest that readers and writers index into."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    if not isinstance(doc.get("segments"), list):
+        return "no segments list"
+    for i, entry in enumerate(doc["segments"]):
+        if not isinstance(entry, dict):
+            return f"segments[{i}] is not an object"
+        name = entry.get("name")
+        if not isinstance(name, str) or segment_first_seq(name) is None:
+            return f"segments[{i}].name is missing or not a segment name"
+        for key in ("first_seq", "last_seq", "count", "bytes"):
+            if not _is_int(entry.get(key)):
+                return f"segments[{i}].{key} is missing or not a count"
+    for key in ("compacted", "lost"):
+        ranges = doc.get(key, [])
+        if not isinstance(ranges, list) or not all(
+            isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and _is_int(r[1]) for r in ranges
+        ):
+            return f"{key} is not a list of [first, last] seq ranges"
+    if not _is_int(doc.get("epoch", 0)):
+        return "epoch is not a count"
+    for key in ("archive", "swap"):
+        if not isinstance(doc.get(key) or [], list) or not all(isinstance(e, dict) for e in doc.get(key) or []):
+            return f"{key} is not a list of objects"
+    return None
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:

@@ -19,20 +19,17 @@ projection caches to rebuild.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from journal.codec import check_line, encode_record, peek_seq
-from journal.errors import JournalError
+from journal.errors import InvalidManifest
 from journal.layout import (
     LOCK_FILE,
-    MANIFEST_FILE,
     fsync_dir,
     list_segments,
     log_error,
-    new_manifest,
     open_private,
     read_manifest,
     read_private,
@@ -44,7 +41,7 @@ from journal.locking import JournalLock
 from journal.reader import Damage, Reader, RecoveryMode
 from journal.segments import quarantine, repair_tail, seal_info
 
-__all__ = ["RepairReport", "repair"]
+__all__ = ["RepairReport", "RepairPreview", "repair", "preview_repair"]
 
 
 @dataclass
@@ -62,11 +59,14 @@ class RepairReport:
     resealed: list[str] = field(default_factory=list)
     #: Temporary files of writers that died before renaming them (paths in the journal).
     removed: list[str] = field(default_factory=list)
+    #: What was wrong with an invalid manifest this repair rebuilt, else None.
+    manifest_rebuilt: str | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.torn_tail_bytes or self.dropped_records or self.salvaged_records or self.lost
-                    or self.quarantined or self.truncated_at or self.resealed or self.removed)
+                    or self.quarantined or self.truncated_at or self.resealed or self.removed
+                    or self.manifest_rebuilt)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,7 +80,55 @@ class RepairReport:
             "truncated_at": self.truncated_at,
             "resealed": self.resealed,
             "removed": self.removed,
+            "manifest_rebuilt": self.manifest_rebuilt,
         }
+
+
+@dataclass
+class RepairPreview:
+    """What a repair in *mode* would take out of the live journal, before it runs.
+
+    ``damaged`` counts the damaged records (corrupt, duplicate, torn, missing); ``intact``
+    the readable events it would set aside too (only ``point-in-time`` does: everything
+    after the first damage), with their seq range.
+    """
+
+    mode: str
+    damaged: int = 0
+    intact: int = 0
+    intact_seqs: list[int] | None = None
+    findings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "damaged": self.damaged, "intact": self.intact,
+                "intact_seqs": self.intact_seqs, "findings": self.findings}
+
+    def __str__(self) -> str:
+        text = f"{self.mode} repair: {self.damaged} damaged record(s) set aside to quarantine/"
+        if self.intact:
+            first, last = self.intact_seqs or [0, 0]
+            text += (f", and {self.intact} intact event(s) after the first damage (seq {first}-{last}) "
+                     "with them")
+        return text
+
+
+def preview_repair(root: Path, mode: RecoveryMode | str) -> RepairPreview:
+    """What `repair` in *mode* would remove from the journal at *root* (reads only)."""
+    mode = RecoveryMode(mode)
+    preview = RepairPreview(mode.value)
+    manifest = read_manifest(root)
+    damage = [d for d in _scan(root, manifest) if d.kind not in ("gap", "salvaged")]
+    preview.damaged = len(damage)
+    preview.findings = [str(d) for d in damage[:20]]
+    stale = _stale(root, manifest)
+    if mode is RecoveryMode.POINT_IN_TIME and (damage or stale):
+        reader = Reader(root, RecoveryMode.POINT_IN_TIME, lambda d: None, manifest=manifest)
+        kept = max((e.seq for e in reader.events()), default=0)  # it stops at the first damage (or gap)
+        after = [e.seq for e in Reader(root, RecoveryMode.TOLERATE, lambda d: None, manifest=manifest).events()
+                 if e.seq > kept]
+        preview.intact = len(after)
+        preview.intact_seqs = [after[0], after[-1]] if after else None
+    return preview
 
 
 def _scan(root: Path, manifest: dict[str, Any]) -> list[Damage]:
@@ -126,8 +174,8 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
         try:
             manifest = read_manifest(root)
             rebuilt = False
-        except JournalError:
-            manifest = _rebuild_manifest(root, report)
+        except InvalidManifest as e:
+            manifest = _rebuild_manifest(root, report, str(e))
             rebuilt = True
         damage = _scan(root, manifest)
         # A sealed segment cut short at a line boundary, or emptied, reads without a
@@ -187,21 +235,13 @@ def _remove_dead_temporaries(root: Path) -> list[str]:
     return removed
 
 
-def _rebuild_manifest(root: Path, report: RepairReport) -> dict[str, Any]:
-    """A manifest made from the segments on disk, replacing an unreadable one (kept in quarantine/).
+def _rebuild_manifest(root: Path, report: RepairReport, problem: str) -> dict[str, Any]:
+    """A manifest made from the segments on disk, replacing an invalid one (kept in quarantine/)."""
+    from journal.manifest_rebuild import rebuild_manifest
 
-    Every segment but the last, and a read-only last one, is sealed. The lost and
-    compacted ranges the old manifest held are gone: a later gap is recorded as lost.
-    """
-    path = root / MANIFEST_FILE
-    report.quarantined.append(str(quarantine(root, f"{MANIFEST_FILE}.{time.time_ns()}.unreadable", read_private(path))))
-    manifest = new_manifest()
-    segments = list_segments(root)
-    for i, (first, segment) in enumerate(segments):
-        if i < len(segments) - 1 or not os.stat(segment).st_mode & 0o200:
-            manifest["segments"].append(seal_info(segment, first))
-            report.resealed.append(segment.name)
-    return manifest
+    report.manifest_rebuilt = rebuild_manifest(root, problem)
+    report.resealed.extend(s["name"] for s in read_manifest(root)["segments"])
+    return read_manifest(root)
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:

@@ -53,12 +53,12 @@ from journal.layout import (
     list_segments,
     open_private,
     read_manifest,
+    temp_writer_pid,
     write_manifest,
 )
 from journal.locking import JournalLock
 from journal.scrub_match import Matcher, ScrubError
 from journal.scrub_stage import (
-    CACHE_DIR,
     SCRUB_SUFFIX,
     Change,
     other_files,
@@ -205,14 +205,20 @@ def _scan_other(root: Path, matcher: Matcher, plan: _Plan, rel: str, kind: str, 
         plan.errors = scan_growing(root, rel, kind, matcher, stage=stage, records=False)
         return
     if kind in ("cache", "temporary"):
-        # Derived or never committed: deleted when they hold the secret. Projection caches
-        # go anyway at the commit (the new epoch makes them stale); they are remade on use.
+        # Derived data, or never committed. Every binary cache goes at the commit (the new
+        # epoch makes them stale anyway; a database such as the search index may hold the
+        # secret split across its pages or in free pages, where no byte search finds it);
+        # they are remade on use. A text (JSON) cache file or a temporary file goes when it
+        # holds the secret, and so does the temporary file of a writer that died (as
+        # `verify --repair` removes them); locks stay. Only holders are reported.
+        if rel.endswith(".lock"):
+            return
         try:
             data = (root / rel).read_bytes()
         except OSError:
             return
         n = matcher.scrub_text(data, json_lines=False)[2] if matcher.held_in(data) else 0
-        if n or (kind == "cache" and rel.endswith(".msgpack") and "/" not in rel[len(CACHE_DIR) + 1 :]):
+        if n or (kind == "cache" and not rel.endswith(".json")) or (kind == "temporary" and _dead_writer(root / rel)):
             plan.files.append(Change(rel, kind, 0, n, action="delete"))
         return
     records = kind in ("spool", "quarantine")
@@ -220,6 +226,20 @@ def _scan_other(root: Path, matcher: Matcher, plan: _Plan, rel: str, kind: str, 
                        json_lines=records or rel.endswith((".json", ".jsonl", ".log")))
     if change is not None:
         plan.files.append(change)
+
+
+def _dead_writer(path: Path) -> bool:
+    """True if *path* is a `journal.layout.temp_path` file whose writer no longer runs."""
+    pid = temp_writer_pid(path)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def _discard(plan: _Plan) -> None:

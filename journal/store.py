@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from journal.compaction import CompactionResult, Plan
     from journal.events import Event
     from journal.reader import Damage, RecoveryMode
-    from journal.recovery import RepairReport
+    from journal.recovery import RepairPreview, RepairReport
     from journal.scrub import ScrubResult
     from journal.verify import VerifyReport
 
@@ -54,8 +54,11 @@ class Journal:
         #: refuses to write: a broken file may hold the user's redaction rules), else None.
         self.config_problem = config_problem
         self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
+        #: Things worth telling the user once (e.g. an invalid manifest was rebuilt).
+        self.notices: list[str] = []
         #: Told of damage found by every read of this journal that names no ``on_damage``
-        #: (the CLI warns once on stderr); projections read through it too.
+        #: (the CLI warns once on stderr); projections read through it too. A damaged
+        #: archive goes here as well (with no sink at all, to ``errors.log``).
         self.on_damage: Callable[[Damage], None] | None = None
 
     @classmethod
@@ -79,11 +82,16 @@ class Journal:
             except OSError as e:
                 raise JournalPermissionError(f"cannot open journal directory {path}: {e.strerror or e}") from e
         try:
-            config = load_config(path, environ, **overrides)
+            journal = cls(path, load_config(path, environ, **overrides))
         except ConfigError as e:
             # Reading goes on with the defaults (the caller may warn); writing refuses.
-            return cls(path, load_config(None, environ, **overrides), str(e))
-        return cls(path, config)
+            journal = cls(path, load_config(None, environ, **overrides), str(e))
+        from journal.manifest import ensure_manifest  # msgspec: never on the hook's path
+
+        notice = ensure_manifest(path, lock_timeout=journal.config.lock_timeout)
+        if notice is not None:
+            journal.notices.append(notice)
+        return journal
 
     # -- writing -------------------------------------------------------------------
 
@@ -133,15 +141,17 @@ class Journal:
         reader = Reader(self.root, mode, on_damage or self.on_damage)
         if not archived or not reader.manifest.get("archive"):
             return reader.events(from_seq, to_seq)
-        return self._with_archive(reader, from_seq, to_seq)
+        return self._with_archive(reader, from_seq, to_seq, on_damage or self.on_damage)
 
-    def _with_archive(self, reader: Any, from_seq: int, to_seq: int | None) -> Iterator[Event]:
+    def _with_archive(self, reader: Any, from_seq: int, to_seq: int | None,
+                      on_damage: Callable[[Damage], None] | None) -> Iterator[Event]:
         import heapq
 
         from journal.archive import read_archived
 
         live = ((e.seq, 1, e) for e in reader.events(from_seq, to_seq))
-        old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest))
+        old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest,
+                                                    on_damage=on_damage))
         seen = -1
         for seq, _, event in heapq.merge(old, live):
             if seq != seen:  # on a tie the archived original (0) comes first and wins
@@ -159,7 +169,8 @@ class Journal:
         """Only the archived events (of *session* / *agent* if given), in seq order."""
         from journal.archive import read_archived
 
-        return read_archived(self.root, from_seq, to_seq, session=session, agent=agent)
+        return read_archived(self.root, from_seq, to_seq, session=session, agent=agent,
+                             on_damage=self.on_damage)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest: sealed segments, compacted and lost ranges, journal id, epoch."""
@@ -186,9 +197,19 @@ class Journal:
 
     def verify(self) -> VerifyReport:
         """Check every record and segment; report, never fix."""
+        from journal.manifest import ensure_manifest
         from journal.verify import verify
 
+        notice = ensure_manifest(self.root, lock_timeout=self.config.lock_timeout)  # derived data: rebuilt
+        if notice is not None:
+            self.notices.append(notice)
         return verify(self.root, lock_timeout=self.config.lock_timeout)
+
+    def repair_preview(self, mode: RecoveryMode | str) -> RepairPreview:
+        """What `repair` in *mode* would set aside: damaged records, and intact events with them."""
+        from journal.recovery import preview_repair
+
+        return preview_repair(self.root, mode)
 
     def repair(self, mode: RecoveryMode | str) -> RepairReport:
         """Fix damage in *mode* (tolerate, salvage, point-in-time); evidence is quarantined."""

@@ -42,6 +42,11 @@ class VerifyReport:
     archive: list[dict[str, Any]] = field(default_factory=list)
     #: A compaction committed but its renames were interrupted (readers already see its result).
     pending_swap: bool = False
+    #: Events a full disk cost (the manifest's ``dropped`` entries: count, bytes, types, when).
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    #: Events parked on another filesystem while the disk is full, not merged yet
+    #: (`journal.overflow.status`): pending and counted-lost events, and where.
+    overflow: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +79,9 @@ class VerifyReport:
             "leftovers": self.leftovers,
             "archive": self.archive,
             "pending_swap": self.pending_swap,
+            "dropped": self.dropped,
+            "dropped_events": sum(int(d.get("events", 0)) for d in self.dropped),
+            "overflow": self.overflow,
         }
 
 
@@ -83,6 +91,12 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
     manifest = read_manifest(root)
     report.compacted = [list(r) for r in manifest.get("compacted", [])]
     report.lost = [list(r) for r in manifest.get("lost", [])]
+    report.dropped = [dict(d) for d in manifest.get("dropped") or [] if isinstance(d, dict)]
+    from journal.overflow import status
+
+    waiting = status(root)
+    if waiting["pending_events"] or waiting["lost_events"]:
+        report.overflow = waiting
     segments = list_segments(root)
     # A compaction that committed but did not finish its renames: its staged files are the
     # segments (journal.compaction; the next compaction finishes the renames).

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from journal.codec import check_line, encode_data, encode_record, now_ts, renumber
 from journal.config import JournalConfig
-from journal.errors import InvalidEvent, JournalError, LockTimeout, RecordTooLarge
+from journal.errors import InvalidEvent, InvalidManifest, JournalError, LockTimeout, RecordTooLarge
 from journal.layout import (
     LOCK_FILE,
     SEGMENTS_DIR,
@@ -44,6 +44,9 @@ from journal.layout import (
     write_manifest,
 )
 from journal.locking import JournalLock
+from journal.overflow import DISK_FULL, overflow_dir, take_losses
+from journal.overflow import cleanup as cleanup_overflow
+from journal.overflow import pending as overflow_pending
 from journal.segments import (
     _TAIL,
     _fdatasync,
@@ -106,6 +109,14 @@ def sanitized(event: NewEvent) -> NewEvent:
     """
     event._sanitized = True
     return event
+
+
+def _read_overflow(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        return os.read(fd, os.fstat(fd).st_size + 1)
+    finally:
+        os.close(fd)
 
 
 def _reject_constant(name: str) -> None:
@@ -205,18 +216,40 @@ class Writer:
 
         If the lock is busy past *lock_timeout* and *spool_on_timeout* is set, the
         events go to a spool file instead (durably) and ``[]`` is returned: the next
-        append merges them, in order, so nothing is lost.
+        append merges them, in order, so nothing is lost. With *spool_on_timeout* (the
+        hooks' mode) a full disk parks them in the overflow spool (`journal.overflow`)
+        the same way; otherwise a full disk is a `JournalError` and nothing is written.
         """
         templates = [self.encode(e) for e in events]
         timeout = self.config.lock_timeout if lock_timeout is None else lock_timeout
         try:
-            with JournalLock(self.root / LOCK_FILE, timeout):
-                return self._append_locked(templates)
-        except LockTimeout:
-            if not spool_on_timeout:
+            try:
+                with JournalLock(self.root / LOCK_FILE, timeout):
+                    return self._append_locked(templates)
+            except LockTimeout:
+                if not spool_on_timeout:
+                    raise
+                self.spool(templates)
+                return []
+        except OSError as e:
+            if e.errno not in DISK_FULL:
                 raise
-            self.spool(templates)
-            return []
+            if not spool_on_timeout:
+                raise JournalError(f"cannot append to {self.root}: {e.strerror or e}; nothing was written") from e
+            return self._park(templates, e)
+
+    def _park(self, templates: list[bytes], error: OSError) -> list[int]:
+        """The disk is full: keep *templates* on another filesystem until the next append."""
+        from journal.overflow import park
+
+        outcome = park(self.root, templates)
+        if outcome != "parked":
+            raise JournalError(
+                f"disk full ({error.strerror}): {len(templates)} event(s) could not be kept"
+                + (" and are counted as lost (`agent-journal verify` shows them once space returns)"
+                   if outcome == "counted" else " (no $XDG_RUNTIME_DIR or /dev/shm to park them in)")
+            ) from error
+        return []
 
     def spool(self, templates: list[bytes]) -> Path:
         """Durably park framed records (seq 0) for the next lock holder to merge."""
@@ -229,6 +262,9 @@ class Writer:
         try:
             _write_all(fd, b"".join(templates))
             os.fsync(fd)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: the caller parks the events elsewhere
+            raise
         finally:
             os.close(fd)
         os.rename(tmp, path)
@@ -242,11 +278,19 @@ class Writer:
             if size and _read_at(fd, size - 1, 1) != b"\n":
                 size = self._repair_tail(fd, size, path)
             last = tail_seq(fd, size, first) if size else first - 1
-            spooled, spool_files = self._collect_spool(fd, size, path)
+            overflow = overflow_dir(self.root)  # None (one stat) unless a full disk parked events
+            spooled, spool_files = self._collect_spool(fd, size, path, overflow)
             out: list[bytes] = []
             for line, src in spooled:
                 last += 1
                 out.append(renumber(line, last, src))
+            lost, lost_file = take_losses(self.root, overflow) if overflow is not None else (None, None)
+            lost_seq = 0
+            if lost is not None:  # events a full disk cost earlier: said in the log itself
+                last += 1
+                lost_seq = last
+                out.append(renumber(self.encode(NewEvent("journal.events_lost", dict(lost, reason="disk full")))[:-1],
+                                    last))
             seqs = []
             for template in templates:
                 last += 1
@@ -258,14 +302,28 @@ class Writer:
                     if self.config.durability == "fsync":
                         _fdatasync(fd)
                 except OSError as e:
+                    try:
+                        os.ftruncate(fd, size)  # no half-written record stays behind
+                    except OSError:
+                        pass  # the next append quarantines the torn tail
+                    if e.errno in DISK_FULL:
+                        raise  # `append` parks the events on another filesystem
                     log_error(self.root, "append_failed", f"write to {path} failed: {e}")
                     raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
             for spool_file in spool_files:
                 spool_file.unlink(missing_ok=True)
-            if spool_files:
-                fsync_dir(spool_files[0].parent)
+            for directory in {f.parent for f in spool_files}:
+                fsync_dir(directory)
+            if lost is not None and lost_file is not None:
+                self._note_dropped(lost, lost_seq, lost_file)
+            if spool_files or lost is not None:
+                cleanup_overflow(self.root)
             if size + sum(map(len, out)) >= self.config.segment_bytes:
-                self._roll(fd, first, path, last)
+                try:
+                    self._roll(fd, first, path, last)
+                except OSError as e:
+                    if e.errno not in DISK_FULL:
+                        raise  # the records are written: a full disk only delays the roll
             return seqs
         finally:
             os.close(fd)
@@ -300,7 +358,7 @@ class Writer:
         segs = self._last_segment()
         if not segs:
             ensure_subdir(self.root, SEGMENTS_DIR)
-            manifest = read_manifest(self.root)
+            manifest = self._manifest()
             first = 1 + max([s["last_seq"] for s in manifest["segments"]] + [0])
             segs = [(first, self._create_segment(first))]
         first, path = segs[-1]
@@ -339,11 +397,31 @@ class Writer:
         path = self.segments / segment_name(first)
         return open_private(path, os.O_RDWR | os.O_APPEND), first, path
 
+    def _note_dropped(self, lost: dict[str, Any], seq: int, lost_file: Path) -> None:
+        """Record a loss in the manifest's ``dropped`` list (read by verify and the context)."""
+        lost_file.unlink(missing_ok=True)
+        try:
+            manifest = self._manifest()
+            manifest["dropped"] = list(manifest.get("dropped") or []) + [dict(lost, seq=seq, reason="disk full")]
+            write_manifest(self.root, manifest)
+        except OSError as e:
+            log_error(self.root, "dropped_not_noted", f"could not note lost events in the manifest: {e}")
+
+    def _manifest(self) -> dict[str, Any]:
+        """The manifest, rebuilt from the segments first if it is invalid (we hold the lock)."""
+        try:
+            return read_manifest(self.root)
+        except InvalidManifest as e:
+            from journal.manifest_rebuild import rebuild_manifest
+
+            rebuild_manifest(self.root, str(e))
+            return read_manifest(self.root)
+
     def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
         """Seal the active segment (manifest entry, read-only) and start the next one."""
         os.fsync(fd)
         info = seal_info(path, first)
-        manifest = read_manifest(self.root)
+        manifest = self._manifest()
         manifest["segments"] = [s for s in manifest["segments"] if s["name"] != path.name] + [info]
         manifest["segments"].sort(key=lambda s: s["first_seq"])
         write_manifest(self.root, manifest)
@@ -369,20 +447,23 @@ class Writer:
         finally:
             os.close(fd)
 
-    def _collect_spool(self, fd: int, size: int, active: Path) -> tuple[list[tuple[bytes, str]], list[Path]]:
+    def _collect_spool(self, fd: int, size: int, active: Path,
+                       overflow: Path | None = None) -> tuple[list[tuple[bytes, str]], list[Path]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
         spool_dir = self.root / SPOOL_DIR
         try:
-            names = sorted(n for n in os.listdir(spool_dir) if n.endswith(".jsonl"))
+            files = [spool_dir / n for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
         except FileNotFoundError:
+            files = []
+        if overflow is not None:
+            files += overflow_pending(self.root, overflow)  # parked while the disk was full: same names, same order
+        if not files:
             return [], []
-        if not names:
-            return [], []
-        files = [spool_dir / n for n in names]
+        files.sort(key=lambda f: f.name)
         contents = []
         for path in files:
             try:
-                contents.append(read_private(path))
+                contents.append(read_private(path) if path.parent.name == SPOOL_DIR else _read_overflow(path))
             except OSError:
                 contents.append(b"")
         # A crash after writing merged records but before unlinking their spool file

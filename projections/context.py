@@ -20,7 +20,7 @@ not grow with the journal's age.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from projections.capture import capture_of, read_capture
 from projections.liveness import Liveness, Probe, old_after_from, stale_after_from
@@ -367,10 +367,15 @@ def recovery_context(
             shown.add(previous.id)
     if not worth and not always:
         return "", consumed
-    recent = [rec for rec in window if rec.id not in shown][:RECENT_SHOWN]
-    if recent:
-        packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
-                        noun="recent sessions", cmd="agent-journal sessions")
+    rest = [rec for rec in window if rec.id not in shown]
+    recent = rest[:RECENT_SHOWN]
+    more = len(rest) - len(recent)
+    if len(window) >= WINDOW:
+        # Sessions older than the window are counted, not read, so the cost stays flat.
+        in_window = {rec.id for rec in window} | ({current.id} if current is not None else set())
+        more += max(0, len(views.sessions.records) - len(in_window) - len(shown - in_window))
+    packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
+                    noun="earlier sessions", cmd="agent-journal sessions --all", more=more)
     return packer.text(), consumed
 
 
@@ -436,19 +441,25 @@ def session_start_context(
     max_chars: int = DEFAULT_MAX_CHARS,
     now: float | None = None,
     probe: Probe | None = None,
+    also: Callable[[Views, Liveness], object] | None = None,
 ) -> tuple[str, list[int]]:
     """``(markdown, consumed resume-request seqs)`` for a SessionStart of *source*.
 
     ``compact``: this session's state from before compaction. ``startup``, ``resume``,
     ``clear``, ``fork``: crashed or interrupted earlier sessions of the project,
     orphaned agents and pending resume requests. ``""`` when there is nothing to say.
+    *also* is called with the same views and reading moment (one fold for both).
     """
     live = liveness_for(journal, now, probe)
 
     def build(views: Views) -> tuple[str, list[int]]:
         if source == "compact":
-            return compact_context(journal, views, session_id, max_chars=max_chars), []
-        return recovery_context(views, live, session_id=session_id, source=source, max_chars=max_chars,
-                                always=False)
+            out: tuple[str, list[int]] = compact_context(journal, views, session_id, max_chars=max_chars), []
+        else:
+            out = recovery_context(views, live, session_id=session_id, source=source, max_chars=max_chars,
+                                   always=False)
+        if also is not None:
+            also(views, live)
+        return out
 
     return query(journal, build)

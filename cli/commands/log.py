@@ -147,9 +147,11 @@ def _summary(event: Any) -> str:
               "first_seq, last_seq, gaps, corrupt, torn_tail, ...).")
 @click.option("--repair", "repair_mode", type=click.Choice(["tolerate", "salvage", "point-in-time"]),
               help="Fix the damage found, then verify again. Removed records go to quarantine/.")
+@click.option("--yes", "-y", is_flag=True, help="Repair even when it sets intact events aside "
+              "(point-in-time after early damage); without it a terminal asks, anything else refuses.")
 @click.pass_obj
 @translate_errors
-def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
+def verify(obj: Any, as_json: bool, repair_mode: str | None, yes: bool) -> None:
     """Check every record of the journal; exit 0 when sound, 1 when damaged.
 
     Always the whole journal as it is now (there is no --at: damage is a fact of
@@ -162,14 +164,28 @@ def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
       salvage        like tolerate, but keep records that still parse
       point-in-time  keep everything before the first damage, set the rest aside
 
+    A repair first says on stderr what it will set aside; one that would take intact
+    events too (point-in-time, everything after the first damage) needs --yes or a
+    yes at the terminal.
+
     \b
     Examples:
       agent-journal verify
       agent-journal verify --repair tolerate --json
+      agent-journal verify --repair point-in-time --yes
     """
     journal = obj.journal(create=False)
     repaired = None
     if repair_mode:
+        preview = journal.repair_preview(repair_mode)
+        if preview.damaged or preview.intact:
+            click.echo(f"{preview}.", err=True)
+        if preview.intact and not yes:
+            if not (sys.stdin.isatty() and sys.stderr.isatty()) or not click.confirm(
+                    f"Set {preview.intact} intact event(s) aside?", default=False, err=True):
+                raise fail(f"not repaired: {repair_mode} would set {preview.intact} intact event(s) aside "
+                           f"besides {preview.damaged} damaged record(s); rerun with --yes, or use "
+                           "--repair tolerate (removes only the damaged records)")
         repaired = journal.repair(repair_mode)
     report = journal.verify()
     if as_json:
@@ -205,6 +221,13 @@ def verify(obj: Any, as_json: bool, repair_mode: str | None) -> None:
                        "(the next append repairs it)")
         if d["lost"]:
             click.echo(f"  known lost (after an earlier repair): {d['lost']}")
+        for drop in d["dropped"]:
+            click.echo(f"  lost to a full disk: {drop.get('events')} events ({drop.get('first_ts', '?')[:19]} to "
+                       f"{drop.get('last_ts', '?')[:19]}), noted at seq {drop.get('seq')}")
+        if d["overflow"]:
+            o = d["overflow"]
+            click.echo(f"  disk full: {o['pending_events']} events wait in {o['dir']} (merged by the next append "
+                       f"once there is space), {o['lost_events']} did not fit and are counted as lost")
         for path in d["leftovers"]:
             click.echo(f"  leftover: {path} (harmless; `--repair tolerate` removes a crashed writer's)")
         if not report.ok and not repair_mode:

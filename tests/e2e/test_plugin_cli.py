@@ -113,3 +113,9 @@ def test_slash_commands_without_arguments_answer(sc: Scenario) -> None:
     sc.run("/agent-journal:resume-agents")
     [request] = sc.requests_since(before)
     assert "No unfinished agents" in request.text, request.text[-3000:]
+    before = len(sc.api.model_requests)
+    sc.run("/agent-journal:resume")
+    [request] = sc.requests_since(before)
+    assert "# Agent Journal: recovery context" in request.text, request.text[-3000:]
+    assert "Usage:" not in request.text and "requires an argument" not in request.text
+    assert "no session matches" not in request.text and "no session id given" not in request.text

@@ -445,10 +445,18 @@ def test_two_windows_and_crashes_handed_over(week: Week) -> None:
     week.sound()
 
     week.day("saturday: nothing unfinished is left")
-    ctx = week.look().context
+    look = week.look()
+    ctx, look_id = look.context, look.session
     for s in (s_w1, s_c1, s_c2, s_c3, s_c4, s_pick or "", s_list):
         week.not_unfinished(ctx, s, "ended or handed over")
     week.says_not(ctx, "another window", "nothing runs in another window")
+    listing = week.cli_json("sessions", "--all") or []
+    ids = [r["id"] for r in find_records(listing, "ended") + find_records(listing, "crashed") if "id" in r]
+    unmentioned = [i[:8] for i in ids if i[:8] not in ctx and i != look_id]
+    last_line = [line for line in ctx.splitlines() if line.strip()][-1:]
+    if unmentioned:
+        week.expect(bool(last_line) and bool(re.search(r"\d", last_line[0])) and "agent-journal" in last_line[0],
+                    f"{len(unmentioned)} sessions are left out and the last line does not say so", ctx)
     week.sound()
     week.finish()
 

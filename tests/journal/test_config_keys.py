@@ -33,6 +33,12 @@ def _write(root: Path, doc: Any) -> None:
     ({"redaction": {"allow": "sk-one"}}, '"redaction.allow" must be a list, got "sk-one"'),
     ({"projections": 5}, '"projections" must be an object, got 5'),
     ({"redaction": []}, '"redaction" must be an object, got []'),
+    ({"context": {"write_dir": "/home/me/notes"}}, '"context.write_dir" must be relative to the project directory'),
+    ({"context": {"write_dir": "~/notes"}}, '"context.write_dir" must be relative to the project directory'),
+    ({"context": {"write_dir": "../elsewhere"}}, '"context.write_dir" must not leave the project directory'),
+    ({"context": {"write_dir": "a/../../b"}}, '"context.write_dir" must not leave the project directory'),
+    ({"context": {"write_dir": ""}}, '"context.write_dir" must name a directory inside the project'),
+    ({"context": {"write_dir": 3}}, '"context.write_dir" must be a string, got 3'),
 ])
 def test_unknown_keys_and_wrong_types_name_the_key(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
     _write(tmp_path, doc)
@@ -56,13 +62,13 @@ def test_every_documented_key_is_accepted(tmp_path: Path) -> None:
         "durability": "flush", "segment_bytes": 8192, "max_record_bytes": 4096, "lock_timeout": 2.5,
         "redaction": {"patterns": [{"name": "acme", "regex": "acme_[0-9]{8}"}], "allow": ["x"], "salt": "s"},
         "limits": {"max_string": 20000, "max_event": 300000},
-        "context": {"max_chars": 8000},
+        "context": {"max_chars": 8000, "write_dir": ".claude/memory"},
         "projections": {"stale_after": 600},
         "retention": {"older_than": "30d", "max_bytes": None, "auto": False, "every": "2d", "archive": True},
     }
     _write(tmp_path, doc)
     config = load_config(tmp_path, {})
-    assert config.durability == "flush" and config.extra["context"] == {"max_chars": 8000}
+    assert config.durability == "flush" and config.extra["context"] == {"max_chars": 8000, "write_dir": ".claude/memory"}
 
 
 # -- the CLI: reading commands go on with the defaults, writing commands stop ------------------

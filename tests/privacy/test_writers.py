@@ -65,8 +65,11 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
     + _FROM_SEGMENTS,
-    ("projections/memory_files.py", "write_atomic(path, redactor.redact_text(text)"): "context --write files: "
+    ("projections/memory_files.py", "write_atomic(path, _redacted(text))"): "context --write files: "
     "folded from sanitised events, and redacted again before writing",
+    ("projections/memory_files.py", "write_atomic(path, data)"): "context.write_dir files (the hooks' refresh): "
+    "as context --write, redacted again by _redacted",
+    ("projections/memory_files.py", "log_error("): _LOG,
     ("projections/compaction.py", "log_error("): _LOG,
     ("projections/runner.py", "log_error("): _LOG,
     ("hooks/digest.py", "write_atomic(state_file,"): "digest state: a transcript path and offsets",
@@ -95,6 +98,18 @@ WRITERS: dict[tuple[str, str], str] = {
     ("projections/search_index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
     ("hooks/render.py", "log_error("): _LOG,
+    ("journal/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
+    ("journal/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
+    ("journal/overflow.py", 'self.fd = os.open(directory / "lock"'): "overflow spool lock: " + _NO_EVENT_TEXT,
+    ("journal/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
+    "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
+    ("journal/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
+    ("journal/ship_state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
+    ("journal/ship_state.py", "fd = os.open(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
+    ("journal/ship_state.py", "log_error("): _LOG,
+    ("journal/shipping.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
+    ("journal/shipping.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
+    ("cli/commands/ship.py", "log_error("): _LOG,
 }
 
 

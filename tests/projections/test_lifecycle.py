@@ -448,3 +448,17 @@ def test_the_interrupted_rule(status: str) -> None:
     log.prompt("s1", "go")
     rec = log.session("s1")
     assert interrupted(rec, status) == (status == "crashed")
+
+
+def test_the_last_line_counts_the_sessions_it_does_not_name() -> None:
+    log = Log(start=NOW - 20 * 86400)
+    for i in range(18):
+        sid = f"sess{i:02d}x"
+        log.start(sid, pid=DEAD, at=NOW - (20 - i) * 86400)
+        log.prompt(sid, f"task {i}")
+        log.add("SessionEnd", sid, reason="other")
+    text = context(log)
+    named = [i for i in range(18) if f"sess{i:02d}x" in text]
+    last = text.splitlines()[-1]
+    assert f"{18 - len(named)} more earlier sessions" in last, last
+    assert "`agent-journal sessions --all`" in last

@@ -7,7 +7,7 @@ place of the secret. The secret is exactly as long as the marker, so both journa
 have the same bytes at the same offsets: after a scrub, the leaky journal must read
 back exactly as its twin. Both are then compacted (the archive gets leaked records),
 and each gets the same extra files: a spool file, a torn tail moved to quarantine, an
-``errors.log`` line, projection caches and ``context --write`` files inside the
+``errors.log`` line, projection caches, the search index and ``context --write`` files inside the
 journal directory.
 """
 
@@ -63,6 +63,7 @@ def _generate(root: Path, text: str, n: int) -> None:
 def _extras(journal: Journal, text: str) -> None:
     """The secret in a spool file, a quarantined torn tail, errors.log, caches, context files."""
     from projections.compaction import compact
+    from projections.search_index import ensure_index
     from projections.memory_files import context_files, write_context_files
     from projections.runner import load_views
     from projections.liveness import Liveness
@@ -79,6 +80,7 @@ def _extras(journal: Journal, text: str) -> None:
                                          "2026-12-01T00:00:01.000000Z"))])
     journal.log_error("hook_error", f"payload quoted: {text}")
     views = load_views(journal)  # saves the projection caches
+    ensure_index(journal)  # the search index (SQLite): binary, holds every prompt
     live = Liveness(now=NOW, probe=lambda pid: None, stale_after=1800)
     write_context_files(root / "memory", context_files(views, live))
 
