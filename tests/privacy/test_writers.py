@@ -61,13 +61,6 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
     + ", minus the scrubbed string",
     ("journal/retention.py", "log_error("): _LOG,
-    ("journal/ship_state.py", "write_atomic(root / SHIP_FILE"): "ship.json: seqs, counts, times, the DSN without "
-        "its password, errors with the password scrubbed: " + _NO_EVENT_TEXT,
-    ("journal/ship_state.py", "fd = os.open(lock, os.O_WRONLY"): "the auto-ship lock: " + _NO_EVENT_TEXT,
-    ("journal/ship_state.py", "log_error("): _LOG,
-    ("journal/shipping.py", "fd = open_private(self.path, os.O_RDWR | os.O_CREAT)"): "ship.lock: " + _NO_EVENT_TEXT,
-    ("journal/shipping.py", "copy.write(rows)"): "rows to PostgreSQL: " + _FROM_SEGMENTS,
-    ("journal/shipping.py", "copy.write(copy_rows(journal_id, found))"): "late rows to PostgreSQL: " + _FROM_SEGMENTS,
     ("journal/store.py", "log_error("): _LOG,
     ("journal/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
