@@ -14,55 +14,23 @@ none at all in the hook.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from journal.detached import lock_held, start_cli
 
 TYPE_CHECKING = False  # no typing at run time: this runs in the hook
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Callable
 
 __all__ = ["start_index_update", "LOCK_FILE"]
 
 #: The index's writer lock (the same name as `projections.search_index.LOCK_FILE`).
 LOCK_FILE = "search.lock"
-_SPAWNED: list[Any] = []
-
-_BOOT = """\
-import sys
-sys.path.insert(0, {code!r})
-sys.argv[0] = "agent-journal"
-try:
-    from cli.main import main
-except Exception as e:
-    from pathlib import Path
-    from journal.layout import log_error
-    log_error(Path({root!r}), "index_update_failed", f"cannot start: {{type(e).__name__}}: {{e}}")
-    sys.exit(1)
-if {project!r}:
-    from hooks.index_job import refresh_files
-    refresh_files({root!r}, {project!r})
-if {index!r}:
-    main()
+#: Run before the CLI in the detached process (``refresh_files`` never raises).
+_REFRESH = """\
+from hooks.index_job import refresh_files
+refresh_files({root!r}, {project!r})
 """
-
-
-def _busy(path: Path) -> bool:
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return False
 
 
 def refresh_files(root: str, project: str) -> None:
@@ -87,22 +55,15 @@ def start_index_update(root: Path, *, python: Callable[[], str | None], code_roo
     Never raises: a failure is one line in errors.log.
     """
     try:
-        index = index and not os.environ.get("AGENT_JOURNAL_NO_INDEX_JOB") and not _busy(root / "cache" / LOCK_FILE)
+        index = index and not os.environ.get("AGENT_JOURNAL_NO_INDEX_JOB") and not lock_held(root / "cache" / LOCK_FILE)
         if not index and not refresh_project:
             return False
         interpreter = python()
         if interpreter is None:
             return False
-        boot = _BOOT.format(code=str(code_root), root=str(root), project=refresh_project or "", index=index)
-        proc = subprocess.Popen(
-            [interpreter, "-I", "-c", boot, "--journal", str(root), "search", "--update", "--quiet"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the hook; Claude Code does not wait for it
-            close_fds=True,
-        )
-        _SPAWNED.append(proc)  # never waited for
+        start_cli(root, ["search", "--update", "--quiet"], python=interpreter, code_root=code_root,
+                  failure="index_update_failed", run=index,
+                  prelude=_REFRESH.format(root=str(root), project=refresh_project) if refresh_project else "")
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         try:

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from journal.config import JournalConfig
-from journal.errors import ConfigError, JournalError
+from journal.detached import lock_held, start_cli
+from journal.errors import ConfigError
 from journal.layout import COMPACT_LOCK, SEGMENTS_DIR, open_private
 
 TYPE_CHECKING = False
@@ -49,7 +49,6 @@ __all__ = [
 
 #: Seconds between two automatic runs, whatever the size.
 MIN_GAP = 600.0
-_SPAWNED: list[Any] = []  # subprocess.Popen objects
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = r"(\d+(?:\.\d+)?)\s*([smhdw])"  # compiled on first use (re caches it): import stays cheap
 
@@ -137,27 +136,6 @@ def _live_bytes(root: Path) -> tuple[int, int]:
     return total, count
 
 
-def _locked(path: Path) -> bool:
-    """True if another process holds the compaction lock."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: the spawned run finds out itself
-        return False
-    try:
-        fd = open_private(path, os.O_RDONLY)
-    except (FileNotFoundError, JournalError):  # a planted link is refused where the journal is opened
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing releases a lock we may have taken
-    return False
-
-
 def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = None) -> str | None:
     """Why an automatic compaction should start now (None: it should not)."""
     if not policy.auto:
@@ -177,22 +155,6 @@ def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = N
     if since >= parse_duration(policy.every):
         return "no compaction for longer than retention.every" if since != float("inf") else "never compacted"
     return None
-
-
-#: The detached run: the CLI, and a line in errors.log if it cannot even start (no msgspec).
-_BOOT = """\
-import sys
-sys.path.insert(0, {code!r})
-sys.argv[0] = "agent-journal"
-try:
-    from cli.main import main
-except Exception as e:
-    from pathlib import Path
-    from journal.layout import log_error
-    log_error(Path({root!r}), "auto_compaction_failed", f"cannot start: {{type(e).__name__}}: {{e}}")
-    sys.exit(1)
-main()
-"""
 
 
 def maybe_start_auto_compaction(
@@ -218,7 +180,7 @@ def maybe_start_auto_compaction(
 
             config = load_config(root)
         policy = retention_policy(config)
-        if compaction_due(root, policy, now=now) is None or _locked(root / COMPACT_LOCK):
+        if compaction_due(root, policy, now=now) is None or lock_held(root / COMPACT_LOCK):
             return False
         if callable(python):
             python = python()
@@ -232,19 +194,8 @@ def maybe_start_auto_compaction(
             os.utime(fd)
         finally:
             os.close(fd)
-        import subprocess  # only now: it costs a hook ~5 ms to import
-
-        code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
-        boot = _BOOT.format(code=str(code), root=str(root))
-        proc = subprocess.Popen(
-            [python or sys.executable, "-I", "-c", boot, "--journal", str(root), "compact", "--auto"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the hook; Claude Code does not wait for it
-            close_fds=True,
-        )
-        _SPAWNED.append(proc)  # never waited for; kept so that no "still running" warning fires
+        start_cli(root, ["compact", "--auto"], python=python, code_root=code_root,
+                  failure="auto_compaction_failed")
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         try:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 from journal.codec import now_ts
 from journal.config import JournalConfig
+from journal.detached import lock_held, start_cli
 from journal.errors import ConfigError, JournalError
-from journal.layout import log_error, read_manifest, write_atomic
+from journal.layout import log_error, open_private, read_manifest, write_atomic
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ SHIP_FILE = "ship.json"
 SHIP_LOCK = "ship.lock"
 URL_ENV = "AGENT_JOURNAL_SHIP_URL"
 STATE_FORMAT = 1
-_SPAWNED: list[Any] = []  # subprocess.Popen objects, never waited for
 
 
 class ShipError(JournalError):
@@ -156,42 +155,6 @@ def write_ship_state(root: Path, state: dict[str, Any]) -> None:
     write_atomic(root / SHIP_FILE, json.dumps(state, indent=1, sort_keys=True).encode() + b"\n")
 
 
-def _lock_held(path: Path) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: the spawned run finds out itself
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return False
-
-
-#: The detached run: the CLI, and a line in errors.log if it cannot even start (no msgspec).
-_BOOT = """\
-import sys
-sys.path.insert(0, {code!r})
-sys.argv[0] = "agent-journal"
-try:
-    from cli.main import main
-except Exception as e:
-    from pathlib import Path
-    from journal.layout import log_error
-    log_error(Path({root!r}), "auto_ship_failed", f"cannot start: {{type(e).__name__}}: {{e}}")
-    sys.exit(1)
-main()
-"""
-
-
 def maybe_start_auto_ship(
     journal_root: str | os.PathLike[str],
     *,
@@ -230,7 +193,7 @@ def maybe_start_auto_ship(
             since = now - os.stat(lock).st_mtime
         except FileNotFoundError:
             since = float("inf")
-        if since < parse_duration(policy.every) or _lock_held(lock):
+        if since < parse_duration(policy.every) or lock_held(lock):
             return False
         if callable(python):
             python = python()
@@ -238,22 +201,12 @@ def maybe_start_auto_ship(
                 return False
         # The lock file's mtime is the last start: touch it first, so a burst of
         # SessionEnds starts one run, not one each.
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-        os.close(fd)
-        os.utime(lock)
-        import subprocess
-
-        code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
-        boot = _BOOT.format(code=str(code), root=str(root))
-        proc = subprocess.Popen(
-            [python or sys.executable, "-I", "-c", boot, "--journal", str(root), "ship", "--auto"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the hook; Claude Code does not wait for it
-            close_fds=True,
-        )
-        _SPAWNED.append(proc)
+        fd = open_private(lock, os.O_WRONLY | os.O_CREAT)
+        try:
+            os.utime(fd)
+        finally:
+            os.close(fd)
+        start_cli(root, ["ship", "--auto"], python=python, code_root=code_root, failure="auto_ship_failed")
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         log_error(Path(journal_root), "auto_ship_not_started", f"{type(e).__name__}: {e}")

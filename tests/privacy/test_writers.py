@@ -61,6 +61,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
     + ", minus the scrubbed string",
     ("journal/retention.py", "log_error("): _LOG,
+    ("journal/detached.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
     ("journal/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
@@ -105,7 +106,7 @@ WRITERS: dict[tuple[str, str], str] = {
     "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
     ("journal/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
     ("journal/ship_state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
-    ("journal/ship_state.py", "fd = os.open(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
+    ("journal/ship_state.py", "fd = open_private(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
     ("journal/ship_state.py", "log_error("): _LOG,
     ("journal/shipping.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
     ("journal/shipping.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
