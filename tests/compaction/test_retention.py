@@ -111,21 +111,27 @@ def test_the_trigger_never_raises(tmp_path: Path) -> None:
 
 
 def test_the_trigger_is_cheap_and_stdlib_only(tmp_path: Path) -> None:
+    """Not due: no msgspec, no click, no subprocess import (~5 ms) and nothing started.
+
+    Cheapness is checked by what the trigger loads and does, not by a wall-clock window
+    (those fail on a loaded machine); `bench/hook_latency.py` measures the time.
+    """
     journal = _journal(tmp_path / "j")
     (journal.root / "compact.lock").touch()  # not due
     code = (
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
+        "before = set(sys.modules)\n"
         "from journal.retention import maybe_start_auto_compaction\n"
         f"started = maybe_start_auto_compaction({str(journal.root)!r})\n"
-        "took = time.perf_counter() - t\n"
         "assert not started\n"
-        "assert 'msgspec' not in sys.modules and 'click' not in sys.modules, sorted(sys.modules)\n"
-        "print(took)\n"
+        "loaded = set(sys.modules) - before\n"
+        "heavy = {'msgspec', 'click', 'portalocker', 'subprocess', 'typing', 'dataclasses'} & loaded\n"
+        "assert not heavy, sorted(heavy)\n"
+        "print(len(loaded))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert float(proc.stdout) < 0.05  # import and check; typically ~2 ms
+    assert int(proc.stdout) > 0  # the import really happened in that process
 
 
 def test_auto_runs_with_the_policy_and_quietly(tmp_path: Path) -> None:
