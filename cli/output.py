@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Iterable, Sequence
 
 import click
 
-__all__ = ["emit_json", "emit_json_line", "table", "truncate"]
+__all__ = ["PhaseBars", "emit_json", "emit_json_line", "table", "truncate"]
 
 
 def emit_json(value: Any) -> None:
@@ -32,3 +33,28 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+class PhaseBars:
+    """One click progress bar per phase on stderr: a ``progress(phase, n, total)`` callback.
+
+    *labels* name the phases; an unknown phase is shown by its own name.
+    """
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.labels = labels
+        self.bar: Any = None
+        self.phase = ""
+
+    def __call__(self, phase: str, n: int, total: int) -> None:
+        if phase != self.phase:
+            self.close()
+            self.phase = phase
+            self.bar = click.progressbar(length=max(total, 1), label=self.labels.get(phase, phase), file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

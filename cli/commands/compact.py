@@ -8,11 +8,14 @@ from typing import Any
 import click
 
 from cli.errors import translate_errors
-from cli.output import emit_json
+from cli.output import PhaseBars, emit_json
 from journal.compaction import CompactionBusy
 from journal.retention import retention_policy
 
 __all__ = ["register"]
+
+#: Progress bar labels of the library's phases.
+_PHASES = {"fold": "reading the journal", "rewrite": "rewriting segments"}
 
 
 def _size(n: int) -> str:
@@ -22,29 +25,6 @@ def _size(n: int) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     return f"{n} B"  # pragma: no cover
-
-
-class _Bars:
-    """One click progress bar per phase, on stderr, only on a terminal."""
-
-    LABELS = {"fold": "reading the journal", "rewrite": "rewriting segments"}
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.phase = ""
-
-    def __call__(self, phase: str, n: int, total: int) -> None:
-        if phase != self.phase:
-            self.close()
-            self.phase = phase
-            self.bar = click.progressbar(length=max(total, 1), label=self.LABELS.get(phase, phase), file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
 
 
 def _render(report: dict[str, Any]) -> None:
@@ -122,7 +102,7 @@ def compact(obj: Any, older_than: str | None, dry_run: bool, drop: bool, auto: b
         if as_json:
             emit_json(report.to_dict())
         return
-    bars = _Bars() if sys.stderr.isatty() and not as_json else None
+    bars = PhaseBars(_PHASES) if sys.stderr.isatty() and not as_json else None
     try:
         report = run_compaction(journal, older_than=older_than or policy.older_than, archive=archive,
                                 dry_run=dry_run, progress=bars)

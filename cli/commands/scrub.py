@@ -8,33 +8,13 @@ from typing import Any
 import click
 
 from cli.errors import fail, translate_errors
-from cli.output import emit_json, table
+from cli.output import PhaseBars, emit_json, table
 from journal.scrub_match import Matcher, ScrubError
 
 __all__ = ["register"]
 
-
-class _Bars:
-    """One progress bar per phase on stderr, only on a terminal."""
-
-    LABELS = {"segments": "scrubbing segments", "archive": "scrubbing the archive", "checking": "checking"}
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.phase = ""
-
-    def __call__(self, phase: str, n: int, total: int) -> None:
-        if phase != self.phase:
-            self.close()
-            self.phase = phase
-            self.bar = click.progressbar(length=max(total, 1), label=self.LABELS.get(phase, phase), file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
+#: Progress bar labels of the library's phases.
+_PHASES = {"segments": "scrubbing segments", "archive": "scrubbing the archive", "checking": "checking"}
 
 
 def _render(report: dict[str, Any]) -> None:
@@ -79,7 +59,7 @@ def scrub(obj: Any, secret: str | None, pattern: str | None, dry_run: bool, as_j
     except ScrubError as e:
         raise click.UsageError(str(e)) from None
     journal = obj.journal(create=False)
-    bars = _Bars() if sys.stderr.isatty() and not as_json else None
+    bars = PhaseBars(_PHASES) if sys.stderr.isatty() and not as_json else None
     try:
         result = journal.scrub(secret, pattern=pattern, dry_run=dry_run, progress=bars)
         if result.committed:
