@@ -35,8 +35,6 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-from journal.layout import make_private_dirs
-
 __all__ = [
     "render_python", "bootstrap_async", "create_env", "plugin_data_dir", "env_file_text", "env_state",
     "wait_until_ready", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
@@ -171,7 +169,7 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     data = env.get("CLAUDE_PLUGIN_DATA")
     if not data or env.get("AGENT_JOURNAL_NO_BOOTSTRAP"):
         return False
-    make_private_dirs(Path(data))
+    _private_dir(Path(data))
     log = os.fdopen(os.open(Path(data) / "venv-install.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT
                             | getattr(os, "O_NOFOLLOW", 0), 0o600), "ab")
     try:
@@ -186,6 +184,20 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     finally:
         log.close()
     return True
+
+
+def _private_dir(path: Path) -> None:
+    """``mkdir -p`` *path*; the directories this creates are 0700 whatever the umask."""
+    missing = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)
 
 
 def _make_private(venv: Path) -> None:
@@ -205,7 +217,7 @@ def create_env(code_root: Path, data_dir: Path) -> int:
     import time
 
     os.umask(0o077)  # this detached process, venv and pip included, creates private files only
-    make_private_dirs(data_dir)
+    _private_dir(data_dir)
     lock_fd = os.open(data_dir / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

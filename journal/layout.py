@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
-    "make_private_dirs",
     "LOCK_FILE",
     "MANIFEST_FILE",
     "SEGMENTS_DIR",
@@ -195,7 +194,7 @@ def ensure_journal_dir(root: Path) -> Path:
         try:
             os.lstat(root)
         except FileNotFoundError:
-            make_private_dirs(root.parent)
+            _make_private_parents(root.parent)
             try:
                 os.mkdir(root, 0o700)
                 os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
@@ -226,7 +225,7 @@ def ensure_journal_dir(root: Path) -> Path:
     return root
 
 
-def make_private_dirs(path: Path) -> None:
+def _make_private_parents(path: Path) -> None:
     """``mkdir -p`` *path*; the directories this creates (e.g. a project's ``.claude``)
     are 0700 whatever the umask, existing ones are left as they are."""
     missing = []
