@@ -2,8 +2,8 @@
 
 `generate` writes segment files directly (no lock, no fsync per record: a million
 durable appends would take minutes) with the engine's own framing
-(`journal.codec.encode_record`), seals full segments exactly like the writer does
-(`journal.segments.seal_info` into ``manifest.json``, file made read-only), so
+(`journal.storage.codec.encode_record`), seals full segments exactly like the writer does
+(`journal.storage.segments.seal_info` into ``manifest.json``, file made read-only), so
 ``Journal.open(root).verify()`` is clean on the result.
 
 The event mix imitates Claude Code sessions (docs/EVENTS.md; payload shapes follow
@@ -36,9 +36,9 @@ from typing import Any, Iterator
 
 import msgspec
 
-from journal.codec import encode_record, now_ts
+from journal.storage.codec import encode_record, now_ts
 from journal.layout import SEGMENTS_DIR, ensure_journal_dir, list_segments, open_private, read_manifest, segment_name, write_manifest
-from journal.segments import seal_info
+from journal.storage.segments import seal_info
 
 __all__ = ["generate"]
 

@@ -51,7 +51,7 @@ _MIB = 1024 * 1024
 _CHILD = r"""
 import json, resource, sys, time
 from journal import Journal
-from projections.compaction import compact
+from projections.compaction.compact import compact
 root, scenario = sys.argv[1], sys.argv[2]
 probe = (lambda pid: "") if scenario == "kept" else (lambda pid: None)  # "": alive, start unknown
 t0 = time.perf_counter()
@@ -107,9 +107,9 @@ def scenario(source: Path, work: Path, name: str, before: tuple[float, dict[str,
     verdict = journal.verify()
     verify_s = time.perf_counter() - t0
     # The timeline of one compacted session, read back from the archive.
-    from projections.liveness import Liveness
-    from projections.queries import list_sessions
-    from projections.timeline import timeline
+    from projections.read.liveness import Liveness
+    from projections.read.queries import list_sessions
+    from projections.read.timeline import timeline
 
     views = load_views(journal)
     rows = [r for r in list_sessions(views, Liveness(), include_archived=True) if r["status"] == "ended"]

@@ -3,7 +3,7 @@
 
 Every record carries a CRC-32 and every read checks it: per line on an active segment,
 over the whole file on a sealed one. With zlib that check was ~9% of a full projection
-rebuild (perf), so `journal.codec.crc32` takes ISA-L's implementation when it can be
+rebuild (perf), so `journal.storage.codec.crc32` takes ISA-L's implementation when it can be
 imported (same polynomial, same values: asserted below) and zlib's otherwise (the hook,
 which runs without site-packages).
 

@@ -7,7 +7,7 @@ then measures in one run, median of --runs:
 * bare: ``msgspec.json.Decoder(Event).decode_lines(segment_bytes)`` over each segment
   already in memory (only decoding and iteration timed): the ceiling for the reader;
 * both paths of the reader: sealed segments (a CRC per chunk, from the segment's
-  `journal.crc_index`) and the active segment (a CRC per record), plus every segment as
+  `journal.storage.crc_index`) and the active segment (a CRC per record), plus every segment as
   a first read sees it (no index yet: one whole-file CRC pass before decoding) and every
   segment forced through the per-record CRC path;
 * peak RSS of a child process replaying everything, against a child that only opens
@@ -39,12 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _gen  # noqa: E402
 
-import journal.reader as reader_module  # noqa: E402
+import journal.storage.reader as reader_module  # noqa: E402
 from journal import Journal  # noqa: E402
-from journal.crc_index import IndexBuilder  # noqa: E402
-from journal.events import Event  # noqa: E402
+from journal.storage.crc_index import IndexBuilder  # noqa: E402
+from journal.storage.events import Event  # noqa: E402
 from journal.layout import list_segments, read_manifest  # noqa: E402
-from journal.reader import Reader  # noqa: E402
+from journal.storage.reader import Reader  # noqa: E402
 
 _MIB = 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -144,7 +144,7 @@ def _bare(paths: list[Path], chunked: bool = False) -> tuple[float, float, int]:
 
 _CHILD = {
     "open": (
-        "import sys; from pathlib import Path; from journal import Journal; from journal.reader import Reader\n"
+        "import sys; from pathlib import Path; from journal import Journal; from journal.storage.reader import Reader\n"
         "j = Journal.open(Path(sys.argv[1]), create=False); it = j.read(); print(0)"
     ),
     "replay": (

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cost of the privacy layer: import time, first call, typical payloads, and hostile sizes.
 
-`journal.redaction` runs in the hook process on every event, twice per tool call, so it
+`journal.privacy.redaction` runs in the hook process on every event, twice per tool call, so it
 must import fast (target: < 3 ms beyond ``import re``) and sanitize a typical 2-5 KB
 payload well under 0.5 ms. Import and first-call times are measured in fresh interpreters
 with bytecode caching on (as for an installed package); per-payload times are medians over
@@ -71,7 +71,7 @@ def synthetic_payloads() -> dict[str, dict[str, Any]]:
     )
     prompt = (
         "The journal writer sometimes leaves a torn record when the laptop sleeps mid-append. "
-        "Please look at journal/writer.py and journal/recovery.py, reproduce it with a test "
+        "Please look at journal/storage/writer.py and journal/storage/recovery.py, reproduce it with a test "
         "that truncates the last segment at every offset, then fix recovery so that it stops "
         "cleanly at the torn tail. Keep the public API unchanged and explain the durability "
         "trade-off in the README. "
@@ -143,13 +143,13 @@ IMPORT_SNIPPET = """
 import re, time
 import journal  # the package __init__ is not ours to measure
 start = time.perf_counter()
-import journal.redaction
+import journal.privacy.redaction
 print((time.perf_counter() - start) * 1e3)
 """
 
 FIRST_CALL_SNIPPET = """
 import json, time
-import journal.redaction as r
+import journal.privacy.redaction as r
 payload = json.loads(PAYLOAD_JSON)
 start = time.perf_counter()
 r.sanitize(payload)
@@ -217,7 +217,7 @@ def main() -> None:
     parser.add_argument("--big-runs", type=int, default=3, help="calls per 1 MB string and huge payload (median)")
     args = parser.parse_args()
 
-    from journal.redaction import Redactor, redact, sanitize
+    from journal.privacy.redaction import Redactor, redact, sanitize
 
     redactor = Redactor()
     synthetic = synthetic_payloads()
@@ -263,7 +263,7 @@ def main() -> None:
     import_ms = in_fresh_process(IMPORT_SNIPPET, args.processes)
     typical = json.dumps(synthetic["PostToolUse Read (source file)"])
     first_ms = in_fresh_process(FIRST_CALL_SNIPPET.replace("PAYLOAD_JSON", repr(typical)), args.processes)
-    print(f"\nimport journal.redaction: {import_ms:.2f} ms (median of {args.processes} fresh interpreters)")
+    print(f"\nimport journal.privacy.redaction: {import_ms:.2f} ms (median of {args.processes} fresh interpreters)")
     print(f"first sanitize() in a fresh process (compiles the regexes it needs): {first_ms:.2f} ms")
     records, nested = huge_ms["300,000 records"], huge_ms["tiny nested lists"]
     print(

@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _gen  # noqa: E402
 
-from journal.scrub import Matcher, scrub  # noqa: E402
+from journal.compaction.scrub import Matcher, scrub  # noqa: E402
 
 SECRET = "zq7LeakedToken-plover-umbr42"
 PATTERN = r"zq7Leaked\w+-plover-umbr\d+"

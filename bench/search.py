@@ -48,9 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from journal_replay import build  # noqa: E402  (the shared, cached journal builder)
 
 from journal import Journal  # noqa: E402
-from journal.writer import NewEvent  # noqa: E402
-from projections.search import search  # noqa: E402
-from projections.search_index import ensure_index, index_path, rebuild_index  # noqa: E402
+from journal.storage.writer import NewEvent  # noqa: E402
+from projections.search.query import search  # noqa: E402
+from projections.search.index import ensure_index, index_path, rebuild_index  # noqa: E402
 
 _REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"build": 100_000, "incremental_ms": 50, "p50_ms": 20, "p99_ms": 100, "process_ratio": 1.5,

@@ -7,7 +7,7 @@ segments), starts a throw-away PostgreSQL server from the machine's binaries
 server would run; only the WAL size is raised so that no checkpoint storm lands in
 the middle), and measures:
 
-* a full ship of every event into the empty database (``journal.shipping.ship`` with the
+* a full ship of every event into the empty database (``journal.shipping.replicate.ship`` with the
   views migration, as ``agent-journal ship`` runs it): wall time, and the CPU time of
   the shipping process and of the whole server (every PostgreSQL process, the WAL
   writer and checkpointer included). The rate judged against the target is that of the
@@ -47,9 +47,9 @@ from _pg import start_server  # noqa: E402
 from journal_replay import build  # noqa: E402
 
 from journal import Journal  # noqa: E402
-from journal.ship_state import SHIP_FILE, SHIP_LOCK  # noqa: E402
-from journal.shipping import ship  # noqa: E402
-from projections.warehouse import LATE_TYPES, VIEWS_MIGRATION  # noqa: E402
+from journal.shipping.state import SHIP_FILE, SHIP_LOCK  # noqa: E402
+from journal.shipping.replicate import ship  # noqa: E402
+from projections.read.warehouse import LATE_TYPES, VIEWS_MIGRATION  # noqa: E402
 
 SETTINGS = "shared_buffers = 512MB\nmax_wal_size = 16GB\ncheckpoint_timeout = 30min\nwal_buffers = 64MB"
 RATE_TARGET = 50_000

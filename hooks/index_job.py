@@ -1,13 +1,13 @@
 """The detached search-index update that SessionEnd starts (``agent-journal search --update``).
 
-The search index (`projections.search_index`) is never touched by PreToolUse or
+The search index (`projections.search.index`) is never touched by PreToolUse or
 PostToolUse: it is brought up to date lazily by ``search``, by the SessionStart render,
 and by this job, which SessionEnd starts in the background so that the next session's
 related sessions and searches find the index current. The hook only checks that no
 index writer holds ``cache/search.lock`` and spawns; it never waits. Stdlib only.
 
 The same detached process first refreshes the ``@import`` files of ``context.write_dir``
-when that is set (`projections.memory_files.keep_fresh`): one interpreter for both, and
+when that is set (`projections.read.memory_files.keep_fresh`): one interpreter for both, and
 none at all in the hook.
 """
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["start_index_update", "LOCK_FILE"]
 
-#: The index's writer lock (the same name as `projections.search_index.LOCK_FILE`).
+#: The index's writer lock (the same name as `projections.search.index.LOCK_FILE`).
 LOCK_FILE = "search.lock"
 #: Run before the CLI in the detached process (``refresh_files`` never raises).
 _REFRESH = """\
@@ -37,7 +37,7 @@ def refresh_files(root: str, project: str) -> None:
     """In the detached job: refresh the ``context.write_dir`` files of *project* (never raises)."""
     try:
         from journal import Journal
-        from projections.memory_files import keep_fresh
+        from projections.read.memory_files import keep_fresh
 
         keep_fresh(Journal.open(root, create=False), project)
     except Exception as e:  # noqa: BLE001 - the index update still runs

@@ -238,7 +238,7 @@ def run(stdin: object, stdout: object) -> None:
 
     if name == "SessionEnd":
         # Retention: a due compaction starts detached; this hook never waits for it.
-        from journal.retention import maybe_start_auto_compaction
+        from journal.compaction.retention import maybe_start_auto_compaction
 
         compacting = maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
         # The search index is updated lazily, never on Pre/PostToolUse: here, detached, in
@@ -250,7 +250,7 @@ def run(stdin: object, stdout: object) -> None:
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
                                refresh_project=files_for)
         # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
-        from journal.ship_state import maybe_start_auto_ship
+        from journal.shipping.state import maybe_start_auto_ship
 
         maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 

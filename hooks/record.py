@@ -13,12 +13,12 @@ import math
 import os
 from pathlib import Path
 
-from journal.codec import valid_type
+from journal.storage.codec import valid_type
 from journal.config import JournalConfig, load_config
 from journal.errors import ConfigError, InvalidEvent, JournalError, RecordTooLarge
 from journal.layout import ensure_journal_dir, log_error
 from journal.location import resolve_journal_dir
-from journal.writer import NewEvent, Writer, sanitized
+from journal.storage.writer import NewEvent, Writer, sanitized
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:
@@ -161,11 +161,11 @@ class RedactionUnavailable(Exception):
 
 
 def sanitizer_for(config: JournalConfig) -> Any:
-    """The journal's `journal.sanitizer.Sanitizer`; `ConfigError` for broken rules in config.json,
+    """The journal's `journal.privacy.sanitizer.Sanitizer`; `ConfigError` for broken rules in config.json,
     `RedactionUnavailable` if redaction cannot run at all. Never a fallback without redaction."""
     try:
-        from journal.sanitizer import RedactionUnavailable as Unavailable
-        from journal.sanitizer import Sanitizer
+        from journal.privacy.sanitizer import RedactionUnavailable as Unavailable
+        from journal.privacy.sanitizer import Sanitizer
     except Exception as e:
         raise RedactionUnavailable(f"redaction cannot run: {type(e).__name__}: {e}") from e
     try:
@@ -232,7 +232,7 @@ def withheld_event(hook_input: HookInput, why: str) -> NewEvent:
     event = NewEvent(hook_input.event_name or "journal.invalid_input", dict(hook_input._fields()),
                      session=hook_input.ident("session_id"), agent=hook_input.ident("agent_id"))
     try:
-        from journal.sanitizer import withhold
+        from journal.privacy.sanitizer import withhold
 
         return withhold(event, why, keep=SAFE_FIELDS)  # type: ignore[no-any-return]
     except Exception:

@@ -28,9 +28,9 @@ def session_start(root: Path, session_id: str, source: str, project: str = "") -
     """``{"context": markdown or "", "consumed": [resume request seqs]}`` for a starting session.
 
     With ``context.write_dir`` set, the @import files in *project* are refreshed from the
-    same fold (`projections.memory_files.keep_fresh`)."""
-    from projections.context import session_start_context
-    from projections.memory_files import keep_fresh, write_dir_of
+    same fold (`projections.read.memory_files.keep_fresh`)."""
+    from projections.read.context import session_start_context
+    from projections.read.memory_files import keep_fresh, write_dir_of
 
     journal = _journal(root)
     _register(root)
@@ -54,7 +54,7 @@ DROPPED_SHOWN_FOR = 7 * 86400
 
 def disk_full_notice(journal: Any, now: float | None = None) -> str:
     """A line for the top of the context when a full disk cost or still holds back events."""
-    from journal.overflow import status
+    from journal.storage.overflow import status
     from projections.text import parse_ts
 
     now = time.time() if now is None else now
@@ -98,7 +98,7 @@ def _register(root: Path) -> None:
 
 def precompact(root: Path, session_id: str) -> dict[str, Any]:
     """The session's state just before compaction, for ``data._journal.capture``."""
-    from projections.capture import precompact_capture
+    from projections.read.capture import precompact_capture
 
     return {"capture": precompact_capture(_journal(root), session_id)}
 

@@ -22,7 +22,7 @@ from journal.errors import (
 )
 from journal.location import resolve_journal_dir
 from journal.store import Journal
-from journal.writer import NewEvent
+from journal.storage.writer import NewEvent
 
 __all__ = [
     "Journal",

@@ -141,7 +141,7 @@ def check_write_dir(value: str) -> str | None:
     """What is wrong with ``context.write_dir`` (None: nothing). It names a directory inside
     the project, relative to it: the file can come from a cloned repository, so an absolute
     path, ``~`` or a ``..`` that could leave the project is refused here, and a symbolic
-    link on the way is refused where the files are written (`projections.memory_files`)."""
+    link on the way is refused where the files are written (`projections.read.memory_files`)."""
     shown = json.dumps(value)[:60]
     if not value.strip() or "\0" in value:
         return f'"context.write_dir" must name a directory inside the project, got {shown}'

@@ -10,11 +10,11 @@
       segments/<first seq, 20 digits>.jsonl   the log; the highest-numbered one is active
       spool/              events written while the lock was busy, merged by the next append
       quarantine/         torn tails and corrupt records removed by repair (never deleted)
-      archive/            raw records removed by compaction, gzipped per segment (journal.archive)
+      archive/            raw records removed by compaction, gzipped per segment (journal.compaction.archive)
       compact.lock        held by a running compaction (one at a time; appends are not blocked)
       errors.log          one JSON line per internal error or repair
       cache/              derived, rebuildable data: projection checkpoints (owned by `projections`)
-      cache/crc/          per-chunk CRCs of sealed segments (journal.crc_index)
+      cache/crc/          per-chunk CRCs of sealed segments (journal.storage.crc_index)
 
 Directories are 0700 and files 0600 whatever the umask. Nothing in the directory is
 trusted (a project's ``.claude/`` can come from a cloned repository): every file is
@@ -31,7 +31,7 @@ import os
 import stat
 from pathlib import Path
 
-from journal.codec import now_ts
+from journal.storage.codec import now_ts
 from journal.errors import InvalidManifest, JournalError, JournalPermissionError
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
@@ -326,8 +326,8 @@ def read_manifest(root: Path) -> dict[str, Any]:
     """The journal's manifest; a missing one reads as empty.
 
     Checks the shape every user of it relies on (the full schema is
-    `journal.manifest`'s, off the hook path) and raises `InvalidManifest` otherwise;
-    `journal.manifest_rebuild` makes a new one from the segments.
+    `journal.storage.manifest`'s, off the hook path) and raises `InvalidManifest` otherwise;
+    `journal.storage.manifest_rebuild` makes a new one from the segments.
     """
     path = root / MANIFEST_FILE
     try:
@@ -394,7 +394,7 @@ def ensure_journal_id(root: Path, lock_timeout: float = 10.0) -> str:
     journal_id = read_manifest(root).get("journal_id")
     if isinstance(journal_id, str) and journal_id:
         return journal_id
-    from journal.locking import JournalLock  # imports this module: only when needed
+    from journal.storage.locking import JournalLock  # imports this module: only when needed
 
     with JournalLock(root / LOCK_FILE, lock_timeout):
         manifest = read_manifest(root)  # again, under the lock: another process may have made it
@@ -429,7 +429,7 @@ def _redacted_entry(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
     those run, every text field is withheld (fail closed, as for events).
     """
     try:
-        from journal.redaction import Redactor
+        from journal.privacy.redaction import Redactor
 
         try:
             from journal.config import load_config

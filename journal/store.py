@@ -1,9 +1,9 @@
 """`Journal`: the one object the CLI, the hooks and the projections talk to.
 
 It ties the pieces together: where the journal lives and its settings
-(`journal.config`), appending (`journal.writer`), reading (`journal.reader`),
-checking (`journal.verify`), repairing (`journal.recovery`) and compacting
-(`journal.compaction`, with the archive in `journal.archive`). Reading modules use
+(`journal.config`), appending (`journal.storage.writer`), reading (`journal.storage.reader`),
+checking (`journal.storage.verify`), repairing (`journal.storage.recovery`) and compacting
+(`journal.compaction.compact`, with the archive in `journal.compaction.archive`). Reading modules use
 msgspec and are imported on first use, so a process that only appends (a hook) pays
 for none of them.
 """
@@ -16,19 +16,19 @@ from pathlib import Path
 from journal.config import JournalConfig, load_config
 from journal.errors import ConfigError, JournalError, JournalPermissionError, LockTimeout
 from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private, read_manifest
-from journal.writer import NewEvent, Writer
+from journal.storage.writer import NewEvent, Writer
 
 TYPE_CHECKING = False  # no typing at run time: `import journal` is on the hook's hot path
 if TYPE_CHECKING:
     from collections import Counter
     from typing import Any, Callable, Iterable, Iterator
 
-    from journal.compaction import CompactionResult, Plan
-    from journal.events import Event
-    from journal.reader import Damage, RecoveryMode
-    from journal.recovery import RepairPreview, RepairReport
-    from journal.scrub import ScrubResult
-    from journal.verify import VerifyReport
+    from journal.compaction.compact import CompactionResult, Plan
+    from journal.storage.events import Event
+    from journal.storage.reader import Damage, RecoveryMode
+    from journal.storage.recovery import RepairPreview, RepairReport
+    from journal.compaction.scrub import ScrubResult
+    from journal.storage.verify import VerifyReport
 
 __all__ = ["Journal"]
 
@@ -86,7 +86,7 @@ class Journal:
         except ConfigError as e:
             # Reading goes on with the defaults (the caller may warn); writing refuses.
             journal = cls(path, load_config(None, environ, **overrides), str(e))
-        from journal.manifest import ensure_manifest  # msgspec: never on the hook's path
+        from journal.storage.manifest import ensure_manifest  # msgspec: never on the hook's path
 
         notice = ensure_manifest(path, lock_timeout=journal.config.lock_timeout)
         if notice is not None:
@@ -136,7 +136,7 @@ class Journal:
         With *archived*, events that compaction moved to ``archive/`` come back in
         their place (and the records that replaced them do not): the original history.
         """
-        from journal.reader import Reader
+        from journal.storage.reader import Reader
 
         reader = Reader(self.root, mode, on_damage or self.on_damage)
         if not archived or not reader.manifest.get("archive"):
@@ -147,7 +147,7 @@ class Journal:
                       on_damage: Callable[[Damage], None] | None) -> Iterator[Event]:
         import heapq
 
-        from journal.archive import read_archived
+        from journal.compaction.archive import read_archived
 
         live = ((e.seq, 1, e) for e in reader.events(from_seq, to_seq))
         old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest,
@@ -167,7 +167,7 @@ class Journal:
         agent: str | None = None,
     ) -> Iterator[Event]:
         """Only the archived events (of *session* / *agent* if given), in seq order."""
-        from journal.archive import read_archived
+        from journal.compaction.archive import read_archived
 
         return read_archived(self.root, from_seq, to_seq, session=session, agent=agent,
                              on_damage=self.on_damage)
@@ -178,7 +178,7 @@ class Journal:
 
     def last_seq(self) -> int:
         """The seq of the newest record (0 for an empty journal), read from the tail."""
-        from journal.segments import last_newline, tail_seq
+        from journal.storage.segments import last_newline, tail_seq
 
         segments = list_segments(self.root)
         for first, path in reversed(segments):
@@ -197,8 +197,8 @@ class Journal:
 
     def verify(self) -> VerifyReport:
         """Check every record and segment; report, never fix."""
-        from journal.manifest import ensure_manifest
-        from journal.verify import verify
+        from journal.storage.manifest import ensure_manifest
+        from journal.storage.verify import verify
 
         notice = ensure_manifest(self.root, lock_timeout=self.config.lock_timeout)  # derived data: rebuilt
         if notice is not None:
@@ -207,14 +207,14 @@ class Journal:
 
     def repair_preview(self, mode: RecoveryMode | str) -> RepairPreview:
         """What `repair` in *mode* would set aside: damaged records, and intact events with them."""
-        from journal.recovery import preview_repair
+        from journal.storage.recovery import preview_repair
 
         return preview_repair(self.root, mode)
 
     def repair(self, mode: RecoveryMode | str) -> RepairReport:
         """Fix damage in *mode* (tolerate, salvage, point-in-time); evidence is quarantined."""
-        from journal.compaction import finish_swap
-        from journal.recovery import repair
+        from journal.compaction.compact import finish_swap
+        from journal.storage.recovery import repair
 
         try:
             finish_swap(self.root, lock_timeout=max(self.config.lock_timeout, 30.0))  # repair works on final files
@@ -231,12 +231,12 @@ class Journal:
         guard: Callable[[Iterator[Event]], None] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CompactionResult:
-        """Carry out a compaction *plan* (see `journal.compaction`); one at a time.
+        """Carry out a compaction *plan* (see `journal.compaction.compact`); one at a time.
 
         Finishes or cleans up an interrupted earlier compaction first. Plans come from
-        `projections.compaction`, which knows what may go.
+        `projections.compaction.compact`, which knows what may go.
         """
-        from journal.compaction import compact, compaction_lock, recover
+        from journal.compaction.compact import compact, compaction_lock, recover
 
         if self.config_problem is not None:
             raise ConfigError(self.config_problem)  # its retention rules could not be read
@@ -253,9 +253,9 @@ class Journal:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> ScrubResult:
         """Replace a leaked secret (*text*, or each match of *pattern*) in every file of the
-        journal by a redaction marker (see `journal.scrub`), then append a ``journal.scrubbed``
+        journal by a redaction marker (see `journal.compaction.scrub`), then append a ``journal.scrubbed``
         event naming the kind and the count (never the secret)."""
-        from journal.scrub import Matcher, scrub
+        from journal.compaction.scrub import Matcher, scrub
 
         matcher = Matcher(text, pattern=pattern, salt=self._marker_salt())
         spool = self.root / "spool"

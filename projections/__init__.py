@@ -4,21 +4,21 @@ Each projection is a pure fold ``(state, event) -> state`` (`projections.base`),
 dispatched by event type over small payload views (`projections.views`), cached on
 disk with the seq it covers (`projections.cache`) and brought up to date
 incrementally (`projections.runner`). Read-side modules derive what depends on the
-reading moment (`projections.liveness`), list and show (`projections.queries`),
-trace one session (`projections.timeline`), rank related sessions
-(`projections.related`) and write the recovery context (`projections.context`).
-`projections.actions` appends Agent Journal's own events (checkpoints, agent
+reading moment (`projections.read.liveness`), list and show (`projections.read.queries`),
+trace one session (`projections.read.timeline`), rank related sessions
+(`projections.read.related`) and write the recovery context (`projections.read.context`).
+`projections.read.actions` appends Agent Journal's own events (checkpoints, agent
 updates, resume requests, archiving).
 """
 
 from __future__ import annotations
 
-from projections.actions import archive, dismiss, plan_archive, request_resume, save_checkpoint, update_agent
-from projections.agents import AGENTS, AgentRecord
-from projections.archive import ARCHIVE
+from projections.read.actions import archive, dismiss, plan_archive, request_resume, save_checkpoint, update_agent
+from projections.folds.agents import AGENTS, AgentRecord
+from projections.folds.archive import ARCHIVE
 from projections.base import Projection, State, apply, fold, to_builtins
-from projections.capture import precompact_capture
-from projections.context import (
+from projections.read.capture import precompact_capture
+from projections.read.context import (
     DEFAULT_MAX_CHARS,
     compact_context,
     liveness_for,
@@ -28,9 +28,9 @@ from projections.context import (
 )
 from projections.errors import AmbiguousId, NothingToDo, ProjectionError, UnknownId
 from projections.ids import resolve_prefix
-from projections.liveness import DEFAULT_STALE_AFTER, Liveness, proc_probe, session_status
-from projections.memory_files import context_files, write_context_files
-from projections.queries import (
+from projections.read.liveness import DEFAULT_STALE_AFTER, Liveness, proc_probe, session_status
+from projections.read.memory_files import context_files, write_context_files
+from projections.read.queries import (
     agent_snapshot,
     agent_status,
     find_agent,
@@ -39,12 +39,12 @@ from projections.queries import (
     list_sessions,
     session_snapshot,
 )
-from projections.prompts import classify_prompt
-from projections.related import related_sessions
-from projections.resumes import RESUMES, pending_requests
+from projections.folds.prompts import classify_prompt
+from projections.read.related import related_sessions
+from projections.folds.resumes import RESUMES, pending_requests
 from projections.runner import PROJECTIONS, Views, load_views, query, rebuild
-from projections.sessions import SESSIONS, SessionRecord
-from projections.timeline import summarise_event, timeline
+from projections.folds.sessions import SESSIONS, SessionRecord
+from projections.read.timeline import summarise_event, timeline
 from projections.timeref import parse_duration, resolve_at
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import msgspec
 
-from journal.codec import crc32
-from journal.events import Event
+from journal.storage.codec import crc32
+from journal.storage.events import Event
 from projections.errors import CacheCorrupt
 from projections.views import VIEW_TYPES, decode_view
 
@@ -28,7 +28,7 @@ __all__ = ["SNAPSHOT_TYPE", "Handler", "Projection", "RecordMap", "State", "appl
 
 Handler = Callable[["State", Event, Any], None]
 
-#: Compaction's restore records (see `projections.compaction`); every projection folds them.
+#: Compaction's restore records (see `projections.compaction.compact`); every projection folds them.
 SNAPSHOT_TYPE = "journal.snapshot"
 
 _ENC = msgspec.msgpack.Encoder()
@@ -130,7 +130,7 @@ class State:
 class _SnapshotHandler:
     """``journal.snapshot`` (compaction's restore records), resolved on first use.
 
-    `projections.compaction` writes these records and knows how every projection
+    `projections.compaction.compact` writes these records and knows how every projection
     restores from them; it is imported only when a compacted journal is folded.
     """
 
@@ -143,7 +143,7 @@ class _SnapshotHandler:
     def __call__(self, state: State, event: Event, view: Any) -> None:
         if self.handler is None:
             try:
-                from projections.compaction import snapshot_handler
+                from projections.compaction.compact import snapshot_handler
             except ImportError:  # no compaction in this build: the record is just another event
                 self.handler = self.projection.default or (lambda s, e, v: None)
             else:
@@ -174,11 +174,11 @@ class Projection:
             object.__setattr__(self, "handlers", {**self.handlers, SNAPSHOT_TYPE: _SnapshotHandler(self)})
         object.__setattr__(self, "record_decoder", msgspec.msgpack.Decoder(self.record_type))
         object.__setattr__(self, "meta_decoder", msgspec.msgpack.Decoder(self.meta_type))
-        # Compaction hook (projections/compaction.py): compaction replaces old events by
+        # Compaction hook (projections/compaction/compact.py): compaction replaces old events by
         # ``journal.snapshot`` records that restore this projection's records and meta, so
         # every projection, including ones added later, folds them, never its default.
         if "journal.snapshot" not in self.handlers:
-            from projections.compaction import snapshot_handler
+            from projections.compaction.compact import snapshot_handler
 
             handlers = {**self.handlers, "journal.snapshot": snapshot_handler(self)}
             object.__setattr__(self, "handlers", handlers)

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from journal.codec import crc32
+from journal.storage.codec import crc32
 from journal.errors import JournalError
 from journal.layout import ensure_subdir, open_private, write_atomic
 from projections.base import Projection, RecordMap, State

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 import msgspec
 
 from journal.errors import JournalError
-from journal.events import Event, typed_decoder
-from journal.reader import Reader
-from projections.agents import AGENTS
-from projections.archive import ARCHIVE
+from journal.storage.events import Event, typed_decoder
+from journal.storage.reader import Reader
+from projections.folds.agents import AGENTS
+from projections.folds.archive import ARCHIVE
 from projections.base import Projection, State
 from projections.cache import load_cache, save_cache
 from projections.errors import CacheCorrupt
-from projections.resumes import RESUMES
-from projections.sessions import SESSIONS
+from projections.folds.resumes import RESUMES
+from projections.folds.sessions import SESSIONS
 from projections.views import RAW_TYPES, VIEW_TYPES, decode_view, decoder_for
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def _fold_events(table: dict[str, Any], default: tuple[Any, ...], events: Iterab
 class _TypedLines:
     """The reader's decoder for a fold: each event and its view in one pass.
 
-    `journal.events.typed_decoder` over every view type (`VIEW_TYPES`, the others
+    `journal.storage.events.typed_decoder` over every view type (`VIEW_TYPES`, the others
     raw); msgspec cannot fall back on a type it was not given, so a chunk holding one
     is read as `Event`s and the type is learnt for the next chunks. Should chunks keep
     coming back as `Event`s for payloads the views do not take (handled per event by

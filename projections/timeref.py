@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from journal.errors import ConfigError
-from journal.retention import parse_duration as journal_duration
+from journal.compaction.retention import parse_duration as journal_duration
 from projections.errors import ProjectionError
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ import click
 from cli.commands.projections import at_option, json_option, nothing_found, with_views
 from cli.errors import translate_errors
 from cli.output import emit_json, table, truncate
-from projections.actions import update_agent
-from projections.liveness import Liveness
-from projections.queries import AGENT_STATUSES, agent_snapshot, find_agent, list_agents
+from projections.read.actions import update_agent
+from projections.read.liveness import Liveness
+from projections.read.queries import AGENT_STATUSES, agent_snapshot, find_agent, list_agents
 from projections.runner import Views
 from projections.text import format_ts
 

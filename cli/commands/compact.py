@@ -9,8 +9,8 @@ import click
 
 from cli.errors import translate_errors
 from cli.output import PhaseBars, emit_json
-from journal.compaction import CompactionBusy
-from journal.retention import retention_policy
+from journal.compaction.compact import CompactionBusy
+from journal.compaction.retention import retention_policy
 
 __all__ = ["register"]
 
@@ -84,7 +84,7 @@ def compact(obj: Any, older_than: str | None, dry_run: bool, drop: bool, auto: b
       agent-journal compact --older-than 30d --json
       agent-journal compact --older-than 90d --drop
     """
-    from projections.compaction import compact as run_compaction
+    from projections.compaction.compact import compact as run_compaction
 
     journal = obj.journal(create=False)
     policy = retention_policy(journal.config)
@@ -116,7 +116,7 @@ def compact(obj: Any, older_than: str | None, dry_run: bool, drop: bool, auto: b
 
 
 def _live(journal: Any) -> int:
-    from projections.compaction import journal_bytes
+    from projections.compaction.compact import journal_bytes
 
     return int(journal_bytes(journal))
 

@@ -11,11 +11,11 @@ import click
 from cli.commands.projections import at_option, json_option, with_views
 from cli.errors import translate_errors
 from cli.output import emit_json
-from projections.actions import SESSION_ENV
-from projections.context import DEFAULT_MAX_CHARS, recovery_context, session_context
-from projections.liveness import Liveness
-from projections.memory_files import context_files, write_context_files
-from projections.queries import find_session
+from projections.read.actions import SESSION_ENV
+from projections.read.context import DEFAULT_MAX_CHARS, recovery_context, session_context
+from projections.read.liveness import Liveness
+from projections.read.memory_files import context_files, write_context_files
+from projections.read.queries import find_session
 from projections.runner import Views
 
 __all__ = ["register"]

@@ -9,8 +9,8 @@ import click
 from cli.commands.projections import json_option
 from cli.errors import translate_errors
 from cli.output import emit_json
-from projections.actions import dismiss as dismiss_targets
-from projections.context import liveness_for
+from projections.read.actions import dismiss as dismiss_targets
+from projections.read.context import liveness_for
 
 __all__ = ["register"]
 

@@ -10,8 +10,8 @@ import click
 
 from cli.errors import fail, translate_errors
 from cli.output import emit_json, emit_json_line, table, truncate
-from journal.reader import RecoveryMode
-from projections.timeline import summarise_event
+from journal.storage.reader import RecoveryMode
+from projections.read.timeline import summarise_event
 from projections.timeref import resolve_at
 
 __all__ = ["register"]

@@ -15,16 +15,16 @@ import click
 
 from cli.errors import translate_errors
 from cli.output import emit_json, table, truncate
-from projections.actions import archive as archive_old
-from projections.actions import request_resume, save_checkpoint
-from projections.context import liveness_for
-from projections.liveness import Liveness, PastLiveness
+from projections.read.actions import archive as archive_old
+from projections.read.actions import request_resume, save_checkpoint
+from projections.read.context import liveness_for
+from projections.read.liveness import Liveness, PastLiveness
 from projections.errors import UnknownId
-from projections.queries import SESSION_FILTERS, find_session, iter_sessions, list_sessions, session_snapshot
-from projections.related import related_sessions
+from projections.read.queries import SESSION_FILTERS, find_session, iter_sessions, list_sessions, session_snapshot
+from projections.read.related import related_sessions
 from projections.runner import Views, query, rebuild as rebuild_all
 from projections.text import format_duration, format_ts
-from projections.timeline import timeline as session_timeline
+from projections.read.timeline import timeline as session_timeline
 from projections.timeref import resolve_at
 
 __all__ = ["register", "open_views", "at_option", "json_option", "with_views", "past_seq", "nothing_found"]
@@ -144,7 +144,7 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, al
 def _sessions_everywhere(obj: Any, show_all: bool, status: str | None, limit: int | None, at: str | None,
                          as_json: bool) -> None:
     """``sessions --all-projects``: every registered journal's sessions, with their project."""
-    from projections.projects import registered_journals, sessions_across
+    from projections.read.projects import registered_journals, sessions_across
 
     if at:
         raise click.UsageError("--at reads one journal; it cannot be combined with --all-projects")
@@ -434,9 +434,9 @@ def rebuild(obj: Any, as_json: bool) -> None:
 
 
 def _rebuild_search_index(journal: Any) -> dict[str, Any] | None:
-    """The search index is a projection too (`projections.search_index`): rebuilt with the others."""
+    """The search index is a projection too (`projections.search.index`): rebuilt with the others."""
     try:
-        from projections.search_index import rebuild_index
+        from projections.search.index import rebuild_index
     except ImportError:  # pragma: no cover - a build without search
         return None
     status = rebuild_index(journal)

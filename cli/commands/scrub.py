@@ -9,7 +9,7 @@ import click
 
 from cli.errors import fail, translate_errors
 from cli.output import PhaseBars, emit_json, table
-from journal.scrub_match import Matcher, ScrubError
+from journal.compaction.scrub_match import Matcher, ScrubError
 
 __all__ = ["register"]
 

@@ -11,10 +11,10 @@ from cli.commands.projections import json_option
 from cli.errors import translate_errors
 from cli.output import emit_json, truncate
 from journal.errors import JournalError
-from projections.projects import project_of, registered_journals
-from projections.search import DEFAULT_LIMIT, BadQuery, group_hits, search as search_one, search_projects
-from projections.search_docs import KINDS
-from projections.search_index import ensure_index, rebuild_index
+from projections.read.projects import project_of, registered_journals
+from projections.search.query import DEFAULT_LIMIT, BadQuery, group_hits, search as search_one, search_projects
+from projections.search.docs import KINDS
+from projections.search.index import ensure_index, rebuild_index
 from projections.text import format_ts
 
 __all__ = ["register"]

@@ -8,7 +8,7 @@ import click
 
 from cli.errors import fail, translate_errors
 from cli.output import emit_json
-from journal.ship_state import ShipError, ship_policy
+from journal.shipping.state import ShipError, ship_policy
 
 __all__ = ["register"]
 
@@ -67,7 +67,7 @@ def ship(obj: Any, url: str | None, status: bool, batch: int | None, wait: float
     policy = ship_policy(journal.config)
     url = url or policy.url
     if status:
-        from journal.shipping import ship_status
+        from journal.shipping.replicate import ship_status
 
         report = ship_status(journal, url).to_dict()
         if as_json:
@@ -75,9 +75,9 @@ def ship(obj: Any, url: str | None, status: bool, batch: int | None, wait: float
         else:
             _render_status(report)
         return
-    from journal.shipping import ShipBusy
-    from journal.shipping import ship as run_ship
-    from projections.warehouse import LATE_TYPES, VIEWS_MIGRATION
+    from journal.shipping.replicate import ShipBusy
+    from journal.shipping.replicate import ship as run_ship
+    from projections.read.warehouse import LATE_TYPES, VIEWS_MIGRATION
 
     try:
         result = run_ship(journal, url or "", migrations=(VIEWS_MIGRATION,), late_types=LATE_TYPES,

@@ -16,13 +16,13 @@ import msgspec
 
 from journal import Journal, NewEvent
 from projections.base import State
-from projections.context import recovery_context, session_context
-from projections.liveness import Liveness
-from projections.queries import agent_snapshot, iter_sessions, list_agents, list_sessions, session_snapshot
-from projections.related import related_sessions
-from projections.resumes import pending_requests
+from projections.read.context import recovery_context, session_context
+from projections.read.liveness import Liveness
+from projections.read.queries import agent_snapshot, iter_sessions, list_agents, list_sessions, session_snapshot
+from projections.read.related import related_sessions
+from projections.folds.resumes import pending_requests
 from projections.runner import PROJECTIONS, load_views
-from projections.timeline import timeline
+from projections.read.timeline import timeline
 
 __all__ = ["SEGMENT", "open_journal", "write", "clone", "state_of", "observe", "history", "diff_keys"]
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from journal import Journal
-from journal.compaction import compaction_lock
+from journal.compaction.compact import compaction_lock
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from journal import Journal
-from projections.compaction import compact
+from projections.compaction.compact import compact
 from projections.runner import PROJECTIONS, fold_events
 from tests.compaction.observe import state_of
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from journal import Journal
-from projections.liveness import Liveness
+from projections.read.liveness import Liveness
 from tests.compaction.observe import history, observe
 
 #: (point, n): die the n-th time the point is reached. 30 points over every phase.
@@ -49,7 +49,7 @@ NOW = 1_800_000_000.0  # 2027-01-15: every generated session is older than the h
 CHILD = """
 import sys
 from journal import Journal
-from projections.compaction import compact
+from projections.compaction.compact import compact
 journal = Journal.open(sys.argv[1], create=False)
 report = compact(journal, older_than="7d", now=float(sys.argv[2]), probe=lambda pid: None)
 print(report.sessions, report.events_removed)

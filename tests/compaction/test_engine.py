@@ -1,4 +1,4 @@
-"""The compaction engine (journal.compaction, journal.archive) on small hand-made plans.
+"""The compaction engine (journal.compaction.compact, journal.compaction.archive) on small hand-made plans.
 
 The engine knows nothing about sessions: a plan removes seqs of sealed segments and
 puts replacement records on some of them. These tests pin its contract: seqs keep
@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import pytest
 
 from journal import Journal
-from journal.archive import read_archive_lines
-from journal.compaction import (
+from journal.compaction.archive import read_archive_lines
+from journal.compaction.compact import (
     STAGED_SUFFIX,
     CompactionBusy,
     CompactionConflict,
@@ -33,8 +33,8 @@ from journal.compaction import (
     sealed_upto,
 )
 from journal.layout import list_segments
-from journal.crc_index import CRC_INDEX_DIR, load_index
-from journal.reader import Reader, SeqHoles, seq_ranges_cover
+from journal.storage.crc_index import CRC_INDEX_DIR, load_index
+from journal.storage.reader import Reader, SeqHoles, seq_ranges_cover
 from tests.compaction.observe import SEGMENT
 
 
@@ -197,7 +197,7 @@ def test_a_committed_swap_left_pending_is_read_in_place_and_finished(tmp_path: P
     def crash(root: Path, swap: list[dict[str, Any]]) -> None:
         raise KeyboardInterrupt  # as if killed right after the commit point
 
-    import journal.compaction as engine
+    import journal.compaction.compact as engine
 
     monkeypatch.setattr(engine, "_apply_swap", crash)
     with pytest.raises(KeyboardInterrupt):

@@ -17,9 +17,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from journal.compaction import sealed_upto
-from projections.compaction import compact
-from projections.liveness import Liveness
+from journal.compaction.compact import sealed_upto
+from projections.compaction.compact import compact
+from projections.read.liveness import Liveness
 from projections.runner import load_views
 from projections.text import parse_ts
 from tests.compaction.observe import clone, diff_keys, history, observe, open_journal, write
@@ -129,7 +129,7 @@ def test_a_session_alone_across_segments_survives_a_racing_reader() -> None:
     """A session with no other session in between never moves in the recency order after
     its first event, so its restore sits early; its later events (in later segments) must
     still reach a reader that reads the early segment old and the later ones new."""
-    from journal.codec import now_ts
+    from journal.storage.codec import now_ts
     from tests.projections.strategies import BASE_NS, SESSION_IDS
 
     a, b = SESSION_IDS[0], SESSION_IDS[1]
@@ -147,7 +147,7 @@ def test_a_session_alone_across_segments_survives_a_racing_reader() -> None:
 def _check_racing_readers(drafts: list[Draft], horizon: float, expect: list[str] | None = None) -> None:
     import shutil
 
-    from journal.reader import Reader
+    from journal.storage.reader import Reader
 
     at = horizon
     with tempfile.TemporaryDirectory() as tmp:

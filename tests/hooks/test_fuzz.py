@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 import hooks.launch
 from hooks.settings import HOOK_EVENTS
 from journal import Journal
-from journal.codec import valid_type
+from journal.storage.codec import valid_type
 from tests.hooks.support import HookEnv, canonical
 from tests.hooks.test_fixture_payloads import assert_stdout_allowed
 

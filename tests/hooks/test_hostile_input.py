@@ -190,7 +190,7 @@ def test_a_fifo_as_transcript_does_not_hang_the_stop_hook(hook_env: HookEnv) -> 
     assert result.stderr == b""
 
 
-# Found while writing these tests: journal/redaction.py used to take time quadratic in the length of
+# Found while writing these tests: journal/privacy/redaction.py used to take time quadratic in the length of
 # some repetitive strings, so one such tool output made the hook overrun its timeout and the
 # event was lost. Redaction is linear now and handles each of these in well under a second.
 REDOS = {

@@ -1,4 +1,4 @@
-"""``context.write_dir``: the hooks keep the ``@import`` files of `projections.memory_files` fresh.
+"""``context.write_dir``: the hooks keep the ``@import`` files of `projections.read.memory_files` fresh.
 
 The journal lives where Claude Code puts it, ``<project>/.claude/journal``, so its
 config.json is what a cloned repository could ship. The hooks run as subprocesses with a
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from journal import Journal
-from projections.context import liveness_for
-from projections.memory_files import FILE_NAMES, refresh_context_files
+from projections.read.context import liveness_for
+from projections.read.memory_files import FILE_NAMES, refresh_context_files
 from projections.runner import load_views
 from tests.hooks.support import HookEnv, assert_only_journal_changed, tree_snapshot
 

@@ -168,7 +168,7 @@ def test_a_failing_renderer_costs_the_context_not_the_event(hook_env: HookEnv, b
     assert entry["kind"] == "hook_error" and entry["event"] == "SessionStart"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("projections.context") is None, reason="projections not installed")
+@pytest.mark.skipif(importlib.util.find_spec("projections.read.context") is None, reason="projections not installed")
 def test_the_real_renderer_over_every_fixture_payload(hook_env: HookEnv) -> None:
     """The renderer the plugin would find (an interpreter with msgspec) on the real payload sequence."""
     printed = 0

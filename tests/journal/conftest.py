@@ -39,7 +39,7 @@ class Span:
 
 def record_spans(root: Path) -> dict[int, Span]:
     """Seq -> location of every newline-terminated line that starts with a readable seq."""
-    from journal.codec import peek_seq
+    from journal.storage.codec import peek_seq
 
     spans: dict[int, Span] = {}
     for _, path in list_segments(root):

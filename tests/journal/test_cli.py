@@ -267,7 +267,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(populated: Journal, args
 
 _AS_NOBODY = r"""
 import os, sys
-import cli.commands.log, journal.store, journal.writer, journal.layout, journal.locking  # noqa: F401
+import cli.commands.log, journal.store, journal.storage.writer, journal.layout, journal.storage.locking  # noqa: F401
 from cli.main import cli as group
 # Root ignores file modes, so the CLI runs as "nobody"; the interpreter lives under /root
 # (0700), so the switch happens after start-up and imports rather than in preexec_fn.

@@ -39,7 +39,7 @@ for i in range(n):
 _LOCK_HOLDER = r"""
 import sys
 from pathlib import Path
-from journal.locking import JournalLock
+from journal.storage.locking import JournalLock
 with JournalLock(Path(sys.argv[1]), timeout=5):
     print("locked", flush=True)
     sys.stdin.readline()  # hold the lock until the test closes our stdin
@@ -192,7 +192,7 @@ def test_verify_is_clean_while_writers_append_and_roll(journal_dir: Path) -> Non
 def test_verify_ignores_a_segment_rolled_in_after_it_looked(small_journal: Journal, kit,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Deterministic version of the race above: a writer rolls, then is mid-record in the new segment."""
-    import journal.verify as verify_module
+    import journal.storage.verify as verify_module
     from journal.layout import list_segments, segment_name
 
     kit.fill(small_journal, 30)  # segment 26 active, 5 records

@@ -18,9 +18,9 @@ from typing import Any, Callable
 import pytest
 
 from journal import CorruptRecord, Journal, NewEvent, TornTail
-from journal.codec import check_line, encode_record, peek_seq
+from journal.storage.codec import check_line, encode_record, peek_seq
 from journal.layout import QUARANTINE_DIR, list_segments
-from journal.reader import Damage
+from journal.storage.reader import Damage
 
 MODES = ["tolerate", "point-in-time", "strict", "salvage"]
 REPAIRS = ["tolerate", "salvage", "point-in-time"]

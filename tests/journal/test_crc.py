@@ -9,8 +9,8 @@ import zlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journal import codec
-from journal.codec import check_line, encode_data, encode_record
+from journal.storage import codec
+from journal.storage.codec import check_line, encode_data, encode_record
 from tests.paths import REPO_ROOT
 
 
@@ -30,7 +30,7 @@ def test_the_installed_package_reads_with_isal() -> None:
 _HOOK_SIDE = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from journal import codec
+from journal.storage import codec
 line = bytes.fromhex(sys.argv[2])
 print(codec.crc32.__module__, codec.check_line(line))
 sys.stdout.write(codec.encode_record(2, "2026-11-25T12:00:00.000000Z", "Hook", b'{"x":"\\u00e9"}', session="s").hex())

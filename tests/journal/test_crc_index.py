@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-import journal.reader as reader_module
+import journal.storage.reader as reader_module
 from journal import Journal
-from journal.codec import crc32, frame
-from journal.crc_index import CRC_INDEX_DIR, IndexBuilder, index_path, load_index
-from journal.reader import Reader
+from journal.storage.codec import crc32, frame
+from journal.storage.crc_index import CRC_INDEX_DIR, IndexBuilder, index_path, load_index
+from journal.storage.reader import Reader
 
 SEED = 20261125
 #: Small reads, so that each 4 KiB test segment is a dozen chunks.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from journal import Journal, NewEvent
-from journal.codec import encode_data, encode_record, now_ts
+from journal.storage.codec import encode_data, encode_record, now_ts
 from journal.layout import ERROR_LOG, QUARANTINE_DIR, SPOOL_DIR, list_segments, open_private
 
 SEED = 1125
@@ -179,7 +179,7 @@ def test_spool_files_merge_oldest_first_and_drop_damaged_lines(journal: Journal)
 
 def test_a_spool_file_being_written_is_not_merged_half_way(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process's append lands while a spool file is being written: nothing may be lost."""
-    import journal.writer as writer
+    import journal.storage.writer as writer
 
     journal.append("first")
     real_write_all = writer._write_all

@@ -23,7 +23,7 @@ os.umask(0)
 from pathlib import Path
 from journal import Journal, NewEvent
 from journal.layout import LOCK_FILE, list_segments
-from journal.locking import JournalLock
+from journal.storage.locking import JournalLock
 root = Path(sys.argv[1])
 journal = Journal.open(root, segment_bytes=4096)
 for i in range(80):

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from journal import Journal, NewEvent
-from journal.codec import encode_data, encode_record, now_ts, valid_type
+from journal.storage.codec import encode_data, encode_record, now_ts, valid_type
 from journal.errors import TornTail
 from journal.layout import QUARANTINE_DIR, list_segments, open_private, segment_name
 

@@ -6,7 +6,7 @@ the exact text that must disappear and the marker kind that must replace it. `ST
 are whole payload fragments (secrets under dict keys, in lists, as keys). `NON_SECRETS`
 must come out unchanged; the false-positive rate over them is reported by the tests.
 
-Decisions the non-secrets encode (see `journal.redaction`): well-known placeholders
+Decisions the non-secrets encode (see `journal.privacy.redaction`): well-known placeholders
 (``changeme``, ``<YOUR_TOKEN>``, ``${VAR}``, ``****``) and the documented AWS ``...EXAMPLE``
 keys are not secrets; hex digests, UUIDs and commit ids are not high-entropy secrets; code
 references (``password = request.form["password"]``, ``apiKey: process.env.API_KEY``) and

@@ -105,9 +105,9 @@ def test_a_broken_redaction_config_withholds_library_payloads(journal_dir: Path)
 
 
 def test_a_redaction_module_that_fails_to_import_withholds(journal_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("journal.redaction", "journal.sanitizer"):
+    for name in ("journal.privacy.redaction", "journal.privacy.sanitizer"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    monkeypatch.setitem(sys.modules, "journal.redaction", None)  # "import journal.redaction" raises ImportError
+    monkeypatch.setitem(sys.modules, "journal.privacy.redaction", None)  # "import journal.privacy.redaction" raises ImportError
     j = Journal.open(journal_dir)
     j.append("note", {"text": GH, "tool_name": "Bash", "session_id": GH}, session=UUID, agent=GH)
     assert leaks(journal_dir, GH) == []
@@ -119,8 +119,7 @@ def test_a_redaction_module_that_fails_to_import_withholds(journal_dir: Path, mo
 
 
 def test_a_bug_in_a_rule_withholds(journal_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from journal import redaction
-
+    from journal.privacy import redaction
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"boom while looking at {GH}")
 
@@ -173,12 +172,12 @@ def test_oversized_and_deep_payloads_keep_their_type_and_session(hook_env: HookE
 
 
 def test_a_hook_whose_redaction_cannot_import_records_the_event_withheld(tmp_path: Path) -> None:
-    """Copies the installed code, breaks journal/redaction.py, and runs that launcher."""
+    """Copies the installed code, breaks journal/privacy/redaction.py, and runs that launcher."""
     code = tmp_path / "code"
     for package in ("journal", "hooks"):
         shutil.copytree(Path(journal.__file__).parent.parent / package, code / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    (code / "journal" / "redaction.py").write_text("raise ImportError('the privacy layer is broken')\n")
+    (code / "journal" / "privacy" / "redaction.py").write_text("raise ImportError('the privacy layer is broken')\n")
     env = HookEnv(tmp_path)
     payload = {"session_id": UUID, "transcript_path": "/t.jsonl", "cwd": "/", "hook_event_name": "UserPromptSubmit",
                "prompt": f"deploy with {GH}"}
@@ -206,8 +205,7 @@ def test_hook_ids_holding_secrets_are_redacted(hook_env: HookEnv) -> None:
 def test_the_hook_sanitises_once(hook_env: HookEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     """The hook's event reaches the writer marked as sanitised: no second redaction pass."""
     from hooks import record
-    from journal import writer
-
+    from journal.storage import writer
     calls = []
     real = writer.Writer.sanitize
 

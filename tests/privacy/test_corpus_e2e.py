@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from journal import Journal
 from journal.layout import LOCK_FILE
-from journal.locking import JournalLock
+from journal.storage.locking import JournalLock
 from tests.hooks.support import HookEnv
 from tests.privacy.corpus_e2e import KINDS, LOOK_ALIKES, SECRETS
 

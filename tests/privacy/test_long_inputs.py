@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journal import limits
-from journal.redaction import (
+from journal.privacy import limits
+from journal.privacy.redaction import (
     DEFAULT_MAX_STRING,
     KEEP_KEYS,
     RedactionConfig,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from journal import Journal
-from journal.pattern_safety import pattern_danger
-from journal.redaction import USER_OVERLAP, USER_WINDOW, RedactionTimeout, Redactor, sanitize
+from journal.privacy.pattern_safety import pattern_danger
+from journal.privacy.redaction import USER_OVERLAP, USER_WINDOW, RedactionTimeout, Redactor, sanitize
 from tests.hooks.support import HookEnv
 
 DANGEROUS = [r"(a|aa)+$", r"(a+)+", r"(a*)*b", r"(\w+\.)*x", r"(?:foo|bar)*baz", r"\d+\d+", r".*.*=",
@@ -60,7 +60,7 @@ def test_a_user_pattern_finds_matches_in_every_window() -> None:
 
 def test_a_slow_pattern_that_gets_past_the_check_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hard limit: a pattern the static check misses still cannot run for long."""
-    monkeypatch.setattr("journal.redaction_config.pattern_danger", lambda regex: None)
+    monkeypatch.setattr("journal.privacy.redaction_config.pattern_danger", lambda regex: None)
     redactor = Redactor.from_config(config(r"(x+)\1+y"))
     started = time.monotonic()
     with pytest.raises(RedactionTimeout):

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from journal.redaction import (
+from journal.privacy.redaction import (
     DEFAULT_MAX_EVENT,
     DEFAULT_MAX_STRING,
     KEEP_KEYS,
@@ -301,7 +301,7 @@ def test_limit_rejects_budgets_below_the_minimum() -> None:
 
 
 def test_size_estimate_matches_msgspec_on_a_typical_event() -> None:
-    from journal.redaction import _str_size  # the estimate is the contract limit() relies on
+    from journal.privacy.redaction import _str_size  # the estimate is the contract limit() relies on
 
     text = 'say "hi"\\ \t\x01 naïve — ✓ \U0001f600\n'
     assert _str_size(text) == len(msgspec.json.encode(text)) == len(json.dumps(text, ensure_ascii=False).encode())

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import journal.secrets_patterns as patterns
-from journal import limits
-from journal.redaction import RedactionConfig, Redactor, sanitize
+import journal.privacy.secrets_patterns as patterns
+from journal.privacy import limits
+from journal.privacy.redaction import RedactionConfig, Redactor, sanitize
 from tests.privacy.test_redaction import FRAGMENTS, SAMPLES
 
 REDACTOR = Redactor()
@@ -64,7 +64,7 @@ PATHOLOGICAL: dict[str, Callable[[int], str]] = {
     "markers": lambda n: repeat_to("[REDACTED:token:0123abcd]", n),
     "tokens back to back": lambda n: repeat_to("ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3", n),
     "plain text": lambda n: repeat_to("the quick brown fox jumps over the lazy dog. ", n),
-    # The vendor formats of journal.secret_rules and the prose and mysql detectors.
+    # The vendor formats of journal.privacy.secret_rules and the prose and mysql detectors.
     "twilio prefix run": lambda n: repeat_to("SK0123456789abcdef", n),
     "sendgrid dots": lambda n: repeat_to("SG.abcdefghij.", n),
     "discord-like run": lambda n: repeat_to("M" * 30 + ".", n),
@@ -194,7 +194,7 @@ def counted_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 def test_sanitize_scans_only_the_kept_head_and_tail_of_a_long_string(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from journal.redaction import _MARGIN
+    from journal.privacy.redaction import _MARGIN
 
     totals = []
     for size in (256 * 1024, 1024 * 1024):
@@ -238,7 +238,7 @@ def containers(value: Any) -> int:
 
 
 def limits_calls(fn: Callable[[], Any]) -> Counter[str]:
-    """How many times each function of journal.limits is entered while ``fn`` runs."""
+    """How many times each function of journal.privacy.limits is entered while ``fn`` runs."""
     calls: Counter[str] = Counter()
 
     def profile(frame: Any, event: str, arg: Any) -> None:
@@ -303,7 +303,7 @@ def test_limit_time_grows_linearly(payload: Callable[[int], Any], n: int) -> Non
 
 
 def test_water_filling_many_long_strings_scans_only_what_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    from journal.redaction import _MARGIN
+    from journal.privacy.redaction import _MARGIN
 
     redactor = Redactor(RedactionConfig(max_event=64 * 1024))
     event = {"session_id": "s", "files": [f"file {i}: " + "x" * 15_000 for i in range(100)]}  # 1.5 MB

@@ -3,7 +3,7 @@
 The scan finds each line of the installed `journal`, `projections`, `hooks` and `cli`
 packages that writes (os.write, write_atomic, write_bytes/text, gzip, open for writing,
 open_private/os.open with a write flag, .write(, log_error). Each must be in `WRITERS`
-with the reason it is safe: it goes through the sanitiser (`journal.sanitizer`, the
+with the reason it is safe: it goes through the sanitiser (`journal.privacy.sanitizer`, the
 Writer, `log_error`'s redaction), or it writes only data that already did (records read
 back from segments), or no event-derived text at all. A new writer fails this test until
 it is classified here; the end-to-end corpus (`test_corpus_e2e.py`) then checks the bytes.
@@ -20,32 +20,32 @@ _PATTERN = re.compile(
     r"os\.write\(|write_atomic\(|\.write_bytes\(|\.write_text\(|gzip\.|\bopen\(.*[\"'][wax]b?\+?[\"']\)"
     r"|open_private\(.*O_(?:WRONLY|RDWR)|os\.open\(.*O_(?:WRONLY|RDWR)|\.write\(|log_error\("
 )
-_SANITISED = "the Writer sanitises every event before framing it (journal.sanitizer)"
+_SANITISED = "the Writer sanitises every event before framing it (journal.privacy.sanitizer)"
 _FROM_SEGMENTS = "bytes read back from segments, which only ever hold sanitised records"
 _LOG = "errors.log: layout.log_error redacts every entry (message and fields) before writing"
 _NO_EVENT_TEXT = "no event-derived text"
 
 #: (file, a substring of the writing line) -> why it cannot write a recognisable secret.
 WRITERS: dict[tuple[str, str], str] = {
-    ("journal/writer.py", "fd = open_private(tmp,"): "spool: " + _SANITISED,
-    ("journal/writer.py", "fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)"): "new empty segment",
-    ("journal/writer.py", "fd = open_private(path, os.O_RDWR | os.O_APPEND)"): "active segment: " + _SANITISED,
-    ("journal/writer.py", "return open_private(path, os.O_RDWR | os.O_APPEND)"): "active segment: " + _SANITISED,
-    ("journal/writer.py", "log_error("): _LOG,
-    ("journal/segments.py", "view = view[os.write(fd,"): "segment lines: " + _SANITISED,
-    ("journal/segments.py", "qfd = open_private(qpath,"): "quarantine of a torn tail: " + _FROM_SEGMENTS,
-    ("journal/segments.py", "log_error("): _LOG,
-    ("journal/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
-    ("journal/archive.py", "view = view[os.write(fd, view)"): "archive gzip of removed records: " + _FROM_SEGMENTS,
-    ("journal/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
-    ("journal/staging.py", "fd = open_private(seg.staged,"): "compacted segments: kept records " + _FROM_SEGMENTS
+    ("journal/storage/writer.py", "fd = open_private(tmp,"): "spool: " + _SANITISED,
+    ("journal/storage/writer.py", "fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)"): "new empty segment",
+    ("journal/storage/writer.py", "fd = open_private(path, os.O_RDWR | os.O_APPEND)"): "active segment: " + _SANITISED,
+    ("journal/storage/writer.py", "return open_private(path, os.O_RDWR | os.O_APPEND)"): "active segment: " + _SANITISED,
+    ("journal/storage/writer.py", "log_error("): _LOG,
+    ("journal/storage/segments.py", "view = view[os.write(fd,"): "segment lines: " + _SANITISED,
+    ("journal/storage/segments.py", "qfd = open_private(qpath,"): "quarantine of a torn tail: " + _FROM_SEGMENTS,
+    ("journal/storage/segments.py", "log_error("): _LOG,
+    ("journal/compaction/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
+    ("journal/compaction/archive.py", "view = view[os.write(fd, view)"): "archive gzip of removed records: " + _FROM_SEGMENTS,
+    ("journal/compaction/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
+    ("journal/compaction/staging.py", "fd = open_private(seg.staged,"): "compacted segments: kept records " + _FROM_SEGMENTS
     + "; snapshots fold records read back from segments",
-    ("journal/staging.py", "view = view[os.write(fd,"): "compacted segments (see above)",
-    ("journal/recovery.py", "fd = open_private(active,"): "repair truncates a torn tail: " + _FROM_SEGMENTS,
-    ("journal/recovery.py", "write_atomic(path, data[:cut_offset])"): "repair: " + _FROM_SEGMENTS,
-    ("journal/recovery.py", "write_atomic(path, b\"\".join(k + b\"\\n\" for k in kept))"): "repair: " + _FROM_SEGMENTS,
-    ("journal/recovery.py", "log_error("): _LOG,
-    ("journal/crc_index.py", "write_atomic(index_path("): "CRC index: " + _NO_EVENT_TEXT,
+    ("journal/compaction/staging.py", "view = view[os.write(fd,"): "compacted segments (see above)",
+    ("journal/storage/recovery.py", "fd = open_private(active,"): "repair truncates a torn tail: " + _FROM_SEGMENTS,
+    ("journal/storage/recovery.py", "write_atomic(path, data[:cut_offset])"): "repair: " + _FROM_SEGMENTS,
+    ("journal/storage/recovery.py", "write_atomic(path, b\"\".join(k + b\"\\n\" for k in kept))"): "repair: " + _FROM_SEGMENTS,
+    ("journal/storage/recovery.py", "log_error("): _LOG,
+    ("journal/storage/crc_index.py", "write_atomic(index_path("): "CRC index: " + _NO_EVENT_TEXT,
     ("journal/layout.py", "fd = open_private(gitignore,"): ".gitignore: " + _NO_EVENT_TEXT,
     ("journal/layout.py", 'os.write(fd, b"*\\n")'): ".gitignore: " + _NO_EVENT_TEXT,
     ("journal/layout.py", "fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)"): "write_atomic's temp file",
@@ -53,25 +53,25 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/layout.py", "write_atomic(root / MANIFEST_FILE,"): "manifest: " + _NO_EVENT_TEXT,
     ("journal/layout.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
     ("journal/layout.py", "os.write(fd, line)"): _LOG,
-    ("journal/locking.py", "fd = open_private(self.path,"): "the lock file: " + _NO_EVENT_TEXT,
-    ("journal/retention.py", "fd = open_private(lock,"): "the auto-compaction lock: " + _NO_EVENT_TEXT,
-    ("journal/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
+    ("journal/storage/locking.py", "fd = open_private(self.path,"): "the lock file: " + _NO_EVENT_TEXT,
+    ("journal/compaction/retention.py", "fd = open_private(lock,"): "the auto-compaction lock: " + _NO_EVENT_TEXT,
+    ("journal/compaction/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
     "which log_error redacted, minus the scrubbed string",
-    ("journal/scrub.py", "os.write(out, new)"): "scrub (see above)",
-    ("journal/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
+    ("journal/compaction/scrub.py", "os.write(out, new)"): "scrub (see above)",
+    ("journal/compaction/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
     + ", minus the scrubbed string",
-    ("journal/retention.py", "log_error("): _LOG,
+    ("journal/compaction/retention.py", "log_error("): _LOG,
     ("journal/detached.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
-    ("journal/swap.py", "log_error("): _LOG,
+    ("journal/compaction/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
     + _FROM_SEGMENTS,
-    ("projections/memory_files.py", "write_atomic(path, _redacted(text))"): "context --write files: "
+    ("projections/read/memory_files.py", "write_atomic(path, _redacted(text))"): "context --write files: "
     "folded from sanitised events, and redacted again before writing",
-    ("projections/memory_files.py", "write_atomic(path, data)"): "context.write_dir files (the hooks' refresh): "
+    ("projections/read/memory_files.py", "write_atomic(path, data)"): "context.write_dir files (the hooks' refresh): "
     "as context --write, redacted again by _redacted",
-    ("projections/memory_files.py", "log_error("): _LOG,
-    ("projections/compaction.py", "log_error("): _LOG,
+    ("projections/read/memory_files.py", "log_error("): _LOG,
+    ("projections/compaction/compact.py", "log_error("): _LOG,
     ("projections/runner.py", "log_error("): _LOG,
     ("hooks/digest.py", "write_atomic(state_file,"): "digest state: a transcript path and offsets",
     ("hooks/launch.py", "fd = os.open(env_file,"): "CLAUDE_ENV_FILE: plugin paths, outside the journal",
@@ -93,23 +93,23 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/registry.py", "fd = open_private(tmp,"): "journal registry: journal paths and ids, " + _NO_EVENT_TEXT,
     ("journal/registry.py", "os.write(fd, data)"): "journal registry (see above)",
     ("journal/registry.py", "self.fd = open_private(self.directory / _LOCK"): "registry lock: " + _NO_EVENT_TEXT,
-    ("projections/search_index.py", "self.fd = open_private(self.path,"): "search index lock: " + _NO_EVENT_TEXT,
-    ("projections/search_index.py", "os.close(open_private(tmp,"): "search index (SQLite FTS): text folded from "
+    ("projections/search/index.py", "self.fd = open_private(self.path,"): "search index lock: " + _NO_EVENT_TEXT,
+    ("projections/search/index.py", "os.close(open_private(tmp,"): "search index (SQLite FTS): text folded from "
     "events " + _FROM_SEGMENTS,
-    ("projections/search_index.py", "log_error("): _LOG,
+    ("projections/search/index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
     ("hooks/render.py", "log_error("): _LOG,
-    ("journal/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
-    ("journal/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
-    ("journal/overflow.py", 'self.fd = os.open(directory / "lock"'): "overflow spool lock: " + _NO_EVENT_TEXT,
-    ("journal/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
+    ("journal/compaction/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
+    ("journal/storage/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
+    ("journal/storage/overflow.py", 'self.fd = os.open(directory / "lock"'): "overflow spool lock: " + _NO_EVENT_TEXT,
+    ("journal/storage/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
     "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
-    ("journal/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
-    ("journal/ship_state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
-    ("journal/ship_state.py", "fd = open_private(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
-    ("journal/ship_state.py", "log_error("): _LOG,
-    ("journal/shipping.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
-    ("journal/shipping.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
+    ("journal/storage/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
+    ("journal/shipping/state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
+    ("journal/shipping/state.py", "fd = open_private(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
+    ("journal/shipping/state.py", "log_error("): _LOG,
+    ("journal/shipping/replicate.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
+    ("journal/shipping/replicate.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
     ("cli/commands/ship.py", "log_error("): _LOG,
 }
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from journal.codec import now_ts
-from journal.events import Event
-from journal.writer import NewEvent
+from journal.storage.codec import now_ts
+from journal.storage.events import Event
+from journal.storage.writer import NewEvent
 
 __all__ = ["Draft", "journals", "to_events", "to_new_events", "SESSION_IDS", "BASE_NS", "PROJECT"]
 
@@ -312,7 +312,7 @@ def to_events(drafts: list[Draft]) -> list[Event]:
     """The drafts as read-back `Event`s, seq 1..n (no journal needed)."""
     import msgspec
 
-    from journal.codec import encode_data
+    from journal.storage.codec import encode_data
 
     return [
         Event(seq=i + 1, ts=d.ts, type=d.type, data=msgspec.Raw(encode_data(d.data)), session=d.session, agent=d.agent)

@@ -161,7 +161,7 @@ def test_context_cap_session_and_write(jdir: Path, tmp_path: Path) -> None:
 
 def test_resume_then_the_next_start_injects_it(jdir: Path) -> None:
     from journal import Journal
-    from projections.context import session_start_context
+    from projections.read.context import session_start_context
 
     doc = run_json(jdir, "resume", "7744")
     assert doc["session"] == NORMAL
@@ -239,7 +239,7 @@ def test_dismiss_marks_undoes_and_refuses_what_is_not_unfinished(jdir: Path) -> 
 def test_a_running_session_is_shown_as_running_and_context_leaves_out_its_own_session(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from journal import Journal, NewEvent
-    from projections.liveness import proc_probe
+    from projections.read.liveness import proc_probe
 
     root = tmp_path / "j"
     me = {"process": {"pid": os.getpid(), "start": proc_probe(os.getpid()) or ""}, "project_dir": "/p"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.capture import precompact_capture
-from projections.context import recovery_context, session_context, session_start_context
-from projections.liveness import Liveness
-from projections.queries import (
+from projections.read.capture import precompact_capture
+from projections.read.context import recovery_context, session_context, session_start_context
+from projections.read.liveness import Liveness
+from projections.read.queries import (
     agent_snapshot,
     find_agent,
     find_session,
@@ -16,7 +16,7 @@ from projections.queries import (
     session_snapshot,
 )
 from projections.runner import load_views
-from projections.timeline import timeline
+from projections.read.timeline import timeline
 from tests.projections.conftest import (
     AGENT,
     BASE,

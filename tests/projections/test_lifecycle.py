@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journal.codec import encode_data
-from journal.events import Event
+from journal.storage.codec import encode_data
+from journal.storage.events import Event
 from projections.base import fold
-from projections.context import recovery_context, session_context
-from projections.liveness import Liveness
-from projections.queries import interrupted, list_sessions
+from projections.read.context import recovery_context, session_context
+from projections.read.liveness import Liveness
+from projections.read.queries import interrupted, list_sessions
 from projections.runner import PROJECTIONS, Views, fold_events
-from projections.sessions import SESSIONS
+from projections.folds.sessions import SESSIONS
 from projections.timeref import ts_text
 
 NOW = 1_764_072_000.0 + 3600
@@ -150,7 +150,7 @@ def test_a_slash_command_that_failed_before_running_is_not_unfinished_work() -> 
 def test_synthetic_turns_are_not_prompts_and_the_timeline_says_what_they_are(tmp_path: Any) -> None:
     from journal import Journal, NewEvent
     from projections.runner import load_views
-    from projections.timeline import timeline
+    from projections.read.timeline import timeline
 
     note = ("<task-notification>\n<task-id>a142134c459993fd1</task-id>\n<tool-use-id>toolu_1</tool-use-id>\n"
             "<status>completed</status>\n<summary>Agent \"bg work\" finished</summary>\n<result>Sub done.</result>\n"
@@ -336,7 +336,7 @@ def test_old_crashes_get_one_line_and_the_last_line_counts_what_was_left_out() -
 
 
 def test_old_crash_age_is_configurable() -> None:
-    from projections.liveness import old_after_from
+    from projections.read.liveness import old_after_from
 
     assert old_after_from({}, {}) == 7 * 86400
     assert old_after_from({"context": {"old_crash_after": "2d"}}, {}) == 2 * 86400

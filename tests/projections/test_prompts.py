@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.prompts import KINDS, classify_prompt, is_prompt, parse_task_notification
+from projections.folds.prompts import KINDS, classify_prompt, is_prompt, parse_task_notification
 
 # Verbatim (ids shortened) from a UserPromptSubmit of Claude Code 2.1.328.
 TASK_NOTIFICATION = (

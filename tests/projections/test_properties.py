@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from journal import Journal
 from projections.base import State, fold, to_builtins
 from projections.cache import cache_path, decode_state, encode_state
-from projections.context import Packer, recovery_context, session_context, session_start_context
-from projections.liveness import Liveness
-from projections.related import related_sessions
+from projections.read.context import Packer, recovery_context, session_context, session_start_context
+from projections.read.liveness import Liveness
+from projections.read.related import related_sessions
 from projections.runner import PROJECTIONS, Views, fold_events, load_views, query
-from projections.timeline import timeline
+from projections.read.timeline import timeline
 from tests.projections.strategies import BASE_NS, Draft, journals, to_events, to_new_events
 
 NOW = BASE_NS / 1e9 + 86400 * 400
@@ -133,14 +133,14 @@ def _check_cap(text: str, cap: int) -> None:
         assert line in _RecordingPacker.offered, f"line not whole: {line!r}"
 
 
-#: Lists the context bounds by count, whatever room is left (`projections.context`).
+#: Lists the context bounds by count, whatever room is left (`projections.read.context`).
 _BOUNDED_LISTS = {"earlier sessions", "interrupted sessions", "unfinished agents", "related sessions"}
 
 
 @given(drafts=journals(max_steps=60), cap=st.integers(200, 4000))
 @settings(max_examples=100, deadline=None)
 def test_context_respects_the_cap_keeps_lines_whole_and_says_what_was_left_out(drafts: list[Draft], cap: int) -> None:
-    import projections.context as context_module
+    import projections.read.context as context_module
 
     views = _views(full_states(to_events(drafts)), len(drafts))
     ids = [None, *list(views.sessions.records)]
@@ -328,7 +328,7 @@ def test_an_empty_or_tiny_journal_has_empty_views(tmp_path: Path, n: int) -> Non
 def test_the_typed_one_pass_read_folds_like_per_event_views(drafts: list[Draft], chunk: int) -> None:
     """load_views decodes each chunk's events and views in one pass (falling back to
     `Event`s for a chunk of unknown types or odd payloads); small reads mix both kinds."""
-    with tempfile.TemporaryDirectory() as tmp, patch("journal.reader._CHUNK", chunk):
+    with tempfile.TemporaryDirectory() as tmp, patch("journal.storage.reader._CHUNK", chunk):
         journal = _open(Path(tmp) / "journal")
         journal.append_many(to_new_events(drafts))
         views = load_views(journal, use_cache=False, save=False)
@@ -341,8 +341,8 @@ def test_the_typed_one_pass_read_folds_like_per_event_views(drafts: list[Draft],
 @given(drafts=journals(max_steps=30))
 @settings(max_examples=60, deadline=None)
 def test_a_typed_event_carries_the_view_decode_view_gives(drafts: list[Draft]) -> None:
-    from journal.codec import encode_record
-    from journal.events import EVENT_DECODER, typed_decoder
+    from journal.storage.codec import encode_record
+    from journal.storage.events import EVENT_DECODER, typed_decoder
     from projections.base import plain
     from projections.views import RAW_TYPES, VIEW_TYPES, decode_view
 

@@ -13,8 +13,8 @@ import pytest
 from projections.cache import decode_state, encode_state
 from projections.errors import AmbiguousId, ProjectionError, UnknownId
 from projections.ids import resolve_prefix
-from projections.liveness import Liveness, proc_probe, session_status, stale_after_from
-from projections.sessions import SESSIONS, SessionRecord
+from projections.read.liveness import Liveness, proc_probe, session_status, stale_after_from
+from projections.folds.sessions import SESSIONS, SessionRecord
 from projections.timeref import parse_at, parse_duration, parse_time, ts_text
 from projections.views import PromptView, SessionStartView, ToolView, agent_response, decode_view
 
@@ -143,7 +143,7 @@ def test_warm_context_decodes_a_bounded_number_of_records(tmp_path: Path, monkey
     """The SessionStart context reads a window of sessions, not all of them (cost flat in the log)."""
     from journal import Journal, NewEvent
     from projections.base import RecordMap
-    from projections.context import session_start_context
+    from projections.read.context import session_start_context
     from projections.runner import load_views
 
     journal = Journal.open(tmp_path / "j", durability="flush")

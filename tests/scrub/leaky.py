@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from journal import Journal, NewEvent
-from journal.scrub import Matcher
-from journal.writer import Writer
+from journal.compaction.scrub import Matcher
+from journal.storage.writer import Writer
 
 #: 28 characters, like its marker ``[REDACTED:scrubbed:<8 hex>]``.
 SECRET = "quiet plover under red maple"
@@ -62,11 +62,11 @@ def _generate(root: Path, text: str, n: int) -> None:
 
 def _extras(journal: Journal, text: str) -> None:
     """The secret in a spool file, a quarantined torn tail, errors.log, caches, context files."""
-    from projections.compaction import compact
-    from projections.search_index import ensure_index
-    from projections.memory_files import context_files, write_context_files
+    from projections.compaction.compact import compact
+    from projections.search.index import ensure_index
+    from projections.read.memory_files import context_files, write_context_files
     from projections.runner import load_views
-    from projections.liveness import Liveness
+    from projections.read.liveness import Liveness
 
     compact(journal, older_than="7d", now=NOW, probe=lambda pid: None, warm_caches=False)
     root = journal.root

@@ -45,7 +45,7 @@ POINTS = FIXED + RANDOM
 CHILD = """
 import sys
 from pathlib import Path
-from journal.scrub import Matcher, scrub
+from journal.compaction.scrub import Matcher, scrub
 result = scrub(Path(sys.argv[1]), Matcher(sys.argv[2]))
 print(result.occurrences)
 """

@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journal.codec import check_line, encode_record
-from journal.scrub_match import Matcher
+from journal.storage.codec import check_line, encode_record
+from journal.compaction.scrub_match import Matcher
 
 SECRET = "s3cr/t\"é-ok"
 MATCHER = Matcher(SECRET)

@@ -1,4 +1,4 @@
-"""`journal.scrub`: a leaked secret leaves every file, and the journal reads as if it never came.
+"""`journal.compaction.scrub`: a leaked secret leaves every file, and the journal reads as if it never came.
 
 The leaky journal (`tests.scrub.leaky`) holds the secret in sealed segments, the active
 segment, the archive (after compaction), spool, quarantine, errors.log, projection caches
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from journal import Journal
-from journal.scrub import Matcher, ScrubError, scrub
-from projections.liveness import Liveness
+from journal.compaction.scrub import Matcher, ScrubError, scrub
+from projections.read.liveness import Liveness
 from tests.compaction.observe import history, observe
 from tests.scrub.leaky import MARKER, NOW, SECRET, build, leaks
 
@@ -215,7 +215,7 @@ def test_a_torn_tail_holding_the_secret_goes_to_quarantine_scrubbed(tmp_path: Pa
 def test_a_pending_file_swap_outside_the_journal_is_refused(tmp_path: Path) -> None:
     from journal.errors import JournalError
     from journal.layout import read_manifest, write_manifest
-    from journal.swap import finish_swap
+    from journal.compaction.swap import finish_swap
 
     journal = Journal.open(tmp_path / "j", durability="flush")
     journal.append("note", {"text": "x"})
@@ -231,7 +231,7 @@ def test_a_pending_file_swap_outside_the_journal_is_refused(tmp_path: Path) -> N
 
 
 def test_one_scrub_or_compaction_at_a_time(tmp_path: Path) -> None:
-    from journal.swap import compaction_lock
+    from journal.compaction.swap import compaction_lock
 
     journal = Journal.open(tmp_path / "j", durability="flush")
     journal.append("note", {"text": "BUSYSECRET"})

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from journal import Journal
-from projections.search import BadQuery, related_from_index, search, search_projects
-from projections.search_docs import documents
-from projections.search_index import ensure_index, index_path, rebuild_index
+from projections.search.query import BadQuery, related_from_index, search, search_projects
+from projections.search.docs import documents
+from projections.search.index import ensure_index, index_path, rebuild_index
 from tests.search.support import S1, S2, S3, AGENT, hits_of, sessions_of, write_sessions
 
 
@@ -199,7 +199,7 @@ def test_related_sessions_come_from_the_index(journal: Journal) -> None:
 
 
 def test_compaction_keeps_what_search_finds_even_when_it_drops_events(tmp_path: Path) -> None:
-    from projections.compaction import compact
+    from projections.compaction.compact import compact
 
     j = Journal.open(tmp_path / "j", durability="flush", segment_bytes=4096)
     write_sessions(j)
@@ -212,7 +212,7 @@ def test_compaction_keeps_what_search_finds_even_when_it_drops_events(tmp_path: 
 
 def test_a_query_matching_more_than_the_window_ranks_its_newest_matches(journal: Journal,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import projections.search as search_module
+    import projections.search.query as search_module
 
     everything = search(journal, "cart OR invoice OR checkout", limit=100)
     assert everything["more"] is False and everything["matches"] == everything["ranked"] > 3

@@ -15,8 +15,8 @@ import pytest
 
 from hooks import record
 from journal import Journal
-from projections.search import search
-from projections.search_index import ensure_index, index_path
+from projections.search.query import search
+from projections.search.index import ensure_index, index_path
 from tests.privacy.corpus import SECRETS
 
 SID = "5ec2e75e-0000-4000-8000-00000000005e"

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journal import Journal
-from projections.search import search
-from projections.search_index import ensure_index, index_path, rebuild_index
+from projections.search.query import search
+from projections.search.index import ensure_index, index_path, rebuild_index
 from tests.projections.strategies import FILES, WORDS, journals, to_new_events
 
 QUERIES: list[dict[str, Any]] = [

@@ -23,9 +23,9 @@ import psycopg
 import pytest
 
 from journal import Journal, NewEvent
-from journal.ship_state import read_ship_state, redact_url
-from journal.shipping import ship
-from projections.warehouse import VIEWS_MIGRATION
+from journal.shipping.state import read_ship_state, redact_url
+from journal.shipping.replicate import ship
+from projections.read.warehouse import VIEWS_MIGRATION
 from tests.ship.conftest import PgServer, generate, journal_rows, rows
 
 CLI = str(Path(sys.executable).with_name("agent-journal"))
@@ -161,7 +161,7 @@ def test_a_server_down_for_longer_fails_clearly_and_the_next_run_resumes(
     dsn = pg.new_database()
     root = _copy(pristine[0], tmp_path / "journal")
     journal = Journal.open(root, create=False)
-    from journal.shipping import ShipError
+    from journal.shipping.replicate import ShipError
 
     def on_batch(events: int, mark: int) -> None:
         if mark >= 600:

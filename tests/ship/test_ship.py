@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from journal import Journal
-from journal.ship_state import SHIP_FILE, read_ship_state, redact_url
-from journal.shipping import ShipError, ship, ship_status
-from projections.warehouse import VIEWS_MIGRATION
+from journal.shipping.state import SHIP_FILE, read_ship_state, redact_url
+from journal.shipping.replicate import ShipError, ship, ship_status
+from projections.read.warehouse import VIEWS_MIGRATION
 from tests.ship.conftest import generate, journal_rows, rows
 
 VIEWS = (VIEWS_MIGRATION,)

@@ -17,10 +17,10 @@ import psycopg
 import pytest
 
 from journal import Journal
-from projections.compaction import compact
+from projections.compaction.compact import compact
 from projections.runner import load_views
-from projections.warehouse import LATE_TYPES, VIEWS_MIGRATION
-from journal.shipping import ship
+from projections.read.warehouse import LATE_TYPES, VIEWS_MIGRATION
+from journal.shipping.replicate import ship
 from tests.ship.conftest import generate
 
 NOW = 1_800_000_000.0  # 2027-01-15: every generated session is older than the horizon

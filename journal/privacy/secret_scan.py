@@ -1,0 +1,139 @@
+"""What a detector is and what it runs on: `Detector` (a regex, the cheap tests that skip
+it, a resolver), `span` (the plain resolver), the `Scan` that one pass over a string shares
+between resolvers, and the gate masks that skip detectors a string cannot match.
+
+The detectors themselves, and why each costs linear time, are in `journal.privacy.secrets_patterns`.
+"""
+
+from __future__ import annotations
+
+import re
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Span = tuple[str, int, int]
+    Resolve = Callable[["re.Match[str]", str, "Scan"], "Span | None"]
+
+__all__ = ["Detector", "Scan", "candidate_mask", "span"]
+
+
+class Scan:
+    """One redaction pass over one string: the spans claimed so far, and what resolvers
+    remember between matches so that none of them rescans text (see `journal.privacy.secrets_patterns`)."""
+
+    __slots__ = (
+        "text", "taken", "spans", "next_key", "next_key_end", "next_key_named", "absorb_end",
+        "block_end", "end_from", "end_match",
+    )
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.taken: bytearray | None = None  # 1 where a span is claimed
+        self.spans: list[tuple[int, int, str | None]] = []  # kind None: a marker already there
+        self.next_key = self.next_key_end = len(text)  # assignments: the key on the right,
+        self.next_key_named = True  # ... whether it reads like a name,
+        self.absorb_end = -1  # ... and where its value ends, when it has none of its own
+        self.block_end = 0  # PEM: the end of the last block scanned
+        self.end_from = -1  # PEM: where the last END search started, and what it found
+        self.end_match: re.Match[str] | None = None
+
+    def claim(self, start: int, end: int, kind: str | None) -> None:
+        if self.taken is None:
+            self.taken = bytearray(len(self.text))
+        self.taken[start:end] = b"\x01" * (end - start)
+        self.spans.append((start, end, kind))
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.taken is not None and self.taken.find(1, start, end) >= 0
+
+    def first_taken(self, start: int, end: int) -> int:
+        return -1 if self.taken is None else self.taken.find(1, start, end)
+
+
+class Detector:
+    """One secret shape: a regex, cheap trigger substrings, and a resolver for the span."""
+
+    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "lower", "reverse", "left", "resolve", "user")
+
+    def __init__(
+        self,
+        pattern: str,
+        resolve: Resolve,
+        gate: str = "",
+        needles: tuple[str, ...] = (),
+        *,
+        lower: bool = False,
+        reverse: bool = False,
+        left: frozenset[str] = frozenset(),
+        flags: int = 0,
+        user: bool = False,
+    ) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._regex: re.Pattern[str] | None = None
+        self.resolve = resolve
+        # Characters one of which must occur, else the regex is skipped (see `gate_mask`).
+        self.mask = gate_mask(gate)
+        # Substrings one of which must occur, tested after the gate: cheaper than a regex
+        # call, and in a short-lived hook process they spare compiling regexes not needed.
+        self.needles = needles
+        self.lower = lower or reverse  # pattern is lowercase and runs on the lowercased text
+        self.reverse = reverse  # ... reversed: `resolve` gets positions in the reversed text
+        self.left = left  # characters that must not precede the match (word boundary)
+        self.user = user  # a pattern from the config: run in bounded windows, under a time budget
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:  # compiled on first use, see `journal.privacy.secret_heuristics.lazy`
+            self._regex = re.compile(self.pattern, self.flags)
+        return self._regex
+
+
+def span(kind: str, group: int | str = 0, test: Callable[[str], bool] | None = None) -> Resolve:
+    """A resolver that redacts ``group`` of the match as ``kind`` (if ``test`` accepts it)."""
+
+    def resolve(m: re.Match[str], s: str, scan: Scan) -> Span | None:
+        start, end = m.span(group)
+        if test is not None and not test(s[start:end]):
+            return None
+        return kind, start, end
+
+    return resolve
+
+
+# Every detector names a gate: characters one of which must occur in a string for its
+# regex to be worth running. Testing one character is a memchr, far cheaper than a regex
+# scan or a longer substring test; "b" stands for "b" or "B" (bearer).
+_GATE_CHARS = "=:@-_/AJ.Sdwb"  # "b" last (see gate_mask)
+_SEPARATOR_BITS = 0b111  # "=", ":", "@"
+# Strings shorter than this cannot hold any built-in secret shape ("pass=abc" is 8), and
+# shorter than _MIN_SHAPE only an assignment, "user:pw@" or "--flag value" (all built-in
+# token shapes are at least 20 characters).
+_MIN_CANDIDATE = 8
+_MIN_SHAPE = 20
+
+
+def gate_mask(s: str) -> int:
+    """One bit per gate character present in ``s``."""
+    mask = 0
+    bit = 1
+    for char in _GATE_CHARS:
+        if char in s:
+            mask |= bit
+        bit <<= 1
+    if "B" in s:
+        mask |= bit >> 1
+    return mask
+
+
+def candidate_mask(s: str) -> int:
+    """The gate mask of ``s``, or 0 when no built-in detector can match it."""
+    n = len(s)
+    if n < _MIN_CANDIDATE:
+        return 0
+    mask = gate_mask(s)
+    if n < _MIN_SHAPE and not mask & _SEPARATOR_BITS and " " not in s:
+        return 0
+    return mask

@@ -1,0 +1,495 @@
+"""Appending to the journal: correct under many concurrent processes and crashes.
+
+One append, under the exclusive lock (§7.3 of journal-anchors.md):
+
+1. open the active segment (the highest-numbered), creating or rolling as needed;
+2. if it does not end in ``\\n``, a writer died mid-record: move the torn bytes to
+   ``quarantine/``, truncate, and note it in ``errors.log``;
+3. read the last seq from the tail (the log is the only counter; there is no
+   separate counter file to drift);
+4. merge any spooled events, then number ours ``last+1...``;
+5. write the lines with one ``os.write`` (looping only on a short write);
+6. ``fdatasync`` under the ``fsync`` policy;
+7. seal the segment if it has reached ``segment_bytes``.
+
+Encoding happens before the lock is taken; only numbering and the CRC happen
+inside. One segment file's tail, seal and quarantine are `journal.storage.segments`.
+Stdlib only: this module is the hook's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from journal.storage.codec import check_line, encode_data, encode_record, now_ts, renumber
+from journal.config import JournalConfig
+from journal.errors import InvalidEvent, InvalidManifest, JournalError, LockTimeout, RecordTooLarge
+from journal.layout import (
+    LOCK_FILE,
+    SEGMENTS_DIR,
+    SPOOL_DIR,
+    ensure_subdir,
+    fsync_dir,
+    list_segments,
+    log_error,
+    open_private,
+    read_manifest,
+    read_private,
+    segment_first_seq,
+    segment_name,
+    temp_path,
+    write_manifest,
+)
+from journal.storage.locking import JournalLock
+from journal.storage.overflow import DISK_FULL, overflow_dir, take_losses
+from journal.storage.overflow import cleanup as cleanup_overflow
+from journal.storage.overflow import pending as overflow_pending
+from journal.storage.segments import (
+    _TAIL,
+    _fdatasync,
+    _read_at,
+    _write_all,
+    last_newline,
+    repair_tail,
+    seal_info,
+    tail_seq,
+)
+
+TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any, Iterable
+
+__all__ = ["NewEvent", "Writer", "sanitized"]
+
+
+class NewEvent:
+    """An event to append: its type, payload object, and optional session and agent ids."""
+
+    __slots__ = ("type", "data", "session", "agent", "ts", "_sanitized")
+
+    def __init__(
+        self,
+        type: str,
+        data: Any = None,
+        session: str | None = None,
+        agent: str | None = None,
+        ts: str | None = None,
+    ) -> None:
+        self.type = type
+        self.data = data
+        self.session = session
+        self.agent = agent
+        self.ts = ts
+        #: Set by `sanitized` only: the data and ids already went through the sanitiser
+        #: (`journal.privacy.sanitizer`), so the writer does not redact them a second time.
+        self._sanitized = False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NewEvent) and all(
+            getattr(self, name) == getattr(other, name) for name in _EVENT_FIELDS
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # data is usually a dict
+
+    def __repr__(self) -> str:
+        return "NewEvent(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _EVENT_FIELDS) + ")"
+
+
+_EVENT_FIELDS = ("type", "data", "session", "agent", "ts")
+
+
+def sanitized(event: NewEvent) -> NewEvent:
+    """Mark *event* as already sanitised (by `journal.privacy.sanitizer`) and return it.
+
+    Only for code that ran the journal's own sanitiser on exactly this data (the hook
+    does, to report what it redacted); anything else is sanitised by `Writer.encode`.
+    """
+    event._sanitized = True
+    return event
+
+
+def _read_overflow(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        return os.read(fd, os.fstat(fd).st_size + 1)
+    finally:
+        os.close(fd)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _checked_data(raw: bytes) -> bytes:
+    """Pre-encoded payload bytes, parsed and re-encoded: only one JSON object gets in.
+
+    Unchecked bytes (not JSON, not UTF-8, NaN, a lone surrogate) would be framed with a
+    valid CRC yet be unreadable, i.e. corrupt records written by the writer itself.
+    """
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError included
+        raise InvalidEvent(f"event data is not a UTF-8 JSON object: {e}") from e
+    return encode_data(value)
+
+
+#: Bytes numbering can add to a record framed with seq 0: 18 more seq digits (2**63 has
+#: 19) and ``,"src":"<spool file name>"`` (at most 44 characters, see `Writer.spool`).
+_RENUMBER_ROOM = 18 + len(b',"src":""') + 44
+
+
+class Writer:
+    """Appends records to the journal at *root*; safe across processes and crashes."""
+
+    def __init__(self, root: Path, config: JournalConfig) -> None:
+        self.root = root
+        self.config = config
+        self.segments = root / SEGMENTS_DIR
+        self._sanitizer: Any = None
+        #: Why payloads are being withheld (redaction cannot run), once it happened.
+        self.problem: str | None = None
+
+    # -- preparation (outside the lock) ---------------------------------------
+
+    def sanitize(self, event: NewEvent) -> NewEvent:
+        """*event* redacted and size-limited by `journal.privacy.sanitizer` (unless already done).
+
+        Fails closed: if redaction cannot run, the event comes back with its payload
+        withheld, and the failure is noted once in ``errors.log`` (see `problem`).
+        """
+        if event._sanitized:
+            return event
+        try:
+            if self._sanitizer is None:
+                from journal.privacy.sanitizer import Sanitizer
+
+                self._sanitizer = Sanitizer.from_config(self.config.extra)
+            return self._sanitizer.event(event)  # type: ignore[no-any-return]
+        except InvalidEvent:
+            raise
+        except Exception as e:
+            why = str(e) if type(e).__name__ == "RedactionUnavailable" else f"{type(e).__name__}: {e}"
+            return self._withhold(event, why)
+
+    def _withhold(self, event: NewEvent, why: str) -> NewEvent:
+        if self.problem is None:
+            self.problem = why
+            log_error(self.root, "redaction_unavailable", f"payloads are withheld: {why}", type=event.type)
+        try:
+            from journal.privacy.sanitizer import withhold
+
+            return withhold(event, why)  # type: ignore[no-any-return]
+        except Exception:  # not even the fallback imports: keep the type alone
+            return sanitized(NewEvent(event.type, {"_journal": {"withheld": "payload not recorded: " + why}},
+                                      ts=event.ts))
+
+    def encode(self, event: NewEvent) -> bytes:
+        """Sanitise *event* and frame it with seq 0; numbering happens under the lock."""
+        event = self.sanitize(event)
+        data = _checked_data(event.data) if isinstance(event.data, bytes) else encode_data(event.data)
+        line = encode_record(
+            0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent
+        )
+        # Counted at its widest on disk: numbering may give it a 19-digit seq, and a
+        # merge from the spool adds its "src" (see `_RENUMBER_ROOM`).
+        widest = len(line) + _RENUMBER_ROOM
+        if widest > self.config.max_record_bytes:
+            raise RecordTooLarge(
+                f"a {event.type} record would be up to {widest:,} bytes, over the "
+                f"{self.config.max_record_bytes:,}-byte limit (max_record_bytes); shrink its data"
+            )
+        return line
+
+    # -- appending ------------------------------------------------------------
+
+    def append(
+        self,
+        events: Iterable[NewEvent],
+        *,
+        lock_timeout: float | None = None,
+        spool_on_timeout: bool = False,
+    ) -> list[int]:
+        """Append *events* in order and return their seqs.
+
+        If the lock is busy past *lock_timeout* and *spool_on_timeout* is set, the
+        events go to a spool file instead (durably) and ``[]`` is returned: the next
+        append merges them, in order, so nothing is lost. With *spool_on_timeout* (the
+        hooks' mode) a full disk parks them in the overflow spool (`journal.storage.overflow`)
+        the same way; otherwise a full disk is a `JournalError` and nothing is written.
+        """
+        templates = [self.encode(e) for e in events]
+        timeout = self.config.lock_timeout if lock_timeout is None else lock_timeout
+        try:
+            try:
+                with JournalLock(self.root / LOCK_FILE, timeout):
+                    return self._append_locked(templates)
+            except LockTimeout:
+                if not spool_on_timeout:
+                    raise
+                self.spool(templates)
+                return []
+        except OSError as e:
+            if e.errno not in DISK_FULL:
+                raise
+            if not spool_on_timeout:
+                raise JournalError(f"cannot append to {self.root}: {e.strerror or e}; nothing was written") from e
+            return self._park(templates, e)
+
+    def _park(self, templates: list[bytes], error: OSError) -> list[int]:
+        """The disk is full: keep *templates* on another filesystem until the next append."""
+        from journal.storage.overflow import park
+
+        outcome = park(self.root, templates)
+        if outcome != "parked":
+            raise JournalError(
+                f"disk full ({error.strerror}): {len(templates)} event(s) could not be kept"
+                + (" and are counted as lost (`agent-journal verify` shows them once space returns)"
+                   if outcome == "counted" else " (no $XDG_RUNTIME_DIR or /dev/shm to park them in)")
+            ) from error
+        return []
+
+    def spool(self, templates: list[bytes]) -> Path:
+        """Durably park framed records (seq 0) for the next lock holder to merge."""
+        spool_dir = ensure_subdir(self.root, SPOOL_DIR)
+        path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
+        # Written under a name the merge ignores, then renamed: a lock holder listing
+        # spool/ mid-write would merge the partial file and unlink it, losing the rest.
+        tmp = temp_path(path)
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            _write_all(fd, b"".join(templates))
+            os.fsync(fd)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: the caller parks the events elsewhere
+            raise
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+        fsync_dir(spool_dir)
+        return path
+
+    def _append_locked(self, templates: list[bytes]) -> list[int]:
+        fd, first, path = self._open_active()
+        try:
+            size = os.fstat(fd).st_size
+            if size and _read_at(fd, size - 1, 1) != b"\n":
+                size = self._repair_tail(fd, size, path)
+            last = tail_seq(fd, size, first) if size else first - 1
+            overflow = overflow_dir(self.root)  # None (one stat) unless a full disk parked events
+            spooled, spool_files = self._collect_spool(fd, size, path, overflow)
+            out: list[bytes] = []
+            for line, src in spooled:
+                last += 1
+                out.append(renumber(line, last, src))
+            lost, lost_file = take_losses(self.root, overflow) if overflow is not None else (None, None)
+            lost_seq = 0
+            if lost is not None:  # events a full disk cost earlier: said in the log itself
+                last += 1
+                lost_seq = last
+                out.append(renumber(self.encode(NewEvent("journal.events_lost", dict(lost, reason="disk full")))[:-1],
+                                    last))
+            seqs = []
+            for template in templates:
+                last += 1
+                seqs.append(last)
+                out.append(renumber(template[:-1], last))
+            if out:
+                try:
+                    _write_all(fd, b"".join(out))
+                    if self.config.durability == "fsync":
+                        _fdatasync(fd)
+                except OSError as e:
+                    try:
+                        os.ftruncate(fd, size)  # no half-written record stays behind
+                    except OSError:
+                        pass  # the next append quarantines the torn tail
+                    if e.errno in DISK_FULL:
+                        raise  # `append` parks the events on another filesystem
+                    log_error(self.root, "append_failed", f"write to {path} failed: {e}")
+                    raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
+            for spool_file in spool_files:
+                spool_file.unlink(missing_ok=True)
+            for directory in {f.parent for f in spool_files}:
+                fsync_dir(directory)
+            if lost is not None and lost_file is not None:
+                self._note_dropped(lost, lost_seq, lost_file)
+            if spool_files or lost is not None:
+                cleanup_overflow(self.root)
+            if size + sum(map(len, out)) >= self.config.segment_bytes:
+                try:
+                    self._roll(fd, first, path, last)
+                except OSError as e:
+                    if e.errno not in DISK_FULL:
+                        raise  # the records are written: a full disk only delays the roll
+            return seqs
+        finally:
+            os.close(fd)
+
+    # -- segments ---------------------------------------------------------------
+
+    def _create_segment(self, first_seq: int) -> Path:
+        path = self.segments / segment_name(first_seq)
+        try:
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        fsync_dir(self.segments)
+        return path
+
+    def _last_segment(self) -> list[tuple[int, Path]]:
+        """``list_segments(root)[-1:]`` without a Path per segment and a sort (every append calls it)."""
+        try:
+            names = os.listdir(self.segments)
+        except FileNotFoundError:
+            return []
+        last: tuple[int, str] | None = None
+        for name in names:
+            first = segment_first_seq(name)
+            if first is not None and (last is None or (first, name) > last):
+                last = (first, name)
+        return [] if last is None else [(last[0], self.segments / last[1])]
+
+    def _open_active(self) -> tuple[int, int, Path]:
+        """Open the active segment read-write, first rolling a sealed or full one."""
+        segs = self._last_segment()
+        if not segs:
+            ensure_subdir(self.root, SEGMENTS_DIR)
+            manifest = self._manifest()
+            first = 1 + max([s["last_seq"] for s in manifest["segments"]] + [0])
+            segs = [(first, self._create_segment(first))]
+        first, path = segs[-1]
+        try:
+            fd = open_private(path, os.O_RDWR | os.O_APPEND)
+            st = os.fstat(fd)
+            sealed = not st.st_mode & 0o200
+        except PermissionError:
+            # Sealed segments are read-only; a non-root writer cannot even open one.
+            fd = open_private(path, os.O_RDONLY)
+            st = os.fstat(fd)
+            sealed = True
+        if not sealed and st.st_size < self.config.segment_bytes:
+            return fd, first, path
+        keep = False
+        try:
+            # A crash between sealing and creating the next segment, or a full segment.
+            size = last_newline(fd, st.st_size) if sealed else st.st_size
+            if not sealed and size and _read_at(fd, size - 1, 1) != b"\n":
+                size = self._repair_tail(fd, size, path)
+                # Only the torn bytes made it look full: keep appending to it. (Rolling
+                # here would seal a short or even empty segment, and an empty one's
+                # successor has the same name, so appends would land in a sealed file.)
+                keep = size < self.config.segment_bytes
+                if keep:
+                    return fd, first, path
+            last = tail_seq(fd, size, first) if size else first - 1
+            if sealed:
+                self._create_segment(last + 1)
+            else:
+                self._roll(fd, first, path, last)
+        finally:
+            if not keep:
+                os.close(fd)
+        first = last + 1
+        path = self.segments / segment_name(first)
+        return open_private(path, os.O_RDWR | os.O_APPEND), first, path
+
+    def _note_dropped(self, lost: dict[str, Any], seq: int, lost_file: Path) -> None:
+        """Record a loss in the manifest's ``dropped`` list (read by verify and the context)."""
+        lost_file.unlink(missing_ok=True)
+        try:
+            manifest = self._manifest()
+            manifest["dropped"] = list(manifest.get("dropped") or []) + [dict(lost, seq=seq, reason="disk full")]
+            write_manifest(self.root, manifest)
+        except OSError as e:
+            log_error(self.root, "dropped_not_noted", f"could not note lost events in the manifest: {e}")
+
+    def _manifest(self) -> dict[str, Any]:
+        """The manifest, rebuilt from the segments first if it is invalid (we hold the lock)."""
+        try:
+            return read_manifest(self.root)
+        except InvalidManifest as e:
+            from journal.storage.manifest_rebuild import rebuild_manifest
+
+            rebuild_manifest(self.root, str(e))
+            return read_manifest(self.root)
+
+    def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
+        """Seal the active segment (manifest entry, read-only) and start the next one."""
+        os.fsync(fd)
+        info = seal_info(path, first)
+        manifest = self._manifest()
+        manifest["segments"] = [s for s in manifest["segments"] if s["name"] != path.name] + [info]
+        manifest["segments"].sort(key=lambda s: s["first_seq"])
+        write_manifest(self.root, manifest)
+        os.fchmod(fd, 0o400)
+        self._create_segment(info["last_seq"] + 1)
+
+    # -- recovery of a torn tail ----------------------------------------------------
+
+    def _repair_tail(self, fd: int, size: int, path: Path) -> int:
+        return repair_tail(self.root, fd, size, path)
+
+    # -- spool ------------------------------------------------------------------------
+
+    def _previous_tail(self, active: Path, size: int) -> bytes:
+        """The last *size* bytes of the segment before *active* (b"" if there is none)."""
+        paths = [p for _, p in list_segments(self.root)]
+        if active not in paths or paths.index(active) == 0:
+            return b""
+        fd = open_private(paths[paths.index(active) - 1], os.O_RDONLY)
+        try:
+            end = os.fstat(fd).st_size
+            return _read_at(fd, max(0, end - size), min(size, end))
+        finally:
+            os.close(fd)
+
+    def _collect_spool(self, fd: int, size: int, active: Path,
+                       overflow: Path | None = None) -> tuple[list[tuple[bytes, str]], list[Path]]:
+        """Verified records waiting in spool files, oldest file first, minus any already merged."""
+        spool_dir = self.root / SPOOL_DIR
+        try:
+            files = [spool_dir / n for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
+        except FileNotFoundError:
+            files = []
+        if overflow is not None:
+            files += overflow_pending(self.root, overflow)  # parked while the disk was full: same names, same order
+        if not files:
+            return [], []
+        files.sort(key=lambda f: f.name)
+        contents = []
+        for path in files:
+            try:
+                contents.append(read_private(path) if path.parent.name == SPOOL_DIR else _read_overflow(path))
+            except OSError:
+                contents.append(b"")
+        # A crash after writing merged records but before unlinking their spool file
+        # must not merge them twice: merged records carry "src" = the spool file name.
+        wanted = _TAIL + 2 * sum(map(len, contents))
+        window = min(size, wanted)
+        tail = _read_at(fd, size - window, window) if window else b""
+        if window < wanted:
+            # The merged records may end the previous segment: the merge itself can fill
+            # the segment (it rolls), or the next writer rolls it before getting here.
+            tail = self._previous_tail(active, wanted - window) + tail
+        out: list[tuple[bytes, str]] = []
+        for path, raw in zip(files, contents):
+            if b'"src":"%s"' % path.name.encode() in tail:
+                continue
+            for line in raw.split(b"\n"):
+                if not line:
+                    continue
+                if check_line(line):
+                    out.append((line, path.name))
+                else:
+                    log_error(
+                        self.root,
+                        "spool_record_dropped",
+                        f"a damaged record in spool file {path.name} was not merged",
+                        spool=path.name,
+                        bytes=len(line),
+                    )
+        return out, files
