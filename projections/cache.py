@@ -73,8 +73,6 @@ class CacheHeader(msgspec.Struct):
         if (self.ends[-1] if self.ends else 0) != blob_size:
             raise ValueError(f"`ends` stops at byte {self.ends[-1] if self.ends else 0} of a {blob_size}-byte "
                              "record region - at `$.ends`")
-        if any(b < a for a, b in zip(self.ends, self.ends[1:])):
-            raise ValueError("`ends` is not ascending - at `$.ends`")
 
 
 _HEADER_DEC = msgspec.msgpack.Decoder(CacheHeader)
