@@ -30,7 +30,10 @@ from projections.read.queries import (
     session_snapshot,
 )
 from projections.read.related import related_sessions
-from projections.runner import Views, query, rebuild as rebuild_all
+from projections.base import Projection
+from projections.folds.archive import ARCHIVE
+from projections.folds.sessions import SESSIONS
+from projections.runner import PROJECTIONS, Views, query, rebuild as rebuild_all
 from projections.text import format_duration, format_ts
 from projections.read.timeline import timeline as session_timeline
 from projections.timeref import resolve_at
@@ -55,24 +58,27 @@ def past_seq(journal: Any, at: str | None) -> int | None:
     return None if seq >= journal.last_seq() else seq
 
 
-def with_views(obj: Any, at: str | None, fn: Callable[[Any, Views, Liveness], T]) -> T:
+def with_views(obj: Any, at: str | None, fn: Callable[[Any, Views, Liveness], T],
+               projections: tuple[Projection, ...] = PROJECTIONS) -> T:
     """Run ``fn(journal, views, liveness)`` on the projections as of *at* (cache damage replays).
 
     A past state is history as of then with liveness judged now (`PastLiveness`), and
-    says so once on stderr; --at the last seq is the live view itself.
+    says so once on stderr; --at the last seq is the live view itself. Only *projections*
+    are loaded (a command that reads two of them does not fold the others on a cold cache).
     """
     journal = obj.journal(create=False)
     seq = past_seq(journal, at)
     live = liveness_for(journal)
     if seq is not None:
         # Sessions with a SessionEnd as of now: every one not in the fold's ``open`` set (no decoding).
-        ended = query(journal, lambda v: {sid for sid in v.sessions.records if sid not in v.sessions.meta.open})
+        ended = query(journal, lambda v: {sid for sid in v.sessions.records if sid not in v.sessions.meta.open},
+                      projections=(SESSIONS,))
         live = PastLiveness(live, ended)
         last = next(iter(journal.read(seq, to_seq=seq)), None) if seq > 0 else None
         when = f" ({format_ts(last.ts)} UTC)" if last is not None else ""
         click.echo(f"As of seq {seq}{when}: history as it was then; whether a session is still running "
                    "is judged now.", err=True)
-    return query(journal, lambda views: fn(journal, views, live), at=seq)
+    return query(journal, lambda views: fn(journal, views, live), at=seq, projections=projections)
 
 
 def open_views(obj: Any, at: str | None) -> tuple[Any, Views, Liveness]:
@@ -153,7 +159,8 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, of
         rows, more = page_sessions(views, live, include_archived=show_all, status=status, limit=limit, offset=offset)
         return rows, more, ([] if rows or offset else list_sessions(views, live, include_archived=True))
 
-    rows, more, everything = with_views(obj, at, build)
+    # A listing of sessions reads the sessions and the archive only (`session_info`).
+    rows, more, everything = with_views(obj, at, build, projections=(SESSIONS, ARCHIVE))
     if as_json:
         emit_json(rows)
         return
