@@ -152,6 +152,8 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, of
     if limit is None and not show_all:
         limit = PAGE
     if all_projects:
+        if offset:
+            raise click.UsageError("--offset pages one journal; it cannot be combined with --all-projects")
         _sessions_everywhere(obj, show_all, status, limit, at, as_json)
         return
 
