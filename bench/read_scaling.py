@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         "context": lambda root, sid: ["context"],
     }
     samples: dict[tuple[str, int], list[tuple[float, float, bytes]]] = {}
-    for name, args_of in commands.items():  # warm-up: page cache, and proof the caches are current
-        for n, root, sid in journals:
+    for args_of in commands.values():  # warm-up: page cache, and proof the caches are current
+        for _, root, sid in journals:
             timed([*cli, "--journal", str(root), *args_of(root, sid)])
     for _ in range(args.runs):
         for name, args_of in commands.items():
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 samples.setdefault((name, n), []).append(timed([*cli, "--journal", str(root), *args_of(root, sid)]))
     base = [timed([*cli, "--version"]) for _ in range(args.runs)]
 
-    first, last = sizes[0], sizes[-1]
+    last = sizes[-1]
     print(f"\nmedian CPU (user + system) of {args.runs} runs of each whole process, warm caches; "
           f"python {sys.version.split()[0]}")
     head = "".join(f"{f'{n:,} ms':>13}" for n in sizes)

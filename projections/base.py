@@ -24,7 +24,10 @@ from journal.storage.events import Event
 from projections.errors import CacheCorrupt
 from projections.views import VIEW_TYPES, decode_view
 
-__all__ = ["SNAPSHOT_TYPE", "Handler", "LazyRecordMap", "Projection", "RecordMap", "State", "apply", "fold", "plain", "to_builtins"]
+__all__ = [
+    "SNAPSHOT_TYPE", "Handler", "LazyRecordMap", "Projection", "RecordMap", "State", "apply", "fold", "plain",
+    "to_builtins",
+]
 
 Handler = Callable[["State", Event, Any], None]
 
@@ -115,7 +118,7 @@ class LazyRecordMap(RecordMap):
     ) -> None:
         super().__init__(decoder)
         self._blob, self._ends, self._crcs, self._source = blob, ends, crcs, source
-        dict.update(self, zip(keys, range(len(keys))))
+        dict.update(self, zip(keys, range(len(keys)), strict=True))
         #: How many values are still indexes (0: the map is a plain dict of records).
         self._pending = len(self)
 
@@ -141,13 +144,13 @@ class LazyRecordMap(RecordMap):
     def __getitem__(self, key: str) -> Any:
         return self._value(key, dict.__getitem__(self, key))
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
             return default
         return self._decode(key, value) if value.__class__ is int else value
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         if dict.__contains__(self, key):
             value = self._value(key, dict.__getitem__(self, key))
             dict.__delitem__(self, key)
@@ -185,7 +188,7 @@ class LazyRecordMap(RecordMap):
     def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
         return list(self.records())
 
-    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+    def copy(self) -> dict[str, Any]:
         return dict(self.items())
 
     def __eq__(self, other: object) -> bool:

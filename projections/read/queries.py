@@ -151,7 +151,7 @@ def page_sessions(
     for sid in list(reversed(records)):
         if open_only is not None and sid not in open_only:
             continue
-        rec = records.get(sid)
+        rec: SessionRecord = records[sid]
         info = session_info(views, rec, live)
         if status == "archived":
             if not info["archived"]:
@@ -277,7 +277,8 @@ def page_agents(views: Views, live: Liveness, *, include_all: bool = False, stat
     for aid in list(reversed(records)):
         if running_only is not None and aid not in running_only:
             continue
-        info = agent_info(views, records.get(aid), live)
+        agent: AgentRecord = records[aid]
+        info = agent_info(views, agent, live)
         if not include_all and (info["internal"] or info["status"] == "archived") and status != "archived":
             continue
         if status and info["status"] != status:
