@@ -286,6 +286,8 @@ def _load(
             continue
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
         folded += _fold_range(pairs, journal, mark + 1, upto, progress)
+    for name, why in damaged.items():  # replayed instead; say where and what, once per damaged file
+        journal.log_error("cache_damaged", f"the {name} cache was replayed from the log: {why}")
     views = Views(states, target, journal_id, epoch, folded, cached, journal, damaged)
     # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
     # even hold the text it removed): only a cache of the current epoch is written.

@@ -220,6 +220,26 @@ def test_a_damaged_cache_header_names_the_file_and_field() -> None:
     assert read_state(SESSIONS, data, journal_id="other", epoch=0) is None
 
 
+def test_a_damaged_cache_header_is_replayed_and_noted_in_the_error_log(tmp_path: Path) -> None:
+    from journal import Journal
+    from projections.runner import load_views, rebuild
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    journal.append("SessionStart", {"source": "startup"}, session="s1")
+    load_views(journal)
+    cache = tmp_path / "j" / "cache" / "sessions.msgpack"
+    data = bytearray(cache.read_bytes())
+    data[13] ^= 0x55  # inside the header: its checksum no longer matches
+    cache.write_bytes(bytes(data))
+    views = load_views(journal, save=False)
+    assert views.sessions.records.record("s1") is not None and views.cached["sessions"] == 0
+    assert views.damaged["sessions"] == f"{cache}: the header fails its checksum (torn or altered)"
+    log = (tmp_path / "j" / "errors.log").read_text()
+    assert "cache_damaged" in log and "sessions.msgpack: the header fails its checksum" in log
+    report = rebuild(journal)["projections"]["sessions"]
+    assert report["agreed"] is False and report["why"].startswith("the cache is damaged: "), report
+
+
 def test_cache_files_are_private_and_atomic(tmp_path: Path) -> None:
     from journal import Journal
     from projections.runner import load_views
