@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from journal.compaction.archive import crash_point
 from journal.storage.codec import now_ts
 from journal.layout import ensure_journal_id, read_manifest
-from journal.shipping.rows import copy_rows
+from journal.shipping.rows import COPY_OPTIONS, copy_rows
 from journal.shipping.schema import BATCH_TABLE, COLUMNS, CORE_MIGRATION, SCHEMA, Migration, migrate, versions
 from journal.shipping.state import (
     SHIP_LOCK,
@@ -240,7 +240,7 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     with conn.transaction():
         with conn.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS")
-            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                 copy.write(copy_rows(journal_id, found))
             cur.execute(
                 f"INSERT INTO {SCHEMA}.late_records (journal_id, seq, crc, ts, type, session, agent, v, data, epoch) "
@@ -303,13 +303,13 @@ def _copy_batch(conn: Any, journal_id: str, events: list[Any], rows: bytes, last
         if events:
             with conn.cursor() as cur:
                 if not forgiving:
-                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                         copy.write(rows)
                     inserted = len(events)
                 else:
                     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) "
                                 "ON COMMIT DELETE ROWS")
-                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                         copy.write(rows)
                     cur.execute(f"INSERT INTO {SCHEMA}.events ({COLUMNS}) SELECT {COLUMNS} FROM {BATCH_TABLE} "
                                 "ON CONFLICT (journal_id, seq) DO NOTHING")
