@@ -242,3 +242,25 @@ def test_the_idle_fast_path_leaves_an_error_to_the_command_to_clear(tmp_path: Pa
     assert (code, clicked) == (0, True) and "Nothing to ship" in out
     assert read_ship_state(root)["last_error"] is None
     assert _idle_cli(root, "ship", "--to", dsn)[2] is False  # cleared: the fast path again
+
+
+def test_odd_timestamps_and_ids_arrive_as_postgresql_can_hold_them(dsn: str, tmp_path: Path) -> None:
+    import datetime as dt
+
+    root = tmp_path / "journal"
+    journal = Journal.open(root)
+    utc = dt.timezone.utc
+    cases = [("2026-01-05T09:00:03.323098Z", dt.datetime(2026, 1, 5, 9, 0, 3, 323098, tzinfo=utc)),
+             ("2026-01-05T09:00:03", dt.datetime(2026, 1, 5, 9, 0, 3, tzinfo=utc)),  # no zone: UTC
+             ("2026-01-05T10:00:03+01:00", dt.datetime(2026, 1, 5, 9, 0, 3, tzinfo=utc)),
+             ("1999-12-31T23:59:59.999999Z", dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=utc)),
+             ("2026-02-30T00:00:00.000000Z", None),  # no such day
+             ("yesterday", None)]
+    for ts, _ in cases:
+        journal.append("note", {"k": "v"}, ts=ts, session="s\x00nul", agent="a\u00e9")
+    report = ship(journal, dsn, migrations=VIEWS)
+    assert report.inserted == len(cases)
+    with psycopg.connect(dsn) as conn:
+        got = conn.execute("SELECT ts, session, agent FROM agent_journal.events ORDER BY seq").fetchall()
+    assert [g[0] for g in got] == [want for _, want in cases]
+    assert {(g[1], g[2]) for g in got} == {("s\ufffdnul", "a\u00e9")}
