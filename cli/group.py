@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import importlib
 import json
-import os
 import sys
 
 import click
@@ -19,7 +18,7 @@ from cli.errors import error_json, quiet_stdout
 from cli.project import project_dir
 from journal import Journal, resolve_journal_dir
 
-__all__ = ["cli", "run", "JournalContext", "COMMAND_MODULES"]
+__all__ = ["COMMAND_MODULES", "JournalContext", "cli", "run"]
 
 COMMAND_MODULES = (
     "cli.commands.log",

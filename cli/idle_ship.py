@@ -69,7 +69,12 @@ def _options(args: list[str]) -> tuple[str | None, str | None, bool, bool] | Non
 def _idle(journal_dir: str | None, url: str | None) -> ShipReport | None:
     from journal import Journal, load_config, resolve_journal_dir
     from journal.layout import check_journal_dir
-    from journal.shipping.state import idle_report, read_ship_state, ship_policy, target_key
+    from journal.shipping.state import (
+        idle_report,
+        read_ship_state,
+        ship_policy,
+        target_key,
+    )
 
     # As the group resolves it: --journal, else AGENT_JOURNAL_DIR (click ignores it empty), else the project.
     path = resolve_journal_dir(journal_dir or os.environ.get("AGENT_JOURNAL_DIR") or None, project_dir=project_dir())

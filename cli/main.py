@@ -18,7 +18,9 @@ TYPE_CHECKING = False  # no typing at run time: this module is on the idle ship'
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["cli", "main", "JournalContext", "project_dir"]
+    from cli.group import COMMAND_MODULES, JournalContext, cli
+
+__all__ = ["COMMAND_MODULES", "JournalContext", "cli", "main", "project_dir"]
 
 
 def main(argv: list[str] | None = None) -> None:
