@@ -264,3 +264,44 @@ def test_odd_timestamps_and_ids_arrive_as_postgresql_can_hold_them(dsn: str, tmp
         got = conn.execute("SELECT ts, session, agent FROM agent_journal.events ORDER BY seq").fetchall()
     assert [g[0] for g in got] == [want for _, want in cases]
     assert {(g[1], g[2]) for g in got} == {("s\ufffdnul", "a\u00e9")}
+
+
+#: README's Teams section gives this to take a scrubbed secret out of the database too.
+SCRUB_SQL = """
+WITH hit AS (DELETE FROM agent_journal.events WHERE data::text LIKE %(like)s RETURNING journal_id, seq)
+UPDATE agent_journal.journals j SET shipped_seq = least(j.shipped_seq, h.first_seq - 1)
+FROM (SELECT journal_id, min(seq) AS first_seq FROM hit GROUP BY journal_id) h
+WHERE j.journal_id = h.journal_id
+"""
+
+
+def test_a_secret_scrubbed_after_it_shipped_goes_from_the_database_as_the_readme_says(dsn: str, tmp_path: Path
+                                                                                       ) -> None:
+    from journal.compaction.scrub import Matcher, scrub
+
+    secret = "sk-live-0123456789abcdefXYZ"
+    root = tmp_path / "journal"
+    generate(root, 300, seed=14)
+    journal = Journal.open(root, create=False)
+    for n in range(3):
+        journal.append("note", {"text": f"oops {n}: {secret}"}, session="s-leak")
+    journal.append("note", {"text": "after"})
+    report = ship(journal, dsn, migrations=VIEWS)
+    like = f"%{secret}%"
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM agent_journal.events WHERE data::text LIKE %s",
+                            (like,)).fetchone()[0] == 3
+    assert scrub(root, Matcher(secret)).records == 3
+    assert ship(journal, dsn, migrations=VIEWS).inserted == 0  # the rows are there: ship alone changes nothing
+    with psycopg.connect(dsn) as conn:
+        conn.execute(SCRUB_SQL, {"like": like})
+    assert ship(journal, dsn, migrations=VIEWS).connected is False  # ship.json alone says nothing is pending
+    journal.append("note", {"text": "the next event"})
+    again = ship(journal, dsn, migrations=VIEWS)
+    # The next run with something to send starts at the database's lowered mark: the deleted rows
+    # come back scrubbed, the others are kept (not duplicated), then the new event.
+    assert (again.from_seq, again.inserted) == (300, 4)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM agent_journal.events WHERE data::text LIKE %s",
+                            (like,)).fetchone()[0] == 0
+    assert rows(dsn, report.journal_id) == journal_rows(root)  # every crc the scrubbed journal's
