@@ -314,8 +314,8 @@ def idle_report(journal: Journal, url: str, migrated: str, state: dict[str, Any]
     journal's last seq, the schema versions *migrated* (`journal.shipping.schema.versions`)
     and the manifest's epoch as the one late records were last looked for at. Reads
     three small files and the last segment's tail; no driver, no connection, no write.
-    A mark ahead of the database's is harmless here: the database's own mark decides
-    what the next run sends.
+    So a mark lowered in the database meanwhile (README: a secret scrubbed after it
+    shipped) is seen by the next run that has something to send, which starts there.
     """
     root = journal.root
     if state is None:
