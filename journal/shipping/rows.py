@@ -33,7 +33,7 @@ _V = Struct(">ii")
 _DATA = Struct(">ib")
 _LEN = Struct(">i")
 
-_PG_EPOCH = _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)
+_PG_EPOCH = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
 _US = _dt.timedelta(microseconds=1)
 _fromiso = _dt.datetime.fromisoformat
 _PAYLOAD = msgspec.json.Decoder()
@@ -75,7 +75,7 @@ def _micros(ts: str) -> int | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=_dt.UTC)
     return (parsed - _PG_EPOCH) // _US
 
 

@@ -249,7 +249,7 @@ def test_odd_timestamps_and_ids_arrive_as_postgresql_can_hold_them(dsn: str, tmp
 
     root = tmp_path / "journal"
     journal = Journal.open(root)
-    utc = dt.timezone.utc
+    utc = dt.UTC
     cases = [("2026-01-05T09:00:03.323098Z", dt.datetime(2026, 1, 5, 9, 0, 3, 323098, tzinfo=utc)),
              ("2026-01-05T09:00:03", dt.datetime(2026, 1, 5, 9, 0, 3, tzinfo=utc)),  # no zone: UTC
              ("2026-01-05T10:00:03+01:00", dt.datetime(2026, 1, 5, 9, 0, 3, tzinfo=utc)),
