@@ -5,9 +5,11 @@ after every session, and most of those runs find nothing to do. `answer` reads t
 options such a run takes (``--journal``, ``--to``, ``--auto``, ``--json``), asks
 `journal.shipping.state.idle_report`, and prints what the ship command prints. Anything
 else returns None and the full command runs: another option, no target, a journal that
-is missing, refused or has a config problem, a damaged manifest, a last run that
-failed or went to another target (the full run records the outcome under the lock).
-Stdlib and the journal's light modules only.
+is missing, refused or has a config problem, a manifest that does not parse, a last
+run that failed or went to another target (the full run records the outcome under the
+lock). A manifest only the full schema check would refuse is rebuilt by the next
+command that opens the journal, not by this answer. Stdlib and the journal's light
+modules only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import errno
 import json
 import os
 import sys
+import time
 
 from cli.project import project_dir
 
@@ -97,12 +100,14 @@ def answer(args: list[str]) -> int | None:
     if options is None:
         return None
     journal_dir, url, auto, as_json = options
+    started = time.monotonic()
     try:
         report = _idle(journal_dir, url)
     except Exception:  # noqa: BLE001 - whatever it is, the full command reports it properly
         return None
     if report is None:
         return None
+    report.seconds = time.monotonic() - started
     try:
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
