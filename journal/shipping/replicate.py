@@ -44,19 +44,20 @@ import getpass
 import os
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from journal.compaction.archive import crash_point
 from journal.storage.codec import now_ts
 from journal.layout import ensure_journal_id, read_manifest
-from journal.shipping.rows import copy_rows
+from journal.shipping.rows import COPY_OPTIONS, copy_rows
 from journal.shipping.schema import BATCH_TABLE, COLUMNS, CORE_MIGRATION, SCHEMA, Migration, migrate, versions
 from journal.shipping.state import (
     SHIP_LOCK,
     ShipError,
+    ShipReport,
     ShipStatus,
+    idle_report,
     note_attempt,
     read_ship_state,
     redact_url,
@@ -91,27 +92,6 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 class ShipBusy(ShipError):
     """Another ``ship`` of this journal holds ``ship.lock``."""
-
-
-@dataclass
-class ShipReport:
-    """What one run did."""
-
-    journal_id: str
-    target: str
-    from_seq: int
-    shipped_seq: int
-    events: int = 0
-    inserted: int = 0
-    batches: int = 0
-    gaps: int = 0
-    late: int = 0
-    retries: int = 0
-    seconds: float = 0.0
-    connected: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def require_driver() -> Any:
@@ -242,7 +222,7 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     with conn.transaction():
         with conn.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS")
-            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                 copy.write(copy_rows(journal_id, found))
             cur.execute(
                 f"INSERT INTO {SCHEMA}.late_records (journal_id, seq, crc, ts, type, session, agent, v, data, epoch) "
@@ -305,13 +285,13 @@ def _copy_batch(conn: Any, journal_id: str, events: list[Any], rows: bytes, last
         if events:
             with conn.cursor() as cur:
                 if not forgiving:
-                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                         copy.write(rows)
                     inserted = len(events)
                 else:
                     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) "
                                 "ON COMMIT DELETE ROWS")
-                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                         copy.write(rows)
                     cur.execute(f"INSERT INTO {SCHEMA}.events ({COLUMNS}) SELECT {COLUMNS} FROM {BATCH_TABLE} "
                                 "ON CONFLICT (journal_id, seq) DO NOTHING")
@@ -436,8 +416,12 @@ def ship(
         mine = state["targets"].setdefault(key, {"seq": 0, "events": 0})
         report = ShipReport(journal_id, key, int(mine.get("seq", 0)), int(mine.get("seq", 0)))
         try:
-            _run(journal, url, state, mine, report, migrations, batch,
-                 project or _default_project(root), retries, on_batch, late_types, to_seq)
+            idle = idle_report(journal, url, versions(migrations), state)
+            if idle is not None:  # nothing pending: no connection, not even the driver
+                report = idle
+            else:
+                _run(journal, url, state, mine, report, migrations, batch,
+                     project or _default_project(root), retries, on_batch, late_types, to_seq)
         except ShipError as e:
             note_attempt(root, state, error=str(e), target=key)
             raise
@@ -467,11 +451,6 @@ def _run(
 ) -> None:
     root = journal.root
     journal_id = report.journal_id
-    epoch = int(read_manifest(root).get("epoch", 0))
-    if (int(mine.get("seq", 0)) >= journal.last_seq() and mine.get("migrated") == versions(migrations)
-            and mine.get("late_epoch", 0) == epoch):
-        report.connected = False
-        return  # nothing pending: no connection, not even the driver (the cost of an idle auto-ship)
     psycopg = require_driver()
     attempt = 0
     while True:

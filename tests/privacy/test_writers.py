@@ -111,6 +111,10 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/shipping/replicate.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
     ("journal/shipping/replicate.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
     ("cli/commands/ship.py", "log_error("): _LOG,
+    ("cli/idle_ship.py", "sys.stdout.write(json.dumps(report.to_dict()"): "the idle ship's answer to stdout, not a "
+    "file: seqs, the journal id and the target without its password",
+    ("cli/idle_ship.py", "sys.stdout.write(nothing_to_ship(report)"): "the idle ship's answer (see above)",
+    ("cli/idle_ship.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
 }
 
 
