@@ -25,6 +25,7 @@ from journal import Journal, NewEvent
 from journal.storage.codec import encode_data, encode_record, now_ts, valid_type
 from journal.errors import TornTail
 from journal.layout import QUARANTINE_DIR, list_segments, open_private, segment_name
+from tests.profiles import examples
 
 SEGMENT_BYTES = 4096
 
@@ -222,7 +223,7 @@ class JournalMachine(RuleBasedStateMachine):
 
 
 JournalMachine.TestCase.settings = settings(
-    max_examples=100,
+    max_examples=examples(100),
     stateful_step_count=50,
     deadline=None,
     derandomize=True,  # seeded: the same examples every run, so a failure always reproduces

@@ -28,6 +28,7 @@ import journal.privacy.secrets_patterns as patterns
 from journal.privacy import limits
 from journal.privacy.redaction import RedactionConfig, Redactor, sanitize
 from tests.privacy.test_redaction import FRAGMENTS, SAMPLES
+from tests.profiles import examples
 
 REDACTOR = Redactor()
 SMALL = 16 * 1024  # characters; big enough that per-match work dwarfs fixed costs
@@ -165,7 +166,7 @@ pieces = st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(SAMPLES), st.text
 units = st.lists(pieces, min_size=1, max_size=6)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(units)
 def test_redaction_time_grows_linearly_on_any_repeated_text(parts: list[str]) -> None:
     unit = "".join(parts) or "x"
