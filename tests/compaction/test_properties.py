@@ -14,6 +14,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +48,7 @@ def _horizon(drafts: list[Draft], at: float) -> float:
     return parse_ts(drafts[i].ts) + 0.5
 
 
+@pytest.mark.slow
 @given(
     drafts=histories(max_steps=60),
     split=st.floats(0, 1),
@@ -117,6 +120,7 @@ def _fold(events: object) -> dict[str, object]:
     return {p.name: state_of(s) for p, s in pairs}
 
 
+@pytest.mark.slow
 @given(drafts=histories(max_steps=60), at=st.floats(0, 1))
 @settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_a_reader_racing_the_swap_folds_the_same(drafts: list[Draft], at: float) -> None:

@@ -232,6 +232,7 @@ def test_repetitive_tool_output_costs_the_hook_only_the_kept_part(name: str, mon
     assert 0 < sum(scanned) <= limits.DEFAULT_MAX_STRING + 2 * _MARGIN + 1000, (len(REDOS[name]), scanned)
 
 
+@pytest.mark.slow
 def test_a_large_structured_tool_response_is_recorded_cut(hook_env: HookEnv) -> None:
     """17 MB of small records (a big MCP/API result): well under the 32 MiB cap, so it must be parsed and cut."""
     records = [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(300_000)]

@@ -45,6 +45,7 @@ with JournalLock(Path(sys.argv[1]), timeout=5):
 """
 
 
+@pytest.mark.slow
 def test_eight_processes_five_hundred_appends_each(journal_dir: Path) -> None:
     Journal.open(journal_dir)
     (journal_dir / "config.json").write_text('{"segment_bytes": 65536}')
@@ -164,6 +165,7 @@ def test_spool_while_locked_then_merge_once(journal_dir: Path, lock_holder, lock
     assert report.last_seq == 8
 
 
+@pytest.mark.slow
 def test_verify_is_clean_while_writers_append_and_roll(journal_dir: Path) -> None:
     """A live journal verifies clean: a record being written is in flight, not a torn tail."""
     Journal.open(journal_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -231,4 +232,4 @@ JournalMachine.TestCase.settings = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no slow 'explain'
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-TestJournalModel = JournalMachine.TestCase
+TestJournalModel = pytest.mark.slow(JournalMachine.TestCase)

@@ -273,6 +273,7 @@ BUILD = "_Builder.container"
 HUGE = [(records, 20_000), (tiny_lists, 250_000)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("payload, n", HUGE, ids=["records", "tiny lists"])
 def test_a_huge_event_is_measured_once_and_what_is_omitted_is_never_copied(
     payload: Callable[[int], Any], n: int
@@ -307,6 +308,7 @@ def test_sanitize_allocates_nothing_in_proportion_to_what_it_omits() -> None:
     assert peak < 512 * 1024, f"sanitize allocated {peak:,} bytes at its peak"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("payload, n", HUGE, ids=["records", "tiny lists"])
 def test_limit_time_grows_linearly(payload: Callable[[int], Any], n: int) -> None:
     small, large = payload(n), payload(4 * n)

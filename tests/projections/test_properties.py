@@ -241,6 +241,7 @@ def _same_views(a: Views, b: Views) -> None:
         same(a.states[projection.name], b.states[projection.name])
 
 
+@pytest.mark.slow
 @given(drafts=journals(max_steps=30), cut=st.floats(0, 1),
        how=st.sampled_from(("none", "delete", "truncate", "flip", "garbage", "version", "other-journal", "future-seq")),
        seed=st.integers(0, 2**16))
