@@ -101,6 +101,7 @@ def test_the_child_compacts_when_nothing_kills_it(pristine: Any, tmp_path: Path)
     assert history(journal) == events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point,nth", POINTS, ids=[f"{p}:{n}" for p, n in POINTS])
 def test_a_kill_at_any_point_leaves_a_valid_journal_that_shows_the_same(
     pristine: Any, tmp_path: Path, point: str, nth: int

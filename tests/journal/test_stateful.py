@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -25,6 +26,7 @@ from journal import Journal, NewEvent
 from journal.storage.codec import encode_data, encode_record, now_ts, valid_type
 from journal.errors import TornTail
 from journal.layout import QUARANTINE_DIR, list_segments, open_private, segment_name
+from tests.profiles import examples
 
 SEGMENT_BYTES = 4096
 
@@ -222,7 +224,7 @@ class JournalMachine(RuleBasedStateMachine):
 
 
 JournalMachine.TestCase.settings = settings(
-    max_examples=100,
+    max_examples=examples(100),
     stateful_step_count=50,
     deadline=None,
     derandomize=True,  # seeded: the same examples every run, so a failure always reproduces
@@ -230,4 +232,4 @@ JournalMachine.TestCase.settings = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no slow 'explain'
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-TestJournalModel = JournalMachine.TestCase
+TestJournalModel = pytest.mark.slow(JournalMachine.TestCase)

@@ -222,6 +222,7 @@ def test_the_corpus_is_big_enough() -> None:
         assert kind in KINDS, kind
 
 
+@pytest.mark.slow
 def test_recall_is_complete_in_every_file(figures: Figures, capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print("\n" + "\n".join(figures.lines()))
@@ -232,5 +233,6 @@ def test_recall_is_complete_in_every_file(figures: Figures, capsys: pytest.Captu
     assert figures.markers >= 3 * len(SECRETS)
 
 
+@pytest.mark.slow
 def test_false_positives_are_rare(figures: Figures) -> None:
     assert figures.false_positive_rate < 0.05, figures.altered

@@ -138,6 +138,7 @@ def test_cli_ship_status_json_and_help(dsn: str, tmp_path: Path) -> None:
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--json" in proc.stdout
 
 
+@pytest.mark.slow
 def test_cli_without_a_target_or_with_a_bad_one_says_so(tmp_path: Path, pg) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "journal"
     Journal.open(root).append("note", {})
