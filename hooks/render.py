@@ -59,14 +59,13 @@ def disk_full_notice(journal: Any, now: float | None = None) -> str:
 
     now = time.time() if now is None else now
     lines = []
-    recent = [d for d in journal.manifest().get("dropped") or []
-              if isinstance(d, dict) and now - parse_ts(str(d.get("last_ts") or "")) < DROPPED_SHOWN_FOR]
+    recent = [d for d in journal.manifest().dropped if now - parse_ts(d.last_ts) < DROPPED_SHOWN_FOR]
     if recent:
-        events = sum(int(d.get("events", 0)) for d in recent)
+        events = sum(d.events for d in recent)
         types: dict[str, int] = {}
         for d in recent:
-            for name, n in (d.get("types") or {}).items():
-                types[name] = types.get(name, 0) + int(n)
+            for name, n in d.types.items():
+                types[name] = types.get(name, 0) + n
         kinds = ", ".join(f"{n} {name}" for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4])
         lines.append(f"**Agent Journal: a full disk cost {events} recorded event(s)** "
                      f"({str(recent[0].get('first_ts', ''))[:16]} to {str(recent[-1].get('last_ts', ''))[:16]} UTC"

@@ -63,6 +63,8 @@ __all__ = [
     "read_manifest",
     "write_manifest",
     "new_manifest",
+    "manifest_bytes",
+    "MANIFEST_FORMAT",
     "ensure_journal_id",
     "log_error",
 ]
@@ -323,10 +325,11 @@ def new_manifest() -> dict[str, Any]:
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    """The journal's manifest; a missing one reads as empty.
+    """The journal's manifest as a dict, for the hook's stdlib path only; a missing one reads as empty.
 
-    Checks the shape every user of it relies on (the full schema is
-    `journal.storage.manifest`'s, off the hook path) and raises `InvalidManifest` otherwise;
+    The writer (sealing a segment, noting a disk-full loss) and `ensure_journal_id` use
+    this; everything else reads the typed `journal.storage.manifest.load_manifest`.
+    Checks the shape the writer relies on and raises `InvalidManifest` otherwise;
     `journal.storage.manifest_rebuild` makes a new one from the segments.
     """
     path = root / MANIFEST_FILE
@@ -380,9 +383,15 @@ def _manifest_problem(doc: Any) -> str | None:
     return None
 
 
+def manifest_bytes(doc: dict[str, Any]) -> bytes:
+    """The bytes of ``manifest.json`` holding *doc*: the one serializer of both manifest
+    writers (this module's dict one on the hook path, `journal.storage.manifest`'s typed one)."""
+    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    """Atomically replace the manifest (the commit point of rolls, repairs and compactions)."""
-    write_atomic(root / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
+    """Atomically replace the manifest from its dict (the hook's stdlib path: rolls, rebuilds)."""
+    write_atomic(root / MANIFEST_FILE, manifest_bytes(manifest))
 
 
 def ensure_journal_id(root: Path, lock_timeout: float = 10.0) -> str:

@@ -29,7 +29,7 @@ def _views(journal: Journal, fold: Fold) -> Any:
     from projections.runner import Views
 
     states = {name: State(fold.metas[name], state.records) for name, state in fold.states.items()}
-    return Views(states, fold.upto, str(fold.manifest.get("journal_id", "")), int(fold.manifest.get("epoch", 0)),
+    return Views(states, fold.upto, fold.manifest.journal_id, fold.manifest.epoch,
                  fold.events, {}, journal)
 
 
@@ -132,7 +132,7 @@ def draft_restores(fold: Fold, ok: list[bool]) -> Draft:
         removed_by_group[g] = removed_by_group.get(g, 0) + 1
     ops: _Ops = {s: {} for s in group_last.values()}
     removed = lambda s: group_of[s] >= 0 and ok[group_of[s]]  # noqa: E731
-    starts = sorted(int(e["first_seq"]) for e in fold.manifest["segments"])
+    starts = sorted(e.first_seq for e in fold.manifest.segments)
     segment_of = lambda s: bisect.bisect_right(starts, s)  # noqa: E731
     for (proj, container), table in trace.access.items():
         moves = trace.moves.get((proj, container), {})
