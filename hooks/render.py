@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["session_start", "precompact", "main", "DEFAULT_MAX_CHARS"]
-
-DEFAULT_MAX_CHARS = 9000
+__all__ = ["session_start", "precompact", "main"]
 
 
 def _journal(root: Path):  # type: ignore[no-untyped-def]
@@ -29,12 +27,12 @@ def session_start(root: Path, session_id: str, source: str, project: str = "") -
 
     With ``context.write_dir`` set, the @import files in *project* are refreshed from the
     same fold (`projections.read.memory_files.keep_fresh`)."""
-    from projections.read.context import session_start_context
+    from projections.read.context import max_chars_of, session_start_context
     from projections.read.memory_files import keep_fresh, write_dir_of
 
     journal = _journal(root)
     _register(root)
-    max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
+    max_chars = max_chars_of(journal.config.extra)
 
     def refresh(views: Any, live: Any) -> None:
         keep_fresh(journal, project, views, live)  # never raises: one errors.log line

@@ -36,6 +36,7 @@ from journal.layout import (
     log_error,
     open_private,
     read_private,
+    write_all,
     write_atomic,
 )
 from journal.storage.manifest import ArchiveEntry, Manifest, load_manifest
@@ -106,9 +107,7 @@ def _write_file(path: Path, chunks: list[bytes]) -> None:
     fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, chunk)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -33,6 +33,7 @@ from journal.layout import (
     SEGMENTS_DIR,
     SPOOL_DIR,
     open_private,
+    write_all,
 )
 from journal.compaction.scrub_match import Matcher, ScrubError
 from journal.compaction.staging import STAGED_SUFFIX
@@ -106,9 +107,7 @@ def write_staged(path: Path, chunks: list[bytes], *, mode: int = 0o600, append: 
     fd = open_private(path, flags)
     try:
         for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view[: 16 * 1024 * 1024]) :]
+            write_all(fd, chunk)
         crash_point("scrub_staged_file")
         os.fsync(fd)
         os.fchmod(fd, mode)

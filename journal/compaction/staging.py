@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from journal.compaction.archive import ArchiveWriter, archive_name, crash_point
-from journal.storage.codec import check_line, crc32, encode_record, peek_seq
+from journal.storage.codec import check_lines, crc32, encode_record, peek_seq
 from journal.compaction.plan import (
     CompactionConflict,
     CompactionVetoed,
@@ -30,7 +30,7 @@ from journal.compaction.plan import (
     merge_ranges,
     subtract_seqs,
 )
-from journal.layout import ARCHIVE_DIR, SEGMENTS_DIR, fsync_dir, list_segments, open_private, read_private
+from journal.layout import ARCHIVE_DIR, SEGMENTS_DIR, fsync_dir, list_segments, open_private, read_private, write_all
 from journal.storage.manifest import SegmentEntry
 
 if TYPE_CHECKING:
@@ -195,9 +195,7 @@ def _stage_segment(
         seg.staged = segdir / (name + STAGED_SUFFIX)
         fd = open_private(seg.staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view[: 16 * 1024 * 1024]) :]
+            write_all(fd, body)
             crash_point("staged_file")
             os.fsync(fd)
             os.fchmod(fd, 0o400)
@@ -299,7 +297,7 @@ def staged_events(root: Path, staged: Staged, *, strict: bool = True) -> Iterato
             continue
         lines = data.split(b"\n")
         lines.pop()
-        if strict and not all(check_line(line) for line in lines):
+        if strict and not check_lines(lines):
             raise CompactionVetoed(f"a staged record of {path.name} fails its CRC")
         try:
             events = EVENT_DECODER.decode_lines(data)

@@ -154,7 +154,7 @@ def decode_manifest(raw: bytes, path: Path) -> Manifest:
     except msgspec.DecodeError as e:
         raise InvalidManifest(f"{path} is not valid JSON: {e}") from e
     if extra:  # a newer writer's keys: written back as they were
-        setattr(manifest, "_extra", {k: msgspec.json.decode(v) for k, v in extra.items()})
+        setattr(manifest, "_extra", {k: msgspec.json.decode(v) for k, v in extra.items()})  # noqa: B010 - a ClassVar to mypy
     return manifest
 
 

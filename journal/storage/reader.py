@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import msgspec
 
-from journal.storage.codec import CRC_MARK, CRC_SUFFIX_LEN, crc32, peek_seq
+from journal.storage.codec import check_lines, crc32, peek_seq
 from journal.storage.crc_index import ChunkIndex, IndexBuilder, load_index
 from journal.storage.damage import Damage, RecoveryMode, SeqHoles, seq_ranges_cover
 from journal.storage.events import EVENT_DECODER, Event
@@ -52,15 +52,6 @@ class LineDecoder(Protocol):
     """What `Reader.chunks` decodes a chunk with: ``decode_lines`` of a msgspec JSON decoder."""
 
     def decode_lines(self, buf: Any, /) -> list[Any]: ...
-
-
-def _bulk_crc_ok(lines: list[bytes]) -> bool:
-    # The hex text is compared as written (lowercase): int(..., 16) also accepts "A-F",
-    # " ", "_" and "+", which let some single flipped bytes in the CRC go unnoticed.
-    return all(
-        b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2] and line[-CRC_SUFFIX_LEN:-10] == CRC_MARK
-        for line in lines
-    )
 
 
 class Reader(DamageHandling):
@@ -324,7 +315,7 @@ class Reader(DamageHandling):
         if not trusted:
             lines = buf.split(b"\n")
             lines.pop()  # the partial line after `cut`, or b"" when buf ends in "\n"
-        if lines is None or _bulk_crc_ok(lines):
+        if lines is None or check_lines(lines):
             text = buf if cut == len(buf) else memoryview(buf)[:cut]
             events = None
             if decoder is not None:
