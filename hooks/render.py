@@ -66,7 +66,7 @@ def disk_full_notice(journal: Any, now: float | None = None) -> str:
                 types[name] = types.get(name, 0) + n
         kinds = ", ".join(f"{n} {name}" for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4])
         lines.append(f"**Agent Journal: a full disk cost {events} recorded event(s)** "
-                     f"({str(recent[0].get('first_ts', ''))[:16]} to {str(recent[-1].get('last_ts', ''))[:16]} UTC"
+                     f"({recent[0].first_ts[:16]} to {recent[-1].last_ts[:16]} UTC"
                      + (f": {kinds}" if kinds else "") + "); the history around then is incomplete "
                      "(`agent-journal verify` lists the losses).")
     waiting = status(journal.root)
