@@ -405,7 +405,8 @@ def verify_archive(root: Path, manifest: Manifest | None = None) -> list[dict[st
             problems.append({"archive": entry.name, "problem": "missing"})
             continue
         except (OSError, JournalError) as e:
-            problems.append({"archive": entry.name, "problem": f"cannot be read: {getattr(e, 'strerror', None) or e}"})
+            reason = getattr(e, "strerror", None) or e
+            problems.append({"archive": entry.name, "problem": f"cannot be read: {reason}"})
             continue
         if len(data) != entry.bytes or "%08x" % crc32(data) != entry.crc32:
             problems.append({"archive": entry.name, "problem": "size or CRC does not match the manifest"})

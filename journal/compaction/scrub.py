@@ -43,7 +43,14 @@ from typing import Any, Callable
 
 import msgspec
 
-from journal.compaction.archive import ARCHIVE_SUFFIX, INDEX_SUFFIX, ArchiveWriter, crash_point, index_name, read_archive_lines
+from journal.compaction.archive import (
+    ARCHIVE_SUFFIX,
+    INDEX_SUFFIX,
+    ArchiveWriter,
+    crash_point,
+    index_name,
+    read_archive_lines,
+)
 from journal.storage.codec import crc32
 from journal.layout import (
     ARCHIVE_DIR,
@@ -198,7 +205,7 @@ def _scan_archive(root: Path, matcher: Matcher, plan: _Plan, epoch: int, *, stag
                 progress("archive", 1, len(entries))
         if writer is not None:
             metas = [m for m in writer.finish() if m is not None]
-            for change, meta in zip(plan.archive, metas):
+            for change, meta in zip(plan.archive, metas, strict=False):
                 change.extra["paths"] = meta["_paths"]
                 change.entry = ArchiveEntry(**{k: v for k, v in meta.items() if not k.startswith("_")})
                 change.staged = Path(meta["_paths"][0])
@@ -356,8 +363,9 @@ def _commit(root: Path, matcher: Matcher, plan: _Plan, lock_timeout: float) -> i
         for change in plan.sealed:
             assert change.old_entry is not None
             now = current.get(change.old_entry.name)
-            if now is None or now.crc32 != change.old_entry.crc32 or now.bytes != change.old_entry.bytes:
-                raise ScrubError(f"segment {change.old_entry.name} changed while scrubbing (a repair?); "
+            old = change.old_entry
+            if now is None or now.crc32 != old.crc32 or now.bytes != old.bytes:
+                raise ScrubError(f"segment {old.name} changed while scrubbing (a repair?); "
                                  "nothing was changed; run scrub again")
         sealed_now = _catch_up(root, matcher, plan)
         if not any(c.occurrences for c in plan.changes()):
@@ -381,9 +389,9 @@ def _commit(root: Path, matcher: Matcher, plan: _Plan, lock_timeout: float) -> i
             manifest.archive = [replaced.get(e.name) or e for e in manifest.archive]
             for change in plan.archive:
                 assert isinstance(change.old_entry, ArchiveEntry)
-                old = change.old_entry.name
-                files += [SwapFileEntry(f"{ARCHIVE_DIR}/{old}"),
-                          SwapFileEntry(f"{ARCHIVE_DIR}/{change.old_entry.index or index_name(old)}")]
+                gone = change.old_entry.name
+                files += [SwapFileEntry(f"{ARCHIVE_DIR}/{gone}"),
+                          SwapFileEntry(f"{ARCHIVE_DIR}/{change.old_entry.index or index_name(gone)}")]
         for change in [*plan.files, *([plan.errors] if plan.errors is not None else [])]:
             if change.action == "delete" or change.staged is not None:
                 staged = None if change.action == "delete" else str(change.staged.relative_to(root))  # type: ignore[union-attr]

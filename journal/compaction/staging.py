@@ -108,7 +108,7 @@ def stage(
             if progress is not None:
                 progress(entry.bytes)
         if archive is not None:
-            for seg, meta in zip(staged.segments, archive.finish()):
+            for seg, meta in zip(staged.segments, archive.finish(), strict=False):
                 seg.archive = meta
             fsync_dir(root / ARCHIVE_DIR)
         fsync_dir(segdir)

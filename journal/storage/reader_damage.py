@@ -8,7 +8,7 @@ here; the fast path stays in `journal.storage.reader`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import msgspec
 
@@ -65,7 +65,8 @@ class DamageHandling:
             if record[:1] == b"\0":
                 record = record.lstrip(b"\0")
                 self._report(
-                    Damage("nul_bytes", name, here, peek_seq(record), f"{len(line) - len(record)} NUL bytes before a record")
+                    Damage("nul_bytes", name, here, peek_seq(record),
+                           f"{len(line) - len(record)} NUL bytes before a record")
                 )
                 here += len(line) - len(record)
                 if not record:

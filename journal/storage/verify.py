@@ -162,7 +162,8 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
         first, path = on_disk[entry.name]
         actual = seal_info(path, first)
         listed = msgspec.structs.asdict(entry)
-        diffs = {k: [listed[k], actual[k]] for k in ("bytes", "count", "crc32", "last_seq") if listed[k] != actual[k]}
+        diffs = {k: [listed[k], actual[k]]
+                 for k in ("bytes", "count", "crc32", "last_seq") if listed[k] != actual[k]}
         if diffs:
             report.segment_mismatches.append({"segment": entry.name, "manifest_vs_file": diffs})
     return report

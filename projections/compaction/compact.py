@@ -173,7 +173,7 @@ def plan_compaction(
 
 
 def _make_plan(journal: Journal, fold: Fold, ok: list[bool], report: CompactionReport, archive: bool,
-               plan_type: Any) -> Plan | None:
+               plan_type: type[Plan]) -> Plan | None:
     draft = draft_restores(fold, ok)
     info = {"horizon": report.horizon, "older_than": report.older_than, "archived": archive}
     replacements = snapshot_records(journal, fold, ok, draft, info)
@@ -249,7 +249,7 @@ def compact(
         while True:
             keep: dict[str, State] = {}
             total = sum(s.bytes for s in engine.affected_segments(plan))
-            tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None
+            tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None  # noqa: B023 - used within this iteration
             try:
                 result = engine.compact(root, plan, guard=fold_guard(fold, ok, keep), progress=tick,
                                         lock_timeout=timeout)
