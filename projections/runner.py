@@ -61,6 +61,8 @@ class Views:
     #: The seq each projection's cache covered when loaded (0 without a usable cache).
     cached: dict[str, int] = field(default_factory=dict)
     journal: Journal | None = None
+    #: What was wrong with each damaged cache file (the file and the field); it was replayed instead.
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @property
     def sessions(self) -> State:
@@ -264,8 +266,12 @@ def _load(
     target = last if at is None else max(0, min(at, last))
     states: dict[str, State] = {}
     covered: dict[str, int] = {}
+    damaged: dict[str, str] = {}
     for projection in projections:
-        loaded = load_cache(journal.root, projection, journal_id=journal_id, epoch=epoch) if use_cache else None
+        loaded = None
+        if use_cache:
+            loaded = load_cache(journal.root, projection, journal_id=journal_id, epoch=epoch,
+                                on_damage=functools.partial(damaged.__setitem__, projection.name))
         if loaded is not None and loaded[0] <= target:
             covered[projection.name], states[projection.name] = loaded
         else:
@@ -280,7 +286,9 @@ def _load(
             continue
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
         folded += _fold_range(pairs, journal, mark + 1, upto, progress)
-    views = Views(states, target, journal_id, epoch, folded, cached, journal)
+    for name, why in damaged.items():  # replayed instead; say where and what, once per damaged file
+        journal.log_error("cache_damaged", f"the {name} cache was replayed from the log: {why}")
+    views = Views(states, target, journal_id, epoch, folded, cached, journal, damaged)
     # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
     # even hold the text it removed): only a cache of the current epoch is written.
     if save and at is None and target > 0 and journal.manifest().epoch == epoch:
@@ -343,7 +351,9 @@ def rebuild(journal: Journal, progress: Callable[[int], None] | None = None) -> 
         cached_seq = warm.cached.get(name, 0) if warm else 0
         agreed: bool | None = False if damaged else None
         why = "the cache files could not be read (damaged)" if damaged else ""
-        if warm is not None and cached_seq > 0:
+        if warm is not None and name in warm.damaged:
+            agreed, why = False, f"the cache is damaged: {warm.damaged[name]}"
+        elif warm is not None and cached_seq > 0:
             try:
                 why = _difference(warm.states[name], full.states[name])
             except CacheCorrupt as e:

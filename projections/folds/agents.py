@@ -136,8 +136,6 @@ def _agent(state: State, event: Event, agent_id: str) -> AgentRecord:
         state.meta.last = agent_id
         state.meta.running[agent_id] = None
         return rec
-    if rec.__class__ is int:  # type: ignore[comparison-overlap]  # a cached record not decoded yet: its offset
-        rec = records.load(agent_id, rec)
     if state.meta.last != agent_id:
         del records[agent_id]
         records[agent_id] = rec

@@ -227,8 +227,6 @@ def _touch_at(state: State, sid: str | None, seq: int, ts: str) -> SessionRecord
         state.meta.last = sid
         state.meta.open[sid] = None
         return rec
-    if rec.__class__ is int:  # type: ignore[comparison-overlap]  # a cached record not decoded yet: its offset
-        rec = records.load(sid, rec)
     if state.meta.last != sid:
         del records[sid]
         records[sid] = rec

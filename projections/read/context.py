@@ -76,8 +76,10 @@ WINDOW = 12
 FULL_BLOCKS = 3
 #: How many more interrupted sessions get one line each (the rest are counted in the last line).
 LINES_SHOWN = 10
-#: How many sessions without a SessionEnd are looked at beyond the window.
-OPEN_SCAN = 1000
+#: How many sessions without a SessionEnd are looked at beyond the window (the most recently
+#: (re)started; each is decoded and its process probed, so this bounds the cost of a context
+#: in a journal where crashes accumulated: older ones are listed by `sessions --status crashed`).
+OPEN_SCAN = 100
 AGENT_WINDOW = 50
 RECENT_SHOWN = 5
 _FOOTER_RESERVE = 260
