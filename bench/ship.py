@@ -63,7 +63,7 @@ IDLE_TARGET_MS = 50.0
 
 
 def _checksum(journal: Journal) -> tuple[int, str]:
-    jid = journal.manifest()["journal_id"]
+    jid = journal.manifest().journal_id
     h = hashlib.md5()
     n = 0
     for e in journal.read(mode="strict"):

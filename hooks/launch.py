@@ -29,6 +29,10 @@ if str(CODE_ROOT) not in sys.path:
     sys.path.insert(0, str(CODE_ROOT))
 
 #: Hard cap on additionalContext: Claude Code spills anything over 10,000 characters to a file.
+#: The context's own size is `projections.read.context.DEFAULT_MAX_CHARS` (or
+#: ``context.max_chars``); this is the last guard over whatever was rendered, in this
+#: interpreter or another. It stays here, not beside that budget: this module runs
+#: stdlib-only and cannot import `projections` (tests/hooks/test_context_cap.py ties the two).
 CONTEXT_HARD_CAP = 9_800
 #: Seconds allowed for rendering before the hook gives up on context (never on recording).
 RENDER_TIMEOUT = 20.0

@@ -261,7 +261,7 @@ def _load(
     projections: tuple[Projection, ...],
 ) -> Views:
     manifest = journal.manifest()
-    journal_id, epoch = str(manifest.get("journal_id", "")), int(manifest.get("epoch", 0))
+    journal_id, epoch = manifest.journal_id, manifest.epoch
     last = journal.last_seq()
     target = last if at is None else max(0, min(at, last))
     states: dict[str, State] = {}
@@ -291,7 +291,7 @@ def _load(
     views = Views(states, target, journal_id, epoch, folded, cached, journal, damaged)
     # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
     # even hold the text it removed): only a cache of the current epoch is written.
-    if save and at is None and target > 0 and int(journal.manifest().get("epoch", 0)) == epoch:
+    if save and at is None and target > 0 and journal.manifest().epoch == epoch:
         for projection in projections:
             fresh = target - cached[projection.name]
             if fresh >= SAVE_AFTER or (cached[projection.name] == 0 and fresh > 0):

@@ -49,8 +49,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from journal.compaction.archive import crash_point
 from journal.storage.codec import now_ts
-from journal.layout import ensure_journal_id, read_manifest
+from journal.layout import ensure_journal_id
 from journal.shipping.rows import COPY_OPTIONS, copy_rows
+from journal.storage.manifest import Manifest, load_manifest
 from journal.shipping.schema import BATCH_TABLE, COLUMNS, CORE_MIGRATION, SCHEMA, Migration, migrate, versions
 from journal.shipping.state import (
     SHIP_LOCK,
@@ -187,8 +188,9 @@ def _register(conn: Any, journal_id: str, root: Path, project: str) -> int:
     return int(row[0])
 
 
-def _note_gaps(conn: Any, journal_id: str, manifest: dict[str, Any]) -> int:
-    rows = [(journal_id, kind, int(r[0]), int(r[1])) for kind in ("lost", "compacted") for r in manifest.get(kind, [])]
+def _note_gaps(conn: Any, journal_id: str, manifest: Manifest) -> int:
+    kinds = (("lost", manifest.lost), ("compacted", manifest.compacted))
+    rows = [(journal_id, kind, r[0], r[1]) for kind, ranges in kinds for r in ranges]
     if not rows:
         return 0
     with conn.transaction():
@@ -201,7 +203,7 @@ def _note_gaps(conn: Any, journal_id: str, manifest: dict[str, Any]) -> int:
     return len(rows)
 
 
-def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest: dict[str, Any],
+def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest: Manifest,
                late_types: Sequence[str]) -> int:
     """Records of *late_types* that a compaction put at seqs the database already has (as the raw
     events they replaced) go to ``late_records``; returns how many were new.
@@ -209,7 +211,7 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     A compaction after a partial ship can replace events on both sides of the mark and
     put the restoring record below it, where the seq-ordered stream never looks again.
     """
-    starts = [int(r[0]) for r in manifest.get("compacted", []) if int(r[0]) <= mark]
+    starts = [r[0] for r in manifest.compacted if r[0] <= mark]
     if not starts or not late_types:
         return 0
     from journal.storage.reader import Reader
@@ -218,7 +220,7 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     found = [e for e in Reader(journal.root, "tolerate").events(min(starts), mark) if e.type in wanted]
     if not found:
         return 0
-    epoch = int(manifest.get("epoch", 0))
+    epoch = manifest.epoch
     with conn.transaction():
         with conn.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS")
@@ -461,11 +463,11 @@ def _run(
                 mark = _register(conn, journal_id, root, project)
                 if attempt == 0:
                     report.from_seq = mark  # the database's mark, not ship.json's, says where this run starts
-                manifest = read_manifest(root)
+                manifest = load_manifest(root)
                 report.gaps = _note_gaps(conn, journal_id, manifest)
-                if mine.get("late_epoch", 0) != int(manifest.get("epoch", 0)):
+                if mine.get("late_epoch", 0) != manifest.epoch:
                     report.late = _ship_late(conn, journal, journal_id, mark, manifest, late_types)
-                    mine["late_epoch"] = int(manifest.get("epoch", 0))
+                    mine["late_epoch"] = manifest.epoch
                 mine["migrated"] = versions(migrations)
                 producer = _Producer(journal, journal_id, mark, batch, damage, to_seq)
                 try:

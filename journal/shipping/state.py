@@ -240,20 +240,20 @@ class ShipStatus:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def _pending(root: Path, manifest: dict[str, Any], shipped: int, last: int) -> int:
-    """Seqs after *shipped* up to *last* that hold events (compacted and lost ranges do not)."""
+def _pending(holes: list[list[int]], shipped: int, last: int) -> int:
+    """Seqs after *shipped* up to *last* that hold events (the *holes*, compacted and lost ranges, do not)."""
     if last <= shipped:
         return 0
     count = last - shipped
-    for first, end in _merged_holes(manifest):
+    for first, end in _merged_holes(holes):
         lo, hi = max(first, shipped + 1), min(end, last)
         if lo <= hi:
             count -= hi - lo + 1
     return max(count, 0)
 
 
-def _merged_holes(manifest: dict[str, Any]) -> list[tuple[int, int]]:
-    ranges = sorted((int(r[0]), int(r[1])) for r in manifest.get("compacted", []) + manifest.get("lost", []))
+def _merged_holes(holes: list[list[int]]) -> list[tuple[int, int]]:
+    ranges = sorted((r[0], r[1]) for r in holes)
     merged: list[tuple[int, int]] = []
     for first, last in ranges:
         if merged and first <= merged[-1][1] + 1:
@@ -267,17 +267,17 @@ def ship_status(journal: Journal, url: str | None) -> ShipStatus:
     """Pending events, last ship and last error for *url* (or the last target used), without connecting."""
     root = journal.root
     state = read_ship_state(root)
-    manifest = read_manifest(root)
+    manifest = journal.manifest()
     key = target_key(url) if url else state.get("last_target")
     target = state["targets"].get(key, {}) if key else {}
     shipped = int(target.get("seq", 0))
     last = journal.last_seq()
     return ShipStatus(
-        journal_id=str(state.get("journal_id") or manifest.get("journal_id") or ""),
+        journal_id=str(state.get("journal_id") or manifest.journal_id),
         target=key,
         last_seq=last,
         shipped_seq=shipped,
-        pending=_pending(root, manifest, shipped, last),
+        pending=_pending(manifest.holes, shipped, last),
         last_ship=target.get("at"),
         last_attempt=state.get("last_attempt"),
         last_error=state.get("last_error"),

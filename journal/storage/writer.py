@@ -41,6 +41,7 @@ from journal.layout import (
     segment_first_seq,
     segment_name,
     temp_path,
+    write_all,
     write_manifest,
 )
 from journal.storage.locking import JournalLock
@@ -51,7 +52,6 @@ from journal.storage.segments import (
     _TAIL,
     _fdatasync,
     _read_at,
-    _write_all,
     last_newline,
     repair_tail,
     seal_info,
@@ -260,7 +260,7 @@ class Writer:
         tmp = temp_path(path)
         fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            _write_all(fd, b"".join(templates))
+            write_all(fd, b"".join(templates))
             os.fsync(fd)
         except OSError:
             tmp.unlink(missing_ok=True)  # e.g. a full disk: the caller parks the events elsewhere
@@ -298,7 +298,7 @@ class Writer:
                 out.append(renumber(template[:-1], last))
             if out:
                 try:
-                    _write_all(fd, b"".join(out))
+                    write_all(fd, b"".join(out))
                     if self.config.durability == "fsync":
                         _fdatasync(fd)
                 except OSError as e:

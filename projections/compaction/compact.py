@@ -248,7 +248,7 @@ def compact(
         t1 = time.perf_counter()
         while True:
             keep: dict[str, State] = {}
-            total = sum(int(s["bytes"]) for s in engine.affected_segments(plan))
+            total = sum(s.bytes for s in engine.affected_segments(plan))
             tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None  # noqa: B023 - used within this iteration
             try:
                 result = engine.compact(root, plan, guard=fold_guard(fold, ok, keep), progress=tick,
@@ -309,12 +309,12 @@ def _save_caches(journal: Journal, fold: Fold, states: dict[str, State], epoch: 
     from projections.cache import save_cache
 
     manifest = journal.manifest()
-    if int(manifest.get("epoch", -1)) != epoch:
+    if manifest.epoch != epoch:
         return
     for projection in fold.projections:
         try:
-            save_cache(journal.root, projection, states[projection.name],
-                       journal_id=str(manifest.get("journal_id", "")), epoch=epoch, seq=fold.upto)
+            save_cache(journal.root, projection, states[projection.name], journal_id=manifest.journal_id,
+                       epoch=epoch, seq=fold.upto)
             crash_point("cache_saved")
         except OSError as e:
             journal.log_error("cache_write_failed", f"cannot write the {projection.name} cache: {e}")

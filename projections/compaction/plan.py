@@ -29,7 +29,7 @@ def _views(journal: Journal, fold: Fold) -> Any:
     from projections.runner import Views
 
     states = {name: State(fold.metas[name], state.records) for name, state in fold.states.items()}
-    return Views(states, fold.upto, str(fold.manifest.get("journal_id", "")), int(fold.manifest.get("epoch", 0)),
+    return Views(states, fold.upto, fold.manifest.journal_id, fold.manifest.epoch,
                  fold.events, {}, journal)
 
 
@@ -131,7 +131,7 @@ def draft_restores(fold: Fold, ok: list[bool]) -> Draft:
         group_last[g] = s
         removed_by_group[g] = removed_by_group.get(g, 0) + 1
     ops: _Ops = {s: {} for s in group_last.values()}
-    starts = sorted(int(e["first_seq"]) for e in fold.manifest["segments"])
+    starts = sorted(e.first_seq for e in fold.manifest.segments)
 
     def removed(s: int) -> bool:
         return group_of[s] >= 0 and ok[group_of[s]]

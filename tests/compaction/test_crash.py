@@ -83,7 +83,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     root = tmp_path_factory.mktemp("crash") / "journal"
     _gen.generate(root, 1500, sessions=14, seed=7, segment_bytes=64 * 1024)
     journal = Journal.open(root, create=False)
-    assert len(journal.manifest()["segments"]) >= 12
+    assert len(journal.manifest().segments) >= 12
     return root, observe(journal, _live()), history(journal)
 
 

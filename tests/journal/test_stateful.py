@@ -151,8 +151,8 @@ class JournalMachine(RuleBasedStateMachine):
         self._appended(self.journal.append_many([event]), [event])
         segments = list_segments(self.root)
         assert len(segments) > before
-        sealed = self.journal.manifest()["segments"]
-        assert [s["name"] for s in sealed] == [p.name for _, p in segments[:-1]]
+        sealed = self.journal.manifest().segments
+        assert [s.name for s in sealed] == [p.name for _, p in segments[:-1]]
 
     @rule(data=st.data())
     def tear(self, data: st.DataObject) -> None:

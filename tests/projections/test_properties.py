@@ -222,7 +222,7 @@ def _damage(root: Path, how: str, rng: random.Random) -> None:
 
 
 def _jid(root: Path) -> str:
-    return str(_open(root).manifest()["journal_id"])
+    return str(_open(root).manifest().journal_id)
 
 
 def _dump(journal: Journal, views: Views) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_session_end_ships_in_the_background(tmp_path: Path, dsn: str) -> None:
     _session(env, {"ship": {"url": dsn}})
     state = _wait_for_attempt(env.journal_dir)
     assert state["last_error"] is None
-    journal_id = Journal.open(env.journal_dir, create=False).manifest()["journal_id"]
+    journal_id = Journal.open(env.journal_dir, create=False).manifest().journal_id
     assert rows(dsn, journal_id) == journal_rows(env.journal_dir)
     assert rows(dsn, journal_id)[0] == 7
 
