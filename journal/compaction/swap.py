@@ -28,6 +28,7 @@ from journal.layout import (
 )
 from journal.storage.locking import JournalLock
 from journal.storage.manifest import SwapEntry, SwapFileEntry, load_manifest, save_manifest
+from journal.storage.recovery import remove_dead_temporaries
 from journal.compaction.staging import STAGED_SUFFIX
 
 __all__ = ["CompactionBusy", "compaction_lock", "apply_swap", "apply_file_swap", "finish_swap", "recover",
@@ -158,6 +159,8 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
             for path in root.glob(f".{MANIFEST_FILE}.*.tmp"):
                 path.unlink(missing_ok=True)
                 done["removed"].append(path.name)
+    # Temp files of killed writers elsewhere (a reader's CRC index under cache/crc, say).
+    done["removed"].extend(remove_dead_temporaries(root))
     if done["removed"]:
         log_error(root, "compaction_cleanup", f"removed {len(done['removed'])} leftover file(s) of an "
                   "interrupted compaction or scrub", files=done["removed"][:20])

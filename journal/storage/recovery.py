@@ -40,7 +40,7 @@ from journal.storage.manifest import Manifest, SegmentEntry, load_manifest, save
 from journal.storage.reader import Damage, Reader, RecoveryMode
 from journal.storage.segments import quarantine, repair_tail
 
-__all__ = ["RepairReport", "RepairPreview", "repair", "preview_repair"]
+__all__ = ["RepairReport", "RepairPreview", "repair", "preview_repair", "remove_dead_temporaries"]
 
 
 @dataclass
@@ -155,7 +155,7 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
                          "tolerate, salvage or point-in-time")
     report = RepairReport(mode.value)
     with JournalLock(root / LOCK_FILE, lock_timeout):
-        report.removed = _remove_dead_temporaries(root)
+        report.removed = remove_dead_temporaries(root)
         segments = list_segments(root)
         if segments:
             _, active = segments[-1]
@@ -205,7 +205,7 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
     return report
 
 
-def _remove_dead_temporaries(root: Path) -> list[str]:
+def remove_dead_temporaries(root: Path) -> list[str]:
     """Delete the temporary files (`journal.layout.temp_path`) whose writer died before renaming them.
 
     A temporary file is never read (its rename is the commit), so it holds nothing

@@ -10,6 +10,8 @@ changes nothing, and what a crash leaves behind is either honoured or cleaned up
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -283,3 +285,25 @@ def test_a_hand_written_or_damaged_snapshot_never_breaks_a_fold(tmp_path: Path) 
     views = load_views(journal, use_cache=False, save=False)
     rec = views.sessions.records.record("s1")
     assert rec is not None and rec.prompts == 1
+
+
+def test_recover_removes_temporaries_of_killed_writers_anywhere_in_the_journal(tmp_path: Path) -> None:
+    """A reader SIGKILLed while writing its CRC index leaves cache/crc/.x.idx.PID.tmp; the next
+    compaction or scrub removes it (a live writer's temporary stays), so verify shows no leftover."""
+    from journal.compaction.swap import recover
+
+    root = tmp_path / "journal"
+    journal = Journal.open(root)
+    journal.append("note", {"n": 1})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    crc_dir = root / "cache" / "crc"
+    crc_dir.mkdir(parents=True, exist_ok=True)
+    orphan = crc_dir / f".00000000000000000001.idx.{dead.pid}.0badcafe.tmp"
+    orphan.write_bytes(b"half an index")
+    alive = crc_dir / f".00000000000000000001.idx.{os.getppid()}.0badcafe.tmp"
+    alive.write_bytes(b"being written")
+    assert str(orphan.relative_to(root)) in journal.verify().leftovers
+    done = recover(root)
+    assert str(orphan.relative_to(root)) in done["removed"] and not orphan.exists()
+    assert alive.exists()
