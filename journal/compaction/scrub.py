@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from journal.compaction.archive import ARCHIVE_SUFFIX, INDEX_SUFFIX, ArchiveWriter, crash_point, index_name, read_archive_lines
+from journal.storage.archive import ARCHIVE_SUFFIX, INDEX_SUFFIX, ArchiveWriter, index_name, read_archive_lines
+from journal._faults import crash_point
 from journal.storage.codec import crc32
 from journal.layout import (
     ARCHIVE_DIR,

@@ -29,7 +29,6 @@ from journal.layout import (
     LOCK_FILE,
     fsync_dir,
     list_segments,
-    log_error,
     open_private,
     read_manifest,
     read_private,
@@ -37,6 +36,7 @@ from journal.layout import (
     write_atomic,
     write_manifest,
 )
+from journal.errorlog import log_error
 from journal.storage.locking import JournalLock
 from journal.storage.reader import Damage, Reader, RecoveryMode
 from journal.storage.segments import quarantine, repair_tail, seal_info

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journal.compaction.archive import orphan_archive_files, verify_archive
+from journal.storage.archive import orphan_archive_files, verify_archive
 from journal.layout import LOCK_FILE, list_segments, read_manifest
 from journal.storage.locking import JournalLock
 from journal.storage.reader import Damage, Reader, RecoveryMode

@@ -56,7 +56,7 @@ defaults decode from old snapshots, the schema evolution rule). Readers of the r
 
 **Where it lives.** `projections.compaction.trace` (the traced fold and its groups),
 `projections.compaction.plan` (candidates, veto, restore operations, snapshot records),
-`projections.compaction.guard` (the fold comparison), `projections.compaction.restore`
+`projections.compaction.guard` (the fold comparison), `projections.snapshot`
 (`snapshot_handler`); this module runs them (`plan_compaction`, `compact`).
 """
 
@@ -67,12 +67,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from journal.compaction.archive import crash_point
+from journal._faults import crash_point
 from journal.layout import COMPACT_LOCK
 from projections.base import Projection, State
 from projections.compaction.guard import GuardMismatch, fold_guard
 from projections.compaction.plan import draft_restores, pick_candidates, snapshot_records, veto
-from projections.compaction.restore import SNAPSHOT_FORMAT, SNAPSHOT_TYPE, snapshot_handler
+from projections.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_TYPE, snapshot_handler
 from projections.compaction.trace import Fold, traced_fold
 
 if TYPE_CHECKING:

@@ -13,16 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from journal.errors import JournalError
+from journal.location import project_of
 
 if TYPE_CHECKING:
     from journal import Journal
 
 __all__ = ["registered_journals", "sessions_across", "project_of"]
-
-
-def project_of(root: Path) -> str:
-    """The project directory of the journal at *root* (``<project>/.claude/journal``)."""
-    return str(root.parent.parent) if root.parent.name == ".claude" else str(root)
 
 
 def registered_journals(current: Path | None = None) -> list[Journal]:

@@ -35,9 +35,9 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/storage/segments.py", "view = view[os.write(fd,"): "segment lines: " + _SANITISED,
     ("journal/storage/segments.py", "qfd = open_private(qpath,"): "quarantine of a torn tail: " + _FROM_SEGMENTS,
     ("journal/storage/segments.py", "log_error("): _LOG,
-    ("journal/compaction/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
-    ("journal/compaction/archive.py", "view = view[os.write(fd, view)"): "archive gzip of removed records: " + _FROM_SEGMENTS,
-    ("journal/compaction/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
+    ("journal/storage/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
+    ("journal/storage/archive.py", "view = view[os.write(fd, view)"): "archive gzip of removed records: " + _FROM_SEGMENTS,
+    ("journal/storage/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
     ("journal/compaction/staging.py", "fd = open_private(seg.staged,"): "compacted segments: kept records " + _FROM_SEGMENTS
     + "; snapshots fold records read back from segments",
     ("journal/compaction/staging.py", "view = view[os.write(fd,"): "compacted segments (see above)",
@@ -61,7 +61,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/compaction/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
     + ", minus the scrubbed string",
     ("journal/compaction/retention.py", "log_error("): _LOG,
-    ("journal/detached.py", "log_error("): _LOG,
+    ("hooks/housekeeping.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
     ("journal/compaction/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
@@ -99,7 +99,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("projections/search/index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
     ("hooks/render.py", "log_error("): _LOG,
-    ("journal/compaction/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
+    ("journal/storage/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
     ("journal/storage/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
     ("journal/storage/overflow.py", 'self.fd = os.open(directory / "lock"'): "overflow spool lock: " + _NO_EVENT_TEXT,
     ("journal/storage/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):

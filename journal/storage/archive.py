@@ -27,18 +27,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from journal._faults import crash_point
 from journal.storage.codec import check_line, crc32
 from journal.storage.damage import Damage
 from journal.errors import CorruptRecord, JournalError
-from journal.layout import (
-    ARCHIVE_DIR,
-    ensure_subdir,
-    log_error,
-    open_private,
-    read_manifest,
-    read_private,
-    write_atomic,
-)
+from journal.layout import ARCHIVE_DIR, ensure_subdir, open_private, read_manifest, read_private, write_atomic
+from journal.errorlog import log_error
 
 if TYPE_CHECKING:
     from journal.storage.events import Event
@@ -54,33 +48,13 @@ __all__ = [
     "read_archive_lines",
     "read_archived",
     "verify_archive",
-    "crash_point",
 ]
 
-#: Test seam: ``AGENT_JOURNAL_CRASH_AT=<point>:<n>`` SIGKILLs the process the n-th time it
-#: reaches `crash_point(point)` (compaction's crash-injection tests; never set in use).
-_CRASH_ENV = "AGENT_JOURNAL_CRASH_AT"
-_crash_counts: dict[str, int] = {}
 
 ARCHIVE_SUFFIX = ".jsonl.gz"
 INDEX_SUFFIX = ".index.json"
 MEMBER_BYTES = 1024 * 1024
 _PENDING = 2
-
-
-def crash_point(name: str) -> None:
-    """Die here (SIGKILL) if the crash-injection test seam asks for it; otherwise nothing."""
-    spec = os.environ.get(_CRASH_ENV)
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point != name:
-        return
-    _crash_counts[name] = _crash_counts.get(name, 0) + 1
-    if _crash_counts[name] == int(nth or 1):
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def archive_name(segment: str, epoch: int) -> str:
