@@ -22,7 +22,7 @@ _PATTERN = re.compile(
 )
 _SANITISED = "the Writer sanitises every event before framing it (journal.privacy.sanitizer)"
 _FROM_SEGMENTS = "bytes read back from segments, which only ever hold sanitised records"
-_LOG = "errors.log: layout.log_error redacts every entry (message and fields) before writing"
+_LOG = "errors.log: errorlog.log_error redacts every entry (message and fields) before writing"
 _NO_EVENT_TEXT = "no event-derived text"
 
 #: (file, a substring of the writing line) -> why it cannot write a recognisable secret.
@@ -51,16 +51,15 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/layout.py", "fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)"): "write_atomic's temp file",
     ("journal/layout.py", "view = view[os.write(fd, view):]"): "write_atomic (its callers are listed here)",
     ("journal/layout.py", "write_atomic(root / MANIFEST_FILE,"): "manifest: " + _NO_EVENT_TEXT,
-    ("journal/layout.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
-    ("journal/layout.py", "os.write(fd, line)"): _LOG,
+    ("journal/errorlog.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
+    ("journal/errorlog.py", "os.write(fd, line)"): _LOG,
     ("journal/storage/locking.py", "fd = open_private(self.path,"): "the lock file: " + _NO_EVENT_TEXT,
-    ("journal/compaction/retention.py", "fd = open_private(lock,"): "the auto-compaction lock: " + _NO_EVENT_TEXT,
+    ("hooks/housekeeping.py", "fd = open_private(lock,"): "the auto-compaction and auto-ship locks: " + _NO_EVENT_TEXT,
     ("journal/compaction/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
     "which log_error redacted, minus the scrubbed string",
     ("journal/compaction/scrub.py", "os.write(out, new)"): "scrub (see above)",
     ("journal/compaction/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
     + ", minus the scrubbed string",
-    ("journal/compaction/retention.py", "log_error("): _LOG,
     ("hooks/housekeeping.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
     ("journal/compaction/swap.py", "log_error("): _LOG,
@@ -106,8 +105,6 @@ WRITERS: dict[tuple[str, str], str] = {
     "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
     ("journal/storage/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
     ("journal/shipping/state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
-    ("journal/shipping/state.py", "fd = open_private(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
-    ("journal/shipping/state.py", "log_error("): _LOG,
     ("journal/shipping/replicate.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
     ("journal/shipping/replicate.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
     ("cli/commands/ship.py", "log_error("): _LOG,
