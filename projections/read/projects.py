@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from journal.errors import JournalError
 from journal.location import project_of
+from projections.read.context import liveness_for
+from projections.read.queries import list_sessions
+from projections.runner import query
 
 if TYPE_CHECKING:
     from journal import Journal
@@ -46,10 +49,6 @@ def registered_journals(current: Path | None = None) -> list[Journal]:
 def sessions_across(journals: list[Journal], *, include_archived: bool = False, status: str | None = None,
                     limit: int | None = None) -> dict[str, Any]:
     """``{"sessions": [...], "errors": [...]}``: every journal's sessions, oldest start first."""
-    from projections.read.context import liveness_for
-    from projections.read.queries import list_sessions
-    from projections.runner import query
-
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     for journal in journals:
