@@ -13,7 +13,18 @@ import sys
 
 import click
 
-from cli.commands import agents, compact, context, dismiss, install, log, projections, scrub, search, ship
+from cli.commands import (
+    agents,
+    compact,
+    context,
+    dismiss,
+    install,
+    log,
+    projections,
+    scrub,
+    search,
+    ship,
+)
 from cli.errors import error_json, quiet_stdout
 from cli.journal_context import JournalContext, project_dir
 

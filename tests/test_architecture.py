@@ -35,7 +35,6 @@ from pathlib import Path
 
 import pytest
 
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("journal", "projections", "hooks", "cli")
 
