@@ -12,7 +12,8 @@ The layers, from the bottom:
 
 * packages: ``journal`` < ``projections`` < ``hooks`` < ``cli`` (`PACKAGES`);
 * inside ``journal`` (`JOURNAL_LAYERS`): the base modules (errors, paths and safe
-  files, config, the timestamp, the event to append, the fault-injection seam), then
+  files, config, the timestamp, the event to append, the user-level registry of
+  journals, the fault-injection seam), then
   ``privacy`` (redaction, the sanitiser every append goes through), then the redacted
   ``errors.log``, then ``storage`` (the log, its archives, reading, checking, repair),
   then ``compaction``, then ``shipping``, and last the facade (``journal.store`` and the
