@@ -15,6 +15,10 @@ seq range, counts, bytes, CRC-32 of the file); a file it does not list belongs t
 compaction that never committed and `orphan_archive_files` finds it for deletion.
 Compression runs in worker threads (zlib releases the GIL), overlapping the scan of
 the next segment. Stdlib only, except the event readers (msgspec, imported on use).
+
+It is a storage format, below compaction: compaction writes archives (`ArchiveWriter`),
+but `journal.storage.verify` checks them, ``Journal.read(archived=True)`` merges them
+back and shipping reads them, none of which may depend on compaction.
 """
 
 from __future__ import annotations
