@@ -12,9 +12,9 @@ import json
 import os
 from pathlib import Path
 
-from journal.clock import now_ts
 from journal.config import load_config
 from journal.layout import ERROR_LOG, check_dir, open_private
+from journal.storage.codec import now_ts
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from journal.clock import now_ts
+from journal.storage.codec import now_ts
 from journal.errors import LockTimeout
 from journal.layout import open_private, temp_path
 

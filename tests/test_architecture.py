@@ -12,11 +12,10 @@ The layers, from the bottom:
 
 * packages: ``journal`` < ``projections`` < ``hooks`` < ``cli`` (`PACKAGES`);
 * inside ``journal`` (`JOURNAL_LAYERS`): the base modules (errors, paths and safe
-  files, config, the timestamp, the event to append, the user-level registry of
-  journals, the fault-injection seam), then
-  ``privacy`` (redaction, the sanitiser every append goes through), then the redacted
-  ``errors.log``, then ``storage`` (the log, its archives, reading, checking, repair),
-  then ``compaction``, then ``shipping``, and last the facade (``journal.store`` and the
+  files, config, the event to append, the fault-injection seam), then ``privacy``
+  (redaction, the sanitiser every append goes through), then ``storage`` (the log,
+  its archives, reading, checking, repair, with the redacted ``errors.log`` and the
+  user-level registry of journals, which stamp time as records do), then ``compaction``, then ``shipping``, and last the facade (``journal.store`` and the
   package's ``__init__``), which no subpackage imports;
 * inside ``projections`` (`PROJECTION_LAYERS`): the fold kernel (what a projection is,
   its state, the snapshot restore, payload views, ids, text, time references), then
@@ -40,11 +39,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("journal", "projections", "hooks", "cli")
 
 JOURNAL_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("journal.errors", "journal.location", "journal.clock", "journal.layout", "journal.config",
-              "journal.new_event", "journal.registry", "journal._faults")),
+    ("base", ("journal.errors", "journal.location", "journal.layout", "journal.config", "journal.new_event",
+              "journal._faults")),
     ("privacy", ("journal.privacy",)),
-    ("errors.log", ("journal.errorlog",)),
-    ("storage", ("journal.storage",)),
+    ("storage", ("journal.storage", "journal.errorlog", "journal.registry")),
     ("compaction", ("journal.compaction",)),
     ("shipping", ("journal.shipping",)),
     ("facade", ("journal.store", "journal")),

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from journal.clock import now_ts
+from journal.storage.codec import now_ts
 from journal.config import JournalConfig
 from journal.errors import ConfigError, JournalError
 from journal.layout import LOCK_FILE, read_manifest, write_atomic, write_manifest

@@ -15,8 +15,8 @@ process (see bench/hook_latency.py); readers decode with msgspec.
 from __future__ import annotations
 
 import json
+import time
 
-from journal.clock import now_ts
 from journal.errors import InvalidEvent
 
 try:
@@ -57,6 +57,14 @@ CRC_MARK = b',"crc":"'
 SEQ_PREFIX = b'{"seq":'
 
 _utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def now_ts(ns: int | None = None) -> str:
+    """Return the current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sortable as text)."""
+    if ns is None:
+        ns = time.time_ns()
+    sec, rem = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%06dZ" % (rem // 1000)
 
 
 def _dumps(value: Any) -> bytes:
