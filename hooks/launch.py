@@ -20,6 +20,10 @@ import os
 import sys
 from pathlib import Path
 
+TYPE_CHECKING = False  # no typing at run time: this is the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any
+
 CODE_ROOT = Path(__file__).resolve().parent.parent
 if str(CODE_ROOT) not in sys.path:
     sys.path.insert(0, str(CODE_ROOT))
@@ -34,7 +38,7 @@ class _RenderTimeout(Exception):
     pass
 
 
-def _render(kind: str, *args: str) -> dict | None:
+def _render(kind: str, *args: str) -> dict[str, Any] | None:
     """Run `hooks.render` in-process if msgspec is importable, else in an interpreter that has it."""
     if os.environ.get("AGENT_JOURNAL_PYTHON"):
         return _render_elsewhere(kind, *args)  # an explicit choice wins over this interpreter
@@ -60,7 +64,7 @@ def _render(kind: str, *args: str) -> dict | None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _render_elsewhere(kind: str, *args: str) -> dict | None:
+def _render_elsewhere(kind: str, *args: str) -> dict[str, Any] | None:
     import subprocess
 
     from hooks import runtime
@@ -82,7 +86,8 @@ def _render_elsewhere(kind: str, *args: str) -> dict | None:
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         raise RuntimeError(f"render {kind} failed with {python}: {lines[-1]}")
-    return json.loads(proc.stdout)
+    rendered: dict[str, Any] = json.loads(proc.stdout)
+    return rendered
 
 
 def _compaction_python() -> str | None:
@@ -134,7 +139,7 @@ def _export_environment(project: object) -> None:
         os.close(fd)
 
 
-def _files_project(config: object, payload: dict) -> str | None:
+def _files_project(config: object, payload: dict[str, Any]) -> str | None:
     """The project whose ``context.write_dir`` files the render or SessionEnd job refreshes
     (None when the key is not set: a dict lookup, nothing more)."""
     section = getattr(config, "extra", {}).get("context")

@@ -54,7 +54,8 @@ class Journal:
         #: Why config.json could not be used (the journal then reads with the defaults and
         #: refuses to write: a broken file may hold the user's redaction rules), else None.
         self.config_problem = config_problem
-        self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
+        self._writer: Writer | _RefusingWriter = (
+            Writer(root, config) if config_problem is None else _RefusingWriter(config_problem))
         #: Things worth telling the user once (e.g. an invalid manifest was rebuilt).
         self.notices: list[str] = []
         #: Told of damage found by every read of this journal that names no ``on_damage``

@@ -373,12 +373,12 @@ def _difference(cached: State, full: State) -> str:
         parts.append(f"{len(extra)} records only in the cache (e.g. {extra[0]})")
     if parts:
         return "; ".join(parts)
-    changed = [k for k, x, y in zip(keys_a, blobs_a, blobs_b) if bytes(x) != bytes(y)]
+    changed = [k for k, x, y in zip(keys_a, blobs_a, blobs_b, strict=False) if bytes(x) != bytes(y)]
     if len(keys_a) != len(keys_b) or (not changed and keys_a != keys_b):
         return "the same records in another order"
     if changed:
-        by_key = dict(zip(keys_b, blobs_b))
-        changed = [k for k, x in zip(keys_a, blobs_a) if bytes(x) != bytes(by_key[k])]
+        by_key = dict(zip(keys_b, blobs_b, strict=True))
+        changed = [k for k, x in zip(keys_a, blobs_a, strict=True) if bytes(x) != bytes(by_key[k])]
         if changed:
             return f"{len(changed)} records differ (e.g. {changed[0]})"
         return "the same records in another order"
@@ -397,4 +397,4 @@ def _same(a: State, b: State) -> bool:
         return False
     keys_a, blobs_a, _ = a.records.blobs()
     keys_b, blobs_b, _ = b.records.blobs()
-    return keys_a == keys_b and all(bytes(x) == bytes(y) for x, y in zip(blobs_a, blobs_b))
+    return keys_a == keys_b and all(bytes(x) == bytes(y) for x, y in zip(blobs_a, blobs_b, strict=True))

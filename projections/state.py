@@ -53,7 +53,7 @@ class RecordMap(dict):  # type: ignore[type-arg]
         """A map whose records are decoded from *blob* on first use."""
         m = cls(decoder)
         m._blob, m._ends, m._crcs = blob, ends, crcs
-        m.update(zip(keys, range(len(keys))))
+        m.update(zip(keys, range(len(keys)), strict=True))
         return m
 
     def load(self, key: str, index: int) -> Any:

@@ -70,7 +70,8 @@ def agent() -> None:
 def _show_text(snap: dict[str, Any]) -> None:
     rec = snap["record"]
     click.echo(f"agent      {snap['id']} ({snap['type'] or 'internal'})")
-    click.echo(f"status     {snap['status']}" + (f", progress {snap['progress']}%" if snap["progress"] is not None else ""))
+    progress = f", progress {snap['progress']}%" if snap["progress"] is not None else ""
+    click.echo(f"status     {snap['status']}{progress}")
     click.echo(f"session    {snap['parent'] or '-'}")
     click.echo(f"started    {format_ts(snap['started'])} UTC" + (f", stopped {format_ts(snap['stopped'])} UTC"
                                                                     if snap["stopped"] else ""))
@@ -144,7 +145,8 @@ def show(obj: Any, agent_ids: tuple[str, ...], at: str | None, as_json: bool) ->
 @click.option("--progress", type=click.IntRange(0, 100), metavar="0-100", help="Percent done (replaces).")
 @click.option("--done", multiple=True, metavar="TEXT", help="A finished step (adds; repeatable).")
 @click.option("--blocker", "blockers", multiple=True, metavar="TEXT", help="A blocker (replaces the list; repeatable).")
-@click.option("--next", "next_steps", multiple=True, metavar="TEXT", help="A next step (replaces the list; repeatable).")
+@click.option("--next", "next_steps", multiple=True, metavar="TEXT",
+              help="A next step (replaces the list; repeatable).")
 @click.option("--file", "files", multiple=True, metavar="PATH", help="A key file (adds; repeatable).")
 @click.option("--status", help="running, completed, archived, or your own word (blocked, failed, ...).")
 @json_option

@@ -167,7 +167,7 @@ def _sessions_everywhere(obj: Any, show_all: bool, status: str | None, limit: in
 
 def _status_cell(row: dict[str, Any]) -> str:
     """Status, marked: interrupted-but-ended (*), running now, handed over, archived."""
-    cell = row["status"] + ("*" if row["interrupted"] and row["status"] == "ended" else "")
+    cell: str = row["status"] + ("*" if row["interrupted"] and row["status"] == "ended" else "")
     if row["running"]:
         cell = "running now"
     handed = row["handed_over"]

@@ -190,7 +190,7 @@ def _scan_archive(root: Path, matcher: Matcher, plan: _Plan, epoch: int, *, stag
                 progress("archive", 1, len(entries))
         if writer is not None:
             metas = [m for m in writer.finish() if m is not None]
-            for change, meta in zip(plan.archive, metas):
+            for change, meta in zip(plan.archive, metas, strict=False):
                 change.extra["paths"] = meta["_paths"]
                 change.entry = {k: v for k, v in meta.items() if not k.startswith("_")}
                 change.staged = Path(meta["_paths"][0])
@@ -350,7 +350,8 @@ def _commit(root: Path, matcher: Matcher, plan: _Plan, lock_timeout: float) -> i
         for change in plan.sealed:
             assert change.old_entry is not None
             now = current.get(change.old_entry["name"])
-            if now is None or now.get("crc32") != change.old_entry.get("crc32") or now.get("bytes") != change.old_entry.get("bytes"):
+            old = change.old_entry
+            if now is None or now.get("crc32") != old.get("crc32") or now.get("bytes") != old.get("bytes"):
                 raise ScrubError(f"segment {change.old_entry['name']} changed while scrubbing (a repair?); "
                                  "nothing was changed; run scrub again")
         sealed_now = _catch_up(root, matcher, plan)

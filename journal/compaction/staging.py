@@ -107,7 +107,7 @@ def stage(
             if progress is not None:
                 progress(int(entry.get("bytes", 0)))
         if archive is not None:
-            for seg, meta in zip(staged.segments, archive.finish()):
+            for seg, meta in zip(staged.segments, archive.finish(), strict=False):
                 seg.archive = meta
             fsync_dir(root / ARCHIVE_DIR)
         fsync_dir(segdir)

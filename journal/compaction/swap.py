@@ -141,7 +141,7 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
         pass
     stray += orphan_archive_files(root, manifest)
     files_pending = {str(s.get("staged")) for s in manifest.get("swap_files") or [] if s.get("staged")}
-    for top, dirs, names in os.walk(root, followlinks=False):
+    for top, _dirs, names in os.walk(root, followlinks=False):
         for n in names:
             if n.endswith(SCRUB_SUFFIX):
                 path = Path(top) / n

@@ -83,7 +83,8 @@ __all__ = [
     "INSTALL_HINT",
 ]
 
-INSTALL_HINT = "shipping needs psycopg 3: pip install 'agent-journal[postgres]' (or: pip install 'psycopg[binary]>=3.1')"
+INSTALL_HINT = ("shipping needs psycopg 3: pip install 'agent-journal[postgres]'"
+                " (or: pip install 'psycopg[binary]>=3.1')")
 #: Batches stop at this many bytes of payload too, so one huge stretch never makes a huge transaction.
 BATCH_BYTES = 32 * 1024 * 1024
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
@@ -167,7 +168,8 @@ class _ShipLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise ShipBusy(f"another `agent-journal ship` of this journal is running ({self.path} is locked)") from None
+                    raise ShipBusy(
+                    f"another `agent-journal ship` of this journal is running ({self.path} is locked)") from None
                 time.sleep(0.05)
         os.utime(fd)
         self.fd = fd
@@ -418,7 +420,8 @@ def ship(
 
     *wait* is how long to wait for another run's ``ship.lock`` (0: fail at once with
     `ShipBusy`). *late_types* are the types of the records compaction puts in place of
-    the events it removes (the layer above knows them); *to_seq* stops early (tests). *on_batch(events, mark)* is called after each batch's mark is written.
+    the events it removes (the layer above knows them); *to_seq* stops early (tests).
+    *on_batch(events, mark)* is called after each batch's mark is written.
     Errors are `ShipError`s with the password scrubbed; the outcome is noted in ``ship.json``.
     """
     if not url:

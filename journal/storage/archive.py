@@ -384,7 +384,8 @@ def verify_archive(root: Path, manifest: dict[str, Any] | None = None) -> list[d
             problems.append({"archive": entry["name"], "problem": "missing"})
             continue
         except (OSError, JournalError) as e:
-            problems.append({"archive": entry["name"], "problem": f"cannot be read: {getattr(e, 'strerror', None) or e}"})
+            reason = getattr(e, "strerror", None) or e
+            problems.append({"archive": entry["name"], "problem": f"cannot be read: {reason}"})
             continue
         if len(data) != entry.get("bytes") or "%08x" % crc32(data) != entry.get("crc32"):
             problems.append({"archive": entry["name"], "problem": "size or CRC does not match the manifest"})

@@ -44,7 +44,7 @@ class ChunkIndex:
 
     def chunks(self) -> list[tuple[int, int, int]]:
         starts = [0, *self.ends[:-1]]
-        return list(zip(starts, self.ends, self.crcs))
+        return list(zip(starts, self.ends, self.crcs, strict=True))
 
 
 def index_path(root: Path, segment: str) -> Path:
@@ -69,9 +69,9 @@ def load_index(root: Path, entry: dict[str, Any]) -> ChunkIndex | None:
         return None
     if not fits or not ends or len(ends) != len(crcs) or ends[-1] != entry.get("bytes"):
         return None
-    if not all(isinstance(e, int) and isinstance(c, int) for e, c in zip(ends, crcs)):
+    if not all(isinstance(e, int) and isinstance(c, int) for e, c in zip(ends, crcs, strict=True)):
         return None
-    if any(b <= a for a, b in zip([0, *ends], ends)):
+    if any(b <= a for a, b in zip([0, *ends], ends, strict=False)):
         return None
     return ChunkIndex(ends, crcs)
 
@@ -102,5 +102,6 @@ class IndexBuilder:
             ensure_subdir(ensure_subdir(root, "cache"), "crc")
             write_atomic(index_path(root, self.entry["name"]), frame(body))
         except (OSError, JournalError):
-            return False  # a read-only journal (or a planted link in the way): reads still work, each one checks the whole file
+            # A read-only journal (or a planted link in the way): reads still work, each one checks the whole file.
+            return False
         return True

@@ -65,7 +65,8 @@ class DamageHandling:
             if record[:1] == b"\0":
                 record = record.lstrip(b"\0")
                 self._report(
-                    Damage("nul_bytes", name, here, peek_seq(record), f"{len(line) - len(record)} NUL bytes before a record")
+                    Damage("nul_bytes", name, here, peek_seq(record),
+                           f"{len(line) - len(record)} NUL bytes before a record")
                 )
                 here += len(line) - len(record)
                 if not record:

@@ -158,7 +158,8 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
             continue
         first, path = on_disk[entry["name"]]
         actual = seal_info(path, first)
-        diffs = {k: [entry.get(k), actual[k]] for k in ("bytes", "count", "crc32", "last_seq") if entry.get(k) != actual[k]}
+        diffs = {k: [entry.get(k), actual[k]]
+                 for k in ("bytes", "count", "crc32", "last_seq") if entry.get(k) != actual[k]}
         if diffs:
             report.segment_mismatches.append({"segment": entry["name"], "manifest_vs_file": diffs})
     return report

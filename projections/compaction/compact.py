@@ -175,7 +175,7 @@ def plan_compaction(
 
 
 def _make_plan(journal: Journal, fold: Fold, ok: list[bool], report: CompactionReport, archive: bool,
-               plan_type: Any) -> Plan | None:
+               plan_type: type[Plan]) -> Plan | None:
     draft = draft_restores(fold, ok)
     info = {"horizon": report.horizon, "older_than": report.older_than, "archived": archive}
     replacements = snapshot_records(journal, fold, ok, draft, info)
@@ -248,7 +248,7 @@ def compact(
         while True:
             keep: dict[str, State] = {}
             total = sum(int(s["bytes"]) for s in engine.affected_segments(plan))
-            tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None
+            tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None  # noqa: B023 - used within this iteration
             try:
                 result = engine.compact(root, plan, guard=fold_guard(fold, ok, keep), progress=tick,
                                         lock_timeout=timeout)
@@ -310,8 +310,8 @@ def _save_caches(journal: Journal, fold: Fold, states: dict[str, State], epoch: 
         return
     for projection in fold.projections:
         try:
-            save_cache(journal.root, projection, states[projection.name], journal_id=str(manifest.get("journal_id", "")),
-                       epoch=epoch, seq=fold.upto)
+            save_cache(journal.root, projection, states[projection.name],
+                       journal_id=str(manifest.get("journal_id", "")), epoch=epoch, seq=fold.upto)
             crash_point("cache_saved")
         except OSError as e:
             journal.log_error("cache_write_failed", f"cannot write the {projection.name} cache: {e}")

@@ -37,8 +37,8 @@ from projections.runner import Views, query
 if TYPE_CHECKING:
     from journal import Journal
 
-__all__ = ["FILE_NAMES", "WRITE_DIR_KEY", "context_files", "write_context_files", "write_dir_of", "refresh_context_files",
-           "keep_fresh"]
+__all__ = ["FILE_NAMES", "WRITE_DIR_KEY", "context_files", "write_context_files", "write_dir_of",
+           "refresh_context_files", "keep_fresh"]
 
 #: The config key that turns the refresh on (``{"context": {"write_dir": ".claude/memory"}}``).
 WRITE_DIR_KEY = "context.write_dir"
@@ -132,7 +132,7 @@ def write_context_files(directory: Path, files: dict[str, str]) -> list[Path]:
 def _redacted(text: str) -> bytes:
     from journal.privacy.redaction import Redactor
 
-    return Redactor().redact_text(text)[0].encode("utf-8")  # type: ignore[no-any-return]
+    return Redactor().redact_text(text)[0].encode("utf-8")
 
 
 def write_dir_of(extra: Mapping[str, Any]) -> str | None:

@@ -151,7 +151,8 @@ def list_sessions(
 def find_session(views: Views, prefix: str) -> SessionRecord:
     """The session whose id is *prefix* or uniquely starts with it."""
     sid = resolve_prefix(prefix, views.sessions.records, "session")
-    return views.sessions.records.record(sid)
+    rec: SessionRecord = views.sessions.records.record(sid)
+    return rec
 
 
 
@@ -231,7 +232,7 @@ def list_agents(views: Views, live: Liveness, *, include_all: bool = False,
 def find_agent(views: Views, prefix: str) -> AgentRecord:
     """The agent whose id is *prefix* or uniquely starts with it."""
     aid = resolve_prefix(prefix, views.agents.records, "agent")
-    rec = views.agents.records.record(aid)
+    rec: AgentRecord | None = views.agents.records.record(aid)
     if rec is None:  # pragma: no cover - resolve_prefix only returns known ids
         raise UnknownId(f"no agent {aid!r}")
     return rec

@@ -179,7 +179,7 @@ def test_parallel_tool_hooks_all_land_exactly_once(hook_env: HookEnv) -> None:
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=hook_env.cwd)
         for _ in payloads
     ]
-    for proc, payload in zip(procs, payloads):
+    for proc, payload in zip(procs, payloads, strict=True):
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(payload).encode())
         proc.stdin.close()

@@ -7,7 +7,6 @@ Small segments make the writers roll segments under contention too.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -197,7 +197,7 @@ def record_corpus(tmp: Path, python: str = sys.executable) -> Figures:
     [appended] = [e for e in events if e.type == "lookalikes"]
     stored_hook = [edit["new_string"] for edit in multi.payload()["tool_input"]["edits"]]
     stored_cli = appended.payload()["items"]
-    for (name, text), via_hook, via_cli in zip(LOOK_ALIKES, stored_hook, stored_cli):
+    for (name, text), via_hook, via_cli in zip(LOOK_ALIKES, stored_hook, stored_cli, strict=True):
         if via_hook != text:
             figures.altered.append(("hook", name))
         if via_cli != text:

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from journal.privacy.redaction import (
-    DEFAULT_MAX_EVENT,
     DEFAULT_MAX_STRING,
     KEEP_KEYS,
     MAX_DEPTH,

@@ -22,7 +22,7 @@ from journal import Journal
 from journal.compaction.scrub import Matcher, ScrubError, scrub
 from projections.read.liveness import Liveness
 from tests.compaction.observe import history, observe
-from tests.scrub.leaky import MARKER, NOW, SECRET, build, leaks
+from tests.scrub.leaky import NOW, SECRET, build, leaks
 
 
 def _live() -> Liveness:

@@ -63,6 +63,17 @@ def _wait_for_attempt(root: Path, timeout: float = 60.0) -> dict[str, object]:
     raise AssertionError(f"no ship run finished; errors.log: {(root / 'errors.log').read_text() if (root / 'errors.log').exists() else ''}")
 
 
+def _wait_for_log(root: Path, word: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    log = root / "errors.log"
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if word in text:
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"{word!r} never reached errors.log")
+
+
 @pytest.mark.slow
 def test_session_end_ships_in_the_background(tmp_path: Path, dsn: str) -> None:
     env = HookEnv(tmp_path)
@@ -81,7 +92,7 @@ def test_a_failing_auto_ship_is_logged_and_the_hook_still_exits_0(tmp_path: Path
     _session(env, {}, {"AGENT_JOURNAL_SHIP_URL": url})
     state = _wait_for_attempt(env.journal_dir)
     assert "missing_db" in state["last_error"]["message"]  # type: ignore[index]
-    log = (env.journal_dir / "errors.log").read_text()
+    log = _wait_for_log(env.journal_dir, "auto_ship_failed")  # logged just after the state is written
     assert "auto_ship_failed" in log and "pw-XYZ" not in log
     assert "pw-XYZ" not in (env.journal_dir / "ship.json").read_text()
 

@@ -66,7 +66,7 @@ def actual(dsn: str, journal_id: str) -> dict[str, dict[str, Any]]:
             sid, *rest = row
             keys = ("status", "first_seq", "last_seq", "first_ts", "last_ts", "events", "started", "ended",
                     "end_reason", "prompts", "failed", "project_dir", "branch", "model")
-            sessions[sid] = dict(zip(keys, rest)) | {"files": {}, "failures": []}
+            sessions[sid] = dict(zip(keys, rest, strict=True)) | {"files": {}, "failures": []}
         for sid, path, edits in conn.execute(
                 "SELECT session, path, sum(edits) FROM agent_journal.files WHERE journal_id = %s GROUP BY 1, 2",
                 (journal_id,)):
