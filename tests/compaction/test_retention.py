@@ -75,9 +75,13 @@ def _fake_code_root(tmp_path: Path) -> tuple[Path, Path]:
     (code / "cli").mkdir(parents=True)
     out = tmp_path / "spawned.json"
     (code / "cli" / "__init__.py").write_text("")
+    # Written whole, then renamed: the test polls for the file and must never read half of it.
     (code / "cli" / "main.py").write_text(
-        "import json, sys\n"
-        f"def main():\n    json.dump(sys.argv, open({str(out)!r}, 'w'))\n"
+        "import json, os, sys\n"
+        "def main():\n"
+        f"    with open({str(out) + '.tmp'!r}, 'w') as f:\n"
+        "        json.dump(sys.argv, f)\n"
+        f"    os.replace({str(out) + '.tmp'!r}, {str(out)!r})\n"
     )
     return code, out
 
