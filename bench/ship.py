@@ -107,7 +107,7 @@ def _idle_processes(root: Path, dsn: str, runs: int) -> bool:
     cli = str(Path(sys.executable).with_name("agent-journal"))
     forms = {
         "agent-journal ship --to URL": ([cli, "--journal", str(root), "ship", "--to", dsn], None),
-        # As SessionEnd starts it (journal.detached): isolated mode, the entry point imported by hand.
+        # As SessionEnd starts it (hooks.housekeeping): isolated mode, the entry point imported by hand.
         "ship --auto as SessionEnd starts it": ([sys.executable, "-I", "-c", _BOOT, "--journal", str(root), "ship",
                                                  "--auto"], {**os.environ, "AGENT_JOURNAL_SHIP_URL": dsn}),
         "python -c pass": ([sys.executable, "-c", "pass"], None),

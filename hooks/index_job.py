@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from journal.detached import lock_held, start_cli
+from hooks.housekeeping import lock_held, start_cli
 
 TYPE_CHECKING = False  # no typing at run time: this runs in the hook
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def refresh_files(root: str, project: str) -> None:
 
         keep_fresh(Journal.open(root, create=False), project)
     except Exception as e:  # noqa: BLE001 - the index update still runs
-        from journal.layout import log_error
+        from journal.errorlog import log_error
 
         log_error(Path(root), "memory_files_failed", f"{type(e).__name__}: {e}")
 
@@ -67,7 +67,7 @@ def start_index_update(root: Path, *, python: Callable[[], str | None], code_roo
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         try:
-            from journal.layout import log_error
+            from journal.errorlog import log_error
 
             log_error(root, "index_update_not_started", f"{type(e).__name__}: {e}")
         except Exception:

@@ -247,7 +247,7 @@ def run(stdin: object, stdout: object) -> None:
 
     if name == "SessionEnd":
         # Retention: a due compaction starts detached; this hook never waits for it.
-        from journal.compaction.retention import maybe_start_auto_compaction
+        from hooks.housekeeping import maybe_start_auto_compaction, maybe_start_auto_ship
 
         compacting = maybe_start_auto_compaction(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
         # The search index is updated lazily, never on Pre/PostToolUse: here, detached, in
@@ -259,8 +259,6 @@ def run(stdin: object, stdout: object) -> None:
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
                                refresh_project=files_for)
         # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
-        from journal.shipping.state import maybe_start_auto_ship
-
         maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
@@ -304,7 +302,7 @@ def main() -> int:
             pass
         root = _state.get("root")
         if isinstance(root, Path):
-            from journal.layout import log_error
+            from journal.errorlog import log_error
 
             log_error(root, "hook_error", message, event=_state.get("event"))
     return 0

@@ -16,7 +16,8 @@ from pathlib import Path
 from journal.storage.codec import valid_type
 from journal.config import JournalConfig, load_config
 from journal.errors import ConfigError, InvalidEvent, JournalError, RecordTooLarge
-from journal.layout import ensure_journal_dir, log_error
+from journal.layout import ensure_journal_dir
+from journal.errorlog import log_error
 from journal.location import resolve_journal_dir
 from journal.storage.writer import NewEvent, Writer, sanitized
 

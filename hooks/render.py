@@ -88,7 +88,7 @@ def _register(root: Path) -> None:
 
         register(root)
     except (OSError, JournalError) as e:
-        from journal.layout import log_error
+        from journal.errorlog import log_error
 
         log_error(root, "registry_failed", f"cannot add {root} to the journal registry: {e}")
 

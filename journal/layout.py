@@ -10,9 +10,9 @@
       segments/<first seq, 20 digits>.jsonl   the log; the highest-numbered one is active
       spool/              events written while the lock was busy, merged by the next append
       quarantine/         torn tails and corrupt records removed by repair (never deleted)
-      archive/            raw records removed by compaction, gzipped per segment (journal.compaction.archive)
+      archive/            raw records removed by compaction, gzipped per segment (journal.storage.archive)
       compact.lock        held by a running compaction (one at a time; appends are not blocked)
-      errors.log          one JSON line per internal error or repair
+      errors.log          one JSON line per internal error or repair (journal.errorlog)
       cache/              derived, rebuildable data: projection checkpoints (owned by `projections`)
       cache/crc/          per-chunk CRCs of sealed segments (journal.storage.crc_index)
 
@@ -31,7 +31,6 @@ import os
 import stat
 from pathlib import Path
 
-from journal.storage.codec import now_ts
 from journal.errors import InvalidManifest, JournalError, JournalPermissionError
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
@@ -66,8 +65,6 @@ __all__ = [
     "new_manifest",
     "manifest_bytes",
     "MANIFEST_FORMAT",
-    "ensure_journal_id",
-    "log_error",
 ]
 
 LOCK_FILE = "journal.lock"
@@ -411,63 +408,3 @@ def manifest_bytes(doc: dict[str, Any]) -> bytes:
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     """Atomically replace the manifest from its dict (the hook's stdlib path: rolls, rebuilds)."""
     write_atomic(root / MANIFEST_FILE, manifest_bytes(manifest))
-
-
-def ensure_journal_id(root: Path, lock_timeout: float = 10.0) -> str:
-    """The journal's stable id from the manifest, made (once, under the append lock) if it has none.
-
-    Every journal made since ids exist has one from `new_manifest`; this is for older
-    manifests. Shipping files rows under this id, so it must never change.
-    """
-    journal_id = read_manifest(root).get("journal_id")
-    if isinstance(journal_id, str) and journal_id:
-        return journal_id
-    from journal.storage.locking import JournalLock  # imports this module: only when needed
-
-    with JournalLock(root / LOCK_FILE, lock_timeout):
-        manifest = read_manifest(root)  # again, under the lock: another process may have made it
-        if not (isinstance(manifest.get("journal_id"), str) and manifest["journal_id"]):
-            manifest["journal_id"] = os.urandom(8).hex()
-            write_manifest(root, manifest)
-        return str(manifest["journal_id"])
-
-
-def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
-    """Append one line to the journal's error log; never raises (it is the last resort)."""
-    entry = {"ts": now_ts(), "pid": os.getpid(), "kind": kind, "message": message, **fields}
-    try:
-        st = os.lstat(root)
-        if stat.S_ISLNK(st.st_mode) or (_uid() is not None and st.st_uid != _uid()):
-            return  # never write through a linked journal directory, nor into another user's
-        entry = _redacted_entry(root, entry)
-        line = json.dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
-        fd = open_private(root / ERROR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
-    except Exception:
-        pass
-
-
-def _redacted_entry(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """*entry* with secrets redacted (messages quote exceptions, and those quote payloads).
-
-    The journal's own rules if its config is usable, else the built-in ones; if not even
-    those run, every text field is withheld (fail closed, as for events).
-    """
-    try:
-        from journal.privacy.redaction import Redactor
-
-        try:
-            from journal.config import load_config
-
-            redactor = Redactor.from_config(dict(load_config(root).extra))
-        except Exception:  # a broken config is often what is being logged
-            redactor = Redactor()
-        plain = json.loads(json.dumps(entry, default=str))  # Paths, reports: as they will be written
-        return redactor.redact(plain)[0]  # type: ignore[no-any-return]
-    except Exception:
-        keep = ("ts", "pid", "kind")
-        return {k: (v if k in keep or not isinstance(v, (str, dict, list)) else "[withheld: redaction unavailable]")
-                for k, v in entry.items()}

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Mapping
 
 
-__all__ = ["resolve_journal_dir", "find_project_root", "JOURNAL_SUBDIR"]
+__all__ = ["resolve_journal_dir", "find_project_root", "project_of", "JOURNAL_SUBDIR"]
 
 JOURNAL_SUBDIR = Path(".claude") / "journal"
 
@@ -47,3 +47,8 @@ def resolve_journal_dir(
     if project_dir:
         return Path(project_dir).expanduser().absolute() / JOURNAL_SUBDIR
     return find_project_root(cwd or Path.cwd()) / JOURNAL_SUBDIR
+
+
+def project_of(root: Path) -> str:
+    """The project directory of the journal at *root* (``<project>/.claude/journal``; else *root*)."""
+    return str(root.parent.parent) if root.parent.name == ".claude" else str(root)

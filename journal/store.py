@@ -3,7 +3,7 @@
 It ties the pieces together: where the journal lives and its settings
 (`journal.config`), appending (`journal.storage.writer`), reading (`journal.storage.reader`),
 checking (`journal.storage.verify`), repairing (`journal.storage.recovery`) and compacting
-(`journal.compaction.compact`, with the archive in `journal.compaction.archive`). Reading modules use
+(`journal.compaction.compact`, with the archive in `journal.storage.archive`). Reading modules use
 msgspec and are imported on first use, so a process that only appends (a hook) pays
 for none of them.
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from journal.config import JournalConfig, load_config
 from journal.errors import ConfigError, JournalError, JournalPermissionError, LockTimeout
-from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private
+from journal.errorlog import log_error
+from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, open_private
 from journal.storage.writer import NewEvent, Writer
 
 TYPE_CHECKING = False  # no typing at run time: `import journal` is on the hook's hot path
@@ -149,7 +150,7 @@ class Journal:
                       on_damage: Callable[[Damage], None] | None) -> Iterator[Event]:
         import heapq
 
-        from journal.compaction.archive import read_archived
+        from journal.storage.archive import read_archived
 
         live = ((e.seq, 1, e) for e in reader.events(from_seq, to_seq))
         old = ((e.seq, 0, e) for e in read_archived(self.root, from_seq, to_seq, manifest=reader.manifest,
@@ -169,7 +170,7 @@ class Journal:
         agent: str | None = None,
     ) -> Iterator[Event]:
         """Only the archived events (of *session* / *agent* if given), in seq order."""
-        from journal.compaction.archive import read_archived
+        from journal.storage.archive import read_archived
 
         return read_archived(self.root, from_seq, to_seq, session=session, agent=agent,
                              on_damage=self.on_damage)

@@ -27,7 +27,7 @@ from journal.storage.reader import Reader
 from projections.folds.agents import AGENTS
 from projections.folds.archive import ARCHIVE
 from projections.base import Projection, State
-from projections.cache import load_cache, save_cache
+from projections.cache import cache_path, load_cache, save_cache
 from projections.errors import CacheCorrupt
 from projections.folds.resumes import RESUMES
 from projections.folds.sessions import SESSIONS
@@ -368,8 +368,6 @@ def rebuild(journal: Journal, progress: Callable[[int], None] | None = None) -> 
 
 
 def _has_caches(journal: Journal) -> bool:
-    from projections.cache import cache_path
-
     return any(cache_path(journal.root, p).exists() for p in PROJECTIONS)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cli.errors import translate_errors
+from cli.project import project_dir
 from cli.output import emit_json
 from hooks.settings import install as install_hooks
 from hooks.settings import installed_elsewhere, plugin_enabled, settings_path
@@ -45,8 +46,6 @@ def install(scope: str, uninstall: bool, as_json: bool) -> None:
       agent-journal install --user
       agent-journal install --shared --uninstall
     """
-    from cli.main import project_dir  # here, not at import: cli.main imports this module
-
     project = Path(project_dir() or find_project_root(Path.cwd()))
     path = settings_path(scope, project)
     result: dict[str, Any] = uninstall_hooks(path) if uninstall else install_hooks(path)

@@ -463,9 +463,7 @@ def rebuild(obj: Any, as_json: bool) -> None:
             report = rebuild_all(journal, progress=bar.update)
     else:
         report = rebuild_all(journal)
-    index = _rebuild_search_index(journal)
-    if index is not None:
-        report["search_index"] = index
+    index = report["search_index"] = _rebuild_search_index(journal)
     if as_json:
         emit_json(report)
         return
@@ -474,16 +472,13 @@ def rebuild(obj: Any, as_json: bool) -> None:
     for name, r in report["projections"].items():
         verdict = {True: "cache agreed", False: "cache DISAGREED (replaced)", None: "no cache before"}[r["agreed"]]
         click.echo(f"  {name:<9} {r['records']:>7} records  {verdict}" + (f": {r['why']}" if r.get("why") else ""))
-    if index is not None:
-        click.echo(f"  search    {index['documents']:>7} documents  (index rebuilt from {index['events']:,} events)")
+    click.echo(f"  search    {index['documents']:>7} documents  (index rebuilt from {index['events']:,} events)")
 
 
-def _rebuild_search_index(journal: Any) -> dict[str, Any] | None:
+def _rebuild_search_index(journal: Any) -> dict[str, Any]:
     """The search index is a projection too (`projections.search.index`): rebuilt with the others."""
-    try:
-        from projections.search.index import rebuild_index
-    except ImportError:  # pragma: no cover - a build without search
-        return None
+    from projections.search.index import rebuild_index  # sqlite3: only for this command
+
     status = rebuild_index(journal)
     return {"seq": status.seq, "events": status.events, "documents": status.docs}
 

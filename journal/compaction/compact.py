@@ -13,7 +13,7 @@ The protocol (journal-anchors §1.4, Kafka's ``.cleaned``/``.swap``; §7.5):
 1. **stage**, without the append lock: for each sealed segment that loses records,
    write ``segments/<name>.compacting`` (kept and replacement lines, fsync, 0400; none
    if nothing is left) and, unless dropping, the removed lines to the archive
-   (`journal.compaction.archive`: gzip file and index, each tmp + fsync + rename);
+   (`journal.storage.archive`: gzip file and index, each tmp + fsync + rename);
 2. **guard**: the caller reads the journal as it will be (`staged_events`) and may veto;
 3. **commit**, under the append lock for a few milliseconds: re-read the manifest (a
    roll may have sealed another segment, which is fine; a repair may have rewritten one
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from journal.compaction.archive import crash_point
+from journal._faults import crash_point
 from journal.compaction.plan import (
     CompactionConflict,
     CompactionVetoed,
@@ -89,7 +89,6 @@ __all__ = [
     "commit",
     "discard",
     "compact",
-    "crash_point",
 ]
 
 

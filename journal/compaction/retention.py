@@ -1,4 +1,4 @@
-"""The retention policy, and the automatic compaction trigger that hooks can afford.
+"""The retention policy, and whether an automatic compaction is due (cheap enough for a hook).
 
 Settings live in the ``retention`` section of the journal's ``config.json``::
 
@@ -9,16 +9,16 @@ Settings live in the ``retention`` section of the journal's ``config.json``::
                 compact`` without ``--older-than``);
 ``max_bytes``   when the live segments grow past this, an automatic run compacts every
                 finished session whatever its age (null: no size limit);
-``auto``        let `maybe_start_auto_compaction` (called by the SessionEnd hook) start
+``auto``        let the SessionEnd hook (`hooks.housekeeping`) start
                 ``agent-journal compact --auto`` in the background when a run is due;
 ``every``       at most one automatic run per this interval (a run over ``max_bytes``
                 may come sooner, but not within `MIN_GAP` seconds of the last one);
 ``archive``     false: automatic runs drop removed events instead of archiving them.
 
-The trigger never compacts in the hook's process: it stats a few files, and if a run is
-due and none holds ``compact.lock``, it spawns a detached process and returns (well
-under a millisecond when nothing is due, a few when it spawns). The time of the last
-start is the mtime of ``compact.lock``, so no state file is needed. Stdlib only.
+`compaction_due` stats a few files and says why a run is due (or None); the hook that
+asks starts the run detached, never compacting in its own process. The time of the
+last start is the mtime of ``compact.lock`` (the starter touches it), so no state file
+is needed. Stdlib only.
 """
 
 from __future__ import annotations
@@ -30,20 +30,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from journal.config import JournalConfig
-from journal.detached import lock_held, start_cli
 from journal.errors import ConfigError
-from journal.layout import COMPACT_LOCK, SEGMENTS_DIR, open_private
+from journal.layout import COMPACT_LOCK, SEGMENTS_DIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses cost a hook ~10 ms to import: none at run time
-    from typing import Any, Callable
+    from typing import Any
 
 __all__ = [
     "RetentionPolicy",
     "retention_policy",
     "parse_duration",
     "compaction_due",
-    "maybe_start_auto_compaction",
     "MIN_GAP",
 ]
 
@@ -155,53 +153,3 @@ def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = N
     if since >= parse_duration(policy.every):
         return "no compaction for longer than retention.every" if since != float("inf") else "never compacted"
     return None
-
-
-def maybe_start_auto_compaction(
-    journal_root: str | os.PathLike[str],
-    *,
-    config: JournalConfig | None = None,
-    python: str | Callable[[], str | None] | None = None,
-    code_root: str | os.PathLike[str] | None = None,
-    now: float | None = None,
-) -> bool:
-    """Start ``agent-journal compact --auto`` in the background if the policy says a run is due.
-
-    For the SessionEnd hook: cheap (a few stats), never raises, never waits. *python*
-    is an interpreter that can import msgspec and click (default: this one), or a
-    function finding one, called only when a run is due (None: none yet, no run);
-    *code_root* is the directory holding ``cli/`` and ``journal/`` (default: this
-    package's parent). Returns True if a process was started.
-    """
-    try:
-        root = Path(journal_root)
-        if config is None:
-            from journal.config import load_config
-
-            config = load_config(root)
-        policy = retention_policy(config)
-        if compaction_due(root, policy, now=now) is None or lock_held(root / COMPACT_LOCK):
-            return False
-        if callable(python):
-            python = python()
-            if python is None:
-                return False  # no interpreter with msgspec yet (the plugin is still setting one up)
-        lock = root / COMPACT_LOCK
-        # The start time is the lock file's mtime: touch it first so that a burst of
-        # SessionEnds starts one run, not one each.
-        fd = open_private(lock, os.O_WRONLY | os.O_CREAT)
-        try:
-            os.utime(fd)
-        finally:
-            os.close(fd)
-        start_cli(root, ["compact", "--auto"], python=python, code_root=code_root,
-                  failure="auto_compaction_failed")
-        return True
-    except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
-        try:
-            from journal.layout import log_error
-
-            log_error(Path(journal_root), "auto_compaction_not_started", f"{type(e).__name__}: {e}")
-        except Exception:
-            pass
-        return False

@@ -43,14 +43,8 @@ from typing import Any, Callable
 
 import msgspec
 
-from journal.compaction.archive import (
-    ARCHIVE_SUFFIX,
-    INDEX_SUFFIX,
-    ArchiveWriter,
-    crash_point,
-    index_name,
-    read_archive_lines,
-)
+from journal._faults import crash_point
+from journal.storage.archive import ARCHIVE_SUFFIX, INDEX_SUFFIX, ArchiveWriter, index_name, read_archive_lines
 from journal.storage.codec import crc32
 from journal.layout import (
     ARCHIVE_DIR,

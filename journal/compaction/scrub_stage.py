@@ -21,7 +21,8 @@ from typing import Any
 
 import msgspec
 
-from journal.compaction.archive import ARCHIVE_SUFFIX, ArchiveWriter, crash_point, read_archive_lines
+from journal._faults import crash_point
+from journal.storage.archive import ARCHIVE_SUFFIX, ArchiveWriter, read_archive_lines
 from journal.storage.codec import check_line, crc32
 from journal.layout import (
     ARCHIVE_DIR,

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from journal.compaction.archive import ArchiveWriter, archive_name, crash_point
+from journal._faults import crash_point
+from journal.storage.archive import ArchiveWriter, archive_name
 from journal.storage.codec import check_lines, crc32, encode_record, peek_seq
 from journal.compaction.plan import (
     CompactionConflict,

@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from journal.compaction.archive import crash_point, orphan_archive_files
+from journal.storage.archive import orphan_archive_files
+from journal._faults import crash_point
 from journal.storage.crc_index import index_path
 from journal.errors import JournalError, LockTimeout
 from journal.layout import (
@@ -24,8 +25,8 @@ from journal.layout import (
     MANIFEST_FILE,
     SEGMENTS_DIR,
     fsync_dir,
-    log_error,
 )
+from journal.errorlog import log_error
 from journal.storage.locking import JournalLock
 from journal.storage.manifest import SwapEntry, SwapFileEntry, load_manifest, save_manifest
 from journal.storage.recovery import remove_dead_temporaries

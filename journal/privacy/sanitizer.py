@@ -27,7 +27,7 @@ import json
 
 from journal.errors import InvalidEvent
 from journal.privacy.limits import KEEP_KEYS
-from journal.storage.writer import NewEvent, sanitized
+from journal.new_event import NewEvent, sanitized
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Replicate a journal into PostgreSQL, exactly once.
 
 Every event goes to ``agent_journal.events``, keyed by ``(journal_id, seq)``: the
-journal's stable id (`journal.layout.ensure_journal_id`) and the event's seq. A run:
+journal's stable id (`journal.shipping.state.ensure_journal_id`) and the event's seq. A run:
 
 1. takes ``ship.lock`` (one run per journal at a time on this machine);
 2. creates or migrates the schema (`Migration`s: the core tables here, views from
@@ -47,9 +47,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from journal.compaction.archive import crash_point
+from journal._faults import crash_point
 from journal.storage.codec import now_ts
-from journal.layout import ensure_journal_id
 from journal.shipping.rows import COPY_OPTIONS, copy_rows
 from journal.storage.manifest import Manifest, load_manifest
 from journal.shipping.schema import BATCH_TABLE, COLUMNS, CORE_MIGRATION, SCHEMA, Migration, migrate, versions
@@ -58,6 +57,7 @@ from journal.shipping.state import (
     ShipError,
     ShipReport,
     ShipStatus,
+    ensure_journal_id,
     idle_report,
     note_attempt,
     read_ship_state,
@@ -68,7 +68,7 @@ from journal.shipping.state import (
 )
 
 if TYPE_CHECKING:
-    from journal.store import Journal
+    from journal.shipping.state import Shippable
 
 __all__ = [
     "Migration",
@@ -203,7 +203,7 @@ def _note_gaps(conn: Any, journal_id: str, manifest: Manifest) -> int:
     return len(rows)
 
 
-def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest: Manifest,
+def _ship_late(conn: Any, journal: Shippable, journal_id: str, mark: int, manifest: Manifest,
                late_types: Sequence[str]) -> int:
     """Records of *late_types* that a compaction put at seqs the database already has (as the raw
     events they replaced) go to ``late_records``; returns how many were new.
@@ -235,7 +235,7 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
             return int(cur.rowcount)
 
 
-def _batches(journal: Journal, after: int, size: int, damage: list[Any], to_seq: int | None = None
+def _batches(journal: Shippable, after: int, size: int, damage: list[Any], to_seq: int | None = None
              ) -> Iterator[list[Any]]:
     """Events after seq *after*, in lists of at most *size* events (and about `BATCH_BYTES`)."""
     from journal.storage.reader import Reader
@@ -315,7 +315,7 @@ class _Producer:
     server, with the GIL released. Two batches at most are ready ahead.
     """
 
-    def __init__(self, journal: Journal, journal_id: str, after: int, size: int, damage: list[Any],
+    def __init__(self, journal: Shippable, journal_id: str, after: int, size: int, damage: list[Any],
                  to_seq: int | None) -> None:
         import queue
         import threading
@@ -385,7 +385,7 @@ def _default_project(root: Path) -> str:
 
 
 def ship(
-    journal: Journal,
+    journal: Shippable,
     url: str,
     *,
     migrations: Sequence[Migration] = (),
@@ -438,7 +438,7 @@ def ship(
 
 
 def _run(
-    journal: Journal,
+    journal: Shippable,
     url: str,
     state: dict[str, Any],
     mine: dict[str, Any],

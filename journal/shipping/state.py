@@ -6,11 +6,12 @@ stdlib-only half, safe on the hook's hot path:
 * the ``ship`` section of config.json (`ShipPolicy`), with ``AGENT_JOURNAL_SHIP_URL``;
 * ``ship.json``, the shipped high-water mark per target (written atomically, 0600,
   only after the database committed), the last attempt and the last error;
-* `maybe_start_auto_ship`, the SessionEnd trigger: a few stats, then a detached
-  ``agent-journal ship --auto``, never a wait;
+* `ship_due`, what the SessionEnd hook asks before it starts a detached
+  ``agent-journal ship --auto`` (`hooks.housekeeping`): a config lookup and a stat;
 * `idle_report`, the answer of a ship with nothing to do, from ``ship.json`` and the
   journal's tail alone (what that detached run finds most of the time: it must cost
   next to nothing, so ``agent-journal ship`` asks it before loading click);
+* `ensure_journal_id`, the journal's stable id, under which rows are shipped;
 * `redact_url`: a DSN without its password, the only form that is ever written down.
 """
 
@@ -23,15 +24,28 @@ from pathlib import Path
 
 from journal.storage.codec import now_ts
 from journal.config import JournalConfig
-from journal.detached import lock_held, start_cli
 from journal.errors import ConfigError, JournalError
-from journal.layout import log_error, open_private, read_manifest, write_atomic
+from journal.layout import LOCK_FILE, read_manifest, write_atomic, write_manifest
+from journal.storage.locking import JournalLock
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping
+    from typing import Any, Mapping, Protocol
 
-    from journal.store import Journal
+    from journal.storage.manifest import Manifest
+
+    class Shippable(Protocol):
+        """What shipping reads of a journal (`journal.Journal` is one; this package never imports it)."""
+
+        @property
+        def root(self) -> Path: ...
+
+        @property
+        def config(self) -> JournalConfig: ...
+
+        def last_seq(self) -> int: ...
+
+        def manifest(self) -> Manifest: ...
 
 __all__ = [
     "SHIP_FILE",
@@ -44,7 +58,8 @@ __all__ = [
     "target_key",
     "read_ship_state",
     "write_ship_state",
-    "maybe_start_auto_ship",
+    "ship_due",
+    "ensure_journal_id",
     "ShipStatus",
     "ship_status",
     "ShipReport",
@@ -160,62 +175,47 @@ def write_ship_state(root: Path, state: dict[str, Any]) -> None:
     write_atomic(root / SHIP_FILE, json.dumps(state, indent=1, sort_keys=True).encode() + b"\n")
 
 
-def maybe_start_auto_ship(
-    journal_root: str | os.PathLike[str],
-    *,
-    config: JournalConfig | None = None,
-    python: str | Callable[[], str | None] | None = None,
-    code_root: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    now: float | None = None,
-) -> bool:
-    """Start ``agent-journal ship --auto`` detached if shipping is configured and due.
+def ship_due(root: Path, config: JournalConfig, *, environ: Mapping[str, str] | None = None,
+             now: float | None = None) -> str | None:
+    """Why an automatic ``ship --auto`` should start now (None: it should not).
 
-    For the SessionEnd hook: a config lookup and two stats, never raises, never
-    waits. Due means: a target URL is set (config or ``AGENT_JOURNAL_SHIP_URL``),
-    ``ship.auto`` is on, no run holds ``ship.lock``, and the last start is older than
-    ``ship.every``. *python* and *code_root* are as for
-    `journal.compaction.retention.maybe_start_auto_compaction`. Returns True if a process started.
+    Due means: a target URL is set (config or ``AGENT_JOURNAL_SHIP_URL``), ``ship.auto``
+    is on, and the last start (the mtime of ``ship.lock``, which the starter touches) is
+    older than ``ship.every``. A config lookup and one stat: the SessionEnd hook asks.
     """
+    env = os.environ if environ is None else environ
+    if config.extra.get("ship") is None and not env.get(URL_ENV):
+        return None  # the common case: shipping is not set up
+    policy = ship_policy(config, env)
+    if not policy.url or not policy.auto:
+        return None
+    from journal.compaction.retention import parse_duration
+
+    now = time.time() if now is None else now
     try:
-        root = Path(journal_root)
-        if config is None:
-            from journal.config import load_config
+        since = now - os.stat(root / SHIP_LOCK).st_mtime
+    except FileNotFoundError:
+        return "never shipped"
+    return "no ship for longer than ship.every" if since >= parse_duration(policy.every) else None
 
-            config = load_config(root)
-        env = os.environ if environ is None else environ
-        section = config.extra.get("ship")
-        if section is None and not env.get(URL_ENV):
-            return False  # the common case: shipping is not set up
-        policy = ship_policy(config, env)
-        if not policy.url or not policy.auto:
-            return False
-        from journal.compaction.retention import parse_duration
 
-        lock = root / SHIP_LOCK
-        now = time.time() if now is None else now
-        try:
-            since = now - os.stat(lock).st_mtime
-        except FileNotFoundError:
-            since = float("inf")
-        if since < parse_duration(policy.every) or lock_held(lock):
-            return False
-        if callable(python):
-            python = python()
-            if python is None:
-                return False
-        # The lock file's mtime is the last start: touch it first, so a burst of
-        # SessionEnds starts one run, not one each.
-        fd = open_private(lock, os.O_WRONLY | os.O_CREAT)
-        try:
-            os.utime(fd)
-        finally:
-            os.close(fd)
-        start_cli(root, ["ship", "--auto"], python=python, code_root=code_root, failure="auto_ship_failed")
-        return True
-    except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
-        log_error(Path(journal_root), "auto_ship_not_started", f"{type(e).__name__}: {e}")
-        return False
+def ensure_journal_id(root: Path, lock_timeout: float = 10.0) -> str:
+    """The journal's stable id from the manifest, made (once, under the append lock) if it has none.
+
+    Every journal made since ids exist has one from `new_manifest`; this is for older
+    manifests. Shipping files rows under this id, so it must never change.
+    """
+    journal_id = read_manifest(root).get("journal_id")
+    if isinstance(journal_id, str) and journal_id:
+        return journal_id
+
+    with JournalLock(root / LOCK_FILE, lock_timeout):
+        manifest = read_manifest(root)  # again, under the lock: another process may have made it
+        if not (isinstance(manifest.get("journal_id"), str) and manifest["journal_id"]):
+            manifest["journal_id"] = os.urandom(8).hex()
+            write_manifest(root, manifest)
+        return str(manifest["journal_id"])
+
 
 
 def note_attempt(root: Path, state: dict[str, Any], *, error: str | None, target: str) -> None:
@@ -263,7 +263,7 @@ def _merged_holes(holes: list[list[int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def ship_status(journal: Journal, url: str | None) -> ShipStatus:
+def ship_status(journal: Shippable, url: str | None) -> ShipStatus:
     """Pending events, last ship and last error for *url* (or the last target used), without connecting."""
     root = journal.root
     state = read_ship_state(root)
@@ -306,7 +306,7 @@ class ShipReport:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def idle_report(journal: Journal, url: str, migrated: str, state: dict[str, Any] | None = None
+def idle_report(journal: Shippable, url: str, migrated: str, state: dict[str, Any] | None = None
                 ) -> ShipReport | None:
     """The report of a ship to *url* with nothing to do, or None if it has work (or cannot tell).
 

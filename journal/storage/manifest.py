@@ -68,7 +68,7 @@ class SegmentEntry(msgspec.Struct):
 
 
 class ArchiveEntry(msgspec.Struct):
-    """An archive file of a compaction (`journal.compaction.archive`)."""
+    """An archive file of a compaction (`journal.storage.archive`)."""
 
     name: FileName
     segment: SegmentName

@@ -23,15 +23,8 @@ import time
 from pathlib import Path
 
 from journal.storage.codec import check_line, peek_seq
-from journal.layout import (
-    ARCHIVE_DIR,
-    MANIFEST_FILE,
-    list_segments,
-    log_error,
-    new_manifest,
-    read_private,
-    write_manifest,
-)
+from journal.layout import ARCHIVE_DIR, MANIFEST_FILE, list_segments, new_manifest, read_private, write_manifest
+from journal.errorlog import log_error
 from journal.storage.segments import quarantine, seal_info
 
 TYPE_CHECKING = False

@@ -29,12 +29,12 @@ from journal.layout import (
     LOCK_FILE,
     fsync_dir,
     list_segments,
-    log_error,
     open_private,
     read_private,
     temp_writer_pid,
     write_atomic,
 )
+from journal.errorlog import log_error
 from journal.storage.locking import JournalLock
 from journal.storage.manifest import Manifest, SegmentEntry, load_manifest, save_manifest, segment_entry
 from journal.storage.reader import Damage, Reader, RecoveryMode

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from journal.storage.codec import check_line, crc32, peek_seq
-from journal.layout import QUARANTINE_DIR, ensure_subdir, fsync_dir, log_error, open_private, write_all
+from journal.errorlog import log_error
+from journal.layout import QUARANTINE_DIR, ensure_subdir, fsync_dir, open_private, write_all
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journal.compaction.archive import orphan_archive_files, verify_archive
 import msgspec
 
 from journal.layout import LOCK_FILE, list_segments
+from journal.storage.archive import orphan_archive_files, verify_archive
 from journal.storage.locking import JournalLock
 from journal.storage.manifest import load_manifest
 from journal.storage.reader import Damage, Reader, RecoveryMode

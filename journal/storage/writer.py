@@ -24,6 +24,7 @@ import os
 import time
 from pathlib import Path
 
+from journal.new_event import NewEvent, sanitized
 from journal.storage.codec import check_line, encode_data, encode_record, now_ts, renumber
 from journal.config import JournalConfig
 from journal.errors import InvalidEvent, InvalidManifest, JournalError, LockTimeout, RecordTooLarge
@@ -34,7 +35,6 @@ from journal.layout import (
     ensure_subdir,
     fsync_dir,
     list_segments,
-    log_error,
     open_private,
     read_manifest,
     read_private,
@@ -44,6 +44,7 @@ from journal.layout import (
     write_all,
     write_manifest,
 )
+from journal.errorlog import log_error
 from journal.storage.locking import JournalLock
 from journal.storage.overflow import DISK_FULL, overflow_dir, take_losses
 from journal.storage.overflow import cleanup as cleanup_overflow
@@ -63,52 +64,6 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 __all__ = ["NewEvent", "Writer", "sanitized"]
-
-
-class NewEvent:
-    """An event to append: its type, payload object, and optional session and agent ids."""
-
-    __slots__ = ("type", "data", "session", "agent", "ts", "_sanitized")
-
-    def __init__(
-        self,
-        type: str,
-        data: Any = None,
-        session: str | None = None,
-        agent: str | None = None,
-        ts: str | None = None,
-    ) -> None:
-        self.type = type
-        self.data = data
-        self.session = session
-        self.agent = agent
-        self.ts = ts
-        #: Set by `sanitized` only: the data and ids already went through the sanitiser
-        #: (`journal.privacy.sanitizer`), so the writer does not redact them a second time.
-        self._sanitized = False
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, NewEvent) and all(
-            getattr(self, name) == getattr(other, name) for name in _EVENT_FIELDS
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # data is usually a dict
-
-    def __repr__(self) -> str:
-        return "NewEvent(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _EVENT_FIELDS) + ")"
-
-
-_EVENT_FIELDS = ("type", "data", "session", "agent", "ts")
-
-
-def sanitized(event: NewEvent) -> NewEvent:
-    """Mark *event* as already sanitised (by `journal.privacy.sanitizer`) and return it.
-
-    Only for code that ran the journal's own sanitiser on exactly this data (the hook
-    does, to report what it redacted); anything else is sanitised by `Writer.encode`.
-    """
-    event._sanitized = True
-    return event
 
 
 def _read_overflow(path: Path) -> bytes:

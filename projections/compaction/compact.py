@@ -56,7 +56,7 @@ defaults decode from old snapshots, the schema evolution rule). Readers of the r
 
 **Where it lives.** `projections.compaction.trace` (the traced fold and its groups),
 `projections.compaction.plan` (candidates, veto, restore operations, snapshot records),
-`projections.compaction.guard` (the fold comparison), `projections.compaction.restore`
+`projections.compaction.guard` (the fold comparison), `projections.snapshot`
 (`snapshot_handler`); this module runs them (`plan_compaction`, `compact`).
 """
 
@@ -67,13 +67,18 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from journal.compaction.archive import crash_point
+from journal._faults import crash_point
 from journal.layout import COMPACT_LOCK
 from projections.base import Projection, State
+from projections.cache import save_cache
 from projections.compaction.guard import GuardMismatch, fold_guard
 from projections.compaction.plan import draft_restores, pick_candidates, snapshot_records, veto
-from projections.compaction.restore import SNAPSHOT_FORMAT, SNAPSHOT_TYPE, snapshot_handler
+from projections.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_TYPE, snapshot_handler
 from projections.compaction.trace import Fold, traced_fold
+from projections.read.context import liveness_for
+from projections.runner import PROJECTIONS
+from projections.search.index import carry_index, index_before_compaction
+from projections.timeref import parse_duration, ts_text
 
 if TYPE_CHECKING:
     from journal import Journal
@@ -147,9 +152,6 @@ def plan_compaction(
     The third item is opaque: `compact` passes it back to retry with fewer groups.
     """
     from journal.compaction.compact import Plan
-    from projections.read.context import liveness_for
-    from projections.runner import PROJECTIONS
-    from projections.timeref import parse_duration, ts_text
 
     projections = PROJECTIONS if projections is None else projections
     live = live or liveness_for(journal)
@@ -213,7 +215,6 @@ def compact(
     `CompactionVetoed` if the compacted journal cannot be made to fold like the original.
     """
     from journal.compaction import compact as engine
-    from projections.read.context import liveness_for
 
     t0 = time.perf_counter()
     root = journal.root
@@ -242,8 +243,6 @@ def compact(
             report.seconds = round(time.perf_counter() - t0, 3)
             return report
         fold, ok = context["fold"], context["ok"]
-        from projections.search.index import carry_index, index_before_compaction
-
         index_epoch = index_before_compaction(journal, archive=archive)  # the search index survives too
         t1 = time.perf_counter()
         while True:
@@ -306,8 +305,6 @@ def journal_bytes(journal: Journal) -> int:
 
 def _save_caches(journal: Journal, fold: Fold, states: dict[str, State], epoch: int) -> None:
     """The guard folded the new journal up to the plan's end: keep that as the projection caches."""
-    from projections.cache import save_cache
-
     manifest = journal.manifest()
     if manifest.epoch != epoch:
         return

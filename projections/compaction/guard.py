@@ -12,6 +12,7 @@ import msgspec
 
 from projections.base import State
 from projections.compaction.trace import Fold
+from projections.runner import fold_events
 
 if TYPE_CHECKING:
     from journal.storage.events import Event
@@ -87,8 +88,6 @@ def _blame(fold: Fold, ok: list[bool], diffs: list[tuple[str, str, str | None]])
 
 def fold_guard(fold: Fold, ok: list[bool], keep: dict[str, State]) -> Callable[[Iterator[Event]], None]:
     """The check the engine runs on the staged journal: its fold must equal the original's."""
-    from projections.runner import fold_events
-
     def check(events: Iterator[Event]) -> None:
         states = {p.name: p.initial() for p in fold.projections}
         fold_events([(p, states[p.name]) for p in fold.projections], events)

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from projections.base import State, plain
-from projections.compaction.restore import SNAPSHOT_FORMAT, SNAPSHOT_TYPE
 from projections.compaction.trace import Fold
+from projections.read.queries import agent_status, session_archived
+from projections.runner import Views
+from projections.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_TYPE
 
 if TYPE_CHECKING:
     from journal import Journal
@@ -26,8 +28,6 @@ __all__ = ["Draft", "pick_candidates", "veto", "draft_restores", "snapshot_recor
 
 
 def _views(journal: Journal, fold: Fold) -> Any:
-    from projections.runner import Views
-
     states = {name: State(fold.metas[name], state.records) for name, state in fold.states.items()}
     return Views(states, fold.upto, fold.manifest.journal_id, fold.manifest.epoch,
                  fold.events, {}, journal)
@@ -35,8 +35,6 @@ def _views(journal: Journal, fold: Fold) -> Any:
 
 def pick_candidates(journal: Journal, fold: Fold, horizon: str, live: Liveness) -> tuple[list[bool], dict[str, int]]:
     """Which groups the retention policy would compact (before the trace's veto), and why not."""
-    from projections.read.queries import agent_status, session_archived
-
     views = _views(journal, fold)
     groups = fold.groups
     ok = [False] * len(groups.keys)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from projections.base import Projection, RecordMap, State, plain
-from projections.compaction.restore import SNAPSHOT_TYPE
+from projections.runner import fold_events
+from projections.snapshot import SNAPSHOT_TYPE
 
 if TYPE_CHECKING:
     from journal import Journal
@@ -232,7 +233,6 @@ class Fold:
 def traced_fold(journal: Journal, projections: tuple[Projection, ...],
                  progress: Callable[[int], None] | None) -> Fold:
     from journal.compaction.compact import sealed_upto
-    from projections.runner import fold_events
 
     manifest = journal.manifest()
     upto = journal.last_seq()

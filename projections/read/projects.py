@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from journal.errors import JournalError
+from journal.location import project_of
+from projections.read.context import liveness_for
+from projections.read.queries import list_sessions
+from projections.runner import query
 
 if TYPE_CHECKING:
     from journal import Journal
 
 __all__ = ["registered_journals", "sessions_across", "project_of"]
-
-
-def project_of(root: Path) -> str:
-    """The project directory of the journal at *root* (``<project>/.claude/journal``)."""
-    return str(root.parent.parent) if root.parent.name == ".claude" else str(root)
 
 
 def registered_journals(current: Path | None = None) -> list[Journal]:
@@ -50,10 +49,6 @@ def registered_journals(current: Path | None = None) -> list[Journal]:
 def sessions_across(journals: list[Journal], *, include_archived: bool = False, status: str | None = None,
                     limit: int | None = None) -> dict[str, Any]:
     """``{"sessions": [...], "errors": [...]}``: every journal's sessions, oldest start first."""
-    from projections.read.context import liveness_for
-    from projections.read.queries import list_sessions
-    from projections.runner import query
-
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     for journal in journals:

@@ -33,7 +33,7 @@ import msgspec
 
 from journal.shipping.replicate import SCHEMA, Migration
 from projections.folds.agents import AgentRecord
-from projections.compaction.restore import SNAPSHOT_TYPE
+from projections.snapshot import SNAPSHOT_TYPE
 from projections.folds.sessions import Failure, SessionRecord
 from projections.text import EDIT_TOOLS
 

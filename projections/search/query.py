@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from journal.errors import JournalError
+from journal.location import project_of
 from projections.errors import ProjectionError, UnknownId
 from projections.ids import resolve_prefix
-from projections.read.projects import project_of
 from projections.search.docs import KINDS
 from projections.search.index import IndexBusy, SearchIndexError, connect, ensure_index, index_path, rebuild_index
 from projections.timeref import parse_duration, parse_time, ts_text

@@ -1,4 +1,4 @@
-"""The compaction engine (journal.compaction.compact, journal.compaction.archive) on small hand-made plans.
+"""The compaction engine (journal.compaction.compact, journal.storage.archive) on small hand-made plans.
 
 The engine knows nothing about sessions: a plan removes seqs of sealed segments and
 puts replacement records on some of them. These tests pin its contract: seqs keep
@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from journal import Journal
-from journal.compaction.archive import read_archive_lines
+from journal.storage.archive import read_archive_lines
 from journal.compaction.compact import (
     STAGED_SUFFIX,
     CompactionBusy,

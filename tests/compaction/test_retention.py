@@ -19,7 +19,8 @@ from journal import Journal
 from journal.compaction.compact import compaction_lock
 from journal.config import load_config
 from journal.errors import ConfigError
-from journal.compaction.retention import MIN_GAP, RetentionPolicy, compaction_due, maybe_start_auto_compaction, retention_policy
+from hooks.housekeeping import maybe_start_auto_compaction
+from journal.compaction.retention import MIN_GAP, RetentionPolicy, compaction_due, retention_policy
 
 
 def _journal(root: Path, n: int = 80, **retention: object) -> Journal:
@@ -74,9 +75,13 @@ def _fake_code_root(tmp_path: Path) -> tuple[Path, Path]:
     (code / "cli").mkdir(parents=True)
     out = tmp_path / "spawned.json"
     (code / "cli" / "__init__.py").write_text("")
+    # Written whole, then renamed: the test polls for the file and must never read half of it.
     (code / "cli" / "main.py").write_text(
-        "import json, sys\n"
-        f"def main():\n    json.dump(sys.argv, open({str(out)!r}, 'w'))\n"
+        "import json, os, sys\n"
+        "def main():\n"
+        f"    with open({str(out) + '.tmp'!r}, 'w') as f:\n"
+        "        json.dump(sys.argv, f)\n"
+        f"    os.replace({str(out) + '.tmp'!r}, {str(out)!r})\n"
     )
     return code, out
 
@@ -121,7 +126,7 @@ def test_the_trigger_is_cheap_and_stdlib_only(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "before = set(sys.modules)\n"
-        "from journal.compaction.retention import maybe_start_auto_compaction\n"
+        "from hooks.housekeeping import maybe_start_auto_compaction\n"
         f"started = maybe_start_auto_compaction({str(journal.root)!r})\n"
         "assert not started\n"
         "loaded = set(sys.modules) - before\n"

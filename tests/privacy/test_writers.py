@@ -22,7 +22,7 @@ _PATTERN = re.compile(
 )
 _SANITISED = "the Writer sanitises every event before framing it (journal.privacy.sanitizer)"
 _FROM_SEGMENTS = "bytes read back from segments, which only ever hold sanitised records"
-_LOG = "errors.log: layout.log_error redacts every entry (message and fields) before writing"
+_LOG = "errors.log: errorlog.log_error redacts every entry (message and fields) before writing"
 _NO_EVENT_TEXT = "no event-derived text"
 
 #: (file, a substring of the writing line) -> why it cannot write a recognisable secret.
@@ -36,8 +36,8 @@ WRITERS: dict[tuple[str, str], str] = {
     + _SANITISED + "), and the bytes of every caller of write_all and write_atomic listed here",
     ("journal/storage/segments.py", "qfd = open_private(qpath,"): "quarantine of a torn tail: " + _FROM_SEGMENTS,
     ("journal/storage/segments.py", "log_error("): _LOG,
-    ("journal/compaction/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
-    ("journal/compaction/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
+    ("journal/storage/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
+    ("journal/storage/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
     ("journal/compaction/staging.py", "fd = open_private(seg.staged,"): "compacted segments: kept records " + _FROM_SEGMENTS
     + "; snapshots fold records read back from segments",
     ("journal/storage/recovery.py", "fd = open_private(active,"): "repair truncates a torn tail: " + _FROM_SEGMENTS,
@@ -50,15 +50,14 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/layout.py", "fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)"): "write_atomic's temp file",
     ("journal/layout.py", "write_atomic(root / MANIFEST_FILE,"): "manifest (the hook's writer): " + _NO_EVENT_TEXT,
     ("journal/storage/manifest.py", "write_atomic(root / MANIFEST_FILE,"): "manifest: " + _NO_EVENT_TEXT,
-    ("journal/layout.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
-    ("journal/layout.py", "os.write(fd, line)"): _LOG,
+    ("journal/errorlog.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
+    ("journal/errorlog.py", "os.write(fd, line)"): _LOG,
     ("journal/storage/locking.py", "fd = open_private(self.path,"): "the lock file: " + _NO_EVENT_TEXT,
-    ("journal/compaction/retention.py", "fd = open_private(lock,"): "the auto-compaction lock: " + _NO_EVENT_TEXT,
+    ("hooks/housekeeping.py", "fd = open_private(lock,"): "the auto-compaction and auto-ship locks: " + _NO_EVENT_TEXT,
     ("journal/compaction/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
     "which log_error redacted, minus the scrubbed string",
     ("journal/compaction/scrub.py", "os.write(out, new)"): "scrub (see above)",
-    ("journal/compaction/retention.py", "log_error("): _LOG,
-    ("journal/detached.py", "log_error("): _LOG,
+    ("hooks/housekeeping.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
     ("journal/compaction/swap.py", "log_error("): _LOG,
     ("projections/cache.py", "write_atomic(ensure_subdir(root, CACHE_DIR)"): "projection caches fold events "
@@ -97,14 +96,12 @@ WRITERS: dict[tuple[str, str], str] = {
     ("projections/search/index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
     ("hooks/render.py", "log_error("): _LOG,
-    ("journal/compaction/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
+    ("journal/storage/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
     ("journal/storage/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
     ("journal/storage/overflow.py", 'self.fd = os.open(directory / "lock"'): "overflow spool lock: " + _NO_EVENT_TEXT,
     ("journal/storage/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
     "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
     ("journal/shipping/state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
-    ("journal/shipping/state.py", "fd = open_private(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
-    ("journal/shipping/state.py", "log_error("): _LOG,
     ("journal/shipping/replicate.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
     ("journal/shipping/replicate.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
     ("cli/commands/ship.py", "log_error("): _LOG,

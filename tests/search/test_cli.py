@@ -167,7 +167,7 @@ def test_session_end_updates_the_index_in_the_background(tmp_path: Path) -> None
     index = project / ".claude" / "journal" / "cache" / "search.sqlite"
     assert not index.exists(), "a prompt must not touch the index"
     _hook({**base, "hook_event_name": "SessionEnd", "reason": "other"}, env)
-    from journal.detached import lock_held
+    from hooks.housekeeping import lock_held
 
     writing = index.parent / "search.lock"  # the job holds it until the index is in place
     deadline = time.monotonic() + 60

@@ -13,7 +13,8 @@ import pytest
 from journal import Journal
 from journal.config import load_config
 from journal.errors import ConfigError
-from journal.shipping.state import SHIP_LOCK, maybe_start_auto_ship, read_ship_state, ship_policy
+from hooks.housekeeping import maybe_start_auto_ship
+from journal.shipping.state import SHIP_LOCK, read_ship_state, ship_policy
 from tests.ship.conftest import journal_rows, rows
 
 SESSION = "5e55e5e5-0000-4000-8000-00000000516a"
@@ -135,7 +136,7 @@ def test_the_trigger_is_stdlib_only(tmp_path: Path) -> None:
     (root / SHIP_LOCK).touch()  # started a moment ago: not due
     code = (
         "import sys\n"
-        "from journal.shipping.state import maybe_start_auto_ship\n"
+        "from hooks.housekeeping import maybe_start_auto_ship\n"
         f"assert not maybe_start_auto_ship({str(root)!r}, environ={{}})\n"
         "heavy = sorted(m for m in ('msgspec', 'click', 'psycopg', 'journal.shipping.replicate') if m in sys.modules)\n"
         "assert not heavy, heavy\n"

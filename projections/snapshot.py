@@ -3,15 +3,17 @@
 `projections.compaction.compact` writes these records (their format is described there);
 `projections.base.Projection` registers `snapshot_handler` for ``journal.snapshot`` in
 every projection, so a projection added later restores without knowing compaction.
+Part of the fold kernel: it knows a projection's state (`projections.state`), not
+compaction.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import msgspec
 
-from projections.base import Projection, State
+from projections.state import Handler, State
 
 if TYPE_CHECKING:
     from journal.storage.events import Event
@@ -56,24 +58,32 @@ def _dict_value_type(tp: Any) -> Any:
     return args[1] if len(args) == 2 else Any
 
 
-def snapshot_handler(projection: Projection) -> Callable[[State, Event, Any], None]:
-    """The ``journal.snapshot`` handler of *projection*: apply its part of the restore.
+def snapshot_handler(name: str, record_type: type[msgspec.Struct], meta_type: type[msgspec.Struct]) -> Handler:
+    """The ``journal.snapshot`` handler of the projection *name* (its record and meta
+    types given): apply its part of the restore.
 
     A fold must never fail, so a part that does not decode (a record of an older schema
     that breaks the evolution rule, or a hand-written ``journal.snapshot`` event) is
-    restored as far as it goes, record by record, and the rest is skipped.
+    restored as far as it goes, record by record, and the rest is skipped. The decoders
+    are built on the first snapshot record: most journals were never compacted.
     """
-    name = projection.name
-    record_type = projection.record_type
-    ops_decoder = msgspec.json.Decoder(list[tuple[str, str, Optional[record_type]]])  # type: ignore[valid-type]
-    fields = _meta_types(projection.meta_type)
-    dict_fields = {f: _dict_value_type(tp) for f, tp in fields.items() if getattr(tp, "__origin__", None) is dict}
-    mops_decoders = {
-        f: msgspec.json.Decoder(list[tuple[str, str, Optional[vt]]])  # type: ignore[valid-type]
-        for f, vt in dict_fields.items()
-    }
+    built: list[Any] = []
+
+    def decoders() -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        if not built:
+            ops_decoder = msgspec.json.Decoder(list[tuple[str, str, Optional[record_type]]])  # type: ignore[valid-type]
+            fields = _meta_types(meta_type)
+            dict_fields = {f: _dict_value_type(tp) for f, tp in fields.items()
+                           if getattr(tp, "__origin__", None) is dict}
+            mops_decoders = {
+                f: msgspec.json.Decoder(list[tuple[str, str, Optional[vt]]])  # type: ignore[valid-type]
+                for f, vt in dict_fields.items()
+            }
+            built[:] = [ops_decoder, fields, dict_fields, mops_decoders]
+        return built[0], built[1], built[2], built[3]
 
     def restore(state: State, event: Event, view: Any) -> None:
+        ops_decoder, fields, dict_fields, mops_decoders = decoders()
         payload = _payload(event)
         raw = payload.ops.get(name)
         if raw is not None:

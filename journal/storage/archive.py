@@ -15,6 +15,10 @@ seq range, counts, bytes, CRC-32 of the file); a file it does not list belongs t
 compaction that never committed and `orphan_archive_files` finds it for deletion.
 Compression runs in worker threads (zlib releases the GIL), overlapping the scan of
 the next segment. Stdlib only, except the event readers (msgspec, imported on use).
+
+It is a storage format, below compaction: compaction writes archives (`ArchiveWriter`),
+but `journal.storage.verify` checks them, ``Journal.read(archived=True)`` merges them
+back and shipping reads them, none of which may depend on compaction.
 """
 
 from __future__ import annotations
@@ -27,18 +31,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from journal._faults import crash_point
 from journal.storage.codec import check_line, crc32
 from journal.storage.damage import Damage
 from journal.errors import CorruptRecord, JournalError
-from journal.layout import (
-    ARCHIVE_DIR,
-    ensure_subdir,
-    log_error,
-    open_private,
-    read_private,
-    write_all,
-    write_atomic,
-)
+from journal.errorlog import log_error
+from journal.layout import ARCHIVE_DIR, ensure_subdir, open_private, read_private, write_all, write_atomic
 from journal.storage.manifest import ArchiveEntry, Manifest, load_manifest
 
 if TYPE_CHECKING:
@@ -55,33 +53,13 @@ __all__ = [
     "read_archive_lines",
     "read_archived",
     "verify_archive",
-    "crash_point",
 ]
 
-#: Test seam: ``AGENT_JOURNAL_CRASH_AT=<point>:<n>`` SIGKILLs the process the n-th time it
-#: reaches `crash_point(point)` (compaction's crash-injection tests; never set in use).
-_CRASH_ENV = "AGENT_JOURNAL_CRASH_AT"
-_crash_counts: dict[str, int] = {}
 
 ARCHIVE_SUFFIX = ".jsonl.gz"
 INDEX_SUFFIX = ".index.json"
 MEMBER_BYTES = 1024 * 1024
 _PENDING = 2
-
-
-def crash_point(name: str) -> None:
-    """Die here (SIGKILL) if the crash-injection test seam asks for it; otherwise nothing."""
-    spec = os.environ.get(_CRASH_ENV)
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point != name:
-        return
-    _crash_counts[name] = _crash_counts.get(name, 0) + 1
-    if _crash_counts[name] == int(nth or 1):
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def archive_name(segment: str, epoch: int) -> str:
