@@ -7,17 +7,18 @@ A record looks like::
 The ``crc`` member is always last and fixed width (18 bytes with its comma and the
 closing brace), and it covers every byte before it. So a reader verifies a line
 without parsing it, any flipped byte is caught, and the line stays valid JSON for
-``jq`` and ``grep``. Encoding uses the stdlib ``json`` module on purpose: this module
-is on the hook's hot path, where importing msgspec would cost ~15-20 ms per hook
-process (see bench/hook_latency.py); readers decode with msgspec.
+``jq`` and ``grep``. Encoding uses the stdlib's C JSON encoder on purpose (through
+`journal.storage.cjson`, which spares the import of `json` and `re`): this module is on
+the hook's hot path, where importing msgspec would cost ~15-20 ms per hook process (see
+bench/hook_latency.py); readers decode with msgspec.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 from journal.errors import InvalidEvent
+from journal.storage.cjson import dumps
 
 try:
     # ISA-L's CRC-32 (python-isal): the same function as zlib.crc32, same values, 12x
@@ -56,7 +57,11 @@ CRC_SUFFIX_LEN = 18
 CRC_MARK = b',"crc":"'
 SEQ_PREFIX = b'{"seq":'
 
-_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_SEPARATORS = (",", ":")
+
+
+def _utf8(value: Any) -> str:
+    return dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
 
 
 def now_ts(ns: int | None = None) -> str:

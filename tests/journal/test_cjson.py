@@ -1,0 +1,66 @@
+"""`journal.storage.cjson` gives exactly what `json` gives, errors included."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from journal.storage import cjson
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values, st.booleans(), st.booleans())
+def test_dumps_matches_json(value: object, ensure_ascii: bool, sort_keys: bool) -> None:
+    for separators in ((",", ":"), (", ", ": ")):
+        assert cjson.dumps(value, ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=separators) == json.dumps(
+            value, ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=separators
+        )
+
+
+@given(json_values, st.sampled_from(["", " ", "\n\t\r "]))
+def test_loads_matches_json(value: object, pad: str) -> None:
+    text = pad + json.dumps(value, ensure_ascii=False) + pad
+    assert cjson.loads(text) == json.loads(text)
+    assert cjson.loads(text.encode("utf-8", "surrogatepass")) == json.loads(text.encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b"{", b'{"a": 1} x', b"[1,]", b'{"a": "\x01"}', b"\xff\xfe{\x00}\x00",
+                                 b"nul", b'"\\ud800"', "\ufeff{}".encode(), b"\xef\xbb\xbf{}", b"{\x00}\x00"])
+def test_errors_and_encodings_match_json(raw: bytes) -> None:
+    try:
+        expected = ("ok", json.loads(raw))
+    except ValueError as e:
+        expected = ("error", f"{type(e).__name__}: {e}")
+    try:
+        got = ("ok", cjson.loads(raw))
+    except ValueError as e:
+        got = ("error", f"{type(e).__name__}: {e}")
+    assert got == expected
+
+
+def test_hooks_for_constants_and_floats() -> None:
+    def reject(name: str) -> object:
+        raise ValueError(f"{name} rejected")
+
+    with pytest.raises(ValueError, match="NaN rejected"):
+        cjson.loads(b'{"a": NaN}', parse_constant=reject)
+    assert math.isnan(cjson.loads(b"[NaN]")[0])
+    assert cjson.loads(b"[1.5, 2]", parse_float=lambda s: ("float", s)) == [("float", "1.5"), 2]
+
+
+def test_dumps_errors_match_json() -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        cjson.dumps([math.inf], allow_nan=False)
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        cjson.dumps({"a": {1}})
+    assert cjson.dumps({"p": object()}, default=lambda o: "obj") == '{"p": "obj"}'
+    assert cjson.dumps({"b": [1]}, indent=1) == json.dumps({"b": [1]}, indent=1)
