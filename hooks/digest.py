@@ -13,14 +13,21 @@ Stdlib only.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections import Counter
-from pathlib import Path
 from stat import S_ISREG
-from typing import Any, Iterable
+
+from journal.storage.cjson import dumps, loads
+
+try:  # hashlib would load OpenSSL first (~2.5 ms of a hook); SHA-256 is built in
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - another Python implementation
+    from hashlib import sha256
+
+TYPE_CHECKING = False  # no typing at run time: this runs in the Stop hook
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 __all__ = ["digest_transcript", "extract"]
 
@@ -63,7 +70,7 @@ def extract(lines: Iterable[bytes]) -> dict[str, Any]:
     last_text = ""
     for raw in lines:
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except ValueError:
             continue
         if not isinstance(record, dict) or record.get("isMeta") or record.get("isCompactSummary"):
@@ -106,12 +113,13 @@ def extract(lines: Iterable[bytes]) -> dict[str, Any]:
     }
 
 
-def _state_path(state_dir: Path, session: str) -> Path:
+def _state_path(state_dir: str, session: str) -> str:
     # Hashed: a session id never becomes a path component.
-    return state_dir / ("digest-" + hashlib.sha256(session.encode("utf-8", "replace")).hexdigest()[:24] + ".json")
+    name = "digest-" + sha256(session.encode("utf-8", "replace")).hexdigest()[:24] + ".json"
+    return os.path.join(state_dir, name)
 
 
-def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[str, Any] | None:
+def digest_transcript(state_dir: str | os.PathLike[str], session: str, transcript: str) -> dict[str, Any] | None:
     """Digest what *transcript* gained since the last call for *session*; None if nothing new."""
     from journal.errors import JournalError
     from journal.layout import ensure_subdir, read_private, write_atomic
@@ -125,10 +133,10 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
         st = os.fstat(fd)
         if not S_ISREG(st.st_mode):
             return None  # a directory, FIFO or device is not a transcript
-        state_file = _state_path(state_dir, session)
+        state_file = _state_path(os.fspath(state_dir), session)
         offset = None
         try:
-            saved = json.loads(read_private(state_file))
+            saved = loads(read_private(state_file))
             if saved.get("ino") == st.st_ino and saved.get("transcript") == transcript:
                 offset = int(saved["offset"])
         except (OSError, ValueError, TypeError, KeyError, AttributeError, JournalError):
@@ -152,8 +160,9 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
     result = extract(body.split(b"\n"))
     new_offset = start + end
     try:
-        ensure_subdir(state_dir.parent, state_dir.name)
-        write_atomic(state_file, json.dumps({"transcript": transcript, "ino": st.st_ino, "offset": new_offset}).encode())
+        state_path = os.path.dirname(state_file)  # the journal's cache/
+        ensure_subdir(os.path.dirname(state_path), os.path.basename(state_path))
+        write_atomic(state_file, dumps({"transcript": transcript, "ino": st.st_ino, "offset": new_offset}).encode())
     except OSError:
         pass
     return {"transcript": transcript, "from": start, "to": new_offset, **result}

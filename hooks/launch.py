@@ -6,6 +6,10 @@ the directory holding ``journal/`` and ``hooks/`` (the plugin root, or site-pack
 for a pip install) first on ``sys.path`` and records the event. Rendering (the
 SessionStart context, the PreCompact capture) needs msgspec; see `hooks.runtime`.
 
+Recording imports no more than it needs: not `json`, `re`, `pathlib` or `typing` (each
+would cost about as much as the whole record path), which
+``tests/hooks/test_import_budget.py`` enforces. Paths are strings here.
+
 Contract with Claude Code (docs: hooks reference, exit codes):
 * always exit 0: exit 2 would block the user, a traceback's exit 1 shows a hook error;
 * stdout stays empty except SessionStart's JSON (plain stdout on SessionStart and
@@ -15,14 +19,13 @@ Contract with Claude Code (docs: hooks reference, exit codes):
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 
-CODE_ROOT = Path(__file__).resolve().parent.parent
-if str(CODE_ROOT) not in sys.path:
-    sys.path.insert(0, str(CODE_ROOT))
+LAUNCHER = os.path.realpath(__file__)
+CODE_ROOT = os.path.dirname(os.path.dirname(LAUNCHER))
+if CODE_ROOT not in sys.path:
+    sys.path.insert(0, CODE_ROOT)
 
 #: Hard cap on additionalContext: Claude Code spills anything over 10,000 characters to a file.
 CONTEXT_HARD_CAP = 9_800
@@ -52,6 +55,8 @@ def _render(kind: str, *args: str) -> dict | None:
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, RENDER_TIMEOUT)
     try:
+        from pathlib import Path
+
         if kind == "session-start":
             return render.session_start(Path(args[0]), *args[1:])
         return render.precompact(Path(args[0]), args[1])
@@ -63,14 +68,17 @@ def _render(kind: str, *args: str) -> dict | None:
 def _render_elsewhere(kind: str, *args: str) -> dict | None:
     import subprocess
 
-    from hooks import runtime
+    from pathlib import Path
 
-    python = runtime.render_python(CODE_ROOT)
+    from hooks import runtime
+    from journal.storage.cjson import loads
+
+    python = runtime.render_python(Path(CODE_ROOT))
     if python is None:
-        runtime.bootstrap_async(CODE_ROOT)
+        runtime.bootstrap_async(Path(CODE_ROOT))
         return None
     boot = (
-        f"import sys; sys.path.insert(0, {str(CODE_ROOT)!r}); "
+        f"import sys; sys.path.insert(0, {CODE_ROOT!r}); "
         "from hooks.render import main; sys.exit(main(sys.argv[1:]))"
     )
     proc = subprocess.run(
@@ -82,7 +90,7 @@ def _render_elsewhere(kind: str, *args: str) -> dict | None:
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         raise RuntimeError(f"render {kind} failed with {python}: {lines[-1]}")
-    return json.loads(proc.stdout)
+    return loads(proc.stdout)
 
 
 def _compaction_python() -> str | None:
@@ -91,9 +99,11 @@ def _compaction_python() -> str | None:
 
     if importlib.util.find_spec("msgspec") is not None:
         return sys.executable
+    from pathlib import Path
+
     from hooks import runtime
 
-    return runtime.render_python(CODE_ROOT)
+    return runtime.render_python(Path(CODE_ROOT))
 
 
 class _Recorded:
@@ -124,6 +134,8 @@ def _export_environment(project: object) -> None:
     env_file, data = os.environ.get("CLAUDE_ENV_FILE"), os.environ.get("CLAUDE_PLUGIN_DATA")
     if not env_file or not data:
         return
+    from pathlib import Path
+
     from hooks.runtime import env_file_text
 
     text = env_file_text(Path(data), project if isinstance(project, str) else None)
@@ -188,7 +200,7 @@ def run(stdin: object, stdout: object) -> None:
     from hooks.firings import claim, copy_id
 
     try:
-        claimed = claim(root, stream.digest_source(), copy_id(Path(__file__).resolve()))
+        claimed = claim(root, stream.digest_source(), copy_id(LAUNCHER))
     except OSError:  # claims are an optimisation of the mix of installs: a duplicate beats a loss
         claimed = True
     if not claimed:
@@ -197,6 +209,8 @@ def run(stdin: object, stdout: object) -> None:
         return
 
     if name == "SessionStart":
+        from pathlib import Path
+
         from hooks.gitinfo import git_branch
         from hooks.process import claude_process
 
@@ -208,7 +222,7 @@ def run(stdin: object, stdout: object) -> None:
         from hooks.digest import digest_transcript
 
         try:
-            digest = digest_transcript(root / "cache", session, payload["transcript_path"])
+            digest = digest_transcript(os.path.join(root, "cache"), session, payload["transcript_path"])
         except Exception as e:  # the event matters more than its digest
             failures.append(f"transcript digest failed: {type(e).__name__}: {e}")
             digest = None
@@ -268,7 +282,9 @@ def run(stdin: object, stdout: object) -> None:
                 )
             context = out.get("context") or ""
             if context.strip():
-                stdout.write(json.dumps(  # type: ignore[attr-defined]
+                from journal.storage.cjson import dumps
+
+                stdout.write(dumps(  # type: ignore[attr-defined]
                     {"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": _cap(context)}},
                     ensure_ascii=False,
                 ))
@@ -294,7 +310,7 @@ def main() -> int:
         except Exception:
             pass
         root = _state.get("root")
-        if isinstance(root, Path):
+        if isinstance(root, str):
             from journal.layout import log_error
 
             log_error(root, "hook_error", message, event=_state.get("event"))
