@@ -6,7 +6,6 @@ salt) and size limits, checked field by field when built from arguments or from 
 from __future__ import annotations
 
 from journal.privacy.limits import DEFAULT_MAX_EVENT, DEFAULT_MAX_STRING, MIN_MAX_EVENT, MIN_MAX_STRING, check_limit
-from journal.privacy.pattern_safety import pattern_danger
 from journal.privacy.secret_heuristics import lazy
 
 TYPE_CHECKING = False
@@ -143,6 +142,8 @@ def compile_pattern(where: str, name: object, regex: object) -> re.Pattern[str]:
         raise ValueError(f"{where}.regex: invalid regular expression {regex!r}: {e}") from e
     if compiled.fullmatch(""):
         raise ValueError(f"{where}.regex: {regex!r} matches the empty string")
+    from journal.privacy.pattern_safety import pattern_danger  # only for user patterns
+
     danger = pattern_danger(regex)
     if danger is not None:
         raise ValueError(

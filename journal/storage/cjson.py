@@ -71,7 +71,10 @@ def loads(
     start = len(text) - len(text.lstrip(_WS))
     try:
         value, end = scan(text, start)
-    except StopIteration:  # "Expecting value": json raises it with its position
+    except (StopIteration, SystemError):
+        # Invalid JSON: json raises "Expecting value" for StopIteration, and the scanner
+        # builds its other errors from json.decoder, failing with SystemError when that is
+        # not imported yet. Either way json itself raises the exact error.
         return _slow_loads(data, parse_float, parse_constant)
     if end != len(text) and text[end:].strip(_WS):  # "Extra data"
         return _slow_loads(data, parse_float, parse_constant)

@@ -20,14 +20,20 @@ import time
 from journal.errors import InvalidEvent
 from journal.storage.cjson import dumps
 
-try:
-    # ISA-L's CRC-32 (python-isal): the same function as zlib.crc32, same values, 12x
-    # faster on a 256 KiB read and 4-6x on one record here (bench/crc_speed.py). It is a
-    # dependency of the package, but the hook runs ``python3 -I -S`` without
-    # site-packages, so zlib's is the fallback.
-    from isal.isal_zlib import crc32
-except ImportError:  # pragma: no cover - depends on the interpreter's path
+import sys
+
+if sys.flags.no_site and sys.flags.isolated:
+    # The hook (``python3 -I -S``): it frames one small record, where zlib's CRC is as good
+    # and looking for isal (not even on the path, except in a pip install) costs more.
     from zlib import crc32
+else:
+    try:
+        # ISA-L's CRC-32 (python-isal): the same function as zlib.crc32, same values, 12x
+        # faster on a 256 KiB read and 4-6x on one record here (bench/crc_speed.py). It is
+        # a dependency of the package; zlib's is the fallback.
+        from isal.isal_zlib import crc32
+    except ImportError:  # pragma: no cover - depends on the interpreter's path
+        from zlib import crc32
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -64,3 +67,26 @@ def test_dumps_errors_match_json() -> None:
         cjson.dumps({"a": {1}})
     assert cjson.dumps({"p": object()}, default=lambda o: "obj") == '{"p": "obj"}'
     assert cjson.dumps({"b": [1]}, indent=1) == json.dumps({"b": [1]}, indent=1)
+
+
+def test_errors_without_json_imported(tmp_path: Path) -> None:
+    """The hook never imports json; a bad payload still gets json's own error."""
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(cjson.__file__).parents[2])!r})\n"
+        "from journal.storage import cjson\n"
+        "assert 'json' not in sys.modules\n"
+        "for raw in (b'{\"a\"', b'{\"a\": 1', b'[1,]', b'{} x', b''):\n"
+        "    try:\n"
+        "        cjson.loads(raw)\n"
+        "    except ValueError as e:\n"
+        "        print(type(e).__name__, e)\n"
+    )
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "JSONDecodeError Expecting ':' delimiter: line 1 column 5 (char 4)",
+        "JSONDecodeError Expecting ',' delimiter: line 1 column 8 (char 7)",
+        "JSONDecodeError Expecting value: line 1 column 4 (char 3)",
+        "JSONDecodeError Extra data: line 1 column 4 (char 3)",
+        "JSONDecodeError Expecting value: line 1 column 1 (char 0)",
+    ]
