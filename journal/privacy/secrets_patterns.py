@@ -321,6 +321,31 @@ def _env_assignment(s: str) -> bool:
 _KEY_NEEDLES = ("key", "pass", "pwd", "secret", "token", "auth", "credential")
 # The last word of every key `key_kind` knows, reversed.
 _KEY_WORDS_REVERSED = r"(?P<kw>yek|drowssap|dwssap|esarhpssap|ssap|dwp|terces|s?laitnederc|nekot|htua)"
+# The same words forwards, for `_assignment_pretest`.
+_KEY_WORDS = ("key", "password", "passwd", "passphrase", "pass", "pwd", "secret", "credential", "credentials",
+              "token", "auth")
+# What may stand between a key word and its separator: blanks, a quote, backslashes (and the
+# ":" of ":="). More than the regexes allow: a pretest may let too much through, never too little.
+_KEY_GAP = " \t\"'\\:"
+_KEY_WINDOW = 48
+
+
+def _assignment_pretest(separator: str) -> Callable[[str], bool]:
+    """A pretest for the assignment detectors: a key word right before a *separator* (the
+    lowercased text, forwards)."""
+
+    def pretest(s: str) -> bool:
+        i = s.find(separator)
+        for _ in range(_PRETEST_MAX):
+            if i < 0:
+                return False
+            head = s[max(0, i - _KEY_WINDOW) : i].rstrip(_KEY_GAP)
+            if head.endswith(_KEY_WORDS) or (i > _KEY_WINDOW and len(head) < 12):
+                return True  # a key word, or a gap too long to see past here: the regex decides
+            i = s.find(separator, i + 1)
+        return True
+
+    return pretest
 
 # Order is priority: when two matches overlap, the earlier detector wins.
 DETECTORS = (
@@ -454,6 +479,7 @@ DETECTORS = (
         ":",
         _KEY_NEEDLES,
         reverse=True,
+        pretest=_assignment_pretest(":"),
     ),
     Detector(
         r"""=(?<!==)(?P<colon>:)?(?![=!<>])[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_REVERSED,  # = := =>
@@ -461,6 +487,7 @@ DETECTORS = (
         "=",
         _KEY_NEEDLES,
         reverse=True,
+        pretest=_assignment_pretest("="),
     ),
     Detector(r"""=["']?(?P<s>[A-Za-z0-9+/=_.~-]{20,}+)""", _resolve_env, "=", pretest=_env_assignment),
 )
