@@ -85,8 +85,10 @@ def verdict(ok: bool) -> str:
 
 def hook_env(journal: Path, data: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_JOURNAL_", "CLAUDE_"))}
+    # SessionEnd starts its detached search-index job as in a ready install: with /bin/true
+    # as the interpreter, so the hook pays the start and the machine no indexing.
     env.update(AGENT_JOURNAL_DIR=str(journal), CLAUDE_PLUGIN_ROOT=str(REPO), CLAUDE_PLUGIN_DATA=str(data),
-               AGENT_JOURNAL_NO_INDEX_JOB="1", AGENT_JOURNAL_NO_BOOTSTRAP="1")
+               AGENT_JOURNAL_PYTHON="/bin/true", AGENT_JOURNAL_NO_BOOTSTRAP="1")
     env.update(extra or {})
     return env
 

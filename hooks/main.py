@@ -97,15 +97,11 @@ def _render_elsewhere(kind: str, *args: str) -> dict | None:
 
 def _compaction_python() -> str | None:
     """An interpreter for ``agent-journal compact --auto`` (it needs msgspec and click)."""
-    import importlib.util
-
-    if importlib.util.find_spec("msgspec") is not None:
-        return sys.executable
-    from pathlib import Path
-
+    if any(os.path.isfile(os.path.join(entry or ".", "msgspec", "__init__.py")) for entry in sys.path):
+        return sys.executable  # (importlib.util.find_spec would import contextlib, collections...)
     from hooks import runtime
 
-    return runtime.render_python(Path(CODE_ROOT))
+    return runtime.render_python(CODE_ROOT)
 
 
 class _Recorded:

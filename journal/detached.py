@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from journal.errors import JournalError
 from journal.layout import open_private
@@ -32,15 +31,14 @@ sys.argv[0] = "agent-journal"
 try:
     from cli.main import main
 except Exception as e:
-    from pathlib import Path
     from journal.layout import log_error
-    log_error(Path({root!r}), {failure!r}, f"cannot start: {{type(e).__name__}}: {{e}}")
+    log_error({root!r}, {failure!r}, f"cannot start: {{type(e).__name__}}: {{e}}")
     sys.exit(1)
 {prelude}{run}
 """
 
 
-def lock_held(path: Path) -> bool:
+def lock_held(path: str | os.PathLike[str]) -> bool:
     """True if another process holds the advisory lock on *path* (False if it does not exist)."""
     try:
         import fcntl
@@ -63,21 +61,24 @@ def lock_held(path: Path) -> bool:
     return False
 
 
-def start_cli(root: Path, args: list[str], *, python: str | None, code_root: str | os.PathLike[str] | None,
-              failure: str, prelude: str = "", run: bool = True) -> None:
+def start_cli(root: str | os.PathLike[str], args: list[str], *, python: str | None,
+              code_root: str | os.PathLike[str] | None, failure: str, prelude: str = "", run: bool = True) -> None:
     """Start ``agent-journal --journal ROOT ARGS`` detached with *python* (default: this one).
 
     *code_root* holds ``cli/`` and ``journal/`` (default: this package's parent);
     *failure* is the errors.log kind written when the CLI cannot even be imported;
     *prelude* is Python run before it (and *run* False skips the CLI itself).
     """
-    import subprocess  # only now: it costs a hook ~5 ms to import
-
-    code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
-    boot = _BOOT.format(code=str(code), root=str(root), failure=failure, prelude=prelude,
+    code = os.fspath(code_root) if code_root is not None else os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    boot = _BOOT.format(code=code, root=os.fspath(root), failure=failure, prelude=prelude,
                         run="main()" if run else "")
+    argv = [python or sys.executable, "-I", "-c", boot, "--journal", os.fspath(root), *args]
+    if _spawn(argv):
+        return
+    import subprocess  # only where posix_spawn cannot do it: it costs a hook ~5 ms to import
+
     proc = subprocess.Popen(
-        [python or sys.executable, "-I", "-c", boot, "--journal", str(root), *args],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -85,3 +86,30 @@ def start_cli(root: Path, args: list[str], *, python: str | None, code_root: str
         close_fds=True,
     )
     _SPAWNED.append(proc)
+
+
+def _spawn(argv: list[str]) -> bool:
+    """Start *argv* as `start_cli` wants it (new session, /dev/null for stdio, no other
+    descriptor of ours) with ``posix_spawn``; False where that is not possible here."""
+    if not hasattr(os, "posix_spawn") or not os.path.isabs(argv[0]) or not os.path.isdir("/proc/self/fd"):
+        return False
+    actions: list[tuple[int, ...]] = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Close every descriptor the child would inherit (close_fds=True): one it kept of
+        # Claude Code's would keep a pipe open after the hook exits.
+        for name in os.listdir(listing):
+            fd = int(name)
+            if fd > 2 and fd != listing and _inheritable(fd):
+                actions.append((os.POSIX_SPAWN_CLOSE, fd))
+    finally:
+        os.close(listing)
+    os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True)
+    return True
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:
+        return False

@@ -13,19 +13,19 @@ stdlib-only half, safe on the hook's hot path:
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
 from journal.storage.codec import now_ts
 from journal.config import JournalConfig
 from journal.detached import lock_held, start_cli
 from journal.errors import ConfigError, JournalError
-from journal.layout import log_error, open_private, read_manifest, write_atomic
+from journal.layout import join, log_error, open_private, read_manifest, write_atomic
+from journal.storage.cjson import dumps, loads
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Callable, Mapping
 
     from journal.store import Journal
@@ -137,7 +137,7 @@ def target_key(url: str) -> str:
 def read_ship_state(root: Path) -> dict[str, Any]:
     """``ship.json``, or an empty state; a damaged file reads as empty (the database knows the truth)."""
     try:
-        doc = json.loads((root / SHIP_FILE).read_bytes())
+        doc = loads((root / SHIP_FILE).read_bytes())
     except FileNotFoundError:
         doc = None
     except (OSError, ValueError):
@@ -152,7 +152,7 @@ def read_ship_state(root: Path) -> dict[str, Any]:
 
 def write_ship_state(root: Path, state: dict[str, Any]) -> None:
     """Replace ``ship.json`` atomically (tmp, fsync, rename), 0600."""
-    write_atomic(root / SHIP_FILE, json.dumps(state, indent=1, sort_keys=True).encode() + b"\n")
+    write_atomic(root / SHIP_FILE, dumps(state, indent=1, sort_keys=True).encode() + b"\n")
 
 
 def maybe_start_auto_ship(
@@ -173,7 +173,7 @@ def maybe_start_auto_ship(
     `journal.compaction.retention.maybe_start_auto_compaction`. Returns True if a process started.
     """
     try:
-        root = Path(journal_root)
+        root = os.fspath(journal_root)  # strings: the hook never imports pathlib
         if config is None:
             from journal.config import load_config
 
@@ -187,7 +187,7 @@ def maybe_start_auto_ship(
             return False
         from journal.compaction.retention import parse_duration
 
-        lock = root / SHIP_LOCK
+        lock = join(root, SHIP_LOCK)
         now = time.time() if now is None else now
         try:
             since = now - os.stat(lock).st_mtime
@@ -209,7 +209,7 @@ def maybe_start_auto_ship(
         start_cli(root, ["ship", "--auto"], python=python, code_root=code_root, failure="auto_ship_failed")
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
-        log_error(Path(journal_root), "auto_ship_not_started", f"{type(e).__name__}: {e}")
+        log_error(os.fspath(journal_root), "auto_ship_not_started", f"{type(e).__name__}: {e}")
         return False
 
 
