@@ -261,10 +261,12 @@ def run(stdin: object, stdout: object) -> None:
 
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
                                refresh_project=files_for)
-        # Shipping to PostgreSQL, when configured: the same detached start, never a wait.
-        from journal.shipping.state import maybe_start_auto_ship
+        # Shipping to PostgreSQL, when configured (a "ship" section or the URL variable of
+        # `journal.shipping.state`, not imported otherwise): the same detached start.
+        if config.extra.get("ship") is not None or os.environ.get("AGENT_JOURNAL_SHIP_URL"):
+            from journal.shipping.state import maybe_start_auto_ship
 
-        maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
+            maybe_start_auto_ship(root, config=config, python=_compaction_python, code_root=CODE_ROOT)
 
     if name == "SessionStart" and session:
         source = payload.get("source")
@@ -294,12 +296,36 @@ def run(stdin: object, stdout: object) -> None:
 _state: dict[str, object] = {}
 
 
+def _remember_interpreter() -> None:
+    """Make sure ``$CLAUDE_PLUGIN_DATA/python`` names this interpreter, for ``hooks/launch``
+    (one small read per hook; written on the first, or after the interpreter changed)."""
+    data = os.environ.get("CLAUDE_PLUGIN_DATA")
+    if not data or not sys.executable:
+        return
+    try:
+        fd = os.open(os.path.join(data, "python"), os.O_RDONLY)
+        try:
+            cached = os.read(fd, 4096).decode("utf-8", "surrogateescape").rstrip("\n")
+        finally:
+            os.close(fd)
+    except OSError:
+        cached = None
+    if cached != sys.executable:
+        from hooks.runtime import remember_python
+
+        remember_python(data, sys.executable)
+
+
 def main() -> int:
     """Run the hook; whatever happens, exit 0 with at most one line on stderr."""
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # nothing but the SessionStart JSON may reach Claude Code's stdout
     try:
         run(sys.stdin.buffer, real_stdout)
+        try:
+            _remember_interpreter()
+        except Exception:  # noqa: BLE001 - only a shortcut for the next hook
+            pass
     except BaseException as e:  # noqa: BLE001 - a hook must never fail Claude Code
         message = " ".join(f"agent-journal hook: {type(e).__name__}: {e}".split())[:500]
         try:

@@ -38,10 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "render_python", "bootstrap_async", "create_env", "plugin_data_dir", "env_file_text", "env_state",
-    "wait_until_ready", "site_packages", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
+    "wait_until_ready", "site_packages", "remember_python", "PYTHON_FILE", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
 ]
 
 VENV_DIR = "venv"
+#: The interpreter ``hooks/launch`` execs (one absolute path), written by the first hook.
+PYTHON_FILE = "python"
 READY_MARKER = ".agent-journal-ready"
 _LOCK = "venv.lock"
 #: Exported into the Bash tool's environment by SessionStart (see `env_file_text`).
@@ -79,6 +81,29 @@ def _which(command: str, path: str | None) -> str | None:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def remember_python(data_dir: str, python: str) -> bool:
+    """Write *python* to ``data_dir/python`` for ``hooks/launch`` (True if written).
+
+    Not a script: an interpreter shim (pyenv's is a shell script) is what the file is
+    there to skip. Written atomically and privately; a failure only means the next hook
+    finds python3 through PATH again."""
+    try:
+        with open(python, "rb") as f:
+            if f.read(2) == b"#!":
+                return False
+    except OSError:
+        return False
+    _private_dir(data_dir)
+    tmp = os.path.join(data_dir, f".{PYTHON_FILE}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.write(fd, (python + "\n").encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(data_dir, PYTHON_FILE))
+    return True
 
 
 def site_packages(python: str) -> str | None:
@@ -226,12 +251,13 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     return True
 
 
-def _private_dir(path: Path) -> None:
+def _private_dir(path: str | os.PathLike[str]) -> None:
     """``mkdir -p`` *path*; the directories this creates are 0700 whatever the umask."""
     missing = []
-    while not os.path.lexists(path) and path != path.parent:
+    path = os.path.abspath(path)
+    while not os.path.lexists(path) and path != os.path.dirname(path):
         missing.append(path)
-        path = path.parent
+        path = os.path.dirname(path)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o700)
