@@ -39,14 +39,32 @@ class _RenderTimeout(Exception):
     pass
 
 
+def _has_msgspec() -> bool:
+    """Whether msgspec is on ``sys.path`` (found without importing it or importlib.util)."""
+    return any(os.path.isfile(os.path.join(entry or ".", "msgspec", "__init__.py")) for entry in sys.path)
+
+
 def _render(kind: str, *args: str) -> dict | None:
-    """Run `hooks.render` in-process if msgspec is importable, else in an interpreter that has it."""
-    if os.environ.get("AGENT_JOURNAL_PYTHON"):
-        return _render_elsewhere(kind, *args)  # an explicit choice wins over this interpreter
-    try:
-        import msgspec  # noqa: F401  (only to learn whether this interpreter can render)
-    except ImportError:
-        return _render_elsewhere(kind, *args)
+    """Run `hooks.render` in this process when the rendering environment is known, else in
+    an interpreter that has msgspec (None, and its creation started, if there is none yet).
+
+    Known: msgspec is on ``sys.path`` (a pip install), or the interpreter `hooks.runtime`
+    finds (``$AGENT_JOURNAL_PYTHON``, the plugin's private environment, the one behind
+    ``agent-journal``) belongs to a virtual environment of this Python version: its
+    site-packages go on ``sys.path`` after ours, and no second interpreter starts."""
+    explicit = os.environ.get("AGENT_JOURNAL_PYTHON")
+    if explicit or not _has_msgspec():
+        from hooks import runtime
+
+        python = runtime.render_python(CODE_ROOT)
+        if python is None:
+            runtime.bootstrap_async(CODE_ROOT)
+            return None
+        site = runtime.site_packages(python)
+        if site is None:
+            return _render_elsewhere(python, kind, *args)
+        if site not in sys.path:
+            sys.path.append(site)  # after the stdlib and the plugin's own code
     import signal
 
     from hooks import render
@@ -67,18 +85,12 @@ def _render(kind: str, *args: str) -> dict | None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _render_elsewhere(kind: str, *args: str) -> dict | None:
+def _render_elsewhere(python: str, kind: str, *args: str) -> dict | None:
+    """Run `hooks.render` in *python* (another Python version than this one)."""
     import subprocess
 
-    from pathlib import Path
-
-    from hooks import runtime
     from journal.storage.cjson import loads
 
-    python = runtime.render_python(Path(CODE_ROOT))
-    if python is None:
-        runtime.bootstrap_async(Path(CODE_ROOT))
-        return None
     boot = (
         f"import sys; sys.path.insert(0, {CODE_ROOT!r}); "
         "from hooks.render import main; sys.exit(main(sys.argv[1:]))"
@@ -92,13 +104,13 @@ def _render_elsewhere(kind: str, *args: str) -> dict | None:
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         raise RuntimeError(f"render {kind} failed with {python}: {lines[-1]}")
-    return loads(proc.stdout)
+    return loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def _compaction_python() -> str | None:
     """An interpreter for ``agent-journal compact --auto`` (it needs msgspec and click)."""
-    if any(os.path.isfile(os.path.join(entry or ".", "msgspec", "__init__.py")) for entry in sys.path):
-        return sys.executable  # (importlib.util.find_spec would import contextlib, collections...)
+    if _has_msgspec():
+        return sys.executable
     from hooks import runtime
 
     return runtime.render_python(CODE_ROOT)
