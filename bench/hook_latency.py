@@ -162,6 +162,9 @@ def shim_tax(python: str, runs: int, tmp: Path) -> bool:
         "via shim": ([str(shim), "-I", "-S", str(LAUNCH_PY)], payload),  # the old hooks.json command
         "launcher": (["/bin/sh", str(LAUNCHER)], payload),  # hooks.json's command now
     }
+    real_shim = shutil.which("python3")  # pyenv's, asdf's, mise's: a script in front of python3
+    if real_shim and Path(real_shim).read_bytes()[:2] == b"#!":
+        cases["via real shim"] = ([real_shim, "-I", "-S", str(LAUNCH_PY)], payload)
     cpu_ms(*cases["launcher"][:2], env)  # the first firing: resolves (through the shim) and caches
     first = calls.read_text().count("x") if calls.exists() else 0
     times: dict[str, list[float]] = {name: [] for name in cases}
@@ -176,6 +179,10 @@ def shim_tax(python: str, runs: int, tmp: Path) -> bool:
     shimmed, launched = median(times["via shim"]), median(times["launcher"])
     good = launcher_calls == 0 and launched / floor <= GOAL_HOOK
     print(f"shim: first firing went through the shim {first}x; the next {runs} launcher firings {launcher_calls}x")
+    if "via real shim" in times:
+        real = median(times["via real shim"])
+        print(f"shim: PreToolUse through {cases['via real shim'][0][0]} (the old command, this machine's shim): "
+              f"{real:.1f} ms ({real / floor:.2f}x the floor)")
     print(f"shim: PreToolUse via shim {shimmed:.1f} ms ({shimmed / floor:.2f}x); via hooks/launch {launched:.1f} ms "
           f"({launched / floor:.2f}x the floor {floor:.1f} ms)  goal: no shim, <= {GOAL_HOOK}x  {verdict(good)}")
     return good

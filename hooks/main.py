@@ -51,7 +51,8 @@ def _render(kind: str, *args: str) -> dict | None:
     Known: msgspec is on ``sys.path`` (a pip install), or the interpreter `hooks.runtime`
     finds (``$AGENT_JOURNAL_PYTHON``, the plugin's private environment, the one behind
     ``agent-journal``) belongs to a virtual environment of this Python version: its
-    site-packages go on ``sys.path`` after ours, and no second interpreter starts."""
+    site-packages (and their ``.pth`` files) go on ``sys.path`` after ours, and no second
+    interpreter starts."""
     explicit = os.environ.get("AGENT_JOURNAL_PYTHON")
     if explicit or not _has_msgspec():
         from hooks import runtime
@@ -64,7 +65,9 @@ def _render(kind: str, *args: str) -> dict | None:
         if site is None:
             return _render_elsewhere(python, kind, *args)
         if site not in sys.path:
-            sys.path.append(site)  # after the stdlib and the plugin's own code
+            import site as site_module  # -S: importing it runs nothing; addsitedir reads .pth files
+
+            site_module.addsitedir(site)  # appended: after the stdlib and the plugin's own code
     import signal
 
     from hooks import render
