@@ -191,7 +191,7 @@ def shim_tax(python: str, runs: int, tmp: Path) -> bool:
 def _journal_copy(source: Path, dest: Path) -> None:
     """A copy of a generated journal the hook may append to: sealed (read-only) segments are
     hard links, everything writable is copied."""
-    for dirpath, dirnames, filenames in os.walk(source):
+    for dirpath, _, filenames in os.walk(source):
         rel = Path(dirpath).relative_to(source)
         (dest / rel).mkdir(mode=0o700, exist_ok=True)
         for name in filenames:

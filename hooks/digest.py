@@ -10,7 +10,7 @@ The transcript format is internal to Claude Code and changes between releases, s
 every field is read defensively: an unknown shape is skipped, never an error.
 Stdlib only, and no `re` or `collections` (they would cost a Stop hook ~9 ms to import):
 words, sentences and decisions are found with C-level string operations, which give
-what ``[A-Za-z][A-Za-z0-9_-]{3,}``, ``(?<=[.!?])\s+|\n+`` and ``\b(decided|...)\b``
+what ``[A-Za-z][A-Za-z0-9_-]{3,}``, ``(?<=[.!?])\\s+|\\n+`` and ``\\b(decided|...)\\b``
 (case-insensitive) give, exotic case pairs aside (``ſ``, ``ı``, the Kelvin sign).
 """
 

@@ -47,7 +47,8 @@ def refresh_files(root: str, project: str) -> None:
 
 
 def start_index_update(root: str | os.PathLike[str], *, python: Callable[[], str | None],
-                       code_root: str | os.PathLike[str], index: bool = True, refresh_project: str | None = None) -> bool:
+                       code_root: str | os.PathLike[str], index: bool = True,
+                       refresh_project: str | None = None) -> bool:
     """Start ``agent-journal --journal ROOT search --update`` detached (when *index*), after
     refreshing the ``context.write_dir`` files of *refresh_project* (when given); True if started.
 
@@ -55,7 +56,8 @@ def start_index_update(root: str | os.PathLike[str], *, python: Callable[[], str
     Never raises: a failure is one line in errors.log.
     """
     try:
-        index = index and not os.environ.get("AGENT_JOURNAL_NO_INDEX_JOB") and not lock_held(join(os.fspath(root), "cache", LOCK_FILE))
+        index = (index and not os.environ.get("AGENT_JOURNAL_NO_INDEX_JOB")
+                 and not lock_held(join(os.fspath(root), "cache", LOCK_FILE)))
         if not index and not refresh_project:
             return False
         interpreter = python()

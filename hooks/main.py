@@ -24,6 +24,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # no typing at run time: this is the hook
+if TYPE_CHECKING:
+    from typing import Any
+
 #: The script Claude Code runs (it tells installed copies apart: `hooks.firings.copy_id`).
 LAUNCHER = os.path.join(os.path.dirname(os.path.realpath(__file__)), "launch.py")
 #: The directory holding ``journal/`` and ``hooks/``.
@@ -44,7 +48,7 @@ def _has_msgspec() -> bool:
     return any(os.path.isfile(os.path.join(entry or ".", "msgspec", "__init__.py")) for entry in sys.path)
 
 
-def _render(kind: str, *args: str) -> dict | None:
+def _render(kind: str, *args: str) -> dict[str, Any] | None:
     """Run `hooks.render` in this process when the rendering environment is known, else in
     an interpreter that has msgspec (None, and its creation started, if there is none yet).
 
@@ -88,7 +92,7 @@ def _render(kind: str, *args: str) -> dict | None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _render_elsewhere(python: str, kind: str, *args: str) -> dict | None:
+def _render_elsewhere(python: str, kind: str, *args: str) -> dict[str, Any] | None:
     """Run `hooks.render` in *python* (another Python version than this one)."""
     import subprocess
 
@@ -159,7 +163,7 @@ def _export_environment(project: object) -> None:
         os.close(fd)
 
 
-def _files_project(config: object, payload: dict) -> str | None:
+def _files_project(config: object, payload: dict[str, Any]) -> str | None:
     """The project whose ``context.write_dir`` files the render or SessionEnd job refreshes
     (None when the key is not set: a dict lookup, nothing more)."""
     section = getattr(config, "extra", {}).get("context")

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "render_python", "bootstrap_async", "create_env", "plugin_data_dir", "env_file_text", "env_state",
-    "wait_until_ready", "site_packages", "remember_python", "PYTHON_FILE", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
+    "wait_until_ready", "site_packages", "remember_python", "PYTHON_FILE", "VENV_DIR", "READY_MARKER", "DATA_ENV",
+    "PROJECT_ENV",
 ]
 
 VENV_DIR = "venv"
@@ -225,7 +226,7 @@ def render_python(code_root: str | os.PathLike[str], environ: Mapping[str, str] 
     return None
 
 
-def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -> bool:
+def bootstrap_async(code_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> bool:
     """Start creating the private environment in the background; True if one was started."""
     import subprocess
     from pathlib import Path

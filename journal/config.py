@@ -17,12 +17,11 @@ from __future__ import annotations
 import os
 
 from journal.errors import ConfigError
-from journal.layout import join, read_private
+from journal.layout import read_private
 from journal.storage.cjson import dumps, loads
 
 TYPE_CHECKING = False  # typing is not imported at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any, Mapping
 
 __all__ = ["JournalConfig", "DURABILITY_MODES", "load_config", "check_document", "check_write_dir", "CONFIG_FILE",
@@ -200,7 +199,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
 
 
 def load_config(
-    root: str | Path | None,
+    root: str | os.PathLike[str] | None,
     environ: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> JournalConfig:
@@ -209,7 +208,7 @@ def load_config(
     origins: dict[str, str] = {}  # where each value came from, for error messages
     extra: dict[str, Any] = {}
     if root is not None:
-        path = join(root, CONFIG_FILE)
+        path = os.path.join(root, CONFIG_FILE)
         try:
             raw = read_private(path)
         except FileNotFoundError:

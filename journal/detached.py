@@ -69,7 +69,8 @@ def start_cli(root: str | os.PathLike[str], args: list[str], *, python: str | No
     *failure* is the errors.log kind written when the CLI cannot even be imported;
     *prelude* is Python run before it (and *run* False skips the CLI itself).
     """
-    code = os.fspath(code_root) if code_root is not None else os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    here = os.path.dirname(os.path.realpath(__file__))
+    code = os.fspath(code_root) if code_root is not None else os.path.dirname(here)
     boot = _BOOT.format(code=code, root=os.fspath(root), failure=failure, prelude=prelude,
                         run="main()" if run else "")
     argv = [python or sys.executable, "-I", "-c", boot, "--journal", os.fspath(root), *args]
@@ -93,7 +94,7 @@ def _spawn(argv: list[str]) -> bool:
     descriptor of ours) with ``posix_spawn``; False where that is not possible here."""
     if not hasattr(os, "posix_spawn") or not os.path.isabs(argv[0]) or not os.path.isdir("/proc/self/fd"):
         return False
-    actions: list[tuple[int, ...]] = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
     listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
     try:
         # Close every descriptor the child would inherit (close_fds=True): one it kept of

@@ -359,14 +359,14 @@ def new_manifest() -> dict[str, Any]:
     }
 
 
-def read_manifest(root: P) -> dict[str, Any]:
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     """The journal's manifest; a missing one reads as empty.
 
     Checks the shape every user of it relies on (the full schema is
     `journal.storage.manifest`'s, off the hook path) and raises `InvalidManifest` otherwise;
     `journal.storage.manifest_rebuild` makes a new one from the segments.
     """
-    path = join(root, MANIFEST_FILE)
+    path = os.path.join(root, MANIFEST_FILE)
     try:
         raw = read_private(path)
     except FileNotFoundError:
@@ -417,12 +417,12 @@ def _manifest_problem(doc: Any) -> str | None:
     return None
 
 
-def write_manifest(root: P, manifest: dict[str, Any]) -> None:
+def write_manifest(root: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     """Atomically replace the manifest (the commit point of rolls, repairs and compactions)."""
-    write_atomic(join(root, MANIFEST_FILE), dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
+    write_atomic(os.path.join(root, MANIFEST_FILE), dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
 
 
-def ensure_journal_id(root: P, lock_timeout: float = 10.0) -> str:
+def ensure_journal_id(root: str | os.PathLike[str], lock_timeout: float = 10.0) -> str:
     """The journal's stable id from the manifest, made (once, under the append lock) if it has none.
 
     Every journal made since ids exist has one from `new_manifest`; this is for older
@@ -433,7 +433,7 @@ def ensure_journal_id(root: P, lock_timeout: float = 10.0) -> str:
         return journal_id
     from journal.storage.locking import JournalLock  # imports this module: only when needed
 
-    with JournalLock(join(root, LOCK_FILE), lock_timeout):
+    with JournalLock(os.path.join(root, LOCK_FILE), lock_timeout):
         manifest = read_manifest(root)  # again, under the lock: another process may have made it
         if not (isinstance(manifest.get("journal_id"), str) and manifest["journal_id"]):
             manifest["journal_id"] = os.urandom(8).hex()
@@ -441,7 +441,7 @@ def ensure_journal_id(root: P, lock_timeout: float = 10.0) -> str:
         return str(manifest["journal_id"])
 
 
-def log_error(root: P, kind: str, message: str, **fields: Any) -> None:
+def log_error(root: str | os.PathLike[str], kind: str, message: str, **fields: Any) -> None:
     """Append one line to the journal's error log; never raises (it is the last resort)."""
     entry = {"ts": now_ts(), "pid": os.getpid(), "kind": kind, "message": message, **fields}
     try:
@@ -450,7 +450,7 @@ def log_error(root: P, kind: str, message: str, **fields: Any) -> None:
             return  # never write through a linked journal directory, nor into another user's
         entry = _redacted_entry(root, entry)
         line = dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
-        fd = open_private(join(root, ERROR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        fd = open_private(os.path.join(root, ERROR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             os.write(fd, line)
         finally:
@@ -459,7 +459,7 @@ def log_error(root: P, kind: str, message: str, **fields: Any) -> None:
         pass
 
 
-def _redacted_entry(root: P, entry: dict[str, Any]) -> dict[str, Any]:
+def _redacted_entry(root: str | os.PathLike[str], entry: dict[str, Any]) -> dict[str, Any]:
     """*entry* with secrets redacted (messages quote exceptions, and those quote payloads).
 
     The journal's own rules if its config is usable, else the built-in ones; if not even

@@ -461,7 +461,8 @@ DETECTORS = (
     ),
     # Discord bot tokens: <user id, base64>.<6>.<27-38>, found from the first dot.
     Detector(
-        r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",), pretest=_dot_pair
+        r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",),
+        pretest=_dot_pair,
     ),
     Detector(
         r"""(?:-u|--user)(?:[ \t]++|=)["']?(?P<u>[^\s:"'@]++):(?P<s>[^\s"']++)""",

@@ -22,7 +22,7 @@ try:
     from _json import make_encoder as _make_encoder
     from _json import make_scanner as _make_scanner
 except ImportError:  # pragma: no cover - another Python implementation
-    _make_scanner = _make_encoder = None
+    _make_scanner = _make_encoder = None  # type: ignore[misc,assignment]
 
 __all__ = ["loads", "dumps"]
 
@@ -67,7 +67,7 @@ def loads(
     if scan is None:
         if _make_scanner is None:
             return _slow_loads(data, parse_float, parse_constant)
-        scan = _scanners[(parse_float, parse_constant)] = _make_scanner(_Context(parse_float, parse_constant))
+        scan = _scanners[(parse_float, parse_constant)] = _make_scanner(_Context(parse_float, parse_constant))  # type: ignore[arg-type]
     start = len(text) - len(text.lstrip(_WS))
     try:
         value, end = scan(text, start)
@@ -109,7 +109,7 @@ def dumps(
                           allow_nan=allow_nan, default=default, indent=indent)
     encode_str = _encode_ascii if ensure_ascii else _encode_str
     if isinstance(value, str):
-        return encode_str(value)  # type: ignore[no-any-return]
+        return encode_str(value)
     encoder = _make_encoder({}, default or _default, encode_str, None, separators[1], separators[0], sort_keys,
                             False, allow_nan)
     return "".join(encoder(value, 0))

@@ -92,7 +92,8 @@ def overflow_dir(root: str | os.PathLike[str], *, create: bool = False, environ:
 
 class _Locked:
     def __init__(self, directory: str) -> None:
-        self.fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        path = os.path.join(directory, "lock")
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
 
     def __enter__(self) -> _Locked:
         import fcntl

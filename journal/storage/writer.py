@@ -257,10 +257,10 @@ class Writer:
             ) from error
         return []
 
-    def spool(self, templates: list[bytes]) -> str | Path:
+    def spool(self, templates: list[bytes]) -> str:
         """Durably park framed records (seq 0) for the next lock holder to merge; the path of
-        the spool file, of the root's type."""
-        spool_dir = ensure_subdir(self.root, SPOOL_DIR)
+        the spool file."""
+        spool_dir = ensure_subdir(self._root, SPOOL_DIR)
         path = join(spool_dir, "%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
         # Written under a name the merge ignores, then renamed: a lock holder listing
         # spool/ mid-write would merge the partial file and unlink it, losing the rest.
