@@ -84,6 +84,8 @@ WRITERS: dict[tuple[str, str], str] = {
     ("hooks/runtime.py", "os.open(data_dir / _LOCK"): "the plugin venv's lock: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", 'os.open(Path(data) / "venv-install.log"'): "pip's log: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", "marker.write_text("): "the venv's ready marker: " + _NO_EVENT_TEXT,
+    ("hooks/runtime.py", "fd = os.open(tmp, os.O_WRONLY"): "the interpreter hooks/launch runs: " + _NO_EVENT_TEXT,
+    ("hooks/runtime.py", "os.write(fd, (python + "): "the interpreter hooks/launch runs: " + _NO_EVENT_TEXT,
     ("hooks/firings.py", "fd = os.open(path, os.O_RDWR | os.O_CREAT"): "hook claims: sha-256 of the stdin, times, "
     "copy ids: " + _NO_EVENT_TEXT,
     ("hooks/firings.py", "os.write(fd, data)"): "hook claims (see above)",
