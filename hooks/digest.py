@@ -225,7 +225,8 @@ def digest_transcript(state_dir: str | os.PathLike[str], session: str, transcrip
     try:
         state_path = os.path.dirname(state_file)  # the journal's cache/
         ensure_subdir(os.path.dirname(state_path), os.path.basename(state_path))
-        write_atomic(state_file, dumps({"transcript": transcript, "ino": st.st_ino, "offset": new_offset}).encode())
+        state = {"transcript": transcript, "ino": st.st_ino, "offset": new_offset}
+        write_atomic(state_file, dumps(state).encode())
     except OSError:
         pass
     return {"transcript": transcript, "from": start, "to": new_offset, **result}

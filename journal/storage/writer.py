@@ -42,6 +42,7 @@ from journal.layout import (
     segment_name,
     temp_path,
     unlink_if_there,
+    write_all,
     write_manifest,
 )
 from journal.storage.locking import JournalLock
@@ -52,7 +53,6 @@ from journal.storage.segments import (
     _TAIL,
     _fdatasync,
     _read_at,
-    _write_all,
     last_newline,
     repair_tail,
     seal_info,
@@ -187,7 +187,7 @@ class Writer:
         try:
             from journal.privacy.sanitizer import withhold
 
-            return withhold(event, why)  # type: ignore[no-any-return]
+            return withhold(event, why)
         except Exception:  # not even the fallback imports: keep the type alone
             return sanitized(NewEvent(event.type, {"_journal": {"withheld": "payload not recorded: " + why}},
                                       ts=event.ts))
@@ -267,7 +267,7 @@ class Writer:
         tmp = temp_path(path)
         fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            _write_all(fd, b"".join(templates))
+            write_all(fd, b"".join(templates))
             os.fsync(fd)
         except OSError:
             unlink_if_there(tmp)  # e.g. a full disk: the caller parks the events elsewhere
@@ -305,7 +305,7 @@ class Writer:
                 out.append(renumber(template[:-1], last))
             if out:
                 try:
-                    _write_all(fd, b"".join(out))
+                    write_all(fd, b"".join(out))
                     if self.config.durability == "fsync":
                         _fdatasync(fd)
                 except OSError as e:
@@ -485,7 +485,7 @@ class Writer:
             # the segment (it rolls), or the next writer rolls it before getting here.
             tail = self._previous_tail(active, wanted - window) + tail
         out: list[tuple[bytes, str]] = []
-        for path, raw in zip(files, contents):
+        for path, raw in zip(files, contents, strict=True):
             name = os.path.basename(path)
             if b'"src":"%s"' % name.encode() in tail:
                 continue
