@@ -22,7 +22,7 @@ from stat import S_ISREG
 from journal.storage.cjson import dumps, loads
 
 try:  # hashlib would load OpenSSL first (~2.5 ms of a hook); SHA-256 is built in
-    from _sha256 import sha256
+    from _sha256 import sha256  # type: ignore[import-not-found]  # (no stub; same as hashlib.sha256)
 except ImportError:  # pragma: no cover - another Python implementation
     from hashlib import sha256
 
