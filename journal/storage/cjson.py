@@ -95,13 +95,15 @@ def dumps(
     value: Any,
     *,
     ensure_ascii: bool = True,
-    separators: tuple[str, str] = (", ", ": "),
+    separators: tuple[str, str] | None = None,
     sort_keys: bool = False,
     allow_nan: bool = True,
     default: Callable[[Any], Any] | None = None,
     indent: int | None = None,
 ) -> str:
     """``json.dumps`` with these arguments, without importing `json` (unless *indent* is set)."""
+    if separators is None:  # json's defaults: no blank before a newline when indenting
+        separators = (", ", ": ") if indent is None else (",", ": ")
     if indent is not None or _make_encoder is None:
         import json
 

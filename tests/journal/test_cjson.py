@@ -66,7 +66,9 @@ def test_dumps_errors_match_json() -> None:
     with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
         cjson.dumps({"a": {1}})
     assert cjson.dumps({"p": object()}, default=lambda o: "obj") == '{"p": "obj"}'
-    assert cjson.dumps({"b": [1]}, indent=1) == json.dumps({"b": [1]}, indent=1)
+    doc = {"b": [1, {"c": 2}], "a": "x"}
+    assert cjson.dumps(doc, indent=1, sort_keys=True) == json.dumps(doc, indent=1, sort_keys=True)
+    assert cjson.dumps(doc) == json.dumps(doc)
 
 
 def test_errors_without_json_imported(tmp_path: Path) -> None:
