@@ -8,19 +8,27 @@ never re-read from the start; with no saved offset only its last few MiB are rea
 
 The transcript format is internal to Claude Code and changes between releases, so
 every field is read defensively: an unknown shape is skipped, never an error.
-Stdlib only.
+Stdlib only, and no `re` or `collections` (they would cost a Stop hook ~9 ms to import):
+words, sentences and decisions are found with C-level string operations, which give
+what ``[A-Za-z][A-Za-z0-9_-]{3,}``, ``(?<=[.!?])\\s+|\\n+`` and ``\\b(decided|...)\\b``
+(case-insensitive) give, exotic case pairs aside (``ſ``, ``ı``, the Kelvin sign).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
-from collections import Counter
-from pathlib import Path
 from stat import S_ISREG
-from typing import Any, Iterable
+
+from journal.cjson import dumps, loads
+
+try:  # hashlib would load OpenSSL first (~2.5 ms of a hook); SHA-256 is built in
+    from _sha256 import sha256  # type: ignore[import-not-found]  # (no stub; same as hashlib.sha256)
+except ImportError:  # pragma: no cover - another Python implementation
+    from hashlib import sha256
+
+TYPE_CHECKING = False  # no typing at run time: this runs in the Stop hook
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 __all__ = ["digest_transcript", "extract"]
 
@@ -29,13 +37,13 @@ FIRST_READ_MAX = 4 * 1024 * 1024
 #: Never read more than this in one Stop (a huge burst is digested by its tail).
 READ_MAX = 16 * 1024 * 1024
 _EDIT_TOOLS = {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
-_DECISION = re.compile(
-    r"\b(decided|decide to|decision|chose|choosing|going with|will use|i'll use|we'll use|opted|"
-    r"settled on|instead of|plan is|approach is)\b",
-    re.IGNORECASE,
-)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{3,}")
+#: A sentence holding one of these as whole words, in any case, states a decision.
+_DECISIONS = (
+    "decided", "decide to", "decision", "chose", "choosing", "going with", "will use", "i'll use", "we'll use",
+    "opted", "settled on", "instead of", "plan is", "approach is",
+)  # fmt: skip
+#: Bytes of a word ([A-Za-z0-9_-]) kept, every other byte made a space.
+_WORD_BYTES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_-") else 32 for c in range(256))
 _STOP = frozenset(
     """this that with from have will would could should there their they them then than what when where which
     while about into your yours just also only some more most make made does done doing been being were here
@@ -54,16 +62,77 @@ def _text_blocks(content: Any) -> Iterable[str]:
                 yield block["text"]
 
 
+def _words(text: str) -> list[str]:
+    """The lowercased words of *text*: a letter then 3 or more of [A-Za-z0-9_-], ASCII only."""
+    out = []
+    for run in text.encode("ascii", "replace").translate(_WORD_BYTES).split():
+        run = run.lstrip(b"0123456789_-")  # a word starts at the run's first letter
+        if len(run) >= 4:
+            out.append(run.decode("ascii").lower())
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    """*text* split after ".", "!" or "?" followed by whitespace, and at runs of newlines."""
+    out = []
+    start = i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n" or (c.isspace() and i and text[i - 1] in ".!?"):
+            j = i + 1
+            if c == "\n" and not (i and text[i - 1] in ".!?"):
+                while j < n and text[j] == "\n":
+                    j += 1
+            else:
+                while j < n and text[j].isspace():
+                    j += 1
+            out.append(text[start:i])
+            start = i = j
+        else:
+            i += 1
+    out.append(text[start:])
+    return out
+
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _states_decision(sentence: str) -> bool:
+    """True if *sentence* holds one of `_DECISIONS` as whole words (any case)."""
+    low = sentence.translate(_ASCII_LOWER)  # the phrases are ASCII; positions must not move
+    n = len(low)
+    for phrase in _DECISIONS:
+        at = low.find(phrase)
+        while at >= 0:
+            end = at + len(phrase)
+            if (not at or not _is_word_char(low[at - 1])) and (end == n or not _is_word_char(low[end])):
+                return True
+            at = low.find(phrase, at + 1)
+    return False
+
+
+def _count(words: dict[str, int], found: list[str]) -> None:
+    for word in found:
+        words[word] = words.get(word, 0) + 1
+
+
 def extract(lines: Iterable[bytes]) -> dict[str, Any]:
     """Digest transcript JSON lines: working_on, decisions, files, topics."""
     prompts: list[str] = []
     decisions: list[str] = []
     files: list[str] = []
-    words: Counter[str] = Counter()
+    words: dict[str, int] = {}
     last_text = ""
     for raw in lines:
+        if not raw:
+            continue  # (an invalid line costs an import of json for the error)
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except ValueError:
             continue
         if not isinstance(record, dict) or record.get("isMeta") or record.get("isCompactSummary"):
@@ -78,25 +147,26 @@ def extract(lines: Iterable[bytes]) -> dict[str, Any]:
                 text = text.strip()
                 if text and not text.startswith("<"):
                     prompts.append(text)
-                    words.update(w.lower() for w in _WORD.findall(text))
+                    _count(words, _words(text))
         elif kind == "assistant" and isinstance(content, list):
             for block in content:
                 if not isinstance(block, dict):
                     continue
                 if block.get("type") == "text" and isinstance(block.get("text"), str):
                     last_text = block["text"].strip()
-                    words.update(w.lower() for w in _WORD.findall(last_text))
-                    for sentence in _SENTENCE.split(last_text):
-                        if _DECISION.search(sentence) and sentence.strip():
+                    _count(words, _words(last_text))
+                    for sentence in _sentences(last_text):
+                        if _states_decision(sentence) and sentence.strip():
                             decisions.append(sentence.strip()[:240])
                 elif block.get("type") == "tool_use" and block.get("name") in _EDIT_TOOLS:
                     tool_input = block.get("input")
                     path = tool_input.get(_EDIT_TOOLS[block["name"]]) if isinstance(tool_input, dict) else None
                     if isinstance(path, str) and path not in files:
                         files.append(path)
-    working_on = prompts[-1] if prompts else (_SENTENCE.split(last_text)[0] if last_text else "")
+    working_on = prompts[-1] if prompts else (_sentences(last_text)[0] if last_text else "")
     for path in files:
-        words[os.path.basename(path).lower()] += 2
+        name = os.path.basename(path).lower()
+        words[name] = words.get(name, 0) + 2
     topics = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if w not in _STOP][:8]
     return {
         "working_on": working_on[:300],
@@ -106,12 +176,13 @@ def extract(lines: Iterable[bytes]) -> dict[str, Any]:
     }
 
 
-def _state_path(state_dir: Path, session: str) -> Path:
+def _state_path(state_dir: str, session: str) -> str:
     # Hashed: a session id never becomes a path component.
-    return state_dir / ("digest-" + hashlib.sha256(session.encode("utf-8", "replace")).hexdigest()[:24] + ".json")
+    name = "digest-" + sha256(session.encode("utf-8", "replace")).hexdigest()[:24] + ".json"
+    return os.path.join(state_dir, name)
 
 
-def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[str, Any] | None:
+def digest_transcript(state_dir: str | os.PathLike[str], session: str, transcript: str) -> dict[str, Any] | None:
     """Digest what *transcript* gained since the last call for *session*; None if nothing new."""
     from journal.errors import JournalError
     from journal.layout import ensure_subdir, read_private, write_atomic
@@ -125,10 +196,10 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
         st = os.fstat(fd)
         if not S_ISREG(st.st_mode):
             return None  # a directory, FIFO or device is not a transcript
-        state_file = _state_path(state_dir, session)
+        state_file = _state_path(os.fspath(state_dir), session)
         offset = None
         try:
-            saved = json.loads(read_private(state_file))
+            saved = loads(read_private(state_file))
             if saved.get("ino") == st.st_ino and saved.get("transcript") == transcript:
                 offset = int(saved["offset"])
         except (OSError, ValueError, TypeError, KeyError, AttributeError, JournalError):
@@ -152,9 +223,10 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
     result = extract(body.split(b"\n"))
     new_offset = start + end
     try:
-        ensure_subdir(state_dir.parent, state_dir.name)
+        state_path = os.path.dirname(state_file)  # the journal's cache/
+        ensure_subdir(os.path.dirname(state_path), os.path.basename(state_path))
         state = {"transcript": transcript, "ino": st.st_ino, "offset": new_offset}
-        write_atomic(state_file, json.dumps(state).encode())
+        write_atomic(state_file, dumps(state).encode())
     except OSError:
         pass
     return {"transcript": transcript, "from": start, "to": new_offset, **result}

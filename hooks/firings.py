@@ -27,7 +27,8 @@ import fcntl
 import os
 import sys
 import time
-from pathlib import Path
+
+from journal.layout import join
 
 try:  # hashlib would load OpenSSL first (~2.5 ms of every hook); BLAKE2 is built in
     from _blake2 import blake2b
@@ -45,7 +46,7 @@ FILE = "cache/firings"
 LOCK_TIMEOUT = 0.5
 
 
-def copy_id(launcher: Path, environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+def copy_id(launcher: str | os.PathLike[str], environ: dict[str, str] | os._Environ[str] | None = None) -> str:
     """Which installed copy of the hook this process is: its launcher, interpreter and plugin root."""
     env = os.environ if environ is None else environ
     ident = "\0".join((str(launcher), sys.executable, env.get("CLAUDE_PLUGIN_ROOT", "")))
@@ -64,17 +65,20 @@ def _lock(fd: int, timeout: float) -> bool:
         time.sleep(0.005)
 
 
-def claim(root: Path, payload: bytes, copy: str, *, now: float | None = None) -> bool:
+def claim(root: str | os.PathLike[str], payload: bytes, copy: str, *, now: float | None = None) -> bool:
     """True if this copy should record the firing of *payload*; False if another copy has."""
     digest = blake2b(payload, digest_size=12).hexdigest()
     moment = time.time() if now is None else now
-    path = root / FILE
-    if not root.is_dir():
+    path = join(os.fspath(root), FILE)
+    if not os.path.isdir(root):
         return True  # no journal yet (it is made by the append, with its permissions)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except FileNotFoundError:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(os.path.dirname(path), 0o700)
+        except FileExistsError:
+            pass
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if not _lock(fd, LOCK_TIMEOUT):

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-from journal.compaction.retention import compaction_due, retention_policy
-from journal.config import JournalConfig, load_config
 from journal.errorlog import log_error
 from journal.errors import JournalError
-from journal.layout import COMPACT_LOCK, open_private
-from journal.shipping.state import SHIP_LOCK, ship_due
+from journal.layout import COMPACT_LOCK, join, open_private
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's path
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
+
+    from journal.config import JournalConfig
 
 __all__ = ["lock_held", "start_cli", "maybe_start_auto_compaction", "maybe_start_auto_ship"]
 
@@ -38,15 +36,14 @@ sys.argv[0] = "agent-journal"
 try:
     from cli.main import main
 except Exception as e:
-    from pathlib import Path
     from journal.errorlog import log_error
-    log_error(Path({root!r}), {failure!r}, f"cannot start: {{type(e).__name__}}: {{e}}")
+    log_error({root!r}, {failure!r}, f"cannot start: {{type(e).__name__}}: {{e}}")
     sys.exit(1)
 {prelude}{run}
 """
 
 
-def lock_held(path: Path) -> bool:
+def lock_held(path: str | os.PathLike[str]) -> bool:
     """True if another process holds the advisory lock on *path* (False if it does not exist)."""
     try:
         import fcntl
@@ -69,21 +66,25 @@ def lock_held(path: Path) -> bool:
     return False
 
 
-def start_cli(root: Path, args: list[str], *, python: str | None, code_root: str | os.PathLike[str] | None,
-              failure: str, prelude: str = "", run: bool = True) -> None:
+def start_cli(root: str | os.PathLike[str], args: list[str], *, python: str | None,
+              code_root: str | os.PathLike[str] | None, failure: str, prelude: str = "", run: bool = True) -> None:
     """Start ``agent-journal --journal ROOT ARGS`` detached with *python* (default: this one).
 
     *code_root* holds ``cli/`` and ``journal/`` (default: the parent of ``hooks/``);
     *failure* is the errors.log kind written when the CLI cannot even be imported;
     *prelude* is Python run before it (and *run* False skips the CLI itself).
     """
-    import subprocess  # only now: it costs a hook ~5 ms to import
-
-    code = Path(code_root) if code_root is not None else Path(__file__).resolve().parent.parent
-    boot = _BOOT.format(code=str(code), root=str(root), failure=failure, prelude=prelude,
+    here = os.path.dirname(os.path.realpath(__file__))
+    code = os.fspath(code_root) if code_root is not None else os.path.dirname(here)
+    boot = _BOOT.format(code=code, root=os.fspath(root), failure=failure, prelude=prelude,
                         run="main()" if run else "")
+    argv = [python or sys.executable, "-I", "-c", boot, "--journal", os.fspath(root), *args]
+    if _spawn(argv):
+        return
+    import subprocess  # only where posix_spawn cannot do it: it costs a hook ~5 ms to import
+
     proc = subprocess.Popen(
-        [python or sys.executable, "-I", "-c", boot, "--journal", str(root), *args],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -91,6 +92,33 @@ def start_cli(root: Path, args: list[str], *, python: str | None, code_root: str
         close_fds=True,
     )
     _SPAWNED.append(proc)
+
+
+def _spawn(argv: list[str]) -> bool:
+    """Start *argv* as `start_cli` wants it (new session, /dev/null for stdio, no other
+    descriptor of ours) with ``posix_spawn``; False where that is not possible here."""
+    if not hasattr(os, "posix_spawn") or not os.path.isabs(argv[0]) or not os.path.isdir("/proc/self/fd"):
+        return False
+    actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Close every descriptor the child would inherit (close_fds=True): one it kept of
+        # Claude Code's would keep a pipe open after the hook exits.
+        for name in os.listdir(listing):
+            fd = int(name)
+            if fd > 2 and fd != listing and _inheritable(fd):
+                actions.append((os.POSIX_SPAWN_CLOSE, fd))
+    finally:
+        os.close(listing)
+    os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True)
+    return True
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:
+        return False
 
 
 def maybe_start_auto_compaction(
@@ -109,12 +137,16 @@ def maybe_start_auto_compaction(
     *code_root* is the directory holding ``cli/`` and ``journal/`` (default: the parent
     of ``hooks/``). Returns True if a process was started.
     """
-    root = Path(journal_root)
+    root = os.fspath(journal_root)  # strings: the hook never imports pathlib
     try:
+        from journal.compaction.retention import compaction_due, retention_policy
+        from journal.config import load_config
+
         config = load_config(root) if config is None else config
         if compaction_due(root, retention_policy(config), now=now) is None:
             return False
-        return _start(root, root / COMPACT_LOCK, ["compact", "--auto"], python, code_root, "auto_compaction_failed")
+        return _start(root, join(root, COMPACT_LOCK), ["compact", "--auto"], python, code_root,
+                      "auto_compaction_failed")
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         log_error(root, "auto_compaction_not_started", f"{type(e).__name__}: {e}")
         return False
@@ -135,18 +167,21 @@ def maybe_start_auto_ship(
     waits; *python* and *code_root* are as for `maybe_start_auto_compaction`.
     Returns True if a process started.
     """
-    root = Path(journal_root)
+    root = os.fspath(journal_root)  # strings: the hook never imports pathlib
     try:
+        from journal.config import load_config
+        from journal.shipping.state import SHIP_LOCK, ship_due  # only where shipping is set up
+
         config = load_config(root) if config is None else config
         if ship_due(root, config, environ=environ, now=now) is None:
             return False
-        return _start(root, root / SHIP_LOCK, ["ship", "--auto"], python, code_root, "auto_ship_failed")
+        return _start(root, join(root, SHIP_LOCK), ["ship", "--auto"], python, code_root, "auto_ship_failed")
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         log_error(root, "auto_ship_not_started", f"{type(e).__name__}: {e}")
         return False
 
 
-def _start(root: Path, lock: Path, args: list[str], python: str | Callable[[], str | None] | None,
+def _start(root: str, lock: str, args: list[str], python: str | Callable[[], str | None] | None,
            code_root: str | os.PathLike[str] | None, failure: str) -> bool:
     """Start a due run unless one holds *lock*; its mtime, touched first, is the time of the last start."""
     if lock_held(lock):

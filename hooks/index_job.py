@@ -14,9 +14,9 @@ none at all in the hook.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hooks.housekeeping import lock_held, start_cli
+from journal.layout import join
 
 TYPE_CHECKING = False  # no typing at run time: this runs in the hook
 if TYPE_CHECKING:
@@ -43,10 +43,11 @@ def refresh_files(root: str, project: str) -> None:
     except Exception as e:  # noqa: BLE001 - the index update still runs
         from journal.errorlog import log_error
 
-        log_error(Path(root), "memory_files_failed", f"{type(e).__name__}: {e}")
+        log_error(root, "memory_files_failed", f"{type(e).__name__}: {e}")
 
 
-def start_index_update(root: Path, *, python: Callable[[], str | None], code_root: Path, index: bool = True,
+def start_index_update(root: str | os.PathLike[str], *, python: Callable[[], str | None],
+                       code_root: str | os.PathLike[str], index: bool = True,
                        refresh_project: str | None = None) -> bool:
     """Start ``agent-journal --journal ROOT search --update`` detached (when *index*), after
     refreshing the ``context.write_dir`` files of *refresh_project* (when given); True if started.
@@ -55,7 +56,8 @@ def start_index_update(root: Path, *, python: Callable[[], str | None], code_roo
     Never raises: a failure is one line in errors.log.
     """
     try:
-        index = index and not os.environ.get("AGENT_JOURNAL_NO_INDEX_JOB") and not lock_held(root / "cache" / LOCK_FILE)
+        index = (index and not os.environ.get("AGENT_JOURNAL_NO_INDEX_JOB")
+                 and not lock_held(join(os.fspath(root), "cache", LOCK_FILE)))
         if not index and not refresh_project:
             return False
         interpreter = python()
@@ -63,7 +65,7 @@ def start_index_update(root: Path, *, python: Callable[[], str | None], code_roo
             return False
         start_cli(root, ["search", "--update", "--quiet"], python=interpreter, code_root=code_root,
                   failure="index_update_failed", run=index,
-                  prelude=_REFRESH.format(root=str(root), project=refresh_project) if refresh_project else "")
+                  prelude=_REFRESH.format(root=os.fspath(root), project=refresh_project) if refresh_project else "")
         return True
     except Exception as e:  # noqa: BLE001 - a hook must never fail because of housekeeping
         try:

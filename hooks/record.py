@@ -3,27 +3,28 @@
 The payload is kept as Claude Code sent it (unknown fields and unknown event names
 included), minus secrets and oversized strings, plus Agent Journal's annotations
 under ``data._journal`` (see docs/EVENTS.md). Stdlib only: this runs twice per tool
-call and must not import msgspec, click or portalocker.
+call and must not import msgspec, click or portalocker, nor `json`, `re` or `pathlib`
+(tests/hooks/test_import_budget.py): the journal directory is a string here.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-from pathlib import Path
 
+from journal.cjson import loads
 from journal.storage.codec import valid_type
 from journal.config import JournalConfig, load_config
 from journal.errors import ConfigError, InvalidEvent, JournalError, RecordTooLarge
-from journal.layout import ensure_journal_dir
 from journal.errorlog import log_error
-from journal.location import resolve_journal_dir
+from journal.layout import ensure_journal_dir
+from journal.location import journal_dir
 from journal.storage.writer import NewEvent, Writer, sanitized
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Mapping
+
+    from journal.layout import P
 
 __all__ = ["HookInput", "NewEvent", "read_input", "journal_dir_for", "project_dir_for", "build_event", "append_event",
            "MAX_STDIN"]
@@ -71,9 +72,12 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+_INFINITIES = (float("inf"), float("-inf"))
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
-    if math.isinf(value):  # e.g. 1e400: valid JSON syntax, but no finite double holds it
+    if value in _INFINITIES:  # e.g. 1e400: valid JSON syntax, but no finite double holds it
         raise ValueError(f"number {text[:40]} is out of range")
     return value
 
@@ -92,7 +96,7 @@ def read_input(stream: BinaryIO) -> HookInput:
     if not raw.strip():
         return HookInput(size, None, "empty input", head)
     try:
-        payload = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        payload = loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         return HookInput(size, None, "JSON nested too deeply", head, salvage_ids(raw))
     except ValueError as e:
@@ -130,7 +134,7 @@ def salvage_ids(raw: bytes) -> dict[str, str]:
         if key in out:
             continue
         try:
-            value = json.loads(m.group(2))
+            value = loads(m.group(2))
         except ValueError:
             continue
         if isinstance(value, str):
@@ -145,16 +149,16 @@ def project_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str
     project = env.get("CLAUDE_PROJECT_DIR")
     cwd = (payload or {}).get("cwd")
     if not project and isinstance(cwd, str) and os.path.isabs(cwd) and os.path.isdir(cwd):
-        from journal.location import find_project_root
+        from journal.location import project_root
 
-        project = str(find_project_root(Path(cwd)))
+        project = project_root(cwd)
     return project or None
 
 
-def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> Path:
-    """The journal of the project the hook fired in (`project_dir_for`)."""
+def journal_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> str:
+    """The journal of the project the hook fired in (`project_dir_for`), as a string."""
     env = os.environ if environ is None else environ
-    return resolve_journal_dir(project_dir=project_dir_for(payload, env), environ=env)
+    return journal_dir(project_dir=project_dir_for(payload, env), environ=env)
 
 
 class RedactionUnavailable(Exception):
@@ -240,7 +244,7 @@ def withheld_event(hook_input: HookInput, why: str) -> NewEvent:
         return sanitized(NewEvent(event.type, {"_journal": {"withheld": f"payload not recorded: {why}"}}))
 
 
-def append_event(root: Path, event: NewEvent, config: JournalConfig | None = None) -> list[int]:
+def append_event(root: P, event: NewEvent, config: JournalConfig | None = None) -> list[int]:
     """Append *event*, spooling it if the lock is busy for more than a second."""
     config = config or load_config(root)
     writer = Writer(root, config)
@@ -253,17 +257,17 @@ def append_event(root: Path, event: NewEvent, config: JournalConfig | None = Non
         return writer.append([stub], lock_timeout=HOOK_LOCK_TIMEOUT, spool_on_timeout=True)
 
 
-def open_journal(payload: Mapping[str, Any] | None) -> tuple[Path, JournalConfig]:
+def open_journal(payload: Mapping[str, Any] | None) -> tuple[str, JournalConfig]:
     """Find, create (0700) and configure the journal for this hook firing."""
     root = journal_dir_for(payload)
-    fresh = not root.is_dir()
+    fresh = not os.path.isdir(root)
     ensure_journal_dir(root)
     if fresh:
         register_journal(root)
     return root, load_config(root)
 
 
-def register_journal(root: Path) -> None:
+def register_journal(root: str) -> None:
     """Note a newly created journal in the user-level registry (`journal.registry`).
 
     Only on a project's first event, so other hooks pay one ``stat`` for it. A failure

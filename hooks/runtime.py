@@ -29,18 +29,22 @@ command of the session): ``AGENT_JOURNAL_PLUGIN_DATA`` names the data directory 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
-from typing import Mapping
+
+TYPE_CHECKING = False  # what the hooks call here (render_python, site_packages) imports little
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Mapping
 
 __all__ = [
     "render_python", "bootstrap_async", "create_env", "plugin_data_dir", "env_file_text", "env_state",
-    "wait_until_ready", "VENV_DIR", "READY_MARKER", "DATA_ENV", "PROJECT_ENV",
+    "wait_until_ready", "site_packages", "remember_python", "PYTHON_FILE", "VENV_DIR", "READY_MARKER", "DATA_ENV",
+    "PROJECT_ENV",
 ]
 
 VENV_DIR = "venv"
+#: The interpreter ``hooks/launch`` execs (one absolute path), written by the first hook.
+PYTHON_FILE = "python"
 READY_MARKER = ".agent-journal-ready"
 _LOCK = "venv.lock"
 #: Exported into the Bash tool's environment by SessionStart (see `env_file_text`).
@@ -51,15 +55,72 @@ PROJECT_ENV = "AGENT_JOURNAL_PROJECT_DIR"
 _DATA_GLOB = "agent-journal*"
 
 
-def _lock_contents(code_root: Path) -> str:
+def _read_text(path: str | os.PathLike[str]) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _lock_contents(code_root: str | os.PathLike[str]) -> str:
     try:
-        return (code_root / "hooks" / "requirements.lock").read_text(encoding="utf-8")
+        return _read_text(os.path.join(code_root, "hooks", "requirements.lock"))
     except OSError:
         return ""
 
 
 def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _venv_python_path(venv: str) -> str:
+    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
+
+
+def _which(command: str, path: str | None) -> str | None:
+    """``shutil.which`` for a plain name, without importing shutil."""
+    for directory in (path if path is not None else os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or os.curdir, command)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def remember_python(data_dir: str, python: str) -> bool:
+    """Write *python* to ``data_dir/python`` for ``hooks/launch`` (True if written).
+
+    Not a script: an interpreter shim (pyenv's is a shell script) is what the file is
+    there to skip. Written atomically and privately; a failure only means the next hook
+    finds python3 through PATH again."""
+    try:
+        with open(python, "rb") as f:
+            if f.read(2) == b"#!":
+                return False
+    except OSError:
+        return False
+    _private_dir(data_dir)
+    tmp = os.path.join(data_dir, f".{PYTHON_FILE}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.write(fd, (python + "\n").encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(data_dir, PYTHON_FILE))
+    return True
+
+
+def site_packages(python: str) -> str | None:
+    """The site-packages of the virtual environment *python* belongs to, if its packages
+    can be imported by this interpreter (the same Python version); else None.
+
+    The hook renders in its own process with them on ``sys.path`` instead of starting
+    that interpreter (`hooks.main`)."""
+    venv = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+    if not os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+        return None
+    if os.name == "nt":  # pragma: no cover
+        found = os.path.join(venv, "Lib", "site-packages")
+    else:
+        found = os.path.join(venv, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
+    return found if os.path.isdir(found) else None
 
 
 def _shebang_python(command: str) -> str | None:
@@ -76,9 +137,9 @@ def _shebang_python(command: str) -> str | None:
     return None
 
 
-def _ready(code_root: Path, data: Path) -> bool:
+def _ready(code_root: str | os.PathLike[str], data: str | os.PathLike[str]) -> bool:
     try:
-        return (data / VENV_DIR / READY_MARKER).read_text(encoding="utf-8") == _lock_contents(code_root)
+        return _read_text(os.path.join(data, VENV_DIR, READY_MARKER)) == _lock_contents(code_root)
     except OSError:
         return False
 
@@ -87,6 +148,8 @@ def plugin_data_dir(code_root: Path, environ: Mapping[str, str] | None = None) -
     """The plugin's data directory: ``$CLAUDE_PLUGIN_DATA`` (hooks), ``$AGENT_JOURNAL_PLUGIN_DATA``
     (the Bash tool, via the env file), else one found under the Claude config directory
     (a ready one first); None when the plugin has never run a hook."""
+    from pathlib import Path
+
     env = os.environ if environ is None else environ
     for key in ("CLAUDE_PLUGIN_DATA", DATA_ENV):
         if env.get(key):
@@ -148,23 +211,26 @@ def wait_until_ready(code_root: Path, data_dir: Path, timeout: float) -> bool:
     return _ready(code_root, data_dir)
 
 
-def render_python(code_root: Path, environ: Mapping[str, str] | None = None) -> str | None:
+def render_python(code_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> str | None:
     """An interpreter that can import msgspec (None if there is none yet)."""
     env = os.environ if environ is None else environ
     explicit = env.get("AGENT_JOURNAL_PYTHON")
     if explicit and os.path.exists(explicit):
         return explicit
     data = env.get("CLAUDE_PLUGIN_DATA") or env.get(DATA_ENV)
-    if data and _ready(code_root, Path(data)):
-        return str(_venv_python(Path(data) / VENV_DIR))
-    command = shutil.which("agent-journal", path=env.get("PATH"))
+    if data and _ready(code_root, data):
+        return _venv_python_path(os.path.join(data, VENV_DIR))
+    command = _which("agent-journal", env.get("PATH"))
     if command:
         return _shebang_python(command)
     return None
 
 
-def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -> bool:
+def bootstrap_async(code_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> bool:
     """Start creating the private environment in the background; True if one was started."""
+    import subprocess
+    from pathlib import Path
+
     env = os.environ if environ is None else environ
     data = env.get("CLAUDE_PLUGIN_DATA")
     if not data or env.get("AGENT_JOURNAL_NO_BOOTSTRAP"):
@@ -186,12 +252,13 @@ def bootstrap_async(code_root: Path, environ: Mapping[str, str] | None = None) -
     return True
 
 
-def _private_dir(path: Path) -> None:
+def _private_dir(path: str | os.PathLike[str]) -> None:
     """``mkdir -p`` *path*; the directories this creates are 0700 whatever the umask."""
     missing = []
-    while not os.path.lexists(path) and path != path.parent:
+    path = os.path.abspath(path)
+    while not os.path.lexists(path) and path != os.path.dirname(path):
         missing.append(path)
-        path = path.parent
+        path = os.path.dirname(path)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o700)
@@ -214,6 +281,8 @@ def _make_private(venv: Path) -> None:
 def create_env(code_root: Path, data_dir: Path) -> int:
     """Create ``data_dir/venv`` with the pinned dependencies; one creator at a time."""
     import fcntl
+    import shutil
+    import subprocess
     import time
 
     os.umask(0o077)  # this detached process, venv and pip included, creates private files only
@@ -249,6 +318,8 @@ def create_env(code_root: Path, data_dir: Path) -> int:
 
 
 if __name__ == "__main__":
+    from pathlib import Path
+
     if len(sys.argv) == 4 and sys.argv[1] == "create":
         sys.exit(create_env(Path(sys.argv[2]), Path(sys.argv[3])))
     print("usage: runtime.py create CODE_ROOT DATA_DIR", file=sys.stderr)

@@ -14,12 +14,11 @@ the hook's hot path.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 from journal.errors import ConfigError
 from journal.layout import read_private
+from journal.cjson import dumps, loads
 
 TYPE_CHECKING = False  # typing is not imported at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
@@ -142,7 +141,7 @@ def check_write_dir(value: str) -> str | None:
     the project, relative to it: the file can come from a cloned repository, so an absolute
     path, ``~`` or a ``..`` that could leave the project is refused here, and a symbolic
     link on the way is refused where the files are written (`projections.read.memory_files`)."""
-    shown = json.dumps(value)[:60]
+    shown = dumps(value)[:60]
     if not value.strip() or "\0" in value:
         return f'"context.write_dir" must name a directory inside the project, got {shown}'
     if value.startswith(("/", "~")):
@@ -166,14 +165,14 @@ def check_document(doc: Mapping[str, Any]) -> list[str]:
             problems.append(_nearest(str(key), SCHEMA))
         elif isinstance(spec, dict):
             if not isinstance(value, dict):
-                problems.append(f'"{key}" must be an object, got {json.dumps(value)[:60]}')
+                problems.append(f'"{key}" must be an object, got {dumps(value)[:60]}')
                 continue
             for sub, subvalue in value.items():
                 kinds = spec.get(sub)
                 if kinds is None:
                     problems.append(_nearest(str(sub), spec, f"{key}."))
                 elif not _type_ok(subvalue, kinds):
-                    problems.append(f'"{key}.{sub}" must be {_describe(kinds)}, got {json.dumps(subvalue)[:60]}')
+                    problems.append(f'"{key}.{sub}" must be {_describe(kinds)}, got {dumps(subvalue)[:60]}')
                 elif (key, sub) in _VALUE_CHECKS:
                     problem = _VALUE_CHECKS[key, sub](subvalue)
                     if problem:
@@ -200,7 +199,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
 
 
 def load_config(
-    root: Path | None,
+    root: str | os.PathLike[str] | None,
     environ: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> JournalConfig:
@@ -209,7 +208,7 @@ def load_config(
     origins: dict[str, str] = {}  # where each value came from, for error messages
     extra: dict[str, Any] = {}
     if root is not None:
-        path = root / CONFIG_FILE
+        path = os.path.join(root, CONFIG_FILE)
         try:
             raw = read_private(path)
         except FileNotFoundError:
@@ -218,7 +217,7 @@ def load_config(
             raise ConfigError(f"cannot read {path}: {e.strerror}") from e
         if raw.strip():
             try:
-                doc = json.loads(raw)
+                doc = loads(raw)
             except ValueError as e:
                 raise ConfigError(f"{path} is not valid JSON: {e}") from e
             if not isinstance(doc, dict):

@@ -8,11 +8,9 @@ payloads. Stdlib only: the hook imports it.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
-from journal.config import load_config
+from journal.cjson import dumps, loads
 from journal.layout import ERROR_LOG, check_dir, open_private
 from journal.storage.codec import now_ts
 
@@ -23,14 +21,14 @@ if TYPE_CHECKING:
 __all__ = ["log_error"]
 
 
-def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
+def log_error(root: str | os.PathLike[str], kind: str, message: str, **fields: Any) -> None:
     """Append one line to the journal's error log; never raises (it is the last resort)."""
     entry = {"ts": now_ts(), "pid": os.getpid(), "kind": kind, "message": message, **fields}
     try:
-        check_dir(root)  # never write through a linked journal directory, nor into another user's
+        check_dir(os.fspath(root))  # never write through a linked journal directory, nor into another user's
         entry = _redacted_entry(root, entry)
-        line = json.dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
-        fd = open_private(root / ERROR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        line = dumps(entry, default=str, ensure_ascii=True).encode() + b"\n"
+        fd = open_private(os.path.join(root, ERROR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             os.write(fd, line)
         finally:
@@ -39,7 +37,7 @@ def log_error(root: Path, kind: str, message: str, **fields: Any) -> None:
         pass
 
 
-def _redacted_entry(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
+def _redacted_entry(root: str | os.PathLike[str], entry: dict[str, Any]) -> dict[str, Any]:
     """*entry* with secrets redacted (messages quote exceptions, and those quote payloads).
 
     The journal's own rules if its config is usable, else the built-in ones; if not even
@@ -49,10 +47,12 @@ def _redacted_entry(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
         from journal.privacy.redaction import Redactor
 
         try:
+            from journal.config import load_config
+
             redactor = Redactor.from_config(dict(load_config(root).extra))
         except Exception:  # a broken config is often what is being logged
             redactor = Redactor()
-        plain = json.loads(json.dumps(entry, default=str))  # Paths, reports: as they will be written
+        plain = loads(dumps(entry, default=str))  # Paths, reports: as they will be written
         return redactor.redact(plain)[0]  # type: ignore[no-any-return]
     except Exception:
         keep = ("ts", "pid", "kind")

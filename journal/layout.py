@@ -21,21 +21,27 @@ trusted (a project's ``.claude/`` can come from a cloned repository): every file
 opened with ``O_NOFOLLOW`` and must be a regular file of ours, every directory is checked
 with ``lstat``, and a symbolic link or another user's entry is refused with one line
 (`JournalPermissionError`), before anything is written through it. Stdlib only (hot path).
+
+Paths are given and returned as the caller's type: the hook passes strings (importing
+pathlib costs it ~8 ms), everyone else `pathlib.Path` objects; `join`, `parent` and
+`sibling` keep the type.
 """
 
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
 import stat
-from pathlib import Path
 
+from journal.cjson import dumps, loads
 from journal.errors import InvalidManifest, JournalError, JournalPermissionError
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
-    from typing import Any
+    from pathlib import Path
+    from typing import Any, TypeVar
+
+    P = TypeVar("P", str, Path)
 
 __all__ = [
     "LOCK_FILE",
@@ -46,6 +52,10 @@ __all__ = [
     "ARCHIVE_DIR",
     "COMPACT_LOCK",
     "ERROR_LOG",
+    "join",
+    "parent",
+    "sibling",
+    "unlink_if_there",
     "segment_name",
     "segment_first_seq",
     "list_segments",
@@ -84,6 +94,33 @@ _SEGMENT_SUFFIX = ".jsonl"
 _WRITE_CHUNK = 1024 * 1024
 
 
+def join(base: P, *names: str) -> P:
+    """``base / name / ...`` of *base*'s own type (a string stays a string)."""
+    if isinstance(base, str):
+        return os.path.join(base, *names)
+    return base.joinpath(*names)
+
+
+def parent(path: P) -> P:
+    """``path.parent`` of *path*'s own type."""
+    if isinstance(path, str):
+        return os.path.dirname(path)
+    return path.parent
+
+
+def sibling(path: P, name: str) -> P:
+    """``path.with_name(name)`` of *path*'s own type."""
+    return join(parent(path), name)
+
+
+def unlink_if_there(path: str | os.PathLike[str]) -> None:
+    """``path.unlink(missing_ok=True)`` for a string or a path."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def segment_name(first_seq: int) -> str:
     """File name of the segment whose first record has *first_seq* (sorts numerically)."""
     return "%020d%s" % (first_seq, _SEGMENT_SUFFIX)
@@ -97,22 +134,22 @@ def segment_first_seq(name: str) -> int | None:
     return None
 
 
-def list_segments(root: Path) -> list[tuple[int, Path]]:
+def list_segments(root: P) -> list[tuple[int, P]]:
     """All segment files of the journal, ordered by first seq."""
     try:
-        names = os.listdir(root / SEGMENTS_DIR)
+        names = os.listdir(join(root, SEGMENTS_DIR))
     except FileNotFoundError:
         return []
     found = []
     for name in names:
         first = segment_first_seq(name)
         if first is not None:
-            found.append((first, root / SEGMENTS_DIR / name))
+            found.append((first, join(root, SEGMENTS_DIR, name)))
     found.sort()
     return found
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make a create, rename or unlink inside *path* durable."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     try:
@@ -131,7 +168,7 @@ def _uid() -> int | None:
     return os.geteuid() if hasattr(os, "geteuid") else None
 
 
-def _refuse_entry(path: Path, st: os.stat_result, want_dir: bool) -> None:
+def _refuse_entry(path: str | os.PathLike[str], st: os.stat_result, want_dir: bool) -> None:
     """Raise `JournalPermissionError` unless *st* (an ``lstat``) is ours and of the wanted kind."""
     if stat.S_ISLNK(st.st_mode):
         try:
@@ -150,13 +187,13 @@ def _refuse_entry(path: Path, st: os.stat_result, want_dir: bool) -> None:
         raise JournalPermissionError(f"refusing {path}: it is not a regular file; {_REMEDY}")
 
 
-def check_dir(path: Path) -> Path:
+def check_dir(path: P) -> P:
     """*path* if it is a real directory (not a symbolic link) owned by us; else refuse it."""
     _refuse_entry(path, os.lstat(path), True)
     return path
 
 
-def check_journal_dir(root: Path) -> None:
+def check_journal_dir(root: str | os.PathLike[str]) -> None:
     """Refuse the journal at *root* if it, or any entry directly in it, is a symbolic link
     or not ours (entries deeper down are refused when opened: ``O_NOFOLLOW``)."""
     st = os.lstat(root)
@@ -176,13 +213,13 @@ def check_journal_dir(root: Path) -> None:
     with os.scandir(root) as entries:
         for entry in entries:
             if entry.is_symlink() or (uid is not None and entry.stat(follow_symlinks=False).st_uid != uid):
-                _refuse_entry(Path(entry.path), entry.stat(follow_symlinks=False), entry.is_dir(follow_symlinks=False))
+                _refuse_entry(entry.path, entry.stat(follow_symlinks=False), entry.is_dir(follow_symlinks=False))
 
 
-def ensure_subdir(root: Path, name: str) -> Path:
+def ensure_subdir(root: P, name: str) -> P:
     """Create ``root/name`` (0700) if needed and return it (an existing one must be a real
     directory of ours)."""
-    path = root / name
+    path = join(root, name)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -191,13 +228,13 @@ def ensure_subdir(root: Path, name: str) -> Path:
     return path
 
 
-def ensure_journal_dir(root: Path) -> Path:
+def ensure_journal_dir(root: P) -> P:
     """Create the journal directory (0700, with a ``.gitignore``) or check an existing one."""
     try:
         try:
             os.lstat(root)
         except FileNotFoundError:
-            _make_private_parents(root.parent)
+            _make_private_parents(parent(root))
             try:
                 os.mkdir(root, 0o700)
                 os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
@@ -206,7 +243,7 @@ def ensure_journal_dir(root: Path) -> Path:
         check_journal_dir(root)
         if not os.access(root, os.W_OK | os.X_OK):
             raise JournalPermissionError(f"journal directory {root} is not writable")
-        gitignore = root / ".gitignore"
+        gitignore = join(root, ".gitignore")
         if not os.path.lexists(gitignore):
             # Also for a directory that existed before its first event (``mkdir -p``, a
             # config.json put there first): it is adopted as private and kept out of git.
@@ -217,7 +254,7 @@ def ensure_journal_dir(root: Path) -> Path:
             finally:
                 os.close(fd)
         ensure_subdir(root, SEGMENTS_DIR)
-        if not os.path.lexists(root / MANIFEST_FILE):
+        if not os.path.lexists(join(root, MANIFEST_FILE)):
             write_manifest(root, new_manifest())
     except JournalError:
         raise
@@ -228,13 +265,13 @@ def ensure_journal_dir(root: Path) -> Path:
     return root
 
 
-def _make_private_parents(path: Path) -> None:
+def _make_private_parents(path: P) -> None:
     """``mkdir -p`` *path*; the directories this creates (e.g. a project's ``.claude``)
     are 0700 whatever the umask, existing ones are left as they are."""
     missing = []
-    while not os.path.lexists(path) and path != path.parent:
+    while not os.path.lexists(path) and path != parent(path):
         missing.append(path)
-        path = path.parent
+        path = parent(path)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o700)
@@ -243,7 +280,7 @@ def _make_private_parents(path: Path) -> None:
         os.chmod(directory, 0o700)
 
 
-def open_private(path: Path, flags: int) -> int:
+def open_private(path: str | os.PathLike[str], flags: int) -> int:
     """``os.open`` a journal file: never through a symbolic link (``O_NOFOLLOW``), only a
     regular file of ours, and created 0600 whatever the umask."""
     try:
@@ -265,7 +302,7 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def read_private(path: Path) -> bytes:
+def read_private(path: str | os.PathLike[str]) -> bytes:
     """The whole content of the journal file *path* (opened as `open_private` does)."""
     fd = open_private(path, os.O_RDONLY)
     try:
@@ -281,15 +318,15 @@ def read_private(path: Path) -> bytes:
         os.close(fd)
 
 
-def temp_path(path: Path) -> Path:
+def temp_path(path: P) -> P:
     """Where to write *path* before renaming it into place: ``.<name>.<pid>.<8 hex>.tmp``
     beside it (the pid tells `temp_writer_pid` whether its writer still runs)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    return sibling(path, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
-def temp_writer_pid(tmp: Path) -> int | None:
+def temp_writer_pid(tmp: str | os.PathLike[str]) -> int | None:
     """The pid of the process that made *tmp* with `temp_path`, or None if *tmp* is not one."""
-    parts = tmp.name.split(".")
+    parts = os.path.basename(tmp).split(".")
     if len(parts) >= 5 and parts[0] == "" and parts[-1] == "tmp" and parts[-3].isdigit() and len(parts[-2]) == 8:
         return int(parts[-3])
     return None
@@ -303,7 +340,7 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view[:_WRITE_CHUNK]) :]
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o600) -> None:
+def write_atomic(path: P, data: bytes, *, durable: bool = True, mode: int = 0o600) -> None:
     """Replace *path* with *data* atomically: a temp file beside it (`temp_path`, made as
     `open_private` makes files, then given *mode*), fsync, rename, fsync of the directory.
 
@@ -320,12 +357,12 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        tmp.unlink(missing_ok=True)
+        unlink_if_there(tmp)
         raise
     os.close(fd)
     os.replace(tmp, path)
     if durable:
-        fsync_dir(path.parent)
+        fsync_dir(parent(path))
 
 
 def new_manifest() -> dict[str, Any]:
@@ -340,7 +377,7 @@ def new_manifest() -> dict[str, Any]:
     }
 
 
-def read_manifest(root: Path) -> dict[str, Any]:
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     """The journal's manifest as a dict, for the hook's stdlib path only; a missing one reads as empty.
 
     The writer (sealing a segment, noting a disk-full loss) and `ensure_journal_id` use
@@ -348,13 +385,13 @@ def read_manifest(root: Path) -> dict[str, Any]:
     Checks the shape the writer relies on and raises `InvalidManifest` otherwise;
     `journal.storage.manifest_rebuild` makes a new one from the segments.
     """
-    path = root / MANIFEST_FILE
+    path = os.path.join(root, MANIFEST_FILE)
     try:
         raw = read_private(path)
     except FileNotFoundError:
         return new_manifest() | {"journal_id": ""}
     try:
-        doc = json.loads(raw)
+        doc = loads(raw)
     except ValueError as e:
         raise InvalidManifest(f"{path} is not valid JSON ({e})") from e
     problem = _manifest_problem(doc)
@@ -402,9 +439,9 @@ def _manifest_problem(doc: Any) -> str | None:
 def manifest_bytes(doc: dict[str, Any]) -> bytes:
     """The bytes of ``manifest.json`` holding *doc*: the one serializer of both manifest
     writers (this module's dict one on the hook path, `journal.storage.manifest`'s typed one)."""
-    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+    return dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
-def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(root: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     """Atomically replace the manifest from its dict (the hook's stdlib path: rolls, rebuilds)."""
-    write_atomic(root / MANIFEST_FILE, manifest_bytes(manifest))
+    write_atomic(os.path.join(root, MANIFEST_FILE), manifest_bytes(manifest))

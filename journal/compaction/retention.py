@@ -24,10 +24,8 @@ is needed. Stdlib only.
 from __future__ import annotations
 
 import os
-import re
 import time
-from collections.abc import Mapping
-from pathlib import Path
+from _collections_abc import Mapping  # collections.abc without importing collections (SessionEnd hook)
 
 from journal.config import JournalConfig
 from journal.errors import ConfigError
@@ -48,18 +46,30 @@ __all__ = [
 #: Seconds between two automatic runs, whatever the size.
 MIN_GAP = 600.0
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = r"(\d+(?:\.\d+)?)\s*([smhdw])"  # compiled on first use (re caches it): import stays cheap
+
+
+def _number(text: str) -> bool:
+    """``\\d+(\\.\\d+)?``, without `re` (the SessionEnd hook reads the default policy)."""
+    whole, dot, fraction = text.partition(".")
+    return whole.isdecimal() and (not dot or fraction.isdecimal())
 
 
 def parse_duration(text: str) -> float:
     """Seconds in ``90``, ``90s``, ``45m``, ``2h``, ``1h30m``, ``7d``, ``2w``."""
     raw = str(text).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
+    if _number(raw):
         return float(raw)
-    parts = re.findall(_PART, raw)
-    if not parts or re.sub(_PART, "", raw).strip():
-        raise ConfigError(f"cannot read {text!r} as a duration: use e.g. 90s, 45m, 2h, 1h30m, 7d")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    total, found, rest = 0.0, False, raw
+    while rest:  # number, blanks, unit; blanks between parts
+        at = next((i for i, char in enumerate(rest) if char in _UNITS), -1)
+        number = rest[:at].strip()
+        if at < 0 or not _number(number):
+            break
+        total += float(number) * _UNITS[rest[at]]
+        found, rest = True, rest[at + 1 :].lstrip()
+    if found and not rest:
+        return total
+    raise ConfigError(f"cannot read {text!r} as a duration: use e.g. 90s, 45m, 2h, 1h30m, 7d")
 
 
 class RetentionPolicy:
@@ -120,11 +130,11 @@ def retention_policy(config: JournalConfig | Mapping[str, Any]) -> RetentionPoli
     return RetentionPolicy(**values)
 
 
-def _live_bytes(root: Path) -> tuple[int, int]:
+def _live_bytes(root: str | os.PathLike[str]) -> tuple[int, int]:
     """(bytes of all segments, number of segments)."""
     total = count = 0
     try:
-        with os.scandir(root / SEGMENTS_DIR) as it:
+        with os.scandir(os.path.join(root, SEGMENTS_DIR)) as it:
             for entry in it:
                 if entry.name.endswith(".jsonl"):
                     total += entry.stat().st_size
@@ -134,7 +144,7 @@ def _live_bytes(root: Path) -> tuple[int, int]:
     return total, count
 
 
-def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = None) -> str | None:
+def compaction_due(root: str | os.PathLike[str], policy: RetentionPolicy, *, now: float | None = None) -> str | None:
     """Why an automatic compaction should start now (None: it should not)."""
     if not policy.auto:
         return None
@@ -143,7 +153,7 @@ def compaction_due(root: Path, policy: RetentionPolicy, *, now: float | None = N
     if segments < 2:
         return None  # nothing sealed yet: compaction never touches the active segment
     try:
-        since = now - os.stat(root / COMPACT_LOCK).st_mtime
+        since = now - os.stat(os.path.join(root, COMPACT_LOCK)).st_mtime
     except FileNotFoundError:
         since = float("inf")
     if since < MIN_GAP:

@@ -34,8 +34,6 @@ parts of strings, that are kept.
 
 from __future__ import annotations
 
-import math
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,7 +118,7 @@ def _scalar_size(value: Any) -> int:
         # str() of huge ints raises (int_max_str_digits); bits * log10(2) bounds the digits.
         return len(str(value)) if -_HUGE_INT < value < _HUGE_INT else value.bit_length() * 30103 // 100000 + 2
     if isinstance(value, float):
-        return len(repr(value)) if math.isfinite(value) else 9
+        return len(repr(value)) if value - value == 0 else 9  # finite (inf - inf and nan are nan)
     return len(repr(value)) + 2
 
 

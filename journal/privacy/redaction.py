@@ -72,8 +72,6 @@ event (`journal.privacy.sanitizer`).
 
 from __future__ import annotations
 
-import re
-
 from journal.privacy.limits import (
     DEFAULT_MAX_EVENT,
     DEFAULT_MAX_STRING,
@@ -94,6 +92,7 @@ from journal.privacy.secrets_patterns import DETECTORS, MARKER_RE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterator, Mapping
     from typing import Any
 
@@ -313,6 +312,8 @@ class Redactor:
                         break
                 else:
                     continue
+            if det.pretest is not None and not det.pretest(hay):
+                continue
             left = det.left
             if det.reverse:
                 hay = rev = rev or low[::-1]

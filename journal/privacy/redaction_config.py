@@ -5,14 +5,12 @@ salt) and size limits, checked field by field when built from arguments or from 
 
 from __future__ import annotations
 
-import re
-
 from journal.privacy.limits import DEFAULT_MAX_EVENT, DEFAULT_MAX_STRING, MIN_MAX_EVENT, MIN_MAX_STRING, check_limit
-from journal.privacy.pattern_safety import pattern_danger
 from journal.privacy.secret_heuristics import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Mapping
     from typing import Any
 
@@ -136,12 +134,16 @@ def compile_pattern(where: str, name: object, regex: object) -> re.Pattern[str]:
         raise ValueError(f"{where}.name: expected 1-40 characters of [A-Za-z0-9_], got {name!r}")
     if not isinstance(regex, str) or not regex:
         raise ValueError(f"{where}.regex: expected a non-empty string, got {regex!r}")
+    import re  # only for a config with user patterns (see `journal.privacy.secret_heuristics.lazy`)
+
     try:
         compiled = re.compile(regex)
     except re.error as e:
         raise ValueError(f"{where}.regex: invalid regular expression {regex!r}: {e}") from e
     if compiled.fullmatch(""):
         raise ValueError(f"{where}.regex: {regex!r} matches the empty string")
+    from journal.privacy.pattern_safety import pattern_danger  # only for user patterns
+
     danger = pattern_danger(regex)
     if danger is not None:
         raise ValueError(

@@ -23,10 +23,10 @@ built-in rules, or that look like plain ids when even those cannot run, survive,
 
 from __future__ import annotations
 
-import json
 
 from journal.errors import InvalidEvent
 from journal.privacy.limits import KEEP_KEYS
+from journal.cjson import loads
 from journal.new_event import NewEvent, sanitized
 
 TYPE_CHECKING = False
@@ -50,7 +50,7 @@ def _reject_constant(name: str) -> None:
 def parse_data(raw: bytes) -> Any:
     """Pre-encoded payload bytes as a value; `InvalidEvent` if they are not UTF-8 JSON."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError included
         raise InvalidEvent(f"event data is not a UTF-8 JSON object: {e}") from e
     except RecursionError as e:

@@ -14,8 +14,6 @@ turns them into detectors. Add a format here, with a realistic fake in
 
 from __future__ import annotations
 
-import binascii
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +29,7 @@ _B64 = _TOKEN | {"+", "/", "."}
 class Rule:
     """One vendor format (see the module docstring)."""
 
-    __slots__ = ("kind", "regex", "gate", "needles", "left", "group", "valid")
+    __slots__ = ("kind", "regex", "gate", "needles", "left", "group", "valid", "pretest")
 
     def __init__(
         self,
@@ -42,9 +40,31 @@ class Rule:
         left: frozenset[str] = _TOKEN,
         group: int | str = 0,
         valid: Callable[[str], bool] | None = None,
+        pretest: Callable[[str], bool] | None = None,
     ) -> None:
         self.kind, self.regex, self.gate, self.needles, self.left = kind, regex, gate, needles, left
-        self.group, self.valid = group, valid
+        self.group, self.valid, self.pretest = group, valid, pretest
+
+
+def _followed_by(prefix: str, chars: frozenset[str], n: int) -> Callable[[str], bool]:
+    """A pretest (`journal.privacy.secret_scan.Detector.pretest`): *prefix* followed by *n*
+    characters of *chars*, somewhere (after 64 tries, the regex decides)."""
+
+    def pretest(s: str) -> bool:
+        i = s.find(prefix)
+        for _ in range(64):
+            if i < 0:
+                return False
+            run = s[i + len(prefix) : i + len(prefix) + n]
+            if len(run) == n and all(c in chars for c in run):
+                return True
+            i = s.find(prefix, i + 1)
+        return True
+
+    return pretest
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _has_digit_and_letter(start: int) -> Callable[[str], bool]:
@@ -59,6 +79,8 @@ def _has_digit_and_letter(start: int) -> Callable[[str], bool]:
 
 def discord_bot_id(token: str) -> bool:
     # The first part is the bot's user id (a decimal snowflake) in base64.
+    import binascii  # only when something token-shaped shows up
+
     head = token.split(".", 1)[0]
     try:
         raw = binascii.a2b_base64(head.replace("-", "+").replace("_", "/") + "=" * (-len(head) % 4))
@@ -69,6 +91,8 @@ def discord_bot_id(token: str) -> bool:
 
 def _base64_private_key(token: str) -> bool:
     # A PEM block in base64 (kubeconfig client-key-data, k8s Secrets): read its header.
+    import binascii
+
     head = token[:96]
     try:
         raw = binascii.a2b_base64(head[: len(head) // 4 * 4])
@@ -83,7 +107,7 @@ RULES = (
     Rule("square_token", r"sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}+", "-", ("sq0",), valid=_has_digit_and_letter(7)),
     # Messaging and email
     Rule("twilio_api_key", r"SK[0-9a-fA-F]{32}(?![A-Za-z0-9])", "S", ("SK",), left=_ALNUM,
-         valid=_has_digit_and_letter(2)),
+         valid=_has_digit_and_letter(2), pretest=_followed_by("SK", _HEX, 32)),  # "SK": TASK, RISK
     Rule("sendgrid_api_key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])", ".", ("SG.",)),
     Rule("mailgun_key", r"key-[0-9a-f]{32}(?![A-Za-z0-9])", "-", ("key-",), valid=_has_digit_and_letter(4)),
 

@@ -7,10 +7,9 @@ The detectors themselves, and why each costs linear time, are in `journal.privac
 
 from __future__ import annotations
 
-import re
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
 
     Span = tuple[str, int, int]
@@ -55,7 +54,8 @@ class Scan:
 class Detector:
     """One secret shape: a regex, cheap trigger substrings, and a resolver for the span."""
 
-    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "lower", "reverse", "left", "resolve", "user")
+    __slots__ = ("pattern", "flags", "_regex", "mask", "needles", "pretest", "lower", "reverse", "left", "resolve",
+                 "user")
 
     def __init__(
         self,
@@ -69,6 +69,7 @@ class Detector:
         left: frozenset[str] = frozenset(),
         flags: int = 0,
         user: bool = False,
+        pretest: Callable[[str], bool] | None = None,
     ) -> None:
         self.pattern = pattern
         self.flags = flags
@@ -79,6 +80,9 @@ class Detector:
         # Substrings one of which must occur, tested after the gate: cheaper than a regex
         # call, and in a short-lived hook process they spare compiling regexes not needed.
         self.needles = needles
+        # A string test every match passes, run after the needles: where a needle is common
+        # ("." in paths), it spares the regex (and importing `re`) on strings it rules out.
+        self.pretest = pretest
         self.lower = lower or reverse  # pattern is lowercase and runs on the lowercased text
         self.reverse = reverse  # ... reversed: `resolve` gets positions in the reversed text
         self.left = left  # characters that must not precede the match (word boundary)
@@ -87,6 +91,8 @@ class Detector:
     @property
     def regex(self) -> re.Pattern[str]:
         if self._regex is None:  # compiled on first use, see `journal.privacy.secret_heuristics.lazy`
+            import re
+
             self._regex = re.compile(self.pattern, self.flags)
         return self._regex
 

@@ -30,8 +30,6 @@ Every detector costs time linear in the text, including text built to hurt it ("
 
 from __future__ import annotations
 
-import re
-
 from journal.privacy.secret_heuristics import (
     env_kind,
     classes_and_transitions,
@@ -46,6 +44,7 @@ from journal.privacy.secret_scan import Detector, span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
 
     from journal.privacy.secret_scan import Scan, Span
@@ -289,10 +288,64 @@ def _resolve_env(m: re.Match[str], s: str, scan: Scan) -> Span | None:
     return None if kind is None else (kind, start, end)
 
 
+# Pretests (see `Detector.pretest`): C-level string searches that every match passes. Past
+# `_PRETEST_MAX` candidates they give up and let the regex decide.
+_PRETEST_MAX = 64
+
+
+def _dot_pair(s: str) -> bool:
+    """A "." with another "." 7 characters on (the Discord bot token's ".<6>.")."""
+    i = s.find(".")
+    for _ in range(_PRETEST_MAX):
+        if i < 0:
+            return False
+        if s.startswith(".", i + 7):
+            return True
+        i = s.find(".", i + 1)
+    return True
+
+
+def _env_assignment(s: str) -> bool:
+    """An "=" right after two characters of an env-style name (what `_resolve_env` demands)."""
+    i = s.find("=", 2)
+    for _ in range(_PRETEST_MAX):
+        if i < 0:
+            return False
+        if s[i - 1] in _ENV_KEY_CHARS and s[i - 2] in _ENV_KEY_CHARS:
+            return True
+        i = s.find("=", i + 1)
+    return True
+
+
 # Every key `key_kind` knows contains one of these (lowercase).
 _KEY_NEEDLES = ("key", "pass", "pwd", "secret", "token", "auth", "credential")
 # The last word of every key `key_kind` knows, reversed.
 _KEY_WORDS_REVERSED = r"(?P<kw>yek|drowssap|dwssap|esarhpssap|ssap|dwp|terces|s?laitnederc|nekot|htua)"
+# The same words forwards, for `_assignment_pretest`.
+_KEY_WORDS = ("key", "password", "passwd", "passphrase", "pass", "pwd", "secret", "credential", "credentials",
+              "token", "auth")
+# What may stand between a key word and its separator: blanks, a quote, backslashes (and the
+# ":" of ":="). More than the regexes allow: a pretest may let too much through, never too little.
+_KEY_GAP = " \t\"'\\:"
+_KEY_WINDOW = 48
+
+
+def _assignment_pretest(separator: str) -> Callable[[str], bool]:
+    """A pretest for the assignment detectors: a key word right before a *separator* (the
+    lowercased text, forwards)."""
+
+    def pretest(s: str) -> bool:
+        i = s.find(separator)
+        for _ in range(_PRETEST_MAX):
+            if i < 0:
+                return False
+            head = s[max(0, i - _KEY_WINDOW) : i].rstrip(_KEY_GAP)
+            if head.endswith(_KEY_WORDS) or (i > _KEY_WINDOW and len(head) < 12):
+                return True  # a key word, or a gap too long to see past here: the regex decides
+            i = s.find(separator, i + 1)
+        return True
+
+    return pretest
 
 # Order is priority: when two matches overlap, the earlier detector wins.
 DETECTORS = (
@@ -316,14 +369,14 @@ DETECTORS = (
         r"gh[pousr]_[A-Za-z0-9]{30,}+|github_pat_[A-Za-z0-9_]{30,}+",
         span("github_token", 0, _mixed_after(4)),
         "_",
-        ("gh", "github_pat_"),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         left=_WORD,
     ),
     Detector(
         r"gl(?:pat|dt|rt|ptt|soat|cbt)-[A-Za-z0-9_-]{20,}+",
         span("gitlab_token", 0, _mixed_after(5)),
         "-",
-        ("gl",),
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "glcbt-"),
         left=_TOKEN,
     ),
     Detector(
@@ -347,7 +400,8 @@ DETECTORS = (
         left=_WORD,
     ),
     *(
-        Detector(rule.regex, span(rule.kind, rule.group, rule.valid), rule.gate, rule.needles, left=rule.left)
+        Detector(rule.regex, span(rule.kind, rule.group, rule.valid), rule.gate, rule.needles, left=rule.left,
+                 pretest=rule.pretest)
         for rule in RULES
     ),
     Detector(
@@ -391,7 +445,7 @@ DETECTORS = (
         r"""|client-secret)(?:[ \t]+|=)["']?(?P<s>[^\s"'-][^\s"']*+)""",
         _resolve_flag,
         "-",
-        ("--",),
+        tuple("--" + k for k in _FLAG_KINDS),
         lower=True,
         left=_WORD,
     ),
@@ -401,13 +455,14 @@ DETECTORS = (
         r"(?:is|was)[ \t]++(?:now[ \t]++|still[ \t]++|set[ \t]++to[ \t]++)?[\"'`]?(?P<s>[^\s\"'`]{4,}+)",
         _resolve_prose_password,
         "w",
-        ("pass", "pwd", "pw "),
+        ("password", "passwd", "passphrase", "pwd", "pw ", "pw\t"),
         lower=True,
         left=_WORD,
     ),
     # Discord bot tokens: <user id, base64>.<6>.<27-38>, found from the first dot.
     Detector(
-        r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",)
+        r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",),
+        pretest=_dot_pair,
     ),
     Detector(
         r"""(?:-u|--user)(?:[ \t]++|=)["']?(?P<u>[^\s:"'@]++):(?P<s>[^\s"']++)""",
@@ -425,6 +480,7 @@ DETECTORS = (
         ":",
         _KEY_NEEDLES,
         reverse=True,
+        pretest=_assignment_pretest(":"),
     ),
     Detector(
         r"""=(?<!==)(?P<colon>:)?(?![=!<>])[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_REVERSED,  # = := =>
@@ -432,6 +488,7 @@ DETECTORS = (
         "=",
         _KEY_NEEDLES,
         reverse=True,
+        pretest=_assignment_pretest("="),
     ),
-    Detector(r"""=["']?(?P<s>[A-Za-z0-9+/=_.~-]{20,}+)""", _resolve_env, "="),
+    Detector(r"""=["']?(?P<s>[A-Za-z0-9+/=_.~-]{20,}+)""", _resolve_env, "=", pretest=_env_assignment),
 )

@@ -17,19 +17,19 @@ stdlib-only half, safe on the hook's hot path:
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
 from journal.storage.codec import now_ts
 from journal.config import JournalConfig
 from journal.errors import ConfigError, JournalError
+from journal.cjson import dumps, loads
 from journal.layout import LOCK_FILE, read_manifest, write_atomic, write_manifest
 from journal.storage.locking import JournalLock
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Mapping, Protocol
 
     from journal.storage.manifest import Manifest
@@ -157,7 +157,7 @@ def target_key(url: str) -> str:
 def read_ship_state(root: Path) -> dict[str, Any]:
     """``ship.json``, or an empty state; a damaged file reads as empty (the database knows the truth)."""
     try:
-        doc = json.loads((root / SHIP_FILE).read_bytes())
+        doc = loads((root / SHIP_FILE).read_bytes())
     except FileNotFoundError:
         doc = None
     except (OSError, ValueError):
@@ -172,10 +172,10 @@ def read_ship_state(root: Path) -> dict[str, Any]:
 
 def write_ship_state(root: Path, state: dict[str, Any]) -> None:
     """Replace ``ship.json`` atomically (tmp, fsync, rename), 0600."""
-    write_atomic(root / SHIP_FILE, json.dumps(state, indent=1, sort_keys=True).encode() + b"\n")
+    write_atomic(root / SHIP_FILE, dumps(state, indent=1, sort_keys=True).encode() + b"\n")
 
 
-def ship_due(root: Path, config: JournalConfig, *, environ: Mapping[str, str] | None = None,
+def ship_due(root: str | os.PathLike[str], config: JournalConfig, *, environ: Mapping[str, str] | None = None,
              now: float | None = None) -> str | None:
     """Why an automatic ``ship --auto`` should start now (None: it should not).
 
@@ -193,7 +193,7 @@ def ship_due(root: Path, config: JournalConfig, *, environ: Mapping[str, str] | 
 
     now = time.time() if now is None else now
     try:
-        since = now - os.stat(root / SHIP_LOCK).st_mtime
+        since = now - os.stat(os.path.join(root, SHIP_LOCK)).st_mtime
     except FileNotFoundError:
         return "never shipped"
     return "no ship for longer than ship.every" if since >= parse_duration(policy.every) else None

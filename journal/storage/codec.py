@@ -7,26 +7,33 @@ A record looks like::
 The ``crc`` member is always last and fixed width (18 bytes with its comma and the
 closing brace), and it covers every byte before it. So a reader verifies a line
 without parsing it, any flipped byte is caught, and the line stays valid JSON for
-``jq`` and ``grep``. Encoding uses the stdlib ``json`` module on purpose: this module
-is on the hook's hot path, where importing msgspec would cost ~15-20 ms per hook
-process (see bench/hook_latency.py); readers decode with msgspec.
+``jq`` and ``grep``. Encoding uses the stdlib's C JSON encoder on purpose (through
+`journal.cjson`, which spares the import of `json` and `re`): this module is on
+the hook's hot path, where importing msgspec would cost ~15-20 ms per hook process (see
+bench/hook_latency.py); readers decode with msgspec.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 from journal.errors import InvalidEvent
+from journal.cjson import dumps
 
-try:
-    # ISA-L's CRC-32 (python-isal): the same function as zlib.crc32, same values, 12x
-    # faster on a 256 KiB read and 4-6x on one record here (bench/crc_speed.py). It is a
-    # dependency of the package, but the hook runs ``python3 -I -S`` without
-    # site-packages, so zlib's is the fallback.
-    from isal.isal_zlib import crc32
-except ImportError:  # pragma: no cover - depends on the interpreter's path
+import sys
+
+if sys.flags.no_site and sys.flags.isolated:
+    # The hook (``python3 -I -S``): it frames one small record, where zlib's CRC is as good
+    # and looking for isal (not even on the path, except in a pip install) costs more.
     from zlib import crc32
+else:
+    try:
+        # ISA-L's CRC-32 (python-isal): the same function as zlib.crc32, same values, 12x
+        # faster on a 256 KiB read and 4-6x on one record here (bench/crc_speed.py). It is
+        # a dependency of the package; zlib's is the fallback.
+        from isal.isal_zlib import crc32
+    except ImportError:  # pragma: no cover - depends on the interpreter's path
+        from zlib import crc32
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
@@ -57,7 +64,11 @@ CRC_SUFFIX_LEN = 18
 CRC_MARK = b',"crc":"'
 SEQ_PREFIX = b'{"seq":'
 
-_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_SEPARATORS = (",", ":")
+
+
+def _utf8(value: Any) -> str:
+    return dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
 
 
 def now_ts(ns: int | None = None) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from journal.errors import JournalPermissionError, LockTimeout
 from journal.layout import open_private
@@ -41,7 +40,7 @@ class JournalLock:
     raises `LockTimeout`. ``timeout=0`` means exactly one try.
     """
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: str | os.PathLike[str], timeout: float) -> None:
         self.path = path
         self.timeout = timeout
         self._fd: int | None = None

@@ -21,12 +21,11 @@ this is the hook's path.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import time
-from pathlib import Path
 
+from journal.cjson import dumps, loads
 from journal.storage.codec import now_ts
 from journal.layout import write_all
 
@@ -45,15 +44,15 @@ LOST_FILE = "lost.json"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _base(environ: Any = None) -> Path | None:
+def _base(environ: Any = None) -> str | None:
     env = os.environ if environ is None else environ
     for candidate in (env.get("XDG_RUNTIME_DIR"), "/dev/shm"):
         if candidate and os.path.isabs(candidate) and os.path.isdir(candidate):
-            return Path(candidate)
+            return str(candidate)
     return None
 
 
-def _private_dir(path: Path) -> bool:
+def _private_dir(path: str) -> bool:
     """Make or check *path*: a real 0700 directory of ours (else it is not used)."""
     try:
         os.mkdir(path, 0o700)
@@ -65,18 +64,22 @@ def _private_dir(path: Path) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
-def overflow_dir(root: Path, *, create: bool = False, environ: Any = None) -> Path | None:
-    """The overflow spool of the journal at *root* (None if there is no usable one)."""
+def overflow_dir(root: str | os.PathLike[str], *, create: bool = False, environ: Any = None) -> str | None:
+    """The overflow spool of the journal at *root* (None if there is no usable one); paths of
+    this module are strings (the hook never imports pathlib)."""
 
     base = _base(environ)
     if base is None:
         return None
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    top = base / f"agent-journal-{uid}"
+    top = os.path.join(base, f"agent-journal-{uid}")
     if not create and not os.path.isdir(top):
         return None  # every append asks: one stat, no hashing, when the disk was never full
     import hashlib  # only now: it costs a hook milliseconds to import
-    path = top / hashlib.sha256(str(Path(root).absolute()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    from journal.location import absolute
+
+    digest = hashlib.sha256(absolute(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    path = os.path.join(top, digest)
     try:
         if create:
             if not (_private_dir(top) and _private_dir(path)):
@@ -89,8 +92,9 @@ def overflow_dir(root: Path, *, create: bool = False, environ: Any = None) -> Pa
 
 
 class _Locked:
-    def __init__(self, directory: Path) -> None:
-        self.fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    def __init__(self, directory: str) -> None:
+        path = os.path.join(directory, "lock")
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
 
     def __enter__(self) -> _Locked:
         import fcntl
@@ -102,7 +106,7 @@ class _Locked:
         os.close(self.fd)
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         write_all(fd, data)
@@ -110,12 +114,12 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _used(directory: Path) -> int:
+def _used(directory: str) -> int:
     total = 0
     for name in os.listdir(directory):
         if name.endswith(".jsonl"):
             try:
-                total += os.lstat(directory / name).st_size
+                total += os.lstat(os.path.join(directory, name)).st_size
             except FileNotFoundError:
                 pass
     return total
@@ -132,7 +136,7 @@ def _types(templates: list[bytes]) -> dict[str, int]:
     return out
 
 
-def park(root: Path, templates: list[bytes]) -> str:
+def park(root: str | os.PathLike[str], templates: list[bytes]) -> str:
     """Keep *templates* (framed records, seq 0) for the next append to merge: ``"parked"``,
     or ``"counted"`` when there is no room (they are lost, and counted), or ``"unavailable"``."""
     directory = overflow_dir(root, create=True)
@@ -144,10 +148,10 @@ def park(root: Path, templates: list[bytes]) -> str:
             limit = int(os.environ.get("AGENT_JOURNAL_OVERFLOW_BYTES") or LIMIT_BYTES)
             if _used(directory) + len(data) <= limit:
                 name = "%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex())
-                tmp = directory / f".{name}.tmp"
+                tmp = os.path.join(directory, f".{name}.tmp")
                 try:
                     _write_new(tmp, data)
-                    os.rename(tmp, directory / name)
+                    os.rename(tmp, os.path.join(directory, name))
                     return "parked"
                 except OSError as e:
                     try:
@@ -162,11 +166,11 @@ def park(root: Path, templates: list[bytes]) -> str:
         return "unavailable"
 
 
-def _count_loss(directory: Path, templates: list[bytes], size: int) -> None:
-    path = directory / LOST_FILE
+def _count_loss(directory: str, templates: list[bytes], size: int) -> None:
+    path = os.path.join(directory, LOST_FILE)
     try:
         with open(os.open(path, os.O_RDONLY | _NOFOLLOW), "rb") as f:
-            lost = json.loads(f.read())
+            lost = loads(f.read())
         if not isinstance(lost, dict):
             raise ValueError
     except (OSError, ValueError):
@@ -177,16 +181,16 @@ def _count_loss(directory: Path, templates: list[bytes], size: int) -> None:
     types = lost.setdefault("types", {})
     for name, n in _types(templates).items():
         types[name] = int(types.get(name, 0)) + n
-    tmp = directory / f".{LOST_FILE}.{os.getpid()}.tmp"
+    tmp = os.path.join(directory, f".{LOST_FILE}.{os.getpid()}.tmp")
     try:
         os.unlink(tmp)
     except FileNotFoundError:
         pass
-    _write_new(tmp, json.dumps(lost, sort_keys=True).encode())  # small: fits where records did not
+    _write_new(tmp, dumps(lost, sort_keys=True).encode())  # small: fits where records did not
     os.rename(tmp, path)
 
 
-def pending(root: Path, directory: Path | None = None) -> list[Path]:
+def pending(root: str | os.PathLike[str], directory: str | None = None) -> list[str]:
     """The parked record files of the journal at *root* (in its *directory*, if known), oldest first."""
     directory = directory or overflow_dir(root)
     if directory is None:
@@ -195,19 +199,19 @@ def pending(root: Path, directory: Path | None = None) -> list[Path]:
         names = sorted(n for n in os.listdir(directory) if n.endswith(".jsonl") and not n.startswith("."))
     except OSError:
         return []
-    return [directory / n for n in names]
+    return [os.path.join(directory, n) for n in names]
 
 
-def take_losses(root: Path, directory: Path | None = None) -> tuple[dict[str, Any] | None, Path | None]:
+def take_losses(root: str | os.PathLike[str], directory: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """The counted losses of the journal at *root* and the file holding them (delete it once
     they are recorded in the journal), or ``(None, None)``."""
     directory = directory or overflow_dir(root)
     if directory is None:
         return None, None
-    path = directory / LOST_FILE
+    path = os.path.join(directory, LOST_FILE)
     try:
         with open(os.open(path, os.O_RDONLY | _NOFOLLOW), "rb") as f:
-            lost = json.loads(f.read())
+            lost = loads(f.read())
     except (OSError, ValueError):
         return None, None
     if not isinstance(lost, dict) or not lost.get("events"):
@@ -215,7 +219,7 @@ def take_losses(root: Path, directory: Path | None = None) -> tuple[dict[str, An
     return lost, path
 
 
-def status(root: Path) -> dict[str, Any]:
+def status(root: str | os.PathLike[str]) -> dict[str, Any]:
     """What waits in the overflow spool: ``{"dir", "pending_events", "pending_bytes", "lost_events"}``."""
     directory = overflow_dir(root)
     out: dict[str, Any] = {"dir": str(directory) if directory else None, "pending_events": 0,
@@ -234,7 +238,7 @@ def status(root: Path) -> dict[str, Any]:
     return out
 
 
-def cleanup(root: Path) -> None:
+def cleanup(root: str | os.PathLike[str]) -> None:
     """Remove the journal's overflow directory once it is empty (and the user's, if empty too)."""
     directory = overflow_dir(root)
     if directory is None:
@@ -243,8 +247,8 @@ def cleanup(root: Path) -> None:
         names = [n for n in os.listdir(directory) if n != "lock"]
         if names:
             return
-        os.unlink(directory / "lock")
+        os.unlink(os.path.join(directory, "lock"))
         os.rmdir(directory)
-        os.rmdir(directory.parent)
+        os.rmdir(os.path.dirname(directory))
     except OSError:
         pass  # another journal's directory is still there, or a writer raced us: harmless

@@ -8,15 +8,16 @@ and `journal.store` use them too. Stdlib only: this module is on the hook's hot 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from journal.storage.codec import check_line, crc32, peek_seq
 from journal.errorlog import log_error
-from journal.layout import QUARANTINE_DIR, ensure_subdir, fsync_dir, open_private, write_all
+from journal.layout import QUARANTINE_DIR, ensure_subdir, fsync_dir, join, open_private, write_all
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:
     from typing import Any
+
+    from journal.layout import P
 
 __all__ = ["seal_info", "repair_tail", "quarantine", "last_newline", "tail_seq"]
 
@@ -74,7 +75,7 @@ def tail_seq(fd: int, size: int, first_seq: int) -> int:
     return first_seq - 1 + corrupt_after
 
 
-def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
+def seal_info(path: str | os.PathLike[str], first_seq: int) -> dict[str, Any]:
     """The manifest entry of a sealed segment: seq range, count, bytes and whole-file CRC."""
     crc = 0
     count = 0
@@ -89,7 +90,7 @@ def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
     finally:
         os.close(fd)
     return {
-        "name": path.name,
+        "name": os.path.basename(path),
         "first_seq": first_seq,
         "last_seq": last,
         "count": count,
@@ -98,7 +99,7 @@ def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
     }
 
 
-def repair_tail(root: Path, fd: int, size: int, path: Path) -> int:
+def repair_tail(root: P, fd: int, size: int, path: str | os.PathLike[str]) -> int:
     """Quarantine and cut the bytes after the last ``\\n`` of *fd*; return the new size.
 
     Call with the append lock held. The torn bytes are kept in ``quarantine/`` (never
@@ -106,14 +107,15 @@ def repair_tail(root: Path, fd: int, size: int, path: Path) -> int:
     """
     keep = last_newline(fd, size)
     torn = _read_at(fd, keep, size - keep)
-    qpath = quarantine(root, f"{path.name}.{keep}.torn", torn)
+    name = os.path.basename(path)
+    qpath = quarantine(root, f"{name}.{keep}.torn", torn)
     os.ftruncate(fd, keep)
     _fdatasync(fd)
     log_error(
         root,
         "torn_tail_repaired",
-        f"dropped {len(torn)} torn bytes at the end of {path.name} (offset {keep}); kept in {qpath}",
-        segment=path.name,
+        f"dropped {len(torn)} torn bytes at the end of {name} (offset {keep}); kept in {qpath}",
+        segment=name,
         offset=keep,
         bytes=len(torn),
         quarantine=str(qpath),
@@ -121,10 +123,10 @@ def repair_tail(root: Path, fd: int, size: int, path: Path) -> int:
     return keep
 
 
-def quarantine(root: Path, name: str, data: bytes) -> Path:
+def quarantine(root: P, name: str, data: bytes) -> P:
     """Durably keep *data* under ``quarantine/`` (0600) and return its path."""
     qdir = ensure_subdir(root, QUARANTINE_DIR)
-    qpath = qdir / name
+    qpath = join(qdir, name)
     qfd = open_private(qpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         write_all(qfd, data)

@@ -19,11 +19,10 @@ Stdlib only: this module is the hook's hot path.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
+from journal.cjson import loads
 from journal.new_event import NewEvent, sanitized
 from journal.storage.codec import check_line, encode_data, encode_record, now_ts, renumber
 from journal.config import JournalConfig
@@ -34,6 +33,7 @@ from journal.layout import (
     SPOOL_DIR,
     ensure_subdir,
     fsync_dir,
+    join,
     list_segments,
     open_private,
     read_manifest,
@@ -41,6 +41,7 @@ from journal.layout import (
     segment_first_seq,
     segment_name,
     temp_path,
+    unlink_if_there,
     write_all,
     write_manifest,
 )
@@ -61,12 +62,13 @@ from journal.storage.segments import (
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Iterable
 
 __all__ = ["NewEvent", "Writer", "sanitized"]
 
 
-def _read_overflow(path: Path) -> bytes:
+def _read_overflow(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         return os.read(fd, os.fstat(fd).st_size + 1)
@@ -85,7 +87,7 @@ def _checked_data(raw: bytes) -> bytes:
     valid CRC yet be unreadable, i.e. corrupt records written by the writer itself.
     """
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        value = loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError included
         raise InvalidEvent(f"event data is not a UTF-8 JSON object: {e}") from e
     return encode_data(value)
@@ -97,12 +99,16 @@ _RENUMBER_ROOM = 18 + len(b',"src":""') + 44
 
 
 class Writer:
-    """Appends records to the journal at *root*; safe across processes and crashes."""
+    """Appends records to the journal at *root*; safe across processes and crashes.
 
-    def __init__(self, root: Path, config: JournalConfig) -> None:
+    *root* is a `Path`, or a string for the hook (which never imports pathlib): the paths
+    the writer makes are strings either way."""
+
+    def __init__(self, root: str | Path, config: JournalConfig) -> None:
         self.root = root
         self.config = config
-        self.segments = root / SEGMENTS_DIR
+        self._root = os.fspath(root)
+        self.segments = join(self._root, SEGMENTS_DIR)
         self._sanitizer: Any = None
         #: Why payloads are being withheld (redaction cannot run), once it happened.
         self.problem: str | None = None
@@ -179,7 +185,7 @@ class Writer:
         timeout = self.config.lock_timeout if lock_timeout is None else lock_timeout
         try:
             try:
-                with JournalLock(self.root / LOCK_FILE, timeout):
+                with JournalLock(join(self._root, LOCK_FILE), timeout):
                     return self._append_locked(templates)
             except LockTimeout:
                 if not spool_on_timeout:
@@ -206,10 +212,11 @@ class Writer:
             ) from error
         return []
 
-    def spool(self, templates: list[bytes]) -> Path:
-        """Durably park framed records (seq 0) for the next lock holder to merge."""
-        spool_dir = ensure_subdir(self.root, SPOOL_DIR)
-        path = spool_dir / ("%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
+    def spool(self, templates: list[bytes]) -> str:
+        """Durably park framed records (seq 0) for the next lock holder to merge; the path of
+        the spool file."""
+        spool_dir = ensure_subdir(self._root, SPOOL_DIR)
+        path = join(spool_dir, "%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
         # Written under a name the merge ignores, then renamed: a lock holder listing
         # spool/ mid-write would merge the partial file and unlink it, losing the rest.
         tmp = temp_path(path)
@@ -218,7 +225,7 @@ class Writer:
             write_all(fd, b"".join(templates))
             os.fsync(fd)
         except OSError:
-            tmp.unlink(missing_ok=True)  # e.g. a full disk: the caller parks the events elsewhere
+            unlink_if_there(tmp)  # e.g. a full disk: the caller parks the events elsewhere
             raise
         finally:
             os.close(fd)
@@ -266,8 +273,8 @@ class Writer:
                     log_error(self.root, "append_failed", f"write to {path} failed: {e}")
                     raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
             for spool_file in spool_files:
-                spool_file.unlink(missing_ok=True)
-            for directory in {f.parent for f in spool_files}:
+                unlink_if_there(spool_file)
+            for directory in {os.path.dirname(f) for f in spool_files}:
                 fsync_dir(directory)
             if lost is not None and lost_file is not None:
                 self._note_dropped(lost, lost_seq, lost_file)
@@ -285,8 +292,8 @@ class Writer:
 
     # -- segments ---------------------------------------------------------------
 
-    def _create_segment(self, first_seq: int) -> Path:
-        path = self.segments / segment_name(first_seq)
+    def _create_segment(self, first_seq: int) -> str:
+        path = join(self.segments, segment_name(first_seq))
         try:
             fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             os.close(fd)
@@ -295,7 +302,7 @@ class Writer:
         fsync_dir(self.segments)
         return path
 
-    def _last_segment(self) -> list[tuple[int, Path]]:
+    def _last_segment(self) -> list[tuple[int, str]]:
         """``list_segments(root)[-1:]`` without a Path per segment and a sort (every append calls it)."""
         try:
             names = os.listdir(self.segments)
@@ -306,13 +313,13 @@ class Writer:
             first = segment_first_seq(name)
             if first is not None and (last is None or (first, name) > last):
                 last = (first, name)
-        return [] if last is None else [(last[0], self.segments / last[1])]
+        return [] if last is None else [(last[0], join(self.segments, last[1]))]
 
-    def _open_active(self) -> tuple[int, int, Path]:
+    def _open_active(self) -> tuple[int, int, str]:
         """Open the active segment read-write, first rolling a sealed or full one."""
         segs = self._last_segment()
         if not segs:
-            ensure_subdir(self.root, SEGMENTS_DIR)
+            ensure_subdir(self._root, SEGMENTS_DIR)
             manifest = self._manifest()
             first = 1 + max([s["last_seq"] for s in manifest["segments"]] + [0])
             segs = [(first, self._create_segment(first))]
@@ -349,50 +356,52 @@ class Writer:
             if not keep:
                 os.close(fd)
         first = last + 1
-        path = self.segments / segment_name(first)
+        path = join(self.segments, segment_name(first))
         return open_private(path, os.O_RDWR | os.O_APPEND), first, path
 
-    def _note_dropped(self, lost: dict[str, Any], seq: int, lost_file: Path) -> None:
+    def _note_dropped(self, lost: dict[str, Any], seq: int, lost_file: str) -> None:
         """Record a loss in the manifest's ``dropped`` list (read by verify and the context)."""
-        lost_file.unlink(missing_ok=True)
+        unlink_if_there(lost_file)
         try:
             manifest = self._manifest()
             manifest["dropped"] = list(manifest.get("dropped") or []) + [dict(lost, seq=seq, reason="disk full")]
-            write_manifest(self.root, manifest)
+            write_manifest(self._root, manifest)
         except OSError as e:
             log_error(self.root, "dropped_not_noted", f"could not note lost events in the manifest: {e}")
 
     def _manifest(self) -> dict[str, Any]:
         """The manifest, rebuilt from the segments first if it is invalid (we hold the lock)."""
         try:
-            return read_manifest(self.root)
+            return read_manifest(self._root)
         except InvalidManifest as e:
+            from pathlib import Path
+
             from journal.storage.manifest_rebuild import rebuild_manifest
 
-            rebuild_manifest(self.root, str(e))
-            return read_manifest(self.root)
+            rebuild_manifest(Path(self._root), str(e))
+            return read_manifest(self._root)
 
-    def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
+    def _roll(self, fd: int, first: int, path: str, last: int) -> None:
         """Seal the active segment (manifest entry, read-only) and start the next one."""
         os.fsync(fd)
         info = seal_info(path, first)
         manifest = self._manifest()
-        manifest["segments"] = [s for s in manifest["segments"] if s["name"] != path.name] + [info]
+        manifest["segments"] = [s for s in manifest["segments"] if s["name"] != info["name"]] + [info]
         manifest["segments"].sort(key=lambda s: s["first_seq"])
-        write_manifest(self.root, manifest)
+        write_manifest(self._root, manifest)
         os.fchmod(fd, 0o400)
         self._create_segment(info["last_seq"] + 1)
 
     # -- recovery of a torn tail ----------------------------------------------------
 
-    def _repair_tail(self, fd: int, size: int, path: Path) -> int:
-        return repair_tail(self.root, fd, size, path)
+    def _repair_tail(self, fd: int, size: int, path: str) -> int:
+        return repair_tail(self._root, fd, size, path)
 
     # -- spool ------------------------------------------------------------------------
 
-    def _previous_tail(self, active: Path, size: int) -> bytes:
+    def _previous_tail(self, active: str, size: int) -> bytes:
         """The last *size* bytes of the segment before *active* (b"" if there is none)."""
-        paths = [p for _, p in list_segments(self.root)]
+        paths = [p for _, p in list_segments(self._root)]
         if active not in paths or paths.index(active) == 0:
             return b""
         fd = open_private(paths[paths.index(active) - 1], os.O_RDONLY)
@@ -402,23 +411,23 @@ class Writer:
         finally:
             os.close(fd)
 
-    def _collect_spool(self, fd: int, size: int, active: Path,
-                       overflow: Path | None = None) -> tuple[list[tuple[bytes, str]], list[Path]]:
+    def _collect_spool(self, fd: int, size: int, active: str,
+                       overflow: str | None = None) -> tuple[list[tuple[bytes, str]], list[str]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
-        spool_dir = self.root / SPOOL_DIR
+        spool_dir = join(self._root, SPOOL_DIR)
         try:
-            files = [spool_dir / n for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
+            files = [join(spool_dir, n) for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
         except FileNotFoundError:
             files = []
         if overflow is not None:
             files += overflow_pending(self.root, overflow)  # parked while the disk was full: same names, same order
         if not files:
             return [], []
-        files.sort(key=lambda f: f.name)
+        files.sort(key=os.path.basename)
         contents = []
         for path in files:
             try:
-                contents.append(read_private(path) if path.parent.name == SPOOL_DIR else _read_overflow(path))
+                contents.append(read_private(path) if os.path.dirname(path) == spool_dir else _read_overflow(path))
             except OSError:
                 contents.append(b"")
         # A crash after writing merged records but before unlinking their spool file
@@ -432,19 +441,20 @@ class Writer:
             tail = self._previous_tail(active, wanted - window) + tail
         out: list[tuple[bytes, str]] = []
         for path, raw in zip(files, contents, strict=True):
-            if b'"src":"%s"' % path.name.encode() in tail:
+            name = os.path.basename(path)
+            if b'"src":"%s"' % name.encode() in tail:
                 continue
             for line in raw.split(b"\n"):
                 if not line:
                     continue
                 if check_line(line):
-                    out.append((line, path.name))
+                    out.append((line, name))
                 else:
                     log_error(
                         self.root,
                         "spool_record_dropped",
-                        f"a damaged record in spool file {path.name} was not merged",
-                        spool=path.name,
+                        f"a damaged record in spool file {name} was not merged",
+                        spool=name,
                         bytes=len(line),
                     )
         return out, files

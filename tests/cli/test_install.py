@@ -131,7 +131,10 @@ def test_install_matches_the_plugin_manifest(project: Path) -> None:
         [mine], [theirs] = installed[event], plugin[event]
         assert mine.get("matcher") == theirs.get("matcher"), event
         assert mine["hooks"][0]["timeout"] == theirs["hooks"][0]["timeout"], event
-        assert theirs["hooks"][0]["args"][:2] == mine["hooks"][0]["args"][:2] == ["-I", "-S"]
+        assert mine["hooks"][0]["args"][:2] == ["-I", "-S"]
+        # The plugin runs its POSIX launcher, which execs the interpreter the first hook cached.
+        assert theirs["hooks"][0]["command"] == "/bin/sh"
+        assert theirs["hooks"][0]["args"] == ["${CLAUDE_PLUGIN_ROOT}/hooks/launch"]
 
 
 def test_install_keeps_every_other_setting_and_hook(project: Path) -> None:

@@ -91,7 +91,8 @@ def test_the_trigger_spawns_one_detached_run_when_due(tmp_path: Path) -> None:
     code, out = _fake_code_root(tmp_path)
     assert maybe_start_auto_compaction(journal.root, code_root=code) is True
     deadline = time.monotonic() + 20
-    while not out.exists() and time.monotonic() < deadline:
+    # Until the child has written all of it (the file exists as soon as it is opened).
+    while not (out.exists() and out.read_text().endswith("]")) and time.monotonic() < deadline:
         time.sleep(0.02)
     args = json.loads(out.read_text())
     assert args[1:] == ["--journal", str(journal.root), "compact", "--auto"]

@@ -9,6 +9,7 @@ the journal lock, re-reading a payload. The figures themselves live in
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 from typing import Any
 
@@ -18,7 +19,8 @@ from tests.hooks.support import HookEnv, compact
 
 
 class Spawns:
-    """Stands in for `subprocess.Popen`: records each start and starts nothing, and counts
+    """Stands in for `subprocess.Popen` and `os.posix_spawn` (how `hooks.housekeeping` starts
+    its runs): records each start and starts nothing, and counts
     every wait for a child (``wait``, ``communicate``, ``subprocess.run``): counted, not
     raised, so that a hook's catch-all around its housekeeping cannot hide one."""
 
@@ -29,6 +31,11 @@ class Spawns:
     def popen(self, args: list[str], **kwargs: Any) -> Any:
         self.started.append((list(args), kwargs))
         return _Child(self)
+
+    def posix_spawn(self, path: str, args: list[str], env: Any, **kwargs: Any) -> int:
+        # setsid=True is Popen's start_new_session=True: recorded under that name.
+        self.started.append((list(args), {"start_new_session": kwargs.get("setsid", False), **kwargs}))
+        return 0
 
     def clis(self) -> list[list[str]]:
         """The ``agent-journal`` arguments of each detached CLI start (``--journal ROOT`` dropped)."""
@@ -65,9 +72,9 @@ class _Child:
 
 
 def run_hook(hook_env: HookEnv, payload: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Spawns]:
-    """Run `hooks.launch.run` on *payload* against *hook_env*'s journal, in this process,
+    """Run `hooks.main.run` on *payload* against *hook_env*'s journal, in this process,
     with `Spawns` for Popen; returns (stdout, spawns)."""
-    from hooks import launch
+    from hooks import main as launch
 
     for key, value in hook_env.env().items():
         if key != "PATH":
@@ -76,6 +83,7 @@ def run_hook(hook_env: HookEnv, payload: dict[str, Any], monkeypatch: pytest.Mon
         monkeypatch.delenv(key, raising=False)
     spawns = Spawns()
     monkeypatch.setattr(subprocess, "Popen", spawns.popen)
+    monkeypatch.setattr(os, "posix_spawn", spawns.posix_spawn)
     out = io.StringIO()
     launch.run(io.BytesIO(compact(payload)), out)
     return out.getvalue(), spawns

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import hooks.launch
+import hooks.main
 from journal import Journal
 from projections.read.context import DEFAULT_MAX_CHARS, max_chars_of
 
@@ -16,15 +16,15 @@ CLAUDE_CODE_LIMIT = 10_000
 
 
 def test_the_default_budget_fits_under_the_launcher_s_hard_cap() -> None:
-    assert DEFAULT_MAX_CHARS < hooks.launch.CONTEXT_HARD_CAP < CLAUDE_CODE_LIMIT
+    assert DEFAULT_MAX_CHARS < hooks.main.CONTEXT_HARD_CAP < CLAUDE_CODE_LIMIT
 
 
 def test_the_hard_cap_cuts_at_a_line_and_says_so() -> None:
     text = "\n".join(f"line {i} " + "x" * 90 for i in range(200))
-    capped = hooks.launch._cap(text)
-    assert len(capped) <= hooks.launch.CONTEXT_HARD_CAP
+    capped = hooks.main._cap(text)
+    assert len(capped) <= hooks.main.CONTEXT_HARD_CAP
     assert capped.endswith("run `agent-journal context`)\n") and text.startswith(capped.split("\n\n(context cut")[0])
-    assert hooks.launch._cap("short") == "short"
+    assert hooks.main._cap("short") == "short"
 
 
 @pytest.mark.parametrize(

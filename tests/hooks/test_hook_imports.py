@@ -22,6 +22,17 @@ from tests.hooks.support import LAUNCHER, HookEnv, compact, fixture_payloads
 
 PACKAGES = ("journal", "projections", "hooks", "cli")
 CODE_ROOT = Path(hooks.launch.__file__).resolve().parent.parent
+#: Modules the hook imports on paths this pip-install run does not take.
+ON_OTHER_PATHS = {
+    "hooks.launch",  # the script itself (run as __main__)
+    "hooks.runtime",  # the plugin's hooks: finding the rendering environment (msgspec is not on their path)
+    "journal.privacy.pattern_safety",  # a config.json with redaction.patterns
+    "journal.shipping.state",  # SessionEnd with shipping configured
+    # Not the hook, but the process SessionEnd starts after every session once shipping is set
+    # up: an idle `agent-journal ship` answers before click loads, so it keeps the hook's rule.
+    "cli.main",
+    "cli.idle_ship",
+}
 _IMPORTED = re.compile(r"^import time:.*\|\s+((?:journal|projections|hooks|cli)(?:\.\w+)*)$", re.MULTILINE)
 
 
@@ -61,5 +72,5 @@ def test_only_modules_the_hook_imports_avoid_typing_and_dataclasses(hook_env: Ho
     assert {"hooks.record", "journal.storage.writer", "hooks.render"} <= imported  # the parse sees the hook
     bent = {name: what for name, path in _modules().items() if (what := _bends_python(path))}
     assert bent, "the scan finds nothing: it cannot fail"
-    elsewhere = {name: what for name, what in bent.items() if name not in imported and name != "hooks.launch"}
+    elsewhere = {name: what for name, what in bent.items() if name not in imported and name not in ON_OTHER_PATHS}
     assert elsewhere == {}, "not imported by the hook, so ordinary Python (typing, dataclasses) fits"

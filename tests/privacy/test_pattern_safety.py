@@ -60,7 +60,7 @@ def test_a_user_pattern_finds_matches_in_every_window() -> None:
 
 def test_a_slow_pattern_that_gets_past_the_check_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hard limit: a pattern the static check misses still cannot run for long."""
-    monkeypatch.setattr("journal.privacy.redaction_config.pattern_danger", lambda regex: None)
+    monkeypatch.setattr("journal.privacy.pattern_safety.pattern_danger", lambda regex: None)
     redactor = Redactor.from_config(config(r"(x+)\1+y"))
     with pytest.raises(RedactionTimeout):  # how soon: the next test, on a fake clock
         sanitize({"text": "x" * 3000 + "!"}, redactor)

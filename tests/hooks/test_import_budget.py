@@ -1,0 +1,99 @@
+"""The hook's import list is enforced (issues 13 and 14): each hook type, run as Claude Code
+runs it (``python3 -X importtime -I -S hooks/launch.py``) on a real 2.1.328 payload,
+imports nothing outside an explicit allow-list.
+
+Every module a hook imports costs it: ``json``, ``re`` or ``pathlib`` alone cost about
+as much as the whole record path (bench/hook_latency.py measures the result, <= 2.0x
+``python3 -I -S -c pass``). A new import on the hook's path fails here until it is
+either avoided (imported where it is needed, off the record path) or added below with
+its reason. SessionStart and PreCompact render context with msgspec and the projections
+and are budgeted by the benchmark instead (SessionStart <= 2.5x PreToolUse).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.hooks.support import LAUNCHER, PAYLOADS_FILE, PYTHON, TRANSCRIPTS, HookEnv
+
+#: Stdlib modules the record path may use (with what they import themselves in this
+#: Python, and what the interpreter imports at startup): os and its parts, the locks,
+#: zlib's CRC-32, _json's C scanner and encoder, the built-in BLAKE2 of `hooks.firings`.
+STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2")
+
+#: Our modules every recording hook imports: the launcher, the record path, the writer,
+#: and the privacy layer (redaction runs on every payload).
+RECORD = {
+    "__future__",  # `from __future__ import annotations` imports it (once)
+    "hooks", "hooks.main", "hooks.record", "hooks.firings",
+    "journal", "journal.errors", "journal.config", "journal.layout", "journal.location", "journal.new_event",
+    "journal.errorlog",
+    "journal.storage", "journal.cjson", "journal.storage.codec", "journal.storage.locking",
+    "journal.storage.overflow", "journal.storage.segments", "journal.storage.writer",
+    "journal.privacy", "journal.privacy.limits", "journal.privacy.sanitizer", "journal.privacy.redaction",
+    "journal.privacy.redaction_config", "journal.privacy.secret_heuristics", "journal.privacy.secret_rules",
+    "journal.privacy.secret_scan", "journal.privacy.secrets_patterns",
+}  # fmt: skip
+
+#: What a hook type adds, and why.
+EXTRA = {
+    # The transcript digest, and the built-in SHA-256 of its state file's name.
+    "Stop": {"hooks.digest", "_sha256"},
+    # Is an automatic compaction, search-index update or shipping run due (config, stats)?
+    # Then start it detached (posix_spawn), with the interpreter `hooks.runtime` finds.
+    "SessionEnd": {"journal.compaction", "journal.compaction.retention", "hooks.housekeeping", "hooks.index_job",
+                   "hooks.runtime"},
+}
+RENDERING = {"SessionStart", "PreCompact"}
+
+
+def _imports(code: list[str], stdin: bytes, env: dict[str, str]) -> list[str]:
+    proc = subprocess.run([PYTHON, "-X", "importtime", *code], input=stdin, capture_output=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [line.split("|")[2].strip() for line in proc.stderr.decode().splitlines()
+            if line.startswith("import time:") and "imported package" not in line]
+
+
+def _payloads() -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for line in PAYLOADS_FILE.read_bytes().splitlines():
+        out.setdefault(json.loads(line)["hook_event_name"], line)
+    return out
+
+
+PAYLOADS = _payloads()
+
+
+@pytest.fixture(scope="module")
+def stdlib_allowed() -> set[str]:
+    env = {"PATH": "/usr/bin:/bin"}
+    return set(_imports(["-I", "-S", "-c", "import " + ", ".join(STDLIB)], b"", env))
+
+
+@pytest.mark.parametrize("name", sorted(set(PAYLOADS) - RENDERING) + ["FutureEvent"])
+def test_hook_imports_only_its_allow_list(hook_env: HookEnv, stdlib_allowed: set[str], name: str) -> None:
+    payload = json.loads(PAYLOADS.get(name, PAYLOADS["Notification"] if "Notification" in PAYLOADS
+                                      else PAYLOADS["PreToolUse"]))
+    payload["hook_event_name"] = name
+    if name == "Stop":  # a transcript that gains a turn: the digest runs
+        transcript = hook_env.tmp / "transcript.jsonl"
+        transcript.write_bytes(next(TRANSCRIPTS.glob("*.jsonl")).read_bytes())
+        payload["transcript_path"] = str(transcript)
+    raw = json.dumps(payload).encode()
+    # SessionEnd finds an interpreter for its detached jobs and starts them (/bin/true here).
+    env = hook_env.env({"AGENT_JOURNAL_PYTHON": "/bin/true"})
+    hook_env.run(raw, {"AGENT_JOURNAL_PYTHON": "/bin/true"})  # the first firing creates the journal
+    if name == "Stop":
+        with transcript.open("a") as f:
+            f.write(json.dumps({"type": "assistant", "message": {"content": [
+                {"type": "text", "text": "Decided to keep greet.py minimal: the tests pass."}]}}) + "\n")
+    imported = _imports(["-I", "-S", str(LAUNCHER)], raw, env)
+    allowed = stdlib_allowed | RECORD | EXTRA.get(name, set())
+    assert "hooks.record" in imported and "journal.storage.writer" in imported  # it did record
+    unexpected = sorted(set(imported) - allowed)
+    assert not unexpected, f"{name} imports {unexpected}: avoid them on the hook's path or list them here"
+    # And the ones that cost as much as the record path itself, by name.
+    assert not {"json", "re", "pathlib", "typing", "subprocess", "msgspec"} & set(imported)
