@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journal.storage import cjson
+from journal import cjson
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -76,7 +76,7 @@ def test_errors_without_json_imported(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(cjson.__file__).parents[2])!r})\n"
-        "from journal.storage import cjson\n"
+        "from journal import cjson\n"
         "assert 'json' not in sys.modules\n"
         "for raw in (b'{\"a\"', b'{\"a\": 1', b'[1,]', b'{} x', b''):\n"
         "    try:\n"
