@@ -75,7 +75,7 @@ def test_errors_without_json_imported(tmp_path: Path) -> None:
     """The hook never imports json; a bad payload still gets json's own error."""
     script = (
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(cjson.__file__).parents[2])!r})\n"
+        f"sys.path.insert(0, {str(Path(cjson.__file__).parents[1])!r})\n"
         "from journal import cjson\n"
         "assert 'json' not in sys.modules\n"
         "for raw in (b'{\"a\"', b'{\"a\": 1', b'[1,]', b'{} x', b''):\n"
