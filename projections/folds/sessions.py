@@ -385,12 +385,17 @@ def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: Tool
     flying = rec.in_flight
     if len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying:
         return False
-    _touch_at(state, sid, pre.seq, pre.ts)
+    if state.meta.last != sid or pre.seq - rec.last_seq > SPAN_GAP or post.seq - pre.seq > SPAN_GAP:
+        _touch_at(state, sid, pre.seq, pre.ts)
+        _touch_at(state, sid, post.seq, post.ts)
+    else:  # both touches, when neither moves the record nor opens a span
+        rec.last_seq = post.seq
+        rec.last_ts = post.ts
+        rec.events += 2
     rec.turn_ran = True
     rec.tool_calls += 1
     tools = rec.tools
     tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
-    _touch_at(state, sid, post.seq, post.ts)
     if landed.tool_name in EDIT_TOOLS:
         count_edited_file(rec, landed)
     return True
