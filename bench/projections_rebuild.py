@@ -9,6 +9,8 @@ journal with ``bench/_gen.py``, then runs, each in a fresh child process, median
   the same pass (``Reader.chunks(decoder=...)``), fold it into sessions, agents,
   archive and resume requests;
 * read only: ``for e in journal.read(): pass``, the floor the rebuild stands on;
+* read + views: the rebuild's own read (each event decoded with its payload view in one
+  pass), folding nothing: what the views cost, and so what the folds cost;
 * idle: a child that imports everything and opens the journal (peak RSS baseline).
 
 Events/s are given for wall time and for the child's CPU time (the machine may be
@@ -51,6 +53,10 @@ if what == "rebuild":
     out["records"] = {name: len(state.records) for name, state in views.states.items()}
 elif what == "read":
     out["events"] = sum(1 for _ in journal.read())
+elif what == "views":
+    from journal.storage.reader import Reader
+    from projections.runner import _TypedLines
+    out["events"] = sum(len(chunk) for chunk in Reader(journal.root).chunks(decoder=_TypedLines()))
 else:
     out["events"] = 0
 out["wall"] = time.perf_counter() - t0
@@ -92,14 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     mb = info["bytes"] / 1e6
     print(f"journal: {root} ({info['events']:,} events, {info['sessions']:,} sessions, {mb:,.0f} MB, "
           f"{info['bytes'] / info['events']:.0f} B/event; {how})")
-    rebuilds, reads, idle = [], [], []
+    rebuilds, reads, views, idle = [], [], [], []
     for _ in range(args.runs):  # round robin: a burst of load on the machine hits each alike
         rebuilds.append(child(root, "rebuild"))
         reads.append(child(root, "read"))
+        views.append(child(root, "views"))
         idle.append(child(root, "idle"))
     n = rebuilds[0]["events"]
     wall, cpu = median_of(rebuilds, "wall"), median_of(rebuilds, "cpu")
     rwall, rcpu = median_of(reads, "wall"), median_of(reads, "cpu")
+    vwall, vcpu = median_of(views, "wall"), median_of(views, "cpu")
     rss, rss_read, rss_idle = median_of(rebuilds, "rss_mb"), median_of(reads, "rss_mb"), median_of(idle, "rss_mb")
 
     print(f"\nmedian of {args.runs} runs, each in a fresh process; python {sys.version.split()[0]}")
@@ -109,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{rss:>13.1f}")
     print(f"{'read only (journal.read)':26}{rwall:>8.2f}{n / rwall:>17,.0f}{rcpu:>8.2f}{n / rcpu:>16,.0f}"
           f"{mb / rcpu:>12,.0f}{rss_read:>13.1f}")
+    print(f"{'read + views, no fold':26}{vwall:>8.2f}{n / vwall:>17,.0f}{vcpu:>8.2f}{n / vcpu:>16,.0f}"
+          f"{mb / vcpu:>12,.0f}{median_of(views, 'rss_mb'):>13.1f}")
     print(f"{'import + open only':26}{'':>8}{'':>17}{'':>8}{'':>16}{'':>12}{rss_idle:>13.1f}")
     fold_us = (cpu - rcpu) / n * 1e6
     print(f"\nfold (payload views + every projection) costs {fold_us:.2f} us/event of CPU on top of reading "
-          f"({rcpu / n * 1e6:.2f} us/event); the rebuild is {cpu / rcpu:.2f}x a bare read")
+          f"({rcpu / n * 1e6:.2f} us/event): the views {(vcpu - rcpu) / n * 1e6:.2f}, the projections "
+          f"{(cpu - vcpu) / n * 1e6:.2f}; the rebuild is {cpu / rcpu:.2f}x a bare read")
     print(f"records: {rebuilds[0]['records']}")
     print(f"target >= {TARGET:,} events/s of CPU time: {'PASS' if n / cpu >= TARGET else 'FAIL'} ({n / cpu:,.0f}/s; "
           f"wall {n / wall:,.0f}/s); a bare read alone is {n / rcpu:,.0f}/s")

@@ -21,12 +21,12 @@ import msgspec
 
 from journal.storage.events import Event
 from projections.snapshot import SNAPSHOT_TYPE, snapshot_handler
-from projections.state import Handler, LazyRecordMap, RecordMap, State
+from projections.state import Handler, LazyRecordMap, PairHandler, RecordMap, State
 from projections.views import VIEW_TYPES, decode_view
 
 __all__ = [
-    "SNAPSHOT_TYPE", "Handler", "LazyRecordMap", "Projection", "RecordMap", "State", "apply", "fold", "plain",
-    "to_builtins",
+    "SNAPSHOT_TYPE", "Handler", "LazyRecordMap", "PairHandler", "Projection", "RecordMap", "State", "apply", "fold",
+    "plain", "to_builtins",
 ]
 
 
@@ -37,6 +37,9 @@ class Projection:
     ``version`` is the schema version of the cached state: bump it whenever the
     record types or the fold's meaning change, and old caches are replayed away.
     ``default`` handles every event type without a handler of its own.
+    ``pairs`` optionally folds two adjacent events at once (`PairHandler`): the runner's
+    shortcut for the common PreToolUse-then-PostToolUse of one call; it must give
+    exactly what the two handlers give (tests/projections/test_properties.py checks).
     """
 
     name: str
@@ -45,6 +48,7 @@ class Projection:
     meta_type: type[msgspec.Struct]
     handlers: Mapping[str, Handler]
     default: Handler | None = None
+    pairs: Mapping[tuple[str, str], PairHandler] = field(default_factory=dict)
     record_decoder: msgspec.msgpack.Decoder[Any] = field(init=False, repr=False, compare=False)
     meta_decoder: msgspec.msgpack.Decoder[Any] = field(init=False, repr=False, compare=False)
 

@@ -214,6 +214,27 @@ def _fold_range(
             gc.enable()
 
 
+def _pair_table(pairs: list[tuple[Projection, State]]) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    """``first type -> (second type, steps)`` for the event pairs every projection folding
+    either type can fold at once (`Projection.pairs`); a step is ``(pair, first, second,
+    state)``, *pair* None where a projection has no pair handler but folds neither."""
+    out: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    for first, second in {key for p, _ in pairs for key in p.pairs}:
+        steps = []
+        for p, s in pairs:
+            one, two = p.handler(first), p.handler(second)
+            pair = p.pairs.get((first, second))
+            if pair is None and (one is not None or two is not None):
+                break  # this projection folds them one by one: no shortcut for the pair
+            if one is not None or two is not None:
+                steps.append((pair, one, two, s))
+        else:
+            # Views: both types must have one (the pair handlers read them), never None.
+            if VIEW_TYPES.get(first) is not None and VIEW_TYPES.get(second) is not None:
+                out[first] = (second, tuple(steps))
+    return out
+
+
 def _fold_chunks(
     pairs: list[tuple[Projection, State]],
     chunks: Iterable[list[Any]],
@@ -221,9 +242,10 @@ def _fold_chunks(
     progress: Callable[[int], None] | None,
 ) -> int:
     table, default = _table(pairs)
+    twins = _pair_table(pairs)
     # Typed events are dispatched on their class (one per event type and decoder): a
     # dict lookup on `type(event)` spares the class attribute read of ``event.type``.
-    by_class: dict[type, tuple[bool, tuple[Any, ...]]] = {}
+    by_class: dict[type, tuple[bool, tuple[Any, ...], Any]] = {}
     n = unreported = 0
     for chunk in chunks:
         if chunk[0].__class__ is Event:
@@ -231,16 +253,39 @@ def _fold_chunks(
             typed.read_as_events(chunk)
         else:
             typed.typed += 1
+            # An event that may start a pair (`Projection.pairs`: a tool call's PreToolUse,
+            # then its PostToolUse, 70% of a busy log) waits for the next one; a pair handler
+            # folds both at once, or says no and the two handlers run as usual.
+            held: Any = None
             for event in chunk:
                 try:
-                    has_view, handlers = by_class[type(event)]
+                    has_view, handlers, twin = by_class[type(event)]
                 except KeyError:
                     entry = table.get(event.type)
                     has_view, handlers = (False, default) if entry is None else (entry[0] is not None, entry[2])
-                    by_class[type(event)] = has_view, handlers
+                    twin = twins.get(event.type)
+                    by_class[type(event)] = has_view, handlers, twin
+                if held is not None:
+                    first, (second, steps) = held
+                    held = None
+                    if event.type == second:
+                        one, two = first.data, event.data
+                        for pair, h1, h2, state in steps:
+                            if pair is None or not pair(state, first, one, event, two):
+                                if h1 is not None:
+                                    h1(state, first, one)
+                                if h2 is not None:
+                                    h2(state, event, two)
+                        continue
+                    _fold_one(first, by_class[type(first)])
+                if twin is not None:
+                    held = event, twin
+                    continue
                 view = event.data if has_view else None
                 for handler, state in handlers:
                     handler(state, event, view)
+            if held is not None:
+                _fold_one(held[0], by_class[type(held[0])])
         n += len(chunk)
         if progress is not None:
             unreported += len(chunk)
@@ -250,6 +295,13 @@ def _fold_chunks(
     if progress is not None and unreported:
         progress(unreported)
     return n
+
+
+def _fold_one(event: Any, entry: tuple[bool, tuple[Any, ...], Any]) -> None:
+    """Fold one typed *event* with its `_fold_chunks` dispatch entry."""
+    view = event.data if entry[0] else None
+    for handler, state in entry[1]:
+        handler(state, event, view)
 
 
 def _load(

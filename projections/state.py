@@ -17,10 +17,14 @@ from journal.storage.codec import crc32
 from journal.storage.events import Event
 from projections.errors import CacheCorrupt
 
-__all__ = ["Handler", "LazyRecordMap", "RecordMap", "State"]
+__all__ = ["Handler", "LazyRecordMap", "PairHandler", "RecordMap", "State"]
 
 #: A fold step: ``handler(state, event, view)`` updates *state* in place (no I/O).
 Handler = Callable[["State", Event, Any], None]
+#: A fold step for two adjacent events, ``pair(state, first, view, second, view) -> bool``:
+#: either it updates *state* exactly as the two handlers one after the other would and
+#: returns True, or it changes nothing and returns False (the handlers then run).
+PairHandler = Callable[["State", Event, Any, Event, Any], bool]
 
 _ENC = msgspec.msgpack.Encoder()
 

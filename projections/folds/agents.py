@@ -237,6 +237,12 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
     _apply_spawn(rec, spawn)
 
 
+def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: ToolView) -> bool:
+    """A PreToolUse and the PostToolUse next to it (`projections.base.PairHandler`): when
+    neither is an agent's nor an Agent call, both handlers do nothing, and neither does this."""
+    return not (pre.agent or post.agent or view.tool_name in AGENT_TOOLS or landed.tool_name in AGENT_TOOLS)
+
+
 def _on_subagent_start(state: State, event: Event, view: Any) -> None:
     agent_id = view.agent_id or event.agent
     if not agent_id:
@@ -328,4 +334,5 @@ AGENTS = Projection(
         "journal.dismissed": _on_dismissed,
     },
     default=_on_any,
+    pairs={("PreToolUse", "PostToolUse"): _on_call},
 )

@@ -367,6 +367,40 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
         del flying[next(iter(flying))]
 
 
+def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: ToolView) -> bool:
+    """A main-thread PreToolUse and, next in the log, its PostToolUse (`projections.base.PairHandler`).
+
+    Folded one after the other, the call is put in flight and taken out again at once,
+    leaving ``in_flight`` as it was, so only the counts, the touch and the edited file
+    remain. Whenever putting it in flight would do more (the session is new or over, a
+    call is asking, the id is already flying, the list is full), False: the handlers run.
+    """
+    sid = pre.session
+    tool_use_id = view.tool_use_id
+    if sid is None or post.session != sid or pre.agent or post.agent or landed.tool_use_id != tool_use_id:
+        return False
+    rec: SessionRecord | None = state.records.get(sid)
+    if rec is None or rec.ended or rec.asking:
+        return False
+    flying = rec.in_flight
+    if len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying:
+        return False
+    if state.meta.last != sid or pre.seq - rec.last_seq > SPAN_GAP or post.seq - pre.seq > SPAN_GAP:
+        _touch_at(state, sid, pre.seq, pre.ts)
+        _touch_at(state, sid, post.seq, post.ts)
+    else:  # both touches, when neither moves the record nor opens a span
+        rec.last_seq = post.seq
+        rec.last_ts = post.ts
+        rec.events += 2
+    rec.turn_ran = True
+    rec.tool_calls += 1
+    tools = rec.tools
+    tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
+    if landed.tool_name in EDIT_TOOLS:
+        count_edited_file(rec, landed)
+    return True
+
+
 def _on_permission_request(state: State, event: Event, view: PermissionRequestView) -> None:
     """A permission was asked for: mark the newest matching call of that thread (no tool_use_id)."""
     rec = _touch(state, event)
@@ -611,4 +645,5 @@ SESSIONS = Projection(
         "journal.dismissed": _on_dismissed,
     },
     default=_on_any,
+    pairs={("PreToolUse", "PostToolUse"): _on_call},
 )

@@ -8,6 +8,7 @@ cache files are missing, damaged or outdated.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import tempfile
@@ -21,11 +22,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from journal import Journal
+from journal.new_event import NewEvent
 from projections.base import State, fold, to_builtins
 from projections.cache import cache_path, decode_state, encode_state
 from projections.read.context import Packer, recovery_context, session_context, session_start_context
 from projections.read.liveness import Liveness
 from projections.read.related import related_sessions
+from projections.folds.agents import AGENTS
+from projections.folds.sessions import SESSIONS
 from projections.runner import PROJECTIONS, Views, fold_events, load_views, query
 from projections.read.timeline import timeline
 from tests.projections.strategies import BASE_NS, Draft, journals, to_events, to_new_events
@@ -370,3 +374,105 @@ def test_a_typed_event_carries_the_view_decode_view_gives(drafts: list[Draft]) -
                 k: v for k, v in plain(want).items() if k != "tool_response"}
             if view_type.__name__ == "ToolView":
                 assert msgspec.json.decode(got.tool_response) == msgspec.json.decode(want.tool_response)
+
+
+# -- the runner's pair shortcut (`Projection.pairs`): a PreToolUse and its PostToolUse at once --
+
+_PAIR_KINDS = ("pre", "post", "call", "call", "call", "burst", "start", "end", "ask", "stop", "subagent_stop",
+               "failure", "odd", "unknown")
+
+
+def _pair_events(steps: list[tuple[str, str, str | None, str, str]]) -> list[NewEvent]:
+    """Events whose tool calls often come as adjacent Pre/Post pairs, with every case a pair
+    handler must refuse: a new or ended session, a call asking, a reused id, a full
+    ``in_flight``, an agent's or an Agent call, odd payloads and unknown types."""
+    out: list[NewEvent] = []
+    n = 0
+    for kind, sid, agent, tool, tid in steps:
+        n += 1
+        inp: dict[str, Any] = {"file_path": f"/p/{tid}.py"} if tool in ("Read", "Edit", "Write") else {
+            "command": f"ls {tid}", "description": "d", "prompt": "p", "subagent_type": "x"}
+        call = {"tool_name": tool, "tool_use_id": tid, "tool_input": inp, "extra": {"k": [1, 2]}}
+
+        def add(type_: str, data: dict[str, Any], who: str | None = agent, session: str = sid) -> None:
+            out.append(NewEvent(type_, data, session=session, agent=who, ts=f"2026-01-01T00:00:{len(out) % 60:02d}.0Z"))
+
+        if kind in ("pre", "call"):
+            add("PreToolUse", call)
+        if kind in ("post", "call"):
+            add("PostToolUse", {**call, "tool_response": {"agentId": "a9" if tool == "Agent" else "", "ok": True}})
+        if kind == "burst":  # fills in_flight past its cap
+            for i in range(17):
+                add("PreToolUse", {**call, "tool_use_id": f"b{n}-{i}"})
+        elif kind == "start":
+            add("SessionStart", {"source": "resume" if n % 2 else "startup", "cwd": "/p"})
+        elif kind == "end":
+            add("SessionEnd", {"reason": "exit"})
+        elif kind == "ask":
+            add("PermissionRequest", {"tool_name": tool, "tool_input": inp})
+        elif kind == "stop":
+            add("Stop", {"last_assistant_message": "done"})
+        elif kind == "subagent_stop":
+            add("SubagentStop", {"agent_id": agent or "a1"})
+        elif kind == "failure":
+            add("PostToolUseFailure", {**call, "error": "boom"})
+        elif kind == "odd":  # a tool_input of the wrong type, then a pair whose ids differ
+            add("PreToolUse", {**call, "tool_input": "not an object", "tool_use_id": 7})
+            add("PostToolUse", {**call, "tool_use_id": tid + "x"})
+        elif kind == "unknown":
+            add("SomethingNew", {"tool_use_id": tid})
+    return out
+
+
+_pair_steps = st.lists(
+    st.tuples(st.sampled_from(_PAIR_KINDS), st.sampled_from(("s1", "s1", "s1", "s2")), st.sampled_from((None, None, "a1")),
+              st.sampled_from(("Read", "Edit", "Write", "Bash", "Agent")), st.sampled_from(("t1", "t2", "t3"))),
+    max_size=60,
+)
+
+
+@given(steps=_pair_steps, chunk=st.sampled_from((700, 4000, 1 << 20)))
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_folding_a_tool_call_s_two_events_at_once_equals_folding_them_one_by_one(
+    steps: list[tuple[str, str, str | None, str, str]], chunk: int
+) -> None:
+    """The typed read folds an adjacent PreToolUse/PostToolUse with the projections' pair
+    handlers (or their refusal); the result is the one-event-at-a-time fold's, always."""
+    with tempfile.TemporaryDirectory() as tmp, patch("journal.storage.reader._CHUNK", chunk):
+        journal = _open(Path(tmp) / "journal")
+        events = _pair_events(steps)
+        if events:
+            journal.append_many(events)
+        views = load_views(journal, use_cache=False, save=False)
+        expected = full_states(list(journal.read()))
+        for projection in PROJECTIONS:
+            same(views.states[projection.name], expected[projection.name])
+
+
+def test_the_pair_shortcut_is_taken_and_refused_where_it_must_be(tmp_path: Path) -> None:
+    """Not vacuous: the sessions pair handler folds a plain call and refuses the cases it must."""
+    answers: list[bool] = []
+
+    def counting(*args: Any) -> bool:
+        answers.append(SESSIONS.pairs[("PreToolUse", "PostToolUse")](*args))
+        return answers[-1]
+
+    counted = dataclasses.replace(SESSIONS, pairs={("PreToolUse", "PostToolUse"): counting})
+    journal = _open(tmp_path / "journal")
+    steps: list[tuple[str, str, str | None, str, str]] = [
+        ("start", "s1", None, "Read", "t0"), ("call", "s1", None, "Edit", "t1"),  # taken
+        ("pre", "s1", None, "Read", "t2"), ("call", "s1", None, "Read", "t2"),  # the id is already flying
+        ("call", "s1", "a1", "Bash", "t3"),  # an agent's call
+        ("pre", "s1", "a1", "Read", "t9"), ("post", "s1", None, "Read", "t9"),  # started by an agent
+        ("pre", "s1", None, "Read", "t10"), ("post", "s2", None, "Read", "t10"),  # another session's
+        ("pre", "s1", None, "Read", "t11"), ("post", "s1", None, "Read", "t12"),  # another call's
+        ("pre", "s1", None, "Bash", "t5"), ("ask", "s1", None, "Bash", "t5"), ("call", "s1", None, "Read", "t6"),  # asking
+        ("burst", "s1", None, "Read", "t7"), ("call", "s1", None, "Read", "t8"),  # in_flight is full
+        ("end", "s1", None, "Read", "t0"), ("call", "s1", None, "Read", "t4"),  # the session is over
+    ]
+    journal.append_many(_pair_events(steps))
+    views = load_views(journal, use_cache=False, save=False, projections=(counted, AGENTS))
+    assert answers == [True, False, False, False, False, False, False, False, False]
+    expected = full_states(list(journal.read()))
+    same(views.states["sessions"], expected["sessions"])
+    assert views.states["sessions"].records["s1"].files == {"/p/t1.py": 1}
