@@ -43,7 +43,7 @@ from journal.layout import (
     temp_path,
     write_manifest,
 )
-from journal.storage.locking import JournalLock
+from journal.storage.locking import FileLock
 from journal.storage.overflow import DISK_FULL, overflow_dir, take_losses
 from journal.storage.overflow import cleanup as cleanup_overflow
 from journal.storage.overflow import pending as overflow_pending
@@ -149,6 +149,8 @@ class Writer:
         self.config = config
         self.segments = root / SEGMENTS_DIR
         self._sanitizer: Any = None
+        #: ``journal.lock``, opened once and kept (a permanent file): no open/close per append.
+        self._lock = FileLock(root / LOCK_FILE)
         #: Why payloads are being withheld (redaction cannot run), once it happened.
         self.problem: str | None = None
 
@@ -223,14 +225,19 @@ class Writer:
         templates = [self.encode(e) for e in events]
         timeout = self.config.lock_timeout if lock_timeout is None else lock_timeout
         try:
+            lock = self._lock
             try:
-                with JournalLock(self.root / LOCK_FILE, timeout):
-                    return self._append_locked(templates)
+                lock.lock(time.monotonic() + timeout)
             except LockTimeout:
                 if not spool_on_timeout:
-                    raise
+                    raise LockTimeout(f"journal is locked by another process (waited {timeout:g}s "
+                                      f"for {lock.path})") from None
                 self.spool(templates)
                 return []
+            try:
+                return self._append_locked(templates)
+            finally:
+                lock.unlock()
         except OSError as e:
             if e.errno not in DISK_FULL:
                 raise
