@@ -33,7 +33,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["DISK_FULL", "LIMIT_BYTES", "overflow_dir", "park", "pending", "take_losses", "status", "cleanup"]
+__all__ = ["DISK_FULL", "LIMIT_BYTES", "overflow_dir", "overflow_top", "park", "pending", "take_losses", "status", "cleanup"]
 
 #: The errors that mean "no room": the disk, or the user's quota, is full.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -64,14 +64,22 @@ def _private_dir(path: Path) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
-def overflow_dir(root: Path, *, create: bool = False, environ: Any = None) -> Path | None:
-    """The overflow spool of the journal at *root* (None if there is no usable one)."""
-
+def overflow_top(environ: Any = None) -> str | None:
+    """The per-user directory holding every journal's overflow spool (None: no usable base)."""
     base = _base(environ)
     if base is None:
         return None
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    top = base / f"agent-journal-{uid}"
+    return os.path.join(base, f"agent-journal-{uid}")
+
+
+def overflow_dir(root: Path, *, create: bool = False, environ: Any = None) -> Path | None:
+    """The overflow spool of the journal at *root* (None if there is no usable one)."""
+
+    top_name = overflow_top(environ)
+    if top_name is None:
+        return None
+    top = Path(top_name)
     if not create and not os.path.isdir(top):
         return None  # every append asks: one stat, no hashing, when the disk was never full
     import hashlib  # only now: it costs a hook milliseconds to import

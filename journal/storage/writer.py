@@ -44,11 +44,12 @@ from journal.layout import (
     write_manifest,
 )
 from journal.storage.locking import FileLock
-from journal.storage.overflow import DISK_FULL, overflow_dir, take_losses
+from journal.storage.overflow import DISK_FULL, overflow_dir, overflow_top, take_losses
 from journal.storage.overflow import cleanup as cleanup_overflow
 from journal.storage.overflow import pending as overflow_pending
 from journal.storage.segments import (
     _TAIL,
+    _TAIL_FIRST,
     _fdatasync,
     _read_at,
     _write_all,
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 __all__ = ["NewEvent", "Writer", "sanitized"]
+
+#: Keep the active segment open between appends. Not where an open descriptor pins its
+#: file (Windows): compaction and scrub must be able to replace segments.
+_KEEP_OPEN = os.name == "posix"
 
 
 class NewEvent:
@@ -151,6 +156,11 @@ class Writer:
         self._sanitizer: Any = None
         #: ``journal.lock``, opened once and kept (a permanent file): no open/close per append.
         self._lock = FileLock(root / LOCK_FILE)
+        #: The active segment (fd, first seq, path), kept open between appends where
+        #: descriptors do not pin files (POSIX); checked under the lock before each use.
+        self._active: tuple[int, int, Path] | None = None
+        self._spool_dir = root / SPOOL_DIR
+        self._overflow_top: tuple[str | None, str | None] | None = None
         #: Why payloads are being withheld (redaction cannot run), once it happened.
         self.problem: str | None = None
 
@@ -278,62 +288,114 @@ class Writer:
         fsync_dir(spool_dir)
         return path
 
-    def _append_locked(self, templates: list[bytes]) -> list[int]:
-        fd, first, path = self._open_active()
+    def close(self) -> None:
+        """Close the descriptors kept between appends (the next append reopens them)."""
+        active, self._active = self._active, None
+        if active is not None:
+            os.close(active[0])
+        self._lock.close()
+
+    def __del__(self) -> None:
         try:
-            size = os.fstat(fd).st_size
-            if size and _read_at(fd, size - 1, 1) != b"\n":
-                size = self._repair_tail(fd, size, path)
-            last = tail_seq(fd, size, first) if size else first - 1
-            overflow = overflow_dir(self.root)  # None (one stat) unless a full disk parked events
-            spooled, spool_files = self._collect_spool(fd, size, path, overflow)
-            out: list[bytes] = []
-            for line, src in spooled:
-                last += 1
-                out.append(renumber(line, last, src))
-            lost, lost_file = take_losses(self.root, overflow) if overflow is not None else (None, None)
-            lost_seq = 0
-            if lost is not None:  # events a full disk cost earlier: said in the log itself
-                last += 1
-                lost_seq = last
-                out.append(renumber(self.encode(NewEvent("journal.events_lost", dict(lost, reason="disk full")))[:-1],
-                                    last))
-            seqs = []
-            for template in templates:
-                last += 1
-                seqs.append(last)
-                out.append(renumber(template[:-1], last))
-            if out:
-                try:
-                    _write_all(fd, b"".join(out))
-                    if self.config.durability == "fsync":
-                        _fdatasync(fd)
-                except OSError as e:
-                    try:
-                        os.ftruncate(fd, size)  # no half-written record stays behind
-                    except OSError:
-                        pass  # the next append quarantines the torn tail
-                    if e.errno in DISK_FULL:
-                        raise  # `append` parks the events on another filesystem
-                    log_error(self.root, "append_failed", f"write to {path} failed: {e}")
-                    raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
-            for spool_file in spool_files:
-                spool_file.unlink(missing_ok=True)
-            for directory in {f.parent for f in spool_files}:
-                fsync_dir(directory)
-            if lost is not None and lost_file is not None:
-                self._note_dropped(lost, lost_seq, lost_file)
-            if spool_files or lost is not None:
-                cleanup_overflow(self.root)
-            if size + sum(map(len, out)) >= self.config.segment_bytes:
-                try:
-                    self._roll(fd, first, path, last)
-                except OSError as e:
-                    if e.errno not in DISK_FULL:
-                        raise  # the records are written: a full disk only delays the roll
-            return seqs
+            self.close()
+        except Exception:  # interpreter shutdown: the exit closes them anyway
+            pass
+
+    def _active_segment(self) -> tuple[int, int, Path, int]:
+        """The active segment's (fd, first seq, path, size); call with the lock held.
+
+        The kept descriptor is still the active segment unless another process sealed it
+        (a roll makes it read-only before creating the next segment), it was replaced or
+        deleted (recovery, scrub, a deleted journal: no link left), or it is full. Any of
+        these: find and open the active segment again (`_open_active`).
+        """
+        active = self._active
+        if active is not None:
+            st = os.fstat(active[0])
+            if st.st_nlink and st.st_mode & 0o200 and st.st_size < self.config.segment_bytes:
+                return active[0], active[1], active[2], st.st_size
+            self._active = None
+            os.close(active[0])
+        fd, first, path = self._open_active()
+        if _KEEP_OPEN:
+            self._active = (fd, first, path)
+        return fd, first, path, os.fstat(fd).st_size
+
+    def _overflow(self) -> Path | None:
+        """`overflow_dir` of this journal: one stat when no full disk ever parked events."""
+        key = os.environ.get("XDG_RUNTIME_DIR")
+        if self._overflow_top is None or self._overflow_top[0] != key:
+            self._overflow_top = (key, overflow_top())
+        top = self._overflow_top[1]
+        if top is None or not os.access(top, os.F_OK):  # no exception object when it is missing
+            return None
+        return overflow_dir(self.root)
+
+    def _append_locked(self, templates: list[bytes]) -> list[int]:
+        fd, first, path, size = self._active_segment()
+        try:
+            return self._append_to(fd, first, path, size, templates)
+        except BaseException:
+            self._active = None  # reopened next time: the error may have been the descriptor's
+            raise
         finally:
-            os.close(fd)
+            if self._active is None or self._active[0] != fd:  # not kept, or sealed by `_roll`
+                os.close(fd)
+
+    def _append_to(self, fd: int, first: int, path: Path, size: int, templates: list[bytes]) -> list[int]:
+        # One read gives both the last byte (is the tail torn?) and the last record's seq.
+        tail = _read_at(fd, size - min(size, _TAIL_FIRST), min(size, _TAIL_FIRST)) if size else b""
+        if tail and tail[-1:] != b"\n":
+            size = self._repair_tail(fd, size, path)
+            tail = b""
+        last = tail_seq(fd, size, first, tail) if size else first - 1
+        overflow = self._overflow()  # None (one stat) unless a full disk parked events
+        spooled, spool_files = self._collect_spool(fd, size, path, overflow)
+        out: list[bytes] = []
+        for line, src in spooled:
+            last += 1
+            out.append(renumber(line, last, src))
+        lost, lost_file = take_losses(self.root, overflow) if overflow is not None else (None, None)
+        lost_seq = 0
+        if lost is not None:  # events a full disk cost earlier: said in the log itself
+            last += 1
+            lost_seq = last
+            out.append(renumber(self.encode(NewEvent("journal.events_lost", dict(lost, reason="disk full")))[:-1],
+                                last))
+        seqs = []
+        for template in templates:
+            last += 1
+            seqs.append(last)
+            out.append(renumber(template[:-1], last))
+        if out:
+            try:
+                _write_all(fd, b"".join(out))
+                if self.config.durability == "fsync":
+                    _fdatasync(fd)
+            except OSError as e:
+                try:
+                    os.ftruncate(fd, size)  # no half-written record stays behind
+                except OSError:
+                    pass  # the next append quarantines the torn tail
+                if e.errno in DISK_FULL:
+                    raise  # `append` parks the events on another filesystem
+                log_error(self.root, "append_failed", f"write to {path} failed: {e}")
+                raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
+        for spool_file in spool_files:
+            spool_file.unlink(missing_ok=True)
+        for directory in {f.parent for f in spool_files}:
+            fsync_dir(directory)
+        if lost is not None and lost_file is not None:
+            self._note_dropped(lost, lost_seq, lost_file)
+        if spool_files or lost is not None:
+            cleanup_overflow(self.root)
+        if size + sum(map(len, out)) >= self.config.segment_bytes:
+            try:
+                self._roll(fd, first, path, last)
+            except OSError as e:
+                if e.errno not in DISK_FULL:
+                    raise  # the records are written: a full disk only delays the roll
+        return seqs
 
     # -- segments ---------------------------------------------------------------
 
@@ -426,6 +488,7 @@ class Writer:
 
     def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
         """Seal the active segment (manifest entry, read-only) and start the next one."""
+        self._active = None  # a sealed segment is never kept: a repair may make it writable again
         os.fsync(fd)
         info = seal_info(path, first)
         manifest = self._manifest()
@@ -457,9 +520,11 @@ class Writer:
     def _collect_spool(self, fd: int, size: int, active: Path,
                        overflow: Path | None = None) -> tuple[list[tuple[bytes, str]], list[Path]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
-        spool_dir = self.root / SPOOL_DIR
+        spool_dir = self._spool_dir
         try:
-            files = [spool_dir / n for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
+            # os.access first: a missing spool/ (the usual case) costs no exception object.
+            names = os.listdir(spool_dir) if os.access(spool_dir, os.F_OK) else []
+            files = [spool_dir / n for n in names if n.endswith(".jsonl")]
         except FileNotFoundError:
             files = []
         if overflow is not None:
