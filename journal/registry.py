@@ -28,6 +28,8 @@ TYPE_CHECKING = False  # no typing at run time: the hook imports this on a journ
 if TYPE_CHECKING:
     from typing import Any, Mapping
 
+    from journal.storage.locking import FileLock
+
 __all__ = ["REGISTRY_FORMAT", "registry_path", "register", "journals", "unregister"]
 
 REGISTRY_FORMAT = 1
@@ -86,28 +88,29 @@ class _Locked:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.fd = -1
+        self.lock: FileLock | None = None
 
     def __enter__(self) -> _Locked:
-        import fcntl
         import time
 
+        from journal.storage.locking import FileLock
+
         _ensure_dir(self.directory)
-        self.fd = open_private(self.directory / _LOCK, os.O_RDWR | os.O_CREAT)
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    raise LockTimeout(f"the journal registry {self.directory / _FILE} stayed locked for "
-                                      f"{LOCK_TIMEOUT:g}s") from None
-                time.sleep(0.01)
+        lock = FileLock(self.directory / _LOCK)
+        try:
+            lock.lock(time.monotonic() + LOCK_TIMEOUT)
+        except LockTimeout:
+            lock.close()
+            raise LockTimeout(f"the journal registry {self.directory / _FILE} stayed locked for "
+                              f"{LOCK_TIMEOUT:g}s") from None
+        self.lock = lock
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        if self.lock is not None:
+            self.lock.unlock()
+            self.lock.close()
+            self.lock = None
 
 
 def register(journal_root: str | os.PathLike[str], project: str | os.PathLike[str] | None = None,

@@ -89,12 +89,13 @@ class FileLock:
     """An exclusive advisory lock on the file *path* (created 0600), safe across threads and processes.
 
     Not reentrant: a thread that holds it and asks again waits until its deadline.
-    *opener* opens the file (default: `journal.layout.open_private`: no symlinks, ours only).
+    *opener* opens the file for locking (default: `journal.layout.open_private` read-write,
+    creating it: no symlinks, ours only).
     """
 
-    def __init__(self, path: Path, *, opener: Callable[[Path, int], int] | None = None) -> None:
+    def __init__(self, path: Path, *, opener: Callable[[Path], int] | None = None) -> None:
         self.path = path
-        self._opener = opener or open_private
+        self._opener = opener
         self._fd = -1
         self._generation = _generation
         self._mutex = _thread.allocate_lock()
@@ -156,6 +157,10 @@ class FileLock:
         if fd >= 0 and self._generation == _generation:
             _close(fd)
 
+    def fileno(self) -> int:
+        """The lock file's descriptor while the lock is held (e.g. to ``os.utime`` it)."""
+        return self._fd
+
     def hold(self, timeout: float | None) -> _Held:
         """A context manager holding the lock, waiting at most *timeout* seconds (None: forever)."""
         return _Held(self, None if timeout is None else time.monotonic() + timeout)
@@ -168,7 +173,10 @@ class FileLock:
             self._fd = -1
         if self._fd < 0:
             try:
-                self._fd = self._opener(self.path, os.O_RDWR | os.O_CREAT)
+                if self._opener is None:
+                    self._fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
+                else:
+                    self._fd = self._opener(self.path)
             except OSError as e:
                 raise JournalPermissionError(f"cannot open lock file {self.path}: {e.strerror}") from e
             _OPEN.add(self._fd)

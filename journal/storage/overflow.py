@@ -33,7 +33,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["DISK_FULL", "LIMIT_BYTES", "overflow_dir", "overflow_top", "park", "pending", "take_losses", "status", "cleanup"]
+__all__ = ["DISK_FULL", "LIMIT_BYTES", "overflow_dir", "overflow_top", "park", "pending", "take_losses", "status",
+           "cleanup"]
 
 #: The errors that mean "no room": the disk, or the user's quota, is full.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -95,18 +96,32 @@ def overflow_dir(root: Path, *, create: bool = False, environ: Any = None) -> Pa
     return path
 
 
+def _open_lock(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
 class _Locked:
+    """The overflow directory's lock (`journal.storage.locking.FileLock`), waited for without
+    a deadline: it is only ever held to write one small file. Failures are `OSError`s."""
+
     def __init__(self, directory: Path) -> None:
-        self.fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        from journal.storage.locking import FileLock
+
+        self.lock = FileLock(directory / "lock", opener=_open_lock)
 
     def __enter__(self) -> _Locked:
-        import fcntl
+        from journal.errors import JournalError
 
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            self.lock.lock(None)
+        except JournalError as e:
+            self.lock.close()
+            raise OSError(str(e)) from e
         return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        self.lock.unlock()
+        self.lock.close()
 
 
 def _write_new(path: Path, data: bytes) -> None:
