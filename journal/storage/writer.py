@@ -159,6 +159,10 @@ class Writer:
         #: The active segment (fd, first seq, path), kept open between appends where
         #: descriptors do not pin files (POSIX); checked under the lock before each use.
         self._active: tuple[int, int, Path] | None = None
+        #: (size, last seq) of the kept active segment right after our last append to it.
+        #: The log only grows, and shrinks in place only when a torn tail is cut (back to a
+        #: complete record), so the same size means the same last record.
+        self._known: tuple[int, int] | None = None
         self._spool_dir = root / SPOOL_DIR
         self._overflow_top: tuple[str | None, str | None] | None = None
         #: Why payloads are being withheld (redaction cannot run), once it happened.
@@ -290,7 +294,7 @@ class Writer:
 
     def close(self) -> None:
         """Close the descriptors kept between appends (the next append reopens them)."""
-        active, self._active = self._active, None
+        active, self._active, self._known = self._active, None, None
         if active is not None:
             os.close(active[0])
         self._lock.close()
@@ -316,6 +320,7 @@ class Writer:
                 return active[0], active[1], active[2], st.st_size
             self._active = None
             os.close(active[0])
+        self._known = None
         fd, first, path = self._open_active()
         if _KEEP_OPEN:
             self._active = (fd, first, path)
@@ -336,19 +341,24 @@ class Writer:
         try:
             return self._append_to(fd, first, path, size, templates)
         except BaseException:
-            self._active = None  # reopened next time: the error may have been the descriptor's
+            self._active = self._known = None  # reopened next time: the error may have been the descriptor's
             raise
         finally:
             if self._active is None or self._active[0] != fd:  # not kept, or sealed by `_roll`
                 os.close(fd)
 
     def _append_to(self, fd: int, first: int, path: Path, size: int, templates: list[bytes]) -> list[int]:
-        # One read gives both the last byte (is the tail torn?) and the last record's seq.
-        tail = _read_at(fd, size - min(size, _TAIL_FIRST), min(size, _TAIL_FIRST)) if size else b""
-        if tail and tail[-1:] != b"\n":
-            size = self._repair_tail(fd, size, path)
-            tail = b""
-        last = tail_seq(fd, size, first, tail) if size else first - 1
+        known = self._known
+        if known is not None and known[0] == size:
+            last = known[1]  # nobody appended since our last append: no tail read
+        else:
+            # One read gives both the last byte (is the tail torn?) and the last record's seq.
+            tail = _read_at(fd, size - min(size, _TAIL_FIRST), min(size, _TAIL_FIRST)) if size else b""
+            if tail and tail[-1:] != b"\n":
+                size = self._repair_tail(fd, size, path)
+                tail = b""
+            last = tail_seq(fd, size, first, tail) if size else first - 1
+        self._known = None
         overflow = self._overflow()  # None (one stat) unless a full disk parked events
         spooled, spool_files = self._collect_spool(fd, size, path, overflow)
         out: list[bytes] = []
@@ -369,7 +379,8 @@ class Writer:
             out.append(renumber(template[:-1], last))
         if out:
             try:
-                _write_all(fd, b"".join(out))
+                data = b"".join(out)
+                _write_all(fd, data)
                 if self.config.durability == "fsync":
                     _fdatasync(fd)
             except OSError as e:
@@ -389,12 +400,15 @@ class Writer:
             self._note_dropped(lost, lost_seq, lost_file)
         if spool_files or lost is not None:
             cleanup_overflow(self.root)
-        if size + sum(map(len, out)) >= self.config.segment_bytes:
+        end = size + sum(map(len, out))
+        if end >= self.config.segment_bytes:
             try:
                 self._roll(fd, first, path, last)
             except OSError as e:
                 if e.errno not in DISK_FULL:
                     raise  # the records are written: a full disk only delays the roll
+        elif self._active is not None and self._active[0] == fd:
+            self._known = (end, last)
         return seqs
 
     # -- segments ---------------------------------------------------------------
@@ -488,7 +502,7 @@ class Writer:
 
     def _roll(self, fd: int, first: int, path: Path, last: int) -> None:
         """Seal the active segment (manifest entry, read-only) and start the next one."""
-        self._active = None  # a sealed segment is never kept: a repair may make it writable again
+        self._active = self._known = None  # a sealed segment is never kept: a repair may make it writable again
         os.fsync(fd)
         info = seal_info(path, first)
         manifest = self._manifest()
