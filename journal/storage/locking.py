@@ -101,6 +101,23 @@ class FileLock:
         self._mutex = _thread.allocate_lock()
         #: Blocking waits this lock has started (each is one helper thread; never a poll).
         self.waits = 0
+        self._portalocker_lock: Any = None  # where fcntl is missing
+
+    def _portalocker(self, timeout: float | None, try_only: bool = False) -> bool:  # pragma: no cover - Windows
+        """Take the lock with portalocker (platforms without ``fcntl``); mutex already held."""
+        import portalocker
+
+        lock = portalocker.Lock(str(self.path), "a", timeout=1e9 if timeout is None else timeout,
+                                check_interval=0.005)
+        try:
+            lock.acquire()
+        except portalocker.exceptions.LockException:
+            self._mutex.release()
+            if try_only:
+                return False
+            raise self._timeout() from None
+        self._portalocker_lock = lock
+        return True
 
     # -- taking and releasing ------------------------------------------------------------
 
@@ -108,6 +125,8 @@ class FileLock:
         """Take the lock if it is free right now; True if taken."""
         if not self._mutex.acquire(False):
             return False
+        if fcntl is None:  # pragma: no cover - Windows
+            return self._portalocker(0.0, try_only=True)
         try:
             while self._flock_nb(self._descriptor()):
                 if self._still_linked():
@@ -132,6 +151,9 @@ class FileLock:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._mutex.acquire(True, remaining):
                     raise self._timeout()
+        if fcntl is None:  # pragma: no cover - Windows
+            self._portalocker(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            return
         try:
             while True:
                 fd = self._descriptor()
@@ -146,7 +168,10 @@ class FileLock:
     def unlock(self) -> None:
         """Release the lock (the descriptor stays open for the next `lock`)."""
         try:
-            if self._fd >= 0 and self._generation == _generation and fcntl is not None:
+            if self._portalocker_lock is not None:  # pragma: no cover - Windows
+                lock, self._portalocker_lock = self._portalocker_lock, None
+                lock.release()
+            elif self._fd >= 0 and self._generation == _generation:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
