@@ -164,6 +164,7 @@ class Writer:
         #: complete record), so the same size means the same last record.
         self._known: tuple[int, int] | None = None
         self._spool_dir = root / SPOOL_DIR
+        self._uid = os.geteuid() if hasattr(os, "geteuid") else 0  # st_uid is 0 where there is none
         self._overflow_top: tuple[str | None, str | None] | None = None
         #: Why payloads are being withheld (redaction cannot run), once it happened.
         self.problem: str | None = None
@@ -313,13 +314,15 @@ class Writer:
 
         The kept descriptor is still the active segment unless another process sealed it
         (a roll makes it read-only before creating the next segment), it was replaced or
-        deleted (recovery, scrub, a deleted journal: no link left), or it is full. Any of
-        these: find and open the active segment again (`_open_active`).
+        deleted (recovery, scrub, a deleted journal: no link left), it is full, or it is
+        no longer ours (chowned: `open_private` refuses it). Any of these: find and open
+        the active segment again (`_open_active`).
         """
         active = self._active
         if active is not None:
             st = os.fstat(active[0])
-            if st.st_nlink and st.st_mode & 0o200 and st.st_size < self.config.segment_bytes:
+            if (st.st_nlink and st.st_mode & 0o200 and st.st_size < self.config.segment_bytes
+                    and st.st_uid == self._uid):
                 return active[0], active[1], active[2], st.st_size
             self._active = None
             os.close(active[0])
