@@ -97,7 +97,8 @@ def test_a_full_disk_at_sync_time_parks_the_events(tmp_path: Path, monkeypatch: 
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(writer_module, "_fdatasync", full)
-    monkeypatch.setattr(writer_module.Writer, "_park", lambda self, templates, error: parked.append(len(templates)) or [])
+    monkeypatch.setattr(writer_module.Writer, "_park",
+                        lambda self, templates, error: parked.append(len(templates)) or [])
     assert journal.append_many([NewEvent("wait")], spool_on_timeout=True) == []
     assert parked == [1]
     monkeypatch.undo()
