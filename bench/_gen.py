@@ -491,7 +491,7 @@ def generate(
     made: list[_Session] = []
 
     def scripts() -> Iterator[_Session]:
-        for budget, end in zip(budgets, ended):
+        for budget, end in zip(budgets, ended, strict=True):
             base = int(agents_per_session)
             agents = base + (1 if rng.random() < agents_per_session - base else 0)
             made.append(_Session(rng, text, budget, end, agents))

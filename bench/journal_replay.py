@@ -43,7 +43,8 @@ import journal.storage.reader as reader_module  # noqa: E402
 from journal import Journal  # noqa: E402
 from journal.storage.crc_index import IndexBuilder  # noqa: E402
 from journal.storage.events import Event  # noqa: E402
-from journal.layout import list_segments, read_manifest  # noqa: E402
+from journal.layout import list_segments  # noqa: E402
+from journal.storage.manifest import load_manifest  # noqa: E402
 from journal.storage.reader import Reader  # noqa: E402
 
 _MIB = 1024 * 1024
@@ -106,8 +107,8 @@ def _replay_untrusted(root: Path) -> Callable[[], int]:
     """Every segment through the per-record CRC path (as if no manifest entry matched)."""
 
     def run() -> int:
-        manifest = read_manifest(root)
-        manifest["segments"] = []
+        manifest = load_manifest(root)
+        manifest.segments = []
         n = 0
         for _ in Reader(root, manifest=manifest).events():
             n += 1
@@ -184,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     small, _, small_how = build(args.dir, small_n, args.seed, args.segment_mib)
 
     segments = [p for _, p in list_segments(root)]
-    manifest = read_manifest(root)
-    sealed_names = {s["name"] for s in manifest["segments"]}
+    manifest = load_manifest(root)
+    sealed_names = {s.name for s in manifest.segments}
     sealed = [p for p in segments if p.name in sealed_names]
     active = [p for p in segments if p.name not in sealed_names]
-    last_sealed = max((s["last_seq"] for s in manifest["segments"]), default=0)
+    last_sealed = manifest.last_sealed_seq
     for path in segments:  # warm the page cache: we measure CPU, not the disk
         path.read_bytes()
     for _ in Reader(root).chunks():  # and make the CRC indexes, as any first full read does

@@ -17,10 +17,14 @@ the middle), and measures:
   on it, CPU time much less. Wall time is printed too; then row count and checksum
   against the journal;
 * the cost of a ship with nothing pending (what SessionEnd's automatic run does most
-  of the time): the library call, median of 50, and the whole ``agent-journal ship``
-  process, median of 7 (interpreter start included).
+  of the time): the library call, median of 50, and the whole process, wall and CPU
+  medians of ``--runs`` (interpreter start included), typed (``agent-journal ship --to``)
+  and as SessionEnd starts it (``ship --auto``, the URL from the environment), each run
+  next to a bare ``python -c pass`` for scale.
 
-Targets: >= 50,000 events/s; the idle call <= 50 ms. Prints PASS/FAIL per target.
+Targets: >= 50,000 events/s; an idle ship <= 50 ms, the library call and the whole
+process (its CPU median: wall time on this shared machine is mostly waiting for a core,
+so it is printed beside a bare start's for scale). Prints PASS/FAIL per target.
 
 Usage::
 
@@ -32,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -57,7 +63,7 @@ IDLE_TARGET_MS = 50.0
 
 
 def _checksum(journal: Journal) -> tuple[int, str]:
-    jid = journal.manifest()["journal_id"]
+    jid = journal.manifest().journal_id
     h = hashlib.md5()
     n = 0
     for e in journal.read(mode="strict"):
@@ -81,6 +87,50 @@ def _db_checksum(dsn: str, journal_id: str) -> tuple[int, str]:
     return n, h.hexdigest()
 
 
+_BOOT = "import sys\nsys.argv[0] = 'agent-journal'\nfrom cli.main import main\nmain()\n"
+
+
+def _child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one child process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    wall = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+
+
+def _idle_processes(root: Path, dsn: str, runs: int) -> bool:
+    """The whole ``agent-journal ship`` process with nothing pending, as typed and as SessionEnd starts it
+    (``ship --auto``, the URL from the environment), each run next to a bare ``python -c pass``; True if
+    both forms meet the target."""
+    cli = str(Path(sys.executable).with_name("agent-journal"))
+    forms = {
+        "agent-journal ship --to URL": ([cli, "--journal", str(root), "ship", "--to", dsn], None),
+        # As SessionEnd starts it (journal.detached): isolated mode, the entry point imported by hand.
+        "ship --auto as SessionEnd starts it": ([sys.executable, "-I", "-c", _BOOT, "--journal", str(root), "ship",
+                                                 "--auto"], {**os.environ, "AGENT_JOURNAL_SHIP_URL": dsn}),
+        "python -c pass": ([sys.executable, "-c", "pass"], None),
+    }
+    got: dict[str, list[tuple[float, float]]] = {name: [] for name in forms}
+    for _ in range(runs):
+        for name, (cmd, env) in forms.items():
+            got[name].append(_child(cmd, env))
+    ok = True
+    bare = statistics.median(w for w, _ in got["python -c pass"])
+    for name, samples in got.items():
+        wall = statistics.median(w for w, _ in samples)
+        cpu = statistics.median(c for _, c in samples)
+        line = f"ship with nothing pending, whole process, {name}: median {wall:.1f} ms wall, {cpu:.1f} ms CPU"
+        if "ship" in name:
+            passed = cpu <= IDLE_TARGET_MS
+            ok &= passed
+            line += (f" (target <= {IDLE_TARGET_MS:g} ms CPU: {'PASS' if passed else 'FAIL'}; "
+                     f"wall {wall / bare:.1f}x a bare start's here)")
+        print(line + f" [{runs} runs, interleaved]")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -89,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "agent-journal-bench")
     parser.add_argument("--no-check", action="store_true", help="skip the row checksum (saves a full read)")
+    parser.add_argument("--runs", type=int, default=15, help="whole-process idle runs (each interleaved with a bare start)")
     args = parser.parse_args(argv)
 
     root, info, how = build(args.dir, args.events, args.seed, args.segment_mib)
@@ -155,19 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ship with nothing pending, library call: median {med:.2f} ms, max {max(idle):.2f} ms "
               f"(target <= {IDLE_TARGET_MS:g} ms): {'PASS' if med <= IDLE_TARGET_MS else 'FAIL'}")
         ok &= med <= IDLE_TARGET_MS
-        cli = str(Path(sys.executable).with_name("agent-journal"))
-        procs = []
-        for _ in range(7):
-            t0 = time.perf_counter()
-            subprocess.run([cli, "--journal", str(root), "ship", "--to", dsn], check=True, capture_output=True)
-            procs.append((time.perf_counter() - t0) * 1000)
-        base = []
-        for _ in range(7):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "pass"], check=True)
-            base.append((time.perf_counter() - t0) * 1000)
-        print(f"ship with nothing pending, whole `agent-journal ship` process: median {statistics.median(procs):.0f} ms "
-              f"(a bare `python -c pass` here: {statistics.median(base):.0f} ms)")
+        ok &= _idle_processes(root, dsn, args.runs)
     finally:
         try:
             server.stop("fast")

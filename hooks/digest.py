@@ -153,7 +153,8 @@ def digest_transcript(state_dir: Path, session: str, transcript: str) -> dict[st
     new_offset = start + end
     try:
         ensure_subdir(state_dir.parent, state_dir.name)
-        write_atomic(state_file, json.dumps({"transcript": transcript, "ino": st.st_ino, "offset": new_offset}).encode())
+        state = {"transcript": transcript, "ino": st.st_ino, "offset": new_offset}
+        write_atomic(state_file, json.dumps(state).encode())
     except OSError:
         pass
     return {"transcript": transcript, "from": start, "to": new_offset, **result}

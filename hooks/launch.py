@@ -20,11 +20,19 @@ import os
 import sys
 from pathlib import Path
 
+TYPE_CHECKING = False  # no typing at run time: this is the hook's hot path
+if TYPE_CHECKING:
+    from typing import Any
+
 CODE_ROOT = Path(__file__).resolve().parent.parent
 if str(CODE_ROOT) not in sys.path:
     sys.path.insert(0, str(CODE_ROOT))
 
 #: Hard cap on additionalContext: Claude Code spills anything over 10,000 characters to a file.
+#: The context's own size is `projections.read.context.DEFAULT_MAX_CHARS` (or
+#: ``context.max_chars``); this is the last guard over whatever was rendered, in this
+#: interpreter or another. It stays here, not beside that budget: this module runs
+#: stdlib-only and cannot import `projections` (tests/hooks/test_context_cap.py ties the two).
 CONTEXT_HARD_CAP = 9_800
 #: Seconds allowed for rendering before the hook gives up on context (never on recording).
 RENDER_TIMEOUT = 20.0
@@ -34,7 +42,7 @@ class _RenderTimeout(Exception):
     pass
 
 
-def _render(kind: str, *args: str) -> dict | None:
+def _render(kind: str, *args: str) -> dict[str, Any] | None:
     """Run `hooks.render` in-process if msgspec is importable, else in an interpreter that has it."""
     if os.environ.get("AGENT_JOURNAL_PYTHON"):
         return _render_elsewhere(kind, *args)  # an explicit choice wins over this interpreter
@@ -60,7 +68,7 @@ def _render(kind: str, *args: str) -> dict | None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _render_elsewhere(kind: str, *args: str) -> dict | None:
+def _render_elsewhere(kind: str, *args: str) -> dict[str, Any] | None:
     import subprocess
 
     from hooks import runtime
@@ -82,7 +90,8 @@ def _render_elsewhere(kind: str, *args: str) -> dict | None:
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         raise RuntimeError(f"render {kind} failed with {python}: {lines[-1]}")
-    return json.loads(proc.stdout)
+    rendered: dict[str, Any] = json.loads(proc.stdout)
+    return rendered
 
 
 def _compaction_python() -> str | None:
@@ -134,7 +143,7 @@ def _export_environment(project: object) -> None:
         os.close(fd)
 
 
-def _files_project(config: object, payload: dict) -> str | None:
+def _files_project(config: object, payload: dict[str, Any]) -> str | None:
     """The project whose ``context.write_dir`` files the render or SessionEnd job refreshes
     (None when the key is not set: a dict lookup, nothing more)."""
     section = getattr(config, "extra", {}).get("context")

@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["session_start", "precompact", "main", "DEFAULT_MAX_CHARS"]
-
-DEFAULT_MAX_CHARS = 9000
+__all__ = ["session_start", "precompact", "main"]
 
 
 def _journal(root: Path):  # type: ignore[no-untyped-def]
@@ -29,12 +27,12 @@ def session_start(root: Path, session_id: str, source: str, project: str = "") -
 
     With ``context.write_dir`` set, the @import files in *project* are refreshed from the
     same fold (`projections.read.memory_files.keep_fresh`)."""
-    from projections.read.context import session_start_context
+    from projections.read.context import max_chars_of, session_start_context
     from projections.read.memory_files import keep_fresh, write_dir_of
 
     journal = _journal(root)
     _register(root)
-    max_chars = int((journal.config.extra.get("context") or {}).get("max_chars", DEFAULT_MAX_CHARS))
+    max_chars = max_chars_of(journal.config.extra)
 
     def refresh(views: Any, live: Any) -> None:
         keep_fresh(journal, project, views, live)  # never raises: one errors.log line
@@ -59,17 +57,16 @@ def disk_full_notice(journal: Any, now: float | None = None) -> str:
 
     now = time.time() if now is None else now
     lines = []
-    recent = [d for d in journal.manifest().get("dropped") or []
-              if isinstance(d, dict) and now - parse_ts(str(d.get("last_ts") or "")) < DROPPED_SHOWN_FOR]
+    recent = [d for d in journal.manifest().dropped if now - parse_ts(d.last_ts) < DROPPED_SHOWN_FOR]
     if recent:
-        events = sum(int(d.get("events", 0)) for d in recent)
+        events = sum(d.events for d in recent)
         types: dict[str, int] = {}
         for d in recent:
-            for name, n in (d.get("types") or {}).items():
-                types[name] = types.get(name, 0) + int(n)
+            for name, n in d.types.items():
+                types[name] = types.get(name, 0) + n
         kinds = ", ".join(f"{n} {name}" for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4])
         lines.append(f"**Agent Journal: a full disk cost {events} recorded event(s)** "
-                     f"({str(recent[0].get('first_ts', ''))[:16]} to {str(recent[-1].get('last_ts', ''))[:16]} UTC"
+                     f"({recent[0].first_ts[:16]} to {recent[-1].last_ts[:16]} UTC"
                      + (f": {kinds}" if kinds else "") + "); the history around then is incomplete "
                      "(`agent-journal verify` lists the losses).")
     waiting = status(journal.root)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.errors import JournalError
+from journal.layout import write_atomic
 
 __all__ = ["HOOK_EVENTS", "TOOL_EVENTS", "SCOPES", "handler", "is_ours", "install", "uninstall", "settings_path",
            "plugin_enabled", "installed_elsewhere", "BACKUP_SUFFIX"]
@@ -155,22 +156,24 @@ def _backup(path: Path, text: str) -> Path:
         current = None
     if current is not None and _user_part(current) is not None and _user_part(current) == _user_part(text):
         return backup
-    tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, backup)
+    _write(backup, text)
     return backup
 
 
 def _save(path: Path, doc: dict[str, Any], previous: str | None, text: str | None = None) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = _backup(path, previous) if previous is not None else None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text if text is not None else json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
-    if path.exists():
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-    os.replace(tmp, path)
+    _write(path, text if text is not None else json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return backup
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace *path* with *text* durably (`journal.layout.write_atomic`), keeping the mode
+    of the file it replaces (a new one is 0600: settings can hold the user's ``env``)."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    # The directory may be a link (~/.claude kept with the dotfiles): write_atomic's
+    # fsync of it must not meet the link; the file itself is replaced as before.
+    write_atomic(path.parent.resolve() / path.name, text.encode("utf-8"), mode=mode)
 
 
 def _canonical(doc: Any) -> str:

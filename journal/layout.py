@@ -56,6 +56,7 @@ __all__ = [
     "read_private",
     "check_dir",
     "check_journal_dir",
+    "write_all",
     "write_atomic",
     "temp_path",
     "temp_writer_pid",
@@ -63,6 +64,8 @@ __all__ = [
     "read_manifest",
     "write_manifest",
     "new_manifest",
+    "manifest_bytes",
+    "MANIFEST_FORMAT",
     "ensure_journal_id",
     "log_error",
 ]
@@ -79,6 +82,9 @@ MANIFEST_FORMAT = 1
 _ELOOP = _errno.ELOOP
 _ENXIO = _errno.ENXIO
 _SEGMENT_SUFFIX = ".jsonl"
+#: The most one `write_all` call hands to ``os.write``: the size of the largest record
+#: (a record is one write; bigger writes tear more easily on SIGKILL).
+_WRITE_CHUNK = 1024 * 1024
 
 
 def segment_name(first_seq: int) -> str:
@@ -292,22 +298,37 @@ def temp_writer_pid(tmp: Path) -> int | None:
     return None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace *path* with *data* atomically and durably (tmp, fsync, rename, dir fsync)."""
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of *data* at *fd*'s position: ``os.write`` may write less than it is given
+    (a signal, a full disk, 2 GiB per call on Linux), so loop, at most 1 MiB per call."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view[:_WRITE_CHUNK]) :]
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o600) -> None:
+    """Replace *path* with *data* atomically: a temp file beside it (`temp_path`, made as
+    `open_private` makes files, then given *mode*), fsync, rename, fsync of the directory.
+
+    ``durable=False`` skips both fsyncs, for files whose loss after a power cut costs
+    nothing (they are rebuilt); the replace stays atomic either way.
+    """
     tmp = temp_path(path)
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        write_all(fd, data)
+        if mode != 0o600:
+            os.fchmod(fd, mode)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
     os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def new_manifest() -> dict[str, Any]:
@@ -323,10 +344,11 @@ def new_manifest() -> dict[str, Any]:
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    """The journal's manifest; a missing one reads as empty.
+    """The journal's manifest as a dict, for the hook's stdlib path only; a missing one reads as empty.
 
-    Checks the shape every user of it relies on (the full schema is
-    `journal.storage.manifest`'s, off the hook path) and raises `InvalidManifest` otherwise;
+    The writer (sealing a segment, noting a disk-full loss) and `ensure_journal_id` use
+    this; everything else reads the typed `journal.storage.manifest.load_manifest`.
+    Checks the shape the writer relies on and raises `InvalidManifest` otherwise;
     `journal.storage.manifest_rebuild` makes a new one from the segments.
     """
     path = root / MANIFEST_FILE
@@ -380,9 +402,15 @@ def _manifest_problem(doc: Any) -> str | None:
     return None
 
 
+def manifest_bytes(doc: dict[str, Any]) -> bytes:
+    """The bytes of ``manifest.json`` holding *doc*: the one serializer of both manifest
+    writers (this module's dict one on the hook path, `journal.storage.manifest`'s typed one)."""
+    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    """Atomically replace the manifest (the commit point of rolls, repairs and compactions)."""
-    write_atomic(root / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
+    """Atomically replace the manifest from its dict (the hook's stdlib path: rolls, rebuilds)."""
+    write_atomic(root / MANIFEST_FILE, manifest_bytes(manifest))
 
 
 def ensure_journal_id(root: Path, lock_timeout: float = 10.0) -> str:

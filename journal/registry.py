@@ -22,7 +22,7 @@ from pathlib import Path
 
 from journal.storage.codec import now_ts
 from journal.errors import LockTimeout
-from journal.layout import open_private, temp_path
+from journal.layout import write_atomic
 
 TYPE_CHECKING = False  # no typing at run time: the hook imports this on a journal's first event
 if TYPE_CHECKING:
@@ -60,13 +60,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 def _write(path: Path, entries: list[dict[str, Any]]) -> None:
     data = json.dumps({"format": REGISTRY_FORMAT, "journals": entries}, indent=1).encode() + b"\n"
-    tmp = temp_path(path)
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)  # no fsync: a lost registry costs a re-registration, never data
+    write_atomic(path, data, durable=False)  # no fsync: a lost registry costs a re-registration, never data
 
 
 def _ensure_dir(path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from journal.config import JournalConfig, load_config
 from journal.errors import ConfigError, JournalError, JournalPermissionError, LockTimeout
-from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private, read_manifest
+from journal.layout import check_journal_dir, ensure_journal_dir, list_segments, log_error, open_private
 from journal.storage.writer import NewEvent, Writer
 
 TYPE_CHECKING = False  # no typing at run time: `import journal` is on the hook's hot path
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from journal.compaction.compact import CompactionResult, Plan
     from journal.storage.events import Event
+    from journal.storage.manifest import Manifest
     from journal.storage.reader import Damage, RecoveryMode
     from journal.storage.recovery import RepairPreview, RepairReport
     from journal.compaction.scrub import ScrubResult
@@ -53,7 +54,8 @@ class Journal:
         #: Why config.json could not be used (the journal then reads with the defaults and
         #: refuses to write: a broken file may hold the user's redaction rules), else None.
         self.config_problem = config_problem
-        self._writer: Any = Writer(root, config) if config_problem is None else _RefusingWriter(config_problem)
+        self._writer: Writer | _RefusingWriter = (
+            Writer(root, config) if config_problem is None else _RefusingWriter(config_problem))
         #: Things worth telling the user once (e.g. an invalid manifest was rebuilt).
         self.notices: list[str] = []
         #: Told of damage found by every read of this journal that names no ``on_damage``
@@ -139,7 +141,7 @@ class Journal:
         from journal.storage.reader import Reader
 
         reader = Reader(self.root, mode, on_damage or self.on_damage)
-        if not archived or not reader.manifest.get("archive"):
+        if not archived or not reader.manifest.archive:
             return reader.events(from_seq, to_seq)
         return self._with_archive(reader, from_seq, to_seq, on_damage or self.on_damage)
 
@@ -172,9 +174,11 @@ class Journal:
         return read_archived(self.root, from_seq, to_seq, session=session, agent=agent,
                              on_damage=self.on_damage)
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         """The manifest: sealed segments, compacted and lost ranges, journal id, epoch."""
-        return read_manifest(self.root)
+        from journal.storage.manifest import load_manifest
+
+        return load_manifest(self.root)
 
     def last_seq(self) -> int:
         """The seq of the newest record (0 for an empty journal), read from the tail."""
@@ -297,7 +301,7 @@ class Journal:
             "by_type": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
             "sessions": len(sessions),
             "segments": len(segments),
-            "sealed_segments": len(manifest["segments"]),
+            "sealed_segments": len(manifest.segments),
             "bytes": sum(p.stat().st_size for _, p in segments),
             "last_seq": self.last_seq(),
         }

@@ -6,16 +6,16 @@ A projection's state is a small ``meta`` Struct plus ``records``: one Struct per
 payload decoded with the type's view Struct (`projections.views`), decoded once per
 event and shared by every projection that folds it. Handlers do no I/O.
 
-Records may be *lazy*: a state loaded from a cache holds each record as an index
-into the cache file and decodes it on first touch (`RecordMap.record`), so loading a
-state costs O(number of keys), not O(bytes), and a fold touches only the records its
-new events name.
+Records may be *lazy*: a state loaded from a cache (`LazyRecordMap`) decodes each
+record on first access, whatever the access path, so loading a state costs O(number of
+keys), not O(bytes), a fold touches only the records its new events name, and a
+handler always sees a record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import msgspec
 
@@ -24,7 +24,10 @@ from journal.storage.events import Event
 from projections.errors import CacheCorrupt
 from projections.views import VIEW_TYPES, decode_view
 
-__all__ = ["SNAPSHOT_TYPE", "Handler", "Projection", "RecordMap", "State", "apply", "fold", "plain", "to_builtins"]
+__all__ = [
+    "SNAPSHOT_TYPE", "Handler", "LazyRecordMap", "Projection", "RecordMap", "State", "apply", "fold", "plain",
+    "to_builtins",
+]
 
 Handler = Callable[["State", Event, Any], None]
 
@@ -35,19 +38,18 @@ _ENC = msgspec.msgpack.Encoder()
 
 
 class RecordMap(dict):  # type: ignore[type-arg]
-    """``key -> record`` where a record may still be an ``int``: its index in a cache blob.
+    """``key -> record``, in insertion order (projections use it for recency).
 
-    Insertion order is part of the state (projections use it for recency), so it is
-    kept exactly through a cache round trip.
+    A fresh state's map is a plain dict of records. A state loaded from a cache is a
+    `LazyRecordMap`, which decodes each record on first access through *any* path
+    (``m[k]``, ``get``, ``pop``, ``values``, ``items``, ...): a fold handler always
+    sees a record. `record`, `records` and `records_reversed` read both kinds alike.
     """
 
-    __slots__ = ("_blob", "_ends", "_crcs", "_decoder")
+    __slots__ = ("_decoder",)
 
     def __init__(self, decoder: msgspec.msgpack.Decoder[Any] | None = None) -> None:
         super().__init__()
-        self._blob: memoryview | None = None
-        self._ends: list[int] = []
-        self._crcs: list[int] = []
         self._decoder = decoder
 
     @classmethod
@@ -56,45 +58,148 @@ class RecordMap(dict):  # type: ignore[type-arg]
         decoder: msgspec.msgpack.Decoder[Any],
         keys: list[str],
         blob: memoryview,
-        ends: list[int],
-        crcs: list[int],
-    ) -> RecordMap:
-        """A map whose records are decoded from *blob* on first use."""
-        m = cls(decoder)
-        m._blob, m._ends, m._crcs = blob, ends, crcs
-        m.update(zip(keys, range(len(keys))))
-        return m
-
-    def load(self, key: str, index: int) -> Any:
-        """Decode the record stored at *index* of the blob, keep it, and return it."""
-        start = self._ends[index - 1] if index else 0
-        assert self._blob is not None and self._decoder is not None
-        chunk = self._blob[start : self._ends[index]]
-        if crc32(chunk) != self._crcs[index]:
-            raise CacheCorrupt(f"cached record {key!r} fails its checksum")
-        try:
-            rec = self._decoder.decode(chunk)
-        except msgspec.DecodeError as e:
-            raise CacheCorrupt(f"cached record {key!r} does not decode: {e}") from e
-        dict.__setitem__(self, key, rec)
-        return rec
+        ends: Sequence[int],
+        crcs: Sequence[int],
+        *,
+        source: str = "",
+    ) -> LazyRecordMap:
+        """A map whose records are decoded from *blob* on first use (record *i* ends at
+        ``ends[i]`` and has CRC-32 ``crcs[i]``; *source* names the file in errors)."""
+        return LazyRecordMap(decoder, keys, blob, ends, crcs, source)
 
     def record(self, key: str) -> Any:
-        """The record of *key* (decoded if needed), or None."""
-        rec = dict.get(self, key)
-        if rec.__class__ is int:
-            return self.load(key, rec)
-        return rec
+        """The record of *key*, or None."""
+        return self.get(key)
 
     def records(self) -> Iterator[tuple[str, Any]]:
-        """Every ``(key, record)`` in order, decoding lazily."""
+        """Every ``(key, record)`` in order (a snapshot of the keys: the map may change meanwhile)."""
+        get = self.get
         for key in list(self):
-            yield key, self.record(key)
+            yield key, get(key)
 
     def records_reversed(self) -> Iterator[tuple[str, Any]]:
         """Every ``(key, record)`` newest first (reverse insertion order)."""
+        get = self.get
         for key in list(reversed(self)):
-            yield key, self.record(key)
+            yield key, get(key)
+
+    def blobs(self) -> tuple[list[str], list[bytes | memoryview], list[int]]:
+        """Keys, encoded records and their CRC-32s, in order."""
+        keys = list(self)
+        out: list[bytes | memoryview] = []
+        crcs: list[int] = []
+        encode = _ENC.encode
+        for rec in dict.values(self):
+            data = encode(rec)
+            out.append(data)
+            crcs.append(crc32(data))
+        return keys, out, crcs
+
+
+class LazyRecordMap(RecordMap):
+    """A `RecordMap` loaded from a cache: records not used yet are stored as their
+    index in the cache blob, and every access path decodes them (checking their
+    CRC-32 first) before returning them. Nothing outside this class sees an index.
+
+    A record that fails its checksum or does not decode raises `CacheCorrupt`, naming
+    the cache file and the key; callers replay the log (`projections.runner.query`).
+    """
+
+    __slots__ = ("_blob", "_ends", "_crcs", "_source", "_pending")
+
+    def __init__(
+        self,
+        decoder: msgspec.msgpack.Decoder[Any],
+        keys: list[str],
+        blob: memoryview,
+        ends: Sequence[int],
+        crcs: Sequence[int],
+        source: str = "",
+    ) -> None:
+        super().__init__(decoder)
+        self._blob, self._ends, self._crcs, self._source = blob, ends, crcs, source
+        dict.update(self, zip(keys, range(len(keys)), strict=True))
+        #: How many values are still indexes (0: the map is a plain dict of records).
+        self._pending = len(self)
+
+    def _decode(self, key: str, index: int) -> Any:
+        """Decode the record stored at *index* of the blob, keep it in place, and return it."""
+        start = self._ends[index - 1] if index else 0
+        assert self._blob is not None and self._decoder is not None
+        chunk = self._blob[start : self._ends[index]]
+        where = f"{self._source}: " if self._source else ""
+        if crc32(chunk) != self._crcs[index]:
+            raise CacheCorrupt(f"{where}cached record {key!r} fails its checksum")
+        try:
+            rec = self._decoder.decode(chunk)
+        except msgspec.DecodeError as e:
+            raise CacheCorrupt(f"{where}cached record {key!r} does not decode: {e}") from e
+        dict.__setitem__(self, key, rec)
+        self._pending -= 1
+        return rec
+
+    def _value(self, key: Any, value: Any) -> Any:
+        return self._decode(key, value) if value.__class__ is int else value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._value(key, dict.__getitem__(self, key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = dict.get(self, key, _MISSING)
+        if value is _MISSING:
+            return default
+        return self._decode(key, value) if value.__class__ is int else value
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if dict.__contains__(self, key):
+            value = self._value(key, dict.__getitem__(self, key))
+            dict.__delitem__(self, key)
+            return value
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if dict.__contains__(self, key):
+            return self[key]
+        dict.__setitem__(self, key, default)
+        return default
+
+    def __delitem__(self, key: str) -> None:
+        if dict.__getitem__(self, key).__class__ is int:
+            self._pending -= 1
+        dict.__delitem__(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if dict.get(self, key).__class__ is int:
+            self._pending -= 1
+        dict.__setitem__(self, key, value)
+
+    def __iter__(self) -> Iterator[str]:
+        # Defined so that ``dict(m)`` and ``{**m}`` go through `keys` and `__getitem__`
+        # (CPython copies a dict subclass's raw values when it keeps dict's own iterator).
+        return dict.__iter__(self)
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        return [value for _, value in self.records()]
+
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        return list(self.records())
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, dict):
+            return NotImplemented
+        return dict(self.items()) == (dict(other.items()) if isinstance(other, LazyRecordMap) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.items())!r})"
 
     def blobs(self) -> tuple[list[str], list[bytes | memoryview], list[int]]:
         """Keys, encoded records and their CRC-32s, in order.
@@ -102,21 +207,25 @@ class RecordMap(dict):  # type: ignore[type-arg]
         Untouched records are copied from the blob with their *stored* checksum, so a
         damaged cached record stays detectably damaged in the next cache file.
         """
+        if not self._pending:
+            return RecordMap.blobs(self)
         keys = list(self)
         out: list[bytes | memoryview] = []
         crcs: list[int] = []
         blob, ends, stored = self._blob, self._ends, self._crcs
-        for key in keys:
-            rec = dict.__getitem__(self, key)
+        encode = _ENC.encode
+        for rec in dict.values(self):
             if rec.__class__ is int:
-                assert blob is not None
                 out.append(blob[ends[rec - 1] if rec else 0 : ends[rec]])
                 crcs.append(stored[rec])
             else:
-                data = _ENC.encode(rec)
+                data = encode(rec)
                 out.append(data)
                 crcs.append(crc32(data))
         return keys, out, crcs
+
+
+_MISSING: Any = object()
 
 
 @dataclass(slots=True)

@@ -61,6 +61,8 @@ class Views:
     #: The seq each projection's cache covered when loaded (0 without a usable cache).
     cached: dict[str, int] = field(default_factory=dict)
     journal: Journal | None = None
+    #: What was wrong with each damaged cache file (the file and the field); it was replayed instead.
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @property
     def sessions(self) -> State:
@@ -259,13 +261,17 @@ def _load(
     projections: tuple[Projection, ...],
 ) -> Views:
     manifest = journal.manifest()
-    journal_id, epoch = str(manifest.get("journal_id", "")), int(manifest.get("epoch", 0))
+    journal_id, epoch = manifest.journal_id, manifest.epoch
     last = journal.last_seq()
     target = last if at is None else max(0, min(at, last))
     states: dict[str, State] = {}
     covered: dict[str, int] = {}
+    damaged: dict[str, str] = {}
     for projection in projections:
-        loaded = load_cache(journal.root, projection, journal_id=journal_id, epoch=epoch) if use_cache else None
+        loaded = None
+        if use_cache:
+            loaded = load_cache(journal.root, projection, journal_id=journal_id, epoch=epoch,
+                                on_damage=functools.partial(damaged.__setitem__, projection.name))
         if loaded is not None and loaded[0] <= target:
             covered[projection.name], states[projection.name] = loaded
         else:
@@ -280,10 +286,12 @@ def _load(
             continue
         pairs = [(p, states[p.name]) for p in projections if covered[p.name] <= mark]
         folded += _fold_range(pairs, journal, mark + 1, upto, progress)
-    views = Views(states, target, journal_id, epoch, folded, cached, journal)
+    for name, why in damaged.items():  # replayed instead; say where and what, once per damaged file
+        journal.log_error("cache_damaged", f"the {name} cache was replayed from the log: {why}")
+    views = Views(states, target, journal_id, epoch, folded, cached, journal, damaged)
     # A compaction or scrub that committed meanwhile made these states stale (a scrub's may
     # even hold the text it removed): only a cache of the current epoch is written.
-    if save and at is None and target > 0 and int(journal.manifest().get("epoch", 0)) == epoch:
+    if save and at is None and target > 0 and journal.manifest().epoch == epoch:
         for projection in projections:
             fresh = target - cached[projection.name]
             if fresh >= SAVE_AFTER or (cached[projection.name] == 0 and fresh > 0):
@@ -343,7 +351,9 @@ def rebuild(journal: Journal, progress: Callable[[int], None] | None = None) -> 
         cached_seq = warm.cached.get(name, 0) if warm else 0
         agreed: bool | None = False if damaged else None
         why = "the cache files could not be read (damaged)" if damaged else ""
-        if warm is not None and cached_seq > 0:
+        if warm is not None and name in warm.damaged:
+            agreed, why = False, f"the cache is damaged: {warm.damaged[name]}"
+        elif warm is not None and cached_seq > 0:
             try:
                 why = _difference(warm.states[name], full.states[name])
             except CacheCorrupt as e:
@@ -375,12 +385,12 @@ def _difference(cached: State, full: State) -> str:
         parts.append(f"{len(extra)} records only in the cache (e.g. {extra[0]})")
     if parts:
         return "; ".join(parts)
-    changed = [k for k, x, y in zip(keys_a, blobs_a, blobs_b) if bytes(x) != bytes(y)]
+    changed = [k for k, x, y in zip(keys_a, blobs_a, blobs_b, strict=False) if bytes(x) != bytes(y)]
     if len(keys_a) != len(keys_b) or (not changed and keys_a != keys_b):
         return "the same records in another order"
     if changed:
-        by_key = dict(zip(keys_b, blobs_b))
-        changed = [k for k, x in zip(keys_a, blobs_a) if bytes(x) != bytes(by_key[k])]
+        by_key = dict(zip(keys_b, blobs_b, strict=True))
+        changed = [k for k, x in zip(keys_a, blobs_a, strict=True) if bytes(x) != bytes(by_key[k])]
         if changed:
             return f"{len(changed)} records differ (e.g. {changed[0]})"
         return "the same records in another order"
@@ -399,4 +409,4 @@ def _same(a: State, b: State) -> bool:
         return False
     keys_a, blobs_a, _ = a.records.blobs()
     keys_b, blobs_b, _ = b.records.blobs()
-    return keys_a == keys_b and all(bytes(x) == bytes(y) for x, y in zip(blobs_a, blobs_b))
+    return keys_a == keys_b and all(bytes(x) == bytes(y) for x, y in zip(blobs_a, blobs_b, strict=True))

@@ -48,11 +48,11 @@ def summarise_tool(tool: str, inp: Any, limit: int = 200) -> str:
     """The target of a tool call in one line: the Bash command, the file, the agent's task."""
     if inp is None:
         return ""
-    path = inp.file_path
+    path: str | None = inp.file_path
     if path and len(path) <= limit:  # the common case first: Read, Edit, Write
         return path
     if tool == "Bash" and inp.command:
-        cmd = inp.command
+        cmd: str = inp.command
         if len(cmd) <= limit and "\n" not in cmd and "  " not in cmd and "\t" not in cmd:
             return cmd
         return one_line(inp.command, limit)

@@ -14,6 +14,37 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.append(_REPO_ROOT)
 
+from tests.profiles import load as _load_hypothesis_profile  # noqa: E402 - needs the path above
+
+_load_hypothesis_profile()
+
+
+class FakeClock:
+    """Stands in for the `time` module of the code under test: ``sleep`` advances
+    ``monotonic`` at once, so a test asserts how long the code *would* have waited
+    (exactly, on any machine) instead of timing it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+
+
+@pytest.fixture
+def lock_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock for the journal lock's wait (`journal.storage.locking`)."""
+    from journal.storage import locking
+
+    clock = FakeClock()
+    monkeypatch.setattr(locking, "time", clock)
+    return clock
+
 
 @pytest.fixture
 def journal_dir(tmp_path: Path) -> Path:
@@ -36,3 +67,11 @@ def _private_journal_registry(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test drives the real Claude Code binary: seconds each, so `slow`."""
+    e2e = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if e2e in item.path.parents:
+            item.add_marker(pytest.mark.slow)

@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from cli.commands.projections import at_option, json_option, nothing_found, with_views
+from cli.commands.projections import at_option, json_option, nothing_found, page_options, paging_note, with_views
 from cli.errors import translate_errors
 from cli.output import emit_json, table, truncate
 from projections.read.actions import update_agent
 from projections.read.liveness import Liveness
-from projections.read.queries import AGENT_STATUSES, agent_snapshot, find_agent, list_agents
+from projections.read.queries import PAGE, AGENT_STATUSES, agent_snapshot, find_agent, list_agents, page_agents
 from projections.runner import Views
 from projections.text import format_ts
 
@@ -20,14 +20,20 @@ __all__ = ["register"]
 
 @click.command()
 @click.option("--all", "-a", "show_all", is_flag=True,
-              help="Include archived agents and Claude Code's internal ones (no SubagentStart, e.g. compaction).")
+              help="Every agent, archived ones and Claude Code's internal ones (no SubagentStart, e.g. compaction) "
+                   "included; no page limit.")
 @click.option("--status", type=click.Choice(AGENT_STATUSES), help="Only agents with this status.")
+@page_options
 @at_option
 @json_option
 @click.pass_obj
 @translate_errors
-def agents(obj: Any, show_all: bool, status: str | None, at: str | None, as_json: bool) -> None:
+def agents(obj: Any, show_all: bool, status: str | None, limit: int | None, offset: int, at: str | None,
+           as_json: bool) -> None:
     """List the subagents sessions started: type, status, progress, what they were asked.
+
+    Shows the 20 most recently active agents (oldest start first); --offset pages
+    back, --limit changes the page size, --all lists every one.
 
     Status: running, completed, orphaned (still running when its session ended,
     crashed or was resumed), archived, or a status declared with `agent update`.
@@ -37,16 +43,20 @@ def agents(obj: Any, show_all: bool, status: str | None, at: str | None, as_json
       agent-journal agents
       agent-journal agents --status orphaned --json
     """
-    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        rows = list_agents(views, live, include_all=show_all, status=status)
-        return rows, ([] if rows else list_agents(views, live, include_all=True))
+    if limit is None and not show_all:
+        limit = PAGE
 
-    rows, everything = with_views(obj, at, build)
+    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], bool, list[dict[str, Any]]]:
+        rows, more = page_agents(views, live, include_all=show_all, status=status, limit=limit, offset=offset)
+        return rows, more, ([] if rows or offset else list_agents(views, live, include_all=True))
+
+    rows, more, everything = with_views(obj, at, build)
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        click.echo(nothing_found("agents", status, everything, show_all, hidden="internal or archived"))
+        click.echo(f"No agents after the first {offset}." if offset
+                   else nothing_found("agents", status, everything, show_all, hidden="internal or archived"))
         return
     table(
         ["id", "type", "status", "progress", "session", "started", "task"],
@@ -60,6 +70,9 @@ def agents(obj: Any, show_all: bool, status: str | None, at: str | None, as_json
     orphans = [r["id"][:8] for r in rows if r["status"] == "orphaned" and not r["dismissed"]]
     if orphans:
         click.echo(f"Continue orphaned agents in Claude Code: /agent-journal:resume-agents {' '.join(orphans)}")
+    note = paging_note(f"{status} agents" if status else "agents", len(rows), limit, offset, more)
+    if note:
+        click.echo(note)
 
 
 @click.group()
@@ -70,7 +83,8 @@ def agent() -> None:
 def _show_text(snap: dict[str, Any]) -> None:
     rec = snap["record"]
     click.echo(f"agent      {snap['id']} ({snap['type'] or 'internal'})")
-    click.echo(f"status     {snap['status']}" + (f", progress {snap['progress']}%" if snap["progress"] is not None else ""))
+    progress = f", progress {snap['progress']}%" if snap["progress"] is not None else ""
+    click.echo(f"status     {snap['status']}{progress}")
     click.echo(f"session    {snap['parent'] or '-'}")
     click.echo(f"started    {format_ts(snap['started'])} UTC" + (f", stopped {format_ts(snap['stopped'])} UTC"
                                                                     if snap["stopped"] else ""))
@@ -121,7 +135,9 @@ def show(obj: Any, agent_ids: tuple[str, ...], at: str | None, as_json: bool) ->
     def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if agent_ids:
             return [agent_snapshot(views, find_agent(views, a), live) for a in agent_ids], []
-        unfinished = [r for r in list_agents(views, live) if r["status"] in ("orphaned", "running")]
+        # Orphaned and running agents are all among those the fold has as running.
+        unfinished = [r for status in ("orphaned", "running") for r in list_agents(views, live, status=status)]
+        unfinished.sort(key=lambda r: (r["started"], r["id"]))
         snaps = [agent_snapshot(views, find_agent(views, r["id"]), live) for r in unfinished]
         return snaps, ([] if snaps else list_agents(views, live, include_all=True))
 
@@ -144,7 +160,8 @@ def show(obj: Any, agent_ids: tuple[str, ...], at: str | None, as_json: bool) ->
 @click.option("--progress", type=click.IntRange(0, 100), metavar="0-100", help="Percent done (replaces).")
 @click.option("--done", multiple=True, metavar="TEXT", help="A finished step (adds; repeatable).")
 @click.option("--blocker", "blockers", multiple=True, metavar="TEXT", help="A blocker (replaces the list; repeatable).")
-@click.option("--next", "next_steps", multiple=True, metavar="TEXT", help="A next step (replaces the list; repeatable).")
+@click.option("--next", "next_steps", multiple=True, metavar="TEXT",
+              help="A next step (replaces the list; repeatable).")
 @click.option("--file", "files", multiple=True, metavar="PATH", help="A key file (adds; repeatable).")
 @click.option("--status", help="running, completed, archived, or your own word (blocked, failed, ...).")
 @json_option

@@ -12,7 +12,7 @@ from cli.commands.projections import at_option, json_option, with_views
 from cli.errors import translate_errors
 from cli.output import emit_json
 from projections.read.actions import SESSION_ENV
-from projections.read.context import DEFAULT_MAX_CHARS, recovery_context, session_context
+from projections.read.context import DEFAULT_MAX_CHARS, max_chars_of, recovery_context, session_context
 from projections.read.liveness import Liveness
 from projections.read.memory_files import context_files, write_context_files
 from projections.read.queries import find_session
@@ -24,9 +24,7 @@ __all__ = ["register"]
 def _max_chars(obj: Any, given: int | None) -> int:
     if given is not None:
         return given
-    section = obj.journal(create=False).config.extra.get("context") or {}
-    value = section.get("max_chars", DEFAULT_MAX_CHARS) if isinstance(section, dict) else DEFAULT_MAX_CHARS
-    return value if isinstance(value, int) and value >= 200 else DEFAULT_MAX_CHARS
+    return max_chars_of(obj.journal(create=False).config.extra)
 
 
 @click.command()

@@ -155,8 +155,8 @@ def verify(obj: Any, as_json: bool, repair_mode: str | None, yes: bool) -> None:
     """Check every record of the journal; exit 0 when sound, 1 when damaged.
 
     Always the whole journal as it is now (there is no --at: damage is a fact of
-    the files, not of a moment in the log). Reports the event count, first and last seq, gaps, corrupt records (file, byte
-    offset, seq), a torn tail, missing or altered sealed segments.
+    the files, not of a moment in the log). Reports the event count, first and last seq, gaps,
+    corrupt records (file, byte offset, seq), a torn tail, missing or altered sealed segments.
 
     \b
     Repair modes (nothing is deleted; removed bytes are kept in quarantine/):

@@ -20,14 +20,26 @@ from projections.read.actions import request_resume, save_checkpoint
 from projections.read.context import liveness_for
 from projections.read.liveness import Liveness, PastLiveness
 from projections.errors import UnknownId
-from projections.read.queries import SESSION_FILTERS, find_session, iter_sessions, list_sessions, session_snapshot
+from projections.read.queries import (
+    PAGE,
+    SESSION_FILTERS,
+    find_session,
+    iter_sessions,
+    list_sessions,
+    page_sessions,
+    session_snapshot,
+)
 from projections.read.related import related_sessions
-from projections.runner import Views, query, rebuild as rebuild_all
+from projections.base import Projection
+from projections.folds.archive import ARCHIVE
+from projections.folds.sessions import SESSIONS
+from projections.runner import PROJECTIONS, Views, query, rebuild as rebuild_all
 from projections.text import format_duration, format_ts
 from projections.read.timeline import timeline as session_timeline
 from projections.timeref import resolve_at
 
-__all__ = ["register", "open_views", "at_option", "json_option", "with_views", "past_seq", "nothing_found"]
+__all__ = ["register", "open_views", "at_option", "json_option", "with_views", "past_seq", "nothing_found",
+           "page_options", "paging_note"]
 
 T = TypeVar("T")
 
@@ -46,23 +58,27 @@ def past_seq(journal: Any, at: str | None) -> int | None:
     return None if seq >= journal.last_seq() else seq
 
 
-def with_views(obj: Any, at: str | None, fn: Callable[[Any, Views, Liveness], T]) -> T:
+def with_views(obj: Any, at: str | None, fn: Callable[[Any, Views, Liveness], T],
+               projections: tuple[Projection, ...] = PROJECTIONS) -> T:
     """Run ``fn(journal, views, liveness)`` on the projections as of *at* (cache damage replays).
 
     A past state is history as of then with liveness judged now (`PastLiveness`), and
-    says so once on stderr; --at the last seq is the live view itself.
+    says so once on stderr; --at the last seq is the live view itself. Only *projections*
+    are loaded (a command that reads two of them does not fold the others on a cold cache).
     """
     journal = obj.journal(create=False)
     seq = past_seq(journal, at)
     live = liveness_for(journal)
     if seq is not None:
-        ended = query(journal, lambda v: {sid for sid, rec in v.sessions.records.records() if rec.ended})
+        # Sessions with a SessionEnd as of now: every one not in the fold's ``open`` set (no decoding).
+        ended = query(journal, lambda v: {sid for sid in v.sessions.records if sid not in v.sessions.meta.open},
+                      projections=(SESSIONS,))
         live = PastLiveness(live, ended)
         last = next(iter(journal.read(seq, to_seq=seq)), None) if seq > 0 else None
         when = f" ({format_ts(last.ts)} UTC)" if last is not None else ""
         click.echo(f"As of seq {seq}{when}: history as it was then; whether a session is still running "
                    "is judged now.", err=True)
-    return query(journal, lambda views: fn(journal, views, live), at=seq)
+    return query(journal, lambda views: fn(journal, views, live), at=seq, projections=projections)
 
 
 def open_views(obj: Any, at: str | None) -> tuple[Any, Views, Liveness]:
@@ -88,19 +104,38 @@ def nothing_found(noun: str, status: str | None, everything: list[dict[str, Any]
     return f"No {status + ' ' if status else ''}{noun}; " + ", ".join(parts) + "."
 
 
+def paging_note(noun: str, shown: int, limit: int | None, offset: int, more: bool) -> str:
+    """The line under a page that has older rows after it ("" when it is the last page)."""
+    if not more or limit is None:
+        return ""
+    return (f"Showing the {shown} most recently active {noun}" + (f" after the first {offset}" if offset else "")
+            + f"; older ones: --offset {offset + shown} (next page), --limit N, or --all.")
+
+
+def page_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--limit/-n`` and ``--offset``: which page of a listing (most recently active first)."""
+    fn = click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N",
+                      help="Skip the N most recently active first (the next page: --offset 20).")(fn)
+    return click.option("--limit", "-n", type=click.IntRange(min=1), metavar="N",
+                        help=f"Show the N most recently active (default {PAGE}; with --all, every one).")(fn)
+
+
 @click.command()
-@click.option("--all", "-a", "show_all", is_flag=True, help="Include archived sessions.")
+@click.option("--all", "-a", "show_all", is_flag=True, help="Every session, archived ones included (no page limit).")
 @click.option("--status", type=click.Choice(SESSION_FILTERS), help="Only sessions with this status.")
-@click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the N most recently started.")
+@page_options
 @click.option("--all-projects", "-A", is_flag=True,
               help="Sessions of every project on this machine (the journal registry), with their project.")
 @at_option
 @json_option
 @click.pass_obj
 @translate_errors
-def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, all_projects: bool,
+def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, offset: int, all_projects: bool,
              at: str | None, as_json: bool) -> None:
-    """List the Claude Code sessions recorded in this journal.
+    """List the Claude Code sessions recorded in this journal, the most recently active.
+
+    Shows the 20 most recently active sessions (oldest start first); --offset pages
+    back, --limit changes the page size, --all lists every one (archived ones too).
 
     Status is computed now: active, ended (SessionEnd seen), crashed (no SessionEnd
     and its Claude Code process is gone), stale (no process recorded, idle for
@@ -110,23 +145,30 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, al
     \b
     Examples:
       agent-journal sessions
+      agent-journal sessions --offset 20          # the next 20
       agent-journal sessions --status crashed --json
       agent-journal sessions --all-projects -n 20
     """
+    if limit is None and not show_all:
+        limit = PAGE
     if all_projects:
+        if offset:
+            raise click.UsageError("--offset pages one journal; it cannot be combined with --all-projects")
         _sessions_everywhere(obj, show_all, status, limit, at, as_json)
         return
 
-    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        rows = list_sessions(views, live, include_archived=show_all, status=status, limit=limit)
-        return rows, ([] if rows else list_sessions(views, live, include_archived=True))
+    def build(journal: Any, views: Views, live: Liveness) -> tuple[list[dict[str, Any]], bool, list[dict[str, Any]]]:
+        rows, more = page_sessions(views, live, include_archived=show_all, status=status, limit=limit, offset=offset)
+        return rows, more, ([] if rows or offset else list_sessions(views, live, include_archived=True))
 
-    rows, everything = with_views(obj, at, build)
+    # A listing of sessions reads the sessions and the archive only (`session_info`).
+    rows, more, everything = with_views(obj, at, build, projections=(SESSIONS, ARCHIVE))
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        click.echo(nothing_found("sessions", status, everything, show_all))
+        click.echo(f"No sessions after the first {offset}." if offset
+                   else nothing_found("sessions", status, everything, show_all))
         return
     table(
         ["id", "started", "status", "prompts", "last prompt", "files"],
@@ -139,6 +181,9 @@ def sessions(obj: Any, show_all: bool, status: str | None, limit: int | None, al
     )
     if any(r["interrupted"] and r["status"] == "ended" for r in rows):
         click.echo("* ended while a prompt or tool call was unfinished")
+    note = paging_note(f"{status} sessions" if status else "sessions", len(rows), limit, offset, more)
+    if note:
+        click.echo(note)
 
 
 def _sessions_everywhere(obj: Any, show_all: bool, status: str | None, limit: int | None, at: str | None,
@@ -167,7 +212,7 @@ def _sessions_everywhere(obj: Any, show_all: bool, status: str | None, limit: in
 
 def _status_cell(row: dict[str, Any]) -> str:
     """Status, marked: interrupted-but-ended (*), running now, handed over, archived."""
-    cell = row["status"] + ("*" if row["interrupted"] and row["status"] == "ended" else "")
+    cell: str = row["status"] + ("*" if row["interrupted"] and row["status"] == "ended" else "")
     if row["running"]:
         cell = "running now"
     handed = row["handed_over"]

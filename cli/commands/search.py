@@ -124,7 +124,8 @@ def search(obj: Any, words: tuple[str, ...], session_id: str | None, agent: str 
             click.echo(f"{verb} the search index: {status.events:,} events folded, up to seq {status.seq}"
                        + (f" ({status.rebuilt})" if status.rebuilt and status.rebuilt != "asked" else "") + ".")
         return
-    filters = {"session": session_id, "agent": agent, "kinds": _kinds(types), "since": since, "file": file_path}
+    filters: dict[str, Any] = {"session": session_id, "agent": agent, "kinds": _kinds(types), "since": since,
+                               "file": file_path}
     if not query.strip() and not file_path:
         raise click.UsageError("give a QUERY (or --file PATH); see --help for the syntax")
     try:

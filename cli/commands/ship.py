@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from cli.errors import fail, translate_errors
+from cli.idle_ship import nothing_to_ship
 from cli.output import emit_json
 from journal.shipping.state import ShipError, ship_policy
 
@@ -99,7 +100,7 @@ def ship(obj: Any, url: str | None, status: bool, batch: int | None, wait: float
             click.echo(f"Shipped {_events(result.events)} (seq {result.from_seq + 1:,}-{result.shipped_seq:,}, "
                        f"{result.inserted:,} new rows) to {result.target} in {result.seconds:.1f}s.")
         else:
-            click.echo(f"Nothing to ship: {result.target} has every event up to seq {result.shipped_seq:,}.")
+            click.echo(nothing_to_ship(result))
 
 
 def register(group: click.Group) -> None:

@@ -35,10 +35,11 @@ from journal.layout import (
     ensure_subdir,
     log_error,
     open_private,
-    read_manifest,
     read_private,
+    write_all,
     write_atomic,
 )
+from journal.storage.manifest import ArchiveEntry, Manifest, load_manifest
 
 if TYPE_CHECKING:
     from journal.storage.events import Event
@@ -106,9 +107,7 @@ def _write_file(path: Path, chunks: list[bytes]) -> None:
     fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, chunk)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -234,7 +233,7 @@ class ArchiveWriter:
                 tmp.unlink(missing_ok=True)
 
 
-def orphan_archive_files(root: Path, manifest: dict[str, Any]) -> list[Path]:
+def orphan_archive_files(root: Path, manifest: Manifest) -> list[Path]:
     """Files in ``archive/`` that no committed compaction owns (temp files, uncommitted output)."""
     directory = root / ARCHIVE_DIR
     try:
@@ -242,21 +241,21 @@ def orphan_archive_files(root: Path, manifest: dict[str, Any]) -> list[Path]:
     except FileNotFoundError:
         return []
     owned = set()
-    for entry in manifest.get("archive", []):
-        owned.add(entry["name"])
-        owned.add(entry.get("index") or index_name(entry["name"]))
+    for entry in manifest.archive:
+        owned.add(entry.name)
+        owned.add(entry.index or index_name(entry.name))
     return sorted(directory / n for n in names if n not in owned)
 
 
-def load_index(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
+def load_index(root: Path, entry: ArchiveEntry) -> dict[str, Any]:
     """The index of the archive file of manifest *entry*."""
-    path = root / ARCHIVE_DIR / (entry.get("index") or index_name(entry["name"]))
+    path = root / ARCHIVE_DIR / (entry.index or index_name(entry.name))
     return json.loads(read_private(path))  # type: ignore[no-any-return]
 
 
 def read_archive_lines(
     root: Path,
-    entry: dict[str, Any],
+    entry: ArchiveEntry,
     members: list[list[int]] | None = None,
     on_damage: Callable[[Damage], None] | None = None,
 ) -> Iterator[bytes]:
@@ -265,7 +264,7 @@ def read_archive_lines(
     A damaged gzip stream raises `CorruptRecord`, or with *on_damage*, is reported
     there and read as far as it goes (each member of about 1 MiB is a fresh start).
     """
-    path = root / ARCHIVE_DIR / entry["name"]
+    path = root / ARCHIVE_DIR / entry.name
     fd = open_private(path, os.O_RDONLY)
     try:
         if members is None:
@@ -315,7 +314,7 @@ def read_archived(
     *,
     session: str | None = None,
     agent: str | None = None,
-    manifest: dict[str, Any] | None = None,
+    manifest: Manifest | None = None,
     on_damage: Callable[[Damage], None] | None = None,
 ) -> Iterator[Event]:
     """Archived events with ``from_seq <= seq <= to_seq`` (of *session* / *agent* if given), in seq order.
@@ -329,11 +328,11 @@ def read_archived(
         on_damage = _log_damage(root)
     from journal.storage.events import EVENT_DECODER
 
-    manifest = read_manifest(root) if manifest is None else manifest
+    manifest = load_manifest(root) if manifest is None else manifest
     last = to_seq if to_seq is not None else float("inf")
     streams = []
-    for rank, entry in enumerate(sorted(manifest.get("archive", []), key=lambda e: (e["epoch"], e["name"]))):
-        if entry["last_seq"] < from_seq or entry["first_seq"] > last:
+    for rank, entry in enumerate(sorted(manifest.archive, key=lambda e: (e.epoch, e.name))):
+        if entry.last_seq < from_seq or entry.first_seq > last:
             continue
         try:
             index = load_index(root, entry)
@@ -341,9 +340,9 @@ def read_archived(
             if not isinstance(members_list, list):
                 raise ValueError("no member list")
         except (OSError, ValueError, KeyError, TypeError, JournalError) as e:
-            on_damage(Damage("damaged_archive", str(root / ARCHIVE_DIR / entry["name"]), -1, None,
-                             f"its index cannot be read ({e}); its {entry.get('count', '?')} archived "
-                             f"events (seq {entry['first_seq']}-{entry['last_seq']}) are not shown"))
+            on_damage(Damage("damaged_archive", str(root / ARCHIVE_DIR / entry.name), -1, None,
+                             f"its index cannot be read ({e}); its {entry.count} archived "
+                             f"events (seq {entry.first_seq}-{entry.last_seq}) are not shown"))
             continue
         wanted = range(len(index["members"]))
         picks: set[int] | None = None
@@ -373,7 +372,7 @@ def _log_damage(root: Path) -> Callable[[Damage], None]:
     return note
 
 
-def _decoded(root: Path, entry: dict[str, Any], members: list[list[int]], rank: int, first: int,
+def _decoded(root: Path, entry: ArchiveEntry, members: list[list[int]], rank: int, first: int,
              last: float, session: str | None, agent: str | None, decoder: Any,
              on_damage: Callable[[Damage], None]) -> Iterator[tuple[int, int, Any]]:
     try:
@@ -390,26 +389,27 @@ def _decoded(root: Path, entry: dict[str, Any], members: list[list[int]], rank: 
                 continue
             yield event.seq, rank, event
     except (OSError, JournalError) as e:
-        on_damage(Damage("damaged_archive", str(root / ARCHIVE_DIR / entry["name"]), -1, None,
+        on_damage(Damage("damaged_archive", str(root / ARCHIVE_DIR / entry.name), -1, None,
                          f"the archive cannot be read ({getattr(e, 'strerror', None) or e}); its events are not shown"))
 
 
-def verify_archive(root: Path, manifest: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def verify_archive(root: Path, manifest: Manifest | None = None) -> list[dict[str, Any]]:
     """Problems with the committed archive files: missing, or not the bytes the manifest names."""
-    manifest = read_manifest(root) if manifest is None else manifest
+    manifest = load_manifest(root) if manifest is None else manifest
     problems = []
-    for entry in manifest.get("archive", []):
-        path = root / ARCHIVE_DIR / entry["name"]
+    for entry in manifest.archive:
+        path = root / ARCHIVE_DIR / entry.name
         try:
             data = read_private(path)
         except FileNotFoundError:
-            problems.append({"archive": entry["name"], "problem": "missing"})
+            problems.append({"archive": entry.name, "problem": "missing"})
             continue
         except (OSError, JournalError) as e:
-            problems.append({"archive": entry["name"], "problem": f"cannot be read: {getattr(e, 'strerror', None) or e}"})
+            reason = getattr(e, "strerror", None) or e
+            problems.append({"archive": entry.name, "problem": f"cannot be read: {reason}"})
             continue
-        if len(data) != entry.get("bytes") or "%08x" % crc32(data) != entry.get("crc32"):
-            problems.append({"archive": entry["name"], "problem": "size or CRC does not match the manifest"})
-        if not (root / ARCHIVE_DIR / (entry.get("index") or index_name(entry["name"]))).exists():
-            problems.append({"archive": entry["name"], "problem": "index missing"})
+        if len(data) != entry.bytes or "%08x" % crc32(data) != entry.crc32:
+            problems.append({"archive": entry.name, "problem": "size or CRC does not match the manifest"})
+        if not (root / ARCHIVE_DIR / (entry.index or index_name(entry.name))).exists():
+            problems.append({"archive": entry.name, "problem": "index missing"})
     return problems

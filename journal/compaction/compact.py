@@ -55,8 +55,9 @@ from journal.compaction.plan import (
     ranges_from_seqs,
     sealed_upto,
 )
-from journal.layout import LOCK_FILE, list_segments, read_manifest, write_manifest
+from journal.layout import LOCK_FILE, list_segments
 from journal.storage.locking import JournalLock
+from journal.storage.manifest import ArchiveEntry, SwapEntry, load_manifest, save_manifest
 from journal.compaction.staging import STAGED_SUFFIX, Staged, discard, measure, stage, staged_events
 
 # `commit` calls the swap through this module's name, which the crash tests patch.
@@ -144,46 +145,47 @@ def commit(root: Path, staged: Staged, *, lock_timeout: float = 10.0) -> Compact
     result = CompactionResult(archived=plan.archive)
     result.live_bytes_before = _live_bytes(root)
     with JournalLock(root / LOCK_FILE, lock_timeout):
-        manifest = read_manifest(root)
-        if manifest.get("journal_id") != plan.manifest.get("journal_id"):
+        manifest = load_manifest(root)
+        if manifest.journal_id != plan.manifest.journal_id:
             raise CompactionConflict("the journal was replaced while compacting")
-        if manifest.get("swap"):
+        if manifest.swap:
             raise CompactionConflict("another compaction's swap is pending; run compact again")
-        current = {s["name"]: s for s in manifest["segments"]}
+        current = {s.name: s for s in manifest.segments}
         for seg in staged.segments:
-            now = current.get(seg.entry["name"])
-            if now is None or now.get("crc32") != seg.entry.get("crc32") or now.get("bytes") != seg.entry.get("bytes"):
+            now = current.get(seg.entry.name)
+            if now is None or now.crc32 != seg.entry.crc32 or now.bytes != seg.entry.bytes:
                 raise CompactionConflict(
-                    f"segment {seg.entry['name']} changed while compacting (a repair?); nothing was changed"
+                    f"segment {seg.entry.name} changed while compacting (a repair?); nothing was changed"
                 )
-        new_entries = {s.entry["name"]: s.info for s in staged.segments}
+        new_entries = {s.entry.name: s.info for s in staged.segments}
         segments = []
-        for entry in manifest["segments"]:
-            if entry["name"] in new_entries:
-                if new_entries[entry["name"]] is not None:
-                    segments.append(new_entries[entry["name"]])
+        for entry in manifest.segments:
+            if entry.name in new_entries:
+                new = new_entries[entry.name]
+                if new is not None:
+                    segments.append(new)
             else:
                 segments.append(entry)
-        manifest["segments"] = segments
-        manifest["compacted"] = merge_ranges(manifest.get("compacted", []) + staged.holes)
+        manifest.segments = segments
+        manifest.compacted = merge_ranges(manifest.compacted + staged.holes)
         if plan.archive:
-            manifest["archive"] = list(manifest.get("archive", [])) + [
-                {k: v for k, v in s.archive.items() if not k.startswith("_")}
+            manifest.archive = manifest.archive + [
+                ArchiveEntry(**{k: v for k, v in s.archive.items() if not k.startswith("_")})
                 for s in staged.segments if s.archive is not None
             ]
-        manifest["epoch"] = max(int(manifest.get("epoch", 0)) + 1, staged.epoch)
-        swap = [{"segment": s.entry["name"], "staged": s.staged.name if s.staged else None} for s in staged.segments]
-        manifest["swap"] = swap
+        manifest.epoch = max(manifest.epoch + 1, staged.epoch)
+        swap = [SwapEntry(s.entry.name, s.staged.name if s.staged else None) for s in staged.segments]
+        manifest.swap = swap
         crash_point("before_commit")
-        write_manifest(root, manifest)  # the commit point
+        save_manifest(root, manifest)  # the commit point
         staged.committed = True
         crash_point("committed")
         _apply_swap(root, swap)
         crash_point("swapped")
-        del manifest["swap"]
-        write_manifest(root, manifest)
+        manifest.swap = None
+        save_manifest(root, manifest)
     result.live_bytes_after = _live_bytes(root)
-    result.epoch = manifest["epoch"]
+    result.epoch = manifest.epoch
     result.removed = sum(s.removed for s in staged.segments)
     result.replaced = sum(s.replaced for s in staged.segments)
     result.segments_rewritten = sum(1 for s in staged.segments if s.staged is not None)
@@ -209,7 +211,7 @@ def compact(
     then nothing changes and the staged files are deleted.
     """
     if not plan.remove:
-        return CompactionResult(archived=plan.archive, epoch=int(plan.manifest.get("epoch", 0)))
+        return CompactionResult(archived=plan.archive, epoch=plan.manifest.epoch)
     staged = stage(root, plan, progress=progress)
     try:
         if guard is not None:

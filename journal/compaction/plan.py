@@ -9,10 +9,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from journal.errors import JournalError
 from journal.layout import list_segments
+
+if TYPE_CHECKING:
+    from journal.storage.manifest import Manifest, SegmentEntry
 
 __all__ = [
     "CompactionConflict",
@@ -125,7 +128,7 @@ class Plan:
 
     remove: list[list[int]]
     replacements: dict[int, Replacement]
-    manifest: dict[str, Any]
+    manifest: Manifest
     upto: int
     archive: bool = True
     compress_level: int = 1
@@ -135,7 +138,7 @@ class Plan:
         return sum(b - a + 1 for a, b in self.remove)
 
 
-def sealed_upto(root: Path, manifest: dict[str, Any]) -> int:
+def sealed_upto(root: Path, manifest: Manifest) -> int:
     """The highest seq a plan may remove: the end of the sealed segments before the newest one.
 
     The newest segment on disk is never compacted, sealed or not: writers read the next
@@ -145,17 +148,17 @@ def sealed_upto(root: Path, manifest: dict[str, Any]) -> int:
     segments = list_segments(root)
     if not segments:
         return 0
-    listed = max([int(s["last_seq"]) for s in manifest["segments"]] + [0])
+    listed = manifest.last_sealed_seq
     return min(segments[-1][0] - 1, listed)  # a segment sealed after *manifest* was read is not ours
 
 
-def affected_segments(plan: Plan) -> list[dict[str, Any]]:
+def affected_segments(plan: Plan) -> list[SegmentEntry]:
     """The manifest entries of the sealed segments holding removed seqs (by seq)."""
-    entries = sorted(plan.manifest["segments"], key=lambda s: s["first_seq"])
+    entries = sorted(plan.manifest.segments, key=lambda s: s.first_seq)
     starts = [r[0] for r in plan.remove]
     out = []
     for entry in entries:
-        first, last = int(entry["first_seq"]), int(entry["last_seq"])
+        first, last = entry.first_seq, entry.last_seq
         i = bisect.bisect_right(starts, last) - 1
         if i >= 0 and plan.remove[i][1] >= first:
             out.append(entry)
@@ -165,7 +168,7 @@ def affected_segments(plan: Plan) -> list[dict[str, Any]]:
 def check_plan(root: Path, plan: Plan) -> None:
     if plan.upto < 0 or any(a > b for a, b in plan.remove):
         raise ValueError("a plan's seq ranges must be ordered pairs")
-    limit = max([int(s["last_seq"]) for s in plan.manifest["segments"]] + [0])
+    limit = plan.manifest.last_sealed_seq
     if plan.remove and plan.remove[-1][1] > limit:
         raise ValueError(f"a plan may only remove seqs of sealed segments (up to {limit})")
     covered = SeqCursor(plan.remove)

@@ -41,7 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from journal.compaction.archive import ARCHIVE_SUFFIX, INDEX_SUFFIX, ArchiveWriter, crash_point, index_name, read_archive_lines
+import msgspec
+
+from journal.compaction.archive import (
+    ARCHIVE_SUFFIX,
+    INDEX_SUFFIX,
+    ArchiveWriter,
+    crash_point,
+    index_name,
+    read_archive_lines,
+)
 from journal.storage.codec import crc32
 from journal.layout import (
     ARCHIVE_DIR,
@@ -52,11 +61,19 @@ from journal.layout import (
     SPOOL_DIR,
     list_segments,
     open_private,
-    read_manifest,
     temp_writer_pid,
-    write_manifest,
 )
 from journal.storage.locking import JournalLock
+from journal.storage.manifest import (
+    ArchiveEntry,
+    Manifest,
+    SegmentEntry,
+    SwapEntry,
+    SwapFileEntry,
+    load_manifest,
+    save_manifest,
+    segment_entry,
+)
 from journal.compaction.scrub_match import Matcher, ScrubError
 from journal.compaction.scrub_stage import (
     SCRUB_SUFFIX,
@@ -68,7 +85,6 @@ from journal.compaction.scrub_stage import (
     scan_sealed,
     write_staged,
 )
-from journal.storage.segments import seal_info
 from journal.compaction.staging import STAGED_SUFFIX
 from journal.compaction.swap import CompactionBusy, apply_file_swap, apply_swap, compaction_lock, recover
 
@@ -118,7 +134,7 @@ class ScrubResult:
 
 @dataclass
 class _Plan:
-    manifest: dict[str, Any]
+    manifest: Manifest
     sealed: list[Change] = field(default_factory=list)
     growing: dict[str, Change] = field(default_factory=dict)
     archive: list[Change] = field(default_factory=list)
@@ -146,20 +162,20 @@ class _Plan:
 
 
 def _scan(root: Path, matcher: Matcher, *, stage: bool, progress: Progress | None) -> _Plan:
-    manifest = read_manifest(root)
+    manifest = load_manifest(root)
     plan = _Plan(manifest)
-    epoch = int(manifest.get("epoch", 0)) + 1
-    sealed = {s["name"] for s in manifest["segments"]}
-    total = sum(int(s.get("bytes", 0)) for s in manifest["segments"])
+    epoch = manifest.epoch + 1
+    sealed = {s.name for s in manifest.segments}
+    total = sum(s.bytes for s in manifest.segments)
     done = 0
     try:
-        for entry in manifest["segments"]:
+        for entry in manifest.segments:
             change = scan_sealed(root, matcher, entry, stage=stage)
             if change is not None:
                 plan.sealed.append(change)
-            done += int(entry.get("bytes", 0))
+            done += entry.bytes
             if progress is not None:
-                progress("segments", int(entry.get("bytes", 0)), total)
+                progress("segments", entry.bytes, total)
         for _, path in list_segments(root):
             if path.name not in sealed:
                 change = scan_growing(root, f"{SEGMENTS_DIR}/{path.name}", "active segment", matcher,
@@ -178,7 +194,7 @@ def _scan(root: Path, matcher: Matcher, *, stage: bool, progress: Progress | Non
 
 def _scan_archive(root: Path, matcher: Matcher, plan: _Plan, epoch: int, *, stage: bool,
                   progress: Progress | None) -> None:
-    entries = list(plan.manifest.get("archive", []))
+    entries = list(plan.manifest.archive)
     writer = ArchiveWriter(root) if stage and entries else None
     try:
         for entry in entries:
@@ -189,9 +205,9 @@ def _scan_archive(root: Path, matcher: Matcher, plan: _Plan, epoch: int, *, stag
                 progress("archive", 1, len(entries))
         if writer is not None:
             metas = [m for m in writer.finish() if m is not None]
-            for change, meta in zip(plan.archive, metas):
+            for change, meta in zip(plan.archive, metas, strict=False):
                 change.extra["paths"] = meta["_paths"]
-                change.entry = {k: v for k, v in meta.items() if not k.startswith("_")}
+                change.entry = ArchiveEntry(**{k: v for k, v in meta.items() if not k.startswith("_")})
                 change.staged = Path(meta["_paths"][0])
     except BaseException:
         if writer is not None:
@@ -257,12 +273,12 @@ def _discard(plan: _Plan) -> None:
 # -- commit ------------------------------------------------------------------------------
 
 
-def _catch_up(root: Path, matcher: Matcher, plan: _Plan) -> dict[str, dict[str, Any]]:
+def _catch_up(root: Path, matcher: Matcher, plan: _Plan) -> dict[str, SegmentEntry]:
     """Under the append lock: scrub what was appended since staging. Returns the manifest
     entries the rewritten unsealed segments get (they are sealed)."""
-    manifest_names = {c.old_entry["name"] for c in plan.sealed if c.old_entry}
-    sealed_at_plan = {s["name"] for s in plan.manifest["segments"]}
-    entries: dict[str, dict[str, Any]] = {}
+    manifest_names = {c.old_entry.name for c in plan.sealed if c.old_entry}
+    sealed_at_plan = {s.name for s in plan.manifest.segments}
+    entries: dict[str, SegmentEntry] = {}
     for first, path in list_segments(root):
         name = path.name
         if name in sealed_at_plan or name in manifest_names:
@@ -302,9 +318,7 @@ def _catch_up(root: Path, matcher: Matcher, plan: _Plan) -> dict[str, dict[str, 
             continue
         assert change.staged is not None
         os.chmod(change.staged, 0o400)
-        info = seal_info(change.staged, first)
-        info["name"] = name
-        entries[name] = info
+        entries[name] = msgspec.structs.replace(segment_entry(change.staged, first), name=name)
     # Spool and quarantine files: merged ones are gone, new ones are scanned now.
     for rel, kind in _listing(root, (SPOOL_DIR, QUARANTINE_DIR)):
         if rel not in plan.seen:
@@ -340,17 +354,18 @@ def _commit(root: Path, matcher: Matcher, plan: _Plan, lock_timeout: float) -> i
     """Make the staged files the journal (under the append lock); the new epoch, or 0 if
     nothing held the secret after all."""
     with JournalLock(root / LOCK_FILE, lock_timeout):
-        manifest = read_manifest(root)
-        if manifest.get("journal_id") != plan.manifest.get("journal_id"):
+        manifest = load_manifest(root)
+        if manifest.journal_id != plan.manifest.journal_id:
             raise ScrubError("the journal was replaced while scrubbing; nothing was changed")
-        if manifest.get("swap") or manifest.get("swap_files"):
+        if manifest.swap or manifest.swap_files:
             raise ScrubError("a compaction's swap is pending; run scrub again")
-        current = {s["name"]: s for s in manifest["segments"]}
+        current = {s.name: s for s in manifest.segments}
         for change in plan.sealed:
             assert change.old_entry is not None
-            now = current.get(change.old_entry["name"])
-            if now is None or now.get("crc32") != change.old_entry.get("crc32") or now.get("bytes") != change.old_entry.get("bytes"):
-                raise ScrubError(f"segment {change.old_entry['name']} changed while scrubbing (a repair?); "
+            now = current.get(change.old_entry.name)
+            old = change.old_entry
+            if now is None or now.crc32 != old.crc32 or now.bytes != old.bytes:
+                raise ScrubError(f"segment {old.name} changed while scrubbing (a repair?); "
                                  "nothing was changed; run scrub again")
         sealed_now = _catch_up(root, matcher, plan)
         if not any(c.occurrences for c in plan.changes()):
@@ -358,35 +373,35 @@ def _commit(root: Path, matcher: Matcher, plan: _Plan, lock_timeout: float) -> i
         for name in sealed_now:
             # Appends must never land in a file the swap replaces: from here on they roll.
             os.chmod(root / SEGMENTS_DIR / name, 0o400)
-        segments = {s["name"]: s for s in manifest["segments"]}
+        segments = {s.name: s for s in manifest.segments}
         for change in plan.sealed:
-            assert change.entry is not None
-            segments[change.entry["name"]] = change.entry
+            assert isinstance(change.entry, SegmentEntry)
+            segments[change.entry.name] = change.entry
         segments.update(sealed_now)
-        manifest["segments"] = sorted(segments.values(), key=lambda s: s["first_seq"])
-        swap = [{"segment": c.old_entry["name"], "staged": c.old_entry["name"] + STAGED_SUFFIX}
+        manifest.segments = sorted(segments.values(), key=lambda s: s.first_seq)
+        swap = [SwapEntry(c.old_entry.name, c.old_entry.name + STAGED_SUFFIX)
                 for c in plan.sealed if c.old_entry is not None]
-        swap += [{"segment": name, "staged": name + STAGED_SUFFIX} for name in sealed_now]
-        files: list[dict[str, Any]] = []
+        swap += [SwapEntry(name, name + STAGED_SUFFIX) for name in sealed_now]
+        files: list[SwapFileEntry] = []
         if plan.archive:
-            replaced = {c.old_entry["name"]: c.entry for c in plan.archive if c.old_entry is not None}
-            manifest["archive"] = [replaced.get(e["name"]) or e for e in manifest.get("archive", [])]
+            replaced = {c.old_entry.name: c.entry for c in plan.archive
+                        if isinstance(c.old_entry, ArchiveEntry) and isinstance(c.entry, ArchiveEntry)}
+            manifest.archive = [replaced.get(e.name) or e for e in manifest.archive]
             for change in plan.archive:
-                assert change.old_entry is not None
-                old = change.old_entry["name"]
-                files += [{"path": f"{ARCHIVE_DIR}/{old}", "staged": None},
-                          {"path": f"{ARCHIVE_DIR}/{change.old_entry.get('index') or index_name(old)}",
-                           "staged": None}]
+                assert isinstance(change.old_entry, ArchiveEntry)
+                gone = change.old_entry.name
+                files += [SwapFileEntry(f"{ARCHIVE_DIR}/{gone}"),
+                          SwapFileEntry(f"{ARCHIVE_DIR}/{change.old_entry.index or index_name(gone)}")]
         for change in [*plan.files, *([plan.errors] if plan.errors is not None else [])]:
             if change.action == "delete" or change.staged is not None:
                 staged = None if change.action == "delete" else str(change.staged.relative_to(root))  # type: ignore[union-attr]
-                files.append({"path": change.path, "staged": staged})
-        manifest["epoch"] = int(manifest.get("epoch", 0)) + 1
+                files.append(SwapFileEntry(change.path, staged))
+        manifest.epoch += 1
         if swap:
-            manifest["swap"] = swap
-        manifest["swap_files"] = files
+            manifest.swap = swap
+        manifest.swap_files = files
         crash_point("scrub_before_commit")
-        write_manifest(root, manifest)  # the commit point
+        save_manifest(root, manifest)  # the commit point
         plan.committed = True
         crash_point("scrub_committed")
         errors_fd = _open_quietly(root / ERROR_LOG)
@@ -399,10 +414,9 @@ def _commit(root: Path, matcher: Matcher, plan: _Plan, lock_timeout: float) -> i
         finally:
             if errors_fd is not None:
                 os.close(errors_fd)
-        manifest.pop("swap", None)
-        manifest.pop("swap_files", None)
-        write_manifest(root, manifest)
-        return int(manifest["epoch"])
+        manifest.swap = manifest.swap_files = None
+        save_manifest(root, manifest)
+        return manifest.epoch
 
 
 def _open_quietly(path: Path) -> int | None:
@@ -472,8 +486,7 @@ def scrub(root: Path, matcher: Matcher, *, dry_run: bool = False, progress: Prog
 def find_remaining(root: Path, matcher: Matcher) -> list[str]:
     """Files under *root* that still hold the secret (raw or JSON-escaped; archives inflated)."""
     found = []
-    manifest = read_manifest(root)
-    listed = {e["name"]: e for e in manifest.get("archive", [])}
+    listed = {e.name: e for e in load_manifest(root).archive}
     for top, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
         for name in sorted(files):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from journal.compaction.archive import ARCHIVE_SUFFIX, ArchiveWriter, crash_point, read_archive_lines
 from journal.storage.codec import check_line, crc32
 from journal.layout import (
@@ -31,10 +33,12 @@ from journal.layout import (
     SEGMENTS_DIR,
     SPOOL_DIR,
     open_private,
+    write_all,
 )
 from journal.compaction.scrub_match import Matcher, ScrubError
 from journal.compaction.staging import STAGED_SUFFIX
 from journal.compaction.swap import SCRUB_SUFFIX
+from journal.storage.manifest import ArchiveEntry, SegmentEntry
 
 __all__ = ["SCRUB_SUFFIX", "Change", "scrub_lines", "scan_sealed", "scan_growing", "scan_archive",
            "scan_file", "other_files", "write_staged", "CACHE_DIR"]
@@ -59,8 +63,8 @@ class Change:
     action: str = "rewrite"  #: or "delete"
     staged: Path | None = None
     #: Sealed segment or archive: its manifest entry now, and the one it gets.
-    old_entry: dict[str, Any] | None = None
-    entry: dict[str, Any] | None = None
+    old_entry: SegmentEntry | ArchiveEntry | None = None
+    entry: SegmentEntry | ArchiveEntry | None = None
     #: A growing file: bytes read (whole lines), and the CRC of those bytes.
     scanned: int = 0
     scanned_crc: int = 0
@@ -103,9 +107,7 @@ def write_staged(path: Path, chunks: list[bytes], *, mode: int = 0o600, append: 
     fd = open_private(path, flags)
     try:
         for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view[: 16 * 1024 * 1024]) :]
+            write_all(fd, chunk)
         crash_point("scrub_staged_file")
         os.fsync(fd)
         os.fchmod(fd, mode)
@@ -117,15 +119,15 @@ def _joined(lines: list[bytes]) -> bytes:
     return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def scan_sealed(root: Path, matcher: Matcher, entry: dict[str, Any], *, stage: bool) -> Change | None:
+def scan_sealed(root: Path, matcher: Matcher, entry: SegmentEntry, *, stage: bool) -> Change | None:
     """A sealed segment: check it against its manifest entry, scrub it, stage ``<name>.compacting``."""
-    name = entry["name"]
+    name = entry.name
     path = root / SEGMENTS_DIR / name
     try:
         data = path.read_bytes()
     except FileNotFoundError as e:
         raise ScrubError(f"sealed segment {name} is missing; run `agent-journal verify` first") from e
-    if len(data) != entry.get("bytes") or "%08x" % crc32(data) != entry.get("crc32"):
+    if len(data) != entry.bytes or "%08x" % crc32(data) != entry.crc32:
         raise ScrubError(f"sealed segment {name} does not match its manifest entry (size or CRC); run "
                          "`agent-journal verify --repair tolerate` before scrubbing")
     lines, records, occurrences = scrub_lines(matcher, data)
@@ -137,7 +139,7 @@ def scan_sealed(root: Path, matcher: Matcher, entry: dict[str, Any], *, stage: b
         body = _joined(lines)
         change.staged = path.with_name(name + STAGED_SUFFIX)
         write_staged(change.staged, [body], mode=0o400)
-        change.entry = dict(entry, bytes=len(body), crc32="%08x" % crc32(body))
+        change.entry = msgspec.structs.replace(entry, bytes=len(body), crc32="%08x" % crc32(body))
     return change
 
 
@@ -191,28 +193,28 @@ def _check_records(rel: str, data: bytes, start: int) -> None:
         offset += len(line) + 1
 
 
-def scan_archive(root: Path, matcher: Matcher, entry: dict[str, Any], writer: ArchiveWriter | None,
+def scan_archive(root: Path, matcher: Matcher, entry: ArchiveEntry, writer: ArchiveWriter | None,
                  epoch: int) -> Change | None:
     """An archive file: scrub its records; queue the new archive file (a new name) on *writer*."""
     try:
         lines = list(read_archive_lines(root, entry))
     except (OSError, EOFError, ValueError) as e:
-        raise ScrubError(f"archive file {entry['name']} cannot be read ({e}); run `agent-journal verify`") from e
+        raise ScrubError(f"archive file {entry.name} cannot be read ({e}); run `agent-journal verify`") from e
     new, records, occurrences = scrub_lines(matcher, b"\n".join(lines) + b"\n")
     if new is None:
         return None
-    change = Change(f"{ARCHIVE_DIR}/{entry['name']}", "archive", records, occurrences, old_entry=entry)
+    change = Change(f"{ARCHIVE_DIR}/{entry.name}", "archive", records, occurrences, old_entry=entry)
     if writer is not None:
-        stem = entry["name"][: -len(ARCHIVE_SUFFIX)]
+        stem = entry.name[: -len(ARCHIVE_SUFFIX)]
         stem = re.sub(r"\.s\d+$", "", stem)  # an earlier scrub's mark
         name = f"{stem}.s{epoch}{ARCHIVE_SUFFIX}"
         keys = []
         for line in new:
             m = _KEYS.match(line)
             if m is None:
-                raise ScrubError(f"a record of archive file {entry['name']} has no readable envelope")
+                raise ScrubError(f"a record of archive file {entry.name} has no readable envelope")
             keys.append((int(m.group(1)), m.group(2), m.group(3)))
-        writer.add(name, entry["segment"], int(entry["epoch"]), new, keys)
+        writer.add(name, entry.segment, entry.epoch, new, keys)
         change.extra["name"] = name
     return change
 

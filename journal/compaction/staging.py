@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from journal.compaction.archive import ArchiveWriter, archive_name, crash_point
-from journal.storage.codec import check_line, crc32, encode_record, peek_seq
+from journal.storage.codec import check_lines, crc32, encode_record, peek_seq
 from journal.compaction.plan import (
     CompactionConflict,
     CompactionVetoed,
@@ -30,7 +30,8 @@ from journal.compaction.plan import (
     merge_ranges,
     subtract_seqs,
 )
-from journal.layout import ARCHIVE_DIR, SEGMENTS_DIR, fsync_dir, list_segments, open_private, read_private
+from journal.layout import ARCHIVE_DIR, SEGMENTS_DIR, fsync_dir, list_segments, open_private, read_private, write_all
+from journal.storage.manifest import SegmentEntry
 
 if TYPE_CHECKING:
     from journal.storage.events import Event
@@ -48,10 +49,11 @@ _ENVELOPE = re.compile(
 
 @dataclass
 class _SegmentPlan:
-    entry: dict[str, Any]
+    entry: SegmentEntry
     path: Path
     staged: Path | None = None
-    info: dict[str, Any] | None = None
+    #: The entry of the staged file (None: the segment goes).
+    info: SegmentEntry | None = None
     kept: int = 0
     removed: int = 0
     replaced: int = 0
@@ -92,7 +94,7 @@ def stage(
     written so far is removed.
     """
     check_plan(root, plan)
-    epoch = int(plan.manifest.get("epoch", 0)) + 1
+    epoch = plan.manifest.epoch + 1
     segdir = root / SEGMENTS_DIR
     staged = Staged(plan, epoch, [], [])
     archive = ArchiveWriter(root, level=plan.compress_level) if plan.archive else None
@@ -104,9 +106,9 @@ def stage(
                 staged.segments.append(seg)
                 crash_point("staged_segment")
             if progress is not None:
-                progress(int(entry.get("bytes", 0)))
+                progress(entry.bytes)
         if archive is not None:
-            for seg, meta in zip(staged.segments, archive.finish()):
+            for seg, meta in zip(staged.segments, archive.finish(), strict=False):
                 seg.archive = meta
             fsync_dir(root / ARCHIVE_DIR)
         fsync_dir(segdir)
@@ -125,14 +127,14 @@ def stage(
 def _stage_segment(
     root: Path,
     segdir: Path,
-    entry: dict[str, Any],
+    entry: SegmentEntry,
     plan: Plan,
     epoch: int,
     archive: ArchiveWriter | None,
     pool: ThreadPoolExecutor,
 ) -> _SegmentPlan | None:
     """Stage one segment; None if none of its records is removed after all."""
-    name = entry["name"]
+    name = entry.name
     path = segdir / name
     seg = _SegmentPlan(entry, path)
     try:
@@ -149,7 +151,7 @@ def _stage_segment(
     lines.pop()
     ranges = plan.remove
     nr = len(ranges)
-    ri = bisect.bisect_left([r[1] for r in ranges], int(entry["first_seq"]))
+    ri = bisect.bisect_left([r[1] for r in ranges], entry.first_seq)
     replacements = plan.replacements
     out: list[bytes] = []
     removed: list[bytes] = []
@@ -175,7 +177,7 @@ def _stage_segment(
             ts = m.group(1).decode("ascii")
             out.append(encode_record(seq, ts, rep.type, rep.data, session=rep.session, agent=rep.agent)[:-1])
             seg.replaced += 1
-    if len(data) != entry.get("bytes") or "%08x" % crc.result() != entry.get("crc32"):
+    if len(data) != entry.bytes or "%08x" % crc.result() != entry.crc32:
         raise CompactionConflict(
             f"sealed segment {name} does not match its manifest entry (size or CRC); "
             "run `agent-journal verify` and repair it before compacting"
@@ -193,23 +195,21 @@ def _stage_segment(
         seg.staged = segdir / (name + STAGED_SUFFIX)
         fd = open_private(seg.staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view[: 16 * 1024 * 1024]) :]
+            write_all(fd, body)
             crash_point("staged_file")
             os.fsync(fd)
             os.fchmod(fd, 0o400)
         finally:
             os.close(fd)
         last = out[-1]
-        seg.info = {
-            "name": name,
-            "first_seq": int(entry["first_seq"]),
-            "last_seq": int(last[7 : last.find(b",", 7)]),
-            "count": len(out),
-            "bytes": len(body),
-            "crc32": "%08x" % crc32(body),
-        }
+        seg.info = SegmentEntry(
+            name=name,
+            first_seq=entry.first_seq,
+            last_seq=int(last[7 : last.find(b",", 7)]),
+            count=len(out),
+            bytes=len(body),
+            crc32="%08x" % crc32(body),
+        )
         seg.bytes_after = len(body)
     return seg
 
@@ -220,7 +220,7 @@ def measure(root: Path, plan: Plan) -> dict[str, int]:
            "segments_deleted": 0}
     for entry in affected_segments(plan):
         try:
-            data = read_private(root / SEGMENTS_DIR / entry["name"])
+            data = read_private(root / SEGMENTS_DIR / entry.name)
         except FileNotFoundError:
             continue
         remove = SeqCursor(plan.remove)
@@ -271,8 +271,8 @@ def staged_events(root: Path, staged: Staged, *, strict: bool = True) -> Iterato
     from journal.storage.events import EVENT_DECODER
 
     plan = staged.plan
-    replaced = {s.entry["name"]: s for s in staged.segments}
-    holes = merge_ranges(plan.manifest.get("compacted", []) + plan.manifest.get("lost", []) + staged.holes)
+    replaced = {s.entry.name: s for s in staged.segments}
+    holes = merge_ranges(plan.manifest.holes + staged.holes)
     starts = [h[0] for h in holes]
 
     def covered(a: int, b: int) -> bool:
@@ -297,7 +297,7 @@ def staged_events(root: Path, staged: Staged, *, strict: bool = True) -> Iterato
             continue
         lines = data.split(b"\n")
         lines.pop()
-        if strict and not all(check_line(line) for line in lines):
+        if strict and not check_lines(lines):
             raise CompactionVetoed(f"a staged record of {path.name} fails its CRC")
         try:
             events = EVENT_DECODER.decode_lines(data)

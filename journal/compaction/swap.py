@@ -25,10 +25,10 @@ from journal.layout import (
     SEGMENTS_DIR,
     fsync_dir,
     log_error,
-    read_manifest,
-    write_manifest,
 )
 from journal.storage.locking import JournalLock
+from journal.storage.manifest import SwapEntry, SwapFileEntry, load_manifest, save_manifest
+from journal.storage.recovery import remove_dead_temporaries
 from journal.compaction.staging import STAGED_SUFFIX
 
 __all__ = ["CompactionBusy", "compaction_lock", "apply_swap", "apply_file_swap", "finish_swap", "recover",
@@ -56,18 +56,18 @@ def compaction_lock(root: Path, timeout: float = 0.0) -> JournalLock:
     return _CompactionLock(root / COMPACT_LOCK, timeout)
 
 
-def apply_swap(root: Path, swap: list[dict[str, Any]]) -> None:
+def apply_swap(root: Path, swap: list[SwapEntry]) -> None:
     """Carry out pending renames and unlinks, newest segment first (idempotent)."""
     segdir = root / SEGMENTS_DIR
-    for item in sorted(swap, key=lambda s: s["segment"], reverse=True):
-        target = segdir / item["segment"]
-        if item.get("staged"):
-            staged = segdir / item["staged"]
+    for item in sorted(swap, key=lambda s: s.segment, reverse=True):
+        target = segdir / item.segment
+        if item.staged:
+            staged = segdir / item.staged
             if staged.exists():
                 os.replace(staged, target)
         else:
             target.unlink(missing_ok=True)
-        index_path(root, item["segment"]).unlink(missing_ok=True)  # its CRC index describes the old file
+        index_path(root, item.segment).unlink(missing_ok=True)  # its CRC index describes the old file
         crash_point("swap_step")
     fsync_dir(segdir)
 
@@ -85,10 +85,10 @@ def _inside(root: Path, rel: object) -> Path:
     return root.joinpath(*parts)
 
 
-def apply_file_swap(root: Path, items: list[dict[str, Any]]) -> None:
+def apply_file_swap(root: Path, items: list[SwapFileEntry]) -> None:
     """Carry out pending renames (``staged`` over ``path``) and deletes (no ``staged``) of
     files other than segments; idempotent."""
-    targets = [(_inside(root, item.get("path")), item.get("staged")) for item in items]
+    targets = [(_inside(root, item.path), item.staged) for item in items]
     dirs = set()
     for target, staged in targets:
         if staged:
@@ -106,20 +106,19 @@ def apply_file_swap(root: Path, items: list[dict[str, Any]]) -> None:
 
 def finish_swap(root: Path, *, lock_timeout: float = 10.0) -> bool:
     """Complete a committed swap left pending by a crash; True if there was one."""
-    pending = read_manifest(root)
-    if not pending.get("swap") and not pending.get("swap_files"):
+    pending = load_manifest(root)
+    if not pending.swap and not pending.swap_files:
         return False
     with JournalLock(root / LOCK_FILE, lock_timeout):
-        manifest = read_manifest(root)
-        swap = manifest.get("swap")
-        files = manifest.get("swap_files")
+        manifest = load_manifest(root)
+        swap = manifest.swap
+        files = manifest.swap_files
         if not swap and not files:
             return False
         apply_swap(root, swap or [])
         apply_file_swap(root, files or [])
-        manifest.pop("swap", None)
-        manifest.pop("swap_files", None)
-        write_manifest(root, manifest)
+        manifest.swap = manifest.swap_files = None
+        save_manifest(root, manifest)
     log_error(root, "compaction_recovered", "finished the segment swap of a compaction that was interrupted")
     return True
 
@@ -130,8 +129,8 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
     Call with the compaction lock held. Returns what was done.
     """
     done: dict[str, Any] = {"finished_swap": finish_swap(root, lock_timeout=lock_timeout), "removed": []}
-    manifest = read_manifest(root)
-    pending = {s.get("staged") for s in manifest.get("swap") or []}
+    manifest = load_manifest(root)
+    pending = {s.staged for s in manifest.swap or []}
     segdir = root / SEGMENTS_DIR
     stray: list[Path] = []
     try:
@@ -139,8 +138,8 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
     except FileNotFoundError:
         pass
     stray += orphan_archive_files(root, manifest)
-    files_pending = {str(s.get("staged")) for s in manifest.get("swap_files") or [] if s.get("staged")}
-    for top, dirs, names in os.walk(root, followlinks=False):
+    files_pending = {s.staged for s in manifest.swap_files or [] if s.staged}
+    for top, _dirs, names in os.walk(root, followlinks=False):
         for n in names:
             if n.endswith(SCRUB_SUFFIX):
                 path = Path(top) / n
@@ -160,6 +159,8 @@ def recover(root: Path, *, lock_timeout: float = 10.0) -> dict[str, Any]:
             for path in root.glob(f".{MANIFEST_FILE}.*.tmp"):
                 path.unlink(missing_ok=True)
                 done["removed"].append(path.name)
+    # Temp files of killed writers elsewhere (a reader's CRC index under cache/crc, say).
+    done["removed"].extend(remove_dead_temporaries(root))
     if done["removed"]:
         log_error(root, "compaction_cleanup", f"removed {len(done['removed'])} leftover file(s) of an "
                   "interrupted compaction or scrub", files=done["removed"][:20])

@@ -41,10 +41,11 @@ to the end of another is tried again once that one is claimed (its marker will e
 only when a value ran into a secret that a later detector claimed (25 of 40,000
 adversarial texts in testing), and a third pass, the cap, never did.
 
-Values that are obviously not secrets are left alone: placeholders (``<YOUR_TOKEN>``, ``${GITHUB_TOKEN}``, ``changeme``, ``xxxx``),
-type names in code (``password: str``), code references (``token = self.token``), and the
-documented AWS ``...EXAMPLE`` keys. Hex strings and UUIDs are not treated as high-entropy
-secrets (they are commit ids, digests and request ids) unless their key names a secret.
+Values that are obviously not secrets are left alone: placeholders (``<YOUR_TOKEN>``,
+``${GITHUB_TOKEN}``, ``changeme``, ``xxxx``), type names in code (``password: str``), code
+references (``token = self.token``), and the documented AWS ``...EXAMPLE`` keys. Hex strings
+and UUIDs are not treated as high-entropy secrets (they are commit ids, digests and request
+ids) unless their key names a secret.
 
 Cost
 ----

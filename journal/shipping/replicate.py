@@ -44,19 +44,21 @@ import getpass
 import os
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from journal.compaction.archive import crash_point
 from journal.storage.codec import now_ts
-from journal.layout import ensure_journal_id, read_manifest
-from journal.shipping.rows import copy_rows
+from journal.layout import ensure_journal_id
+from journal.shipping.rows import COPY_OPTIONS, copy_rows
+from journal.storage.manifest import Manifest, load_manifest
 from journal.shipping.schema import BATCH_TABLE, COLUMNS, CORE_MIGRATION, SCHEMA, Migration, migrate, versions
 from journal.shipping.state import (
     SHIP_LOCK,
     ShipError,
+    ShipReport,
     ShipStatus,
+    idle_report,
     note_attempt,
     read_ship_state,
     redact_url,
@@ -82,7 +84,8 @@ __all__ = [
     "INSTALL_HINT",
 ]
 
-INSTALL_HINT = "shipping needs psycopg 3: pip install 'agent-journal[postgres]' (or: pip install 'psycopg[binary]>=3.1')"
+INSTALL_HINT = ("shipping needs psycopg 3: pip install 'agent-journal[postgres]'"
+                " (or: pip install 'psycopg[binary]>=3.1')")
 #: Batches stop at this many bytes of payload too, so one huge stretch never makes a huge transaction.
 BATCH_BYTES = 32 * 1024 * 1024
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
@@ -90,27 +93,6 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 class ShipBusy(ShipError):
     """Another ``ship`` of this journal holds ``ship.lock``."""
-
-
-@dataclass
-class ShipReport:
-    """What one run did."""
-
-    journal_id: str
-    target: str
-    from_seq: int
-    shipped_seq: int
-    events: int = 0
-    inserted: int = 0
-    batches: int = 0
-    gaps: int = 0
-    late: int = 0
-    retries: int = 0
-    seconds: float = 0.0
-    connected: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def require_driver() -> Any:
@@ -201,8 +183,9 @@ def _register(conn: Any, journal_id: str, root: Path, project: str) -> int:
     return int(row[0])
 
 
-def _note_gaps(conn: Any, journal_id: str, manifest: dict[str, Any]) -> int:
-    rows = [(journal_id, kind, int(r[0]), int(r[1])) for kind in ("lost", "compacted") for r in manifest.get(kind, [])]
+def _note_gaps(conn: Any, journal_id: str, manifest: Manifest) -> int:
+    kinds = (("lost", manifest.lost), ("compacted", manifest.compacted))
+    rows = [(journal_id, kind, r[0], r[1]) for kind, ranges in kinds for r in ranges]
     if not rows:
         return 0
     with conn.transaction():
@@ -215,7 +198,7 @@ def _note_gaps(conn: Any, journal_id: str, manifest: dict[str, Any]) -> int:
     return len(rows)
 
 
-def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest: dict[str, Any],
+def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest: Manifest,
                late_types: Sequence[str]) -> int:
     """Records of *late_types* that a compaction put at seqs the database already has (as the raw
     events they replaced) go to ``late_records``; returns how many were new.
@@ -223,7 +206,7 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     A compaction after a partial ship can replace events on both sides of the mark and
     put the restoring record below it, where the seq-ordered stream never looks again.
     """
-    starts = [int(r[0]) for r in manifest.get("compacted", []) if int(r[0]) <= mark]
+    starts = [r[0] for r in manifest.compacted if r[0] <= mark]
     if not starts or not late_types:
         return 0
     from journal.storage.reader import Reader
@@ -232,11 +215,11 @@ def _ship_late(conn: Any, journal: Journal, journal_id: str, mark: int, manifest
     found = [e for e in Reader(journal.root, "tolerate").events(min(starts), mark) if e.type in wanted]
     if not found:
         return 0
-    epoch = int(manifest.get("epoch", 0))
+    epoch = manifest.epoch
     with conn.transaction():
         with conn.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) ON COMMIT DELETE ROWS")
-            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                 copy.write(copy_rows(journal_id, found))
             cur.execute(
                 f"INSERT INTO {SCHEMA}.late_records (journal_id, seq, crc, ts, type, session, agent, v, data, epoch) "
@@ -299,13 +282,13 @@ def _copy_batch(conn: Any, journal_id: str, events: list[Any], rows: bytes, last
         if events:
             with conn.cursor() as cur:
                 if not forgiving:
-                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY {SCHEMA}.events ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                         copy.write(rows)
                     inserted = len(events)
                 else:
                     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} (LIKE {SCHEMA}.events) "
                                 "ON COMMIT DELETE ROWS")
-                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY {BATCH_TABLE} ({COLUMNS}) FROM STDIN {COPY_OPTIONS}") as copy:
                         copy.write(rows)
                     cur.execute(f"INSERT INTO {SCHEMA}.events ({COLUMNS}) SELECT {COLUMNS} FROM {BATCH_TABLE} "
                                 "ON CONFLICT (journal_id, seq) DO NOTHING")
@@ -413,7 +396,8 @@ def ship(
 
     *wait* is how long to wait for another run's ``ship.lock`` (0: fail at once with
     `ShipBusy`). *late_types* are the types of the records compaction puts in place of
-    the events it removes (the layer above knows them); *to_seq* stops early (tests). *on_batch(events, mark)* is called after each batch's mark is written.
+    the events it removes (the layer above knows them); *to_seq* stops early (tests).
+    *on_batch(events, mark)* is called after each batch's mark is written.
     Errors are `ShipError`s with the password scrubbed; the outcome is noted in ``ship.json``.
     """
     if not url:
@@ -429,8 +413,12 @@ def ship(
         mine = state["targets"].setdefault(key, {"seq": 0, "events": 0})
         report = ShipReport(journal_id, key, int(mine.get("seq", 0)), int(mine.get("seq", 0)))
         try:
-            _run(journal, url, state, mine, report, migrations, batch,
-                 project or _default_project(root), retries, on_batch, late_types, to_seq)
+            idle = idle_report(journal, url, versions(migrations), state)
+            if idle is not None:  # nothing pending: no connection, not even the driver
+                report = idle
+            else:
+                _run(journal, url, state, mine, report, migrations, batch,
+                     project or _default_project(root), retries, on_batch, late_types, to_seq)
         except ShipError as e:
             note_attempt(root, state, error=str(e), target=key)
             raise
@@ -460,11 +448,6 @@ def _run(
 ) -> None:
     root = journal.root
     journal_id = report.journal_id
-    epoch = int(read_manifest(root).get("epoch", 0))
-    if (int(mine.get("seq", 0)) >= journal.last_seq() and mine.get("migrated") == versions(migrations)
-            and mine.get("late_epoch", 0) == epoch):
-        report.connected = False
-        return  # nothing pending: no connection, not even the driver (the cost of an idle auto-ship)
     psycopg = require_driver()
     attempt = 0
     while True:
@@ -475,11 +458,11 @@ def _run(
                 mark = _register(conn, journal_id, root, project)
                 if attempt == 0:
                     report.from_seq = mark  # the database's mark, not ship.json's, says where this run starts
-                manifest = read_manifest(root)
+                manifest = load_manifest(root)
                 report.gaps = _note_gaps(conn, journal_id, manifest)
-                if mine.get("late_epoch", 0) != int(manifest.get("epoch", 0)):
+                if mine.get("late_epoch", 0) != manifest.epoch:
                     report.late = _ship_late(conn, journal, journal_id, mark, manifest, late_types)
-                    mine["late_epoch"] = int(manifest.get("epoch", 0))
+                    mine["late_epoch"] = manifest.epoch
                 mine["migrated"] = versions(migrations)
                 producer = _Producer(journal, journal_id, mark, batch, damage, to_seq)
                 try:

@@ -8,6 +8,9 @@ stdlib-only half, safe on the hook's hot path:
   only after the database committed), the last attempt and the last error;
 * `maybe_start_auto_ship`, the SessionEnd trigger: a few stats, then a detached
   ``agent-journal ship --auto``, never a wait;
+* `idle_report`, the answer of a ship with nothing to do, from ``ship.json`` and the
+  journal's tail alone (what that detached run finds most of the time: it must cost
+  next to nothing, so ``agent-journal ship`` asks it before loading click);
 * `redact_url`: a DSN without its password, the only form that is ever written down.
 """
 
@@ -44,6 +47,8 @@ __all__ = [
     "maybe_start_auto_ship",
     "ShipStatus",
     "ship_status",
+    "ShipReport",
+    "idle_report",
 ]
 
 SHIP_FILE = "ship.json"
@@ -235,20 +240,20 @@ class ShipStatus:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def _pending(root: Path, manifest: dict[str, Any], shipped: int, last: int) -> int:
-    """Seqs after *shipped* up to *last* that hold events (compacted and lost ranges do not)."""
+def _pending(holes: list[list[int]], shipped: int, last: int) -> int:
+    """Seqs after *shipped* up to *last* that hold events (the *holes*, compacted and lost ranges, do not)."""
     if last <= shipped:
         return 0
     count = last - shipped
-    for first, end in _merged_holes(manifest):
+    for first, end in _merged_holes(holes):
         lo, hi = max(first, shipped + 1), min(end, last)
         if lo <= hi:
             count -= hi - lo + 1
     return max(count, 0)
 
 
-def _merged_holes(manifest: dict[str, Any]) -> list[tuple[int, int]]:
-    ranges = sorted((int(r[0]), int(r[1])) for r in manifest.get("compacted", []) + manifest.get("lost", []))
+def _merged_holes(holes: list[list[int]]) -> list[tuple[int, int]]:
+    ranges = sorted((r[0], r[1]) for r in holes)
     merged: list[tuple[int, int]] = []
     for first, last in ranges:
         if merged and first <= merged[-1][1] + 1:
@@ -262,20 +267,69 @@ def ship_status(journal: Journal, url: str | None) -> ShipStatus:
     """Pending events, last ship and last error for *url* (or the last target used), without connecting."""
     root = journal.root
     state = read_ship_state(root)
-    manifest = read_manifest(root)
+    manifest = journal.manifest()
     key = target_key(url) if url else state.get("last_target")
     target = state["targets"].get(key, {}) if key else {}
     shipped = int(target.get("seq", 0))
     last = journal.last_seq()
     return ShipStatus(
-        journal_id=str(state.get("journal_id") or manifest.get("journal_id") or ""),
+        journal_id=str(state.get("journal_id") or manifest.journal_id),
         target=key,
         last_seq=last,
         shipped_seq=shipped,
-        pending=_pending(root, manifest, shipped, last),
+        pending=_pending(manifest.holes, shipped, last),
         last_ship=target.get("at"),
         last_attempt=state.get("last_attempt"),
         last_error=state.get("last_error"),
         shipped_events=int(target.get("events", 0)),
         targets={k: v for k, v in state["targets"].items()},
     )
+
+
+class ShipReport:
+    """What one run did (or, with ``connected`` False, found: nothing to do)."""
+
+    __slots__ = ("journal_id", "target", "from_seq", "shipped_seq", "events", "inserted", "batches", "gaps",
+                 "late", "retries", "seconds", "connected")
+
+    def __init__(self, journal_id: str, target: str, from_seq: int, shipped_seq: int, *, connected: bool = True
+                 ) -> None:
+        self.journal_id = journal_id
+        self.target = target
+        self.from_seq = from_seq
+        self.shipped_seq = shipped_seq
+        self.events = self.inserted = self.batches = self.gaps = self.late = self.retries = 0
+        self.seconds = 0.0
+        self.connected = connected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def idle_report(journal: Journal, url: str, migrated: str, state: dict[str, Any] | None = None
+                ) -> ShipReport | None:
+    """The report of a ship to *url* with nothing to do, or None if it has work (or cannot tell).
+
+    Nothing to do: ``ship.json`` has a journal id and, for this target, a mark at the
+    journal's last seq, the schema versions *migrated* (`journal.shipping.schema.versions`)
+    and the manifest's epoch as the one late records were last looked for at. Reads
+    three small files and the last segment's tail; no driver, no connection, no write.
+    So a mark lowered in the database meanwhile (README: a secret scrubbed after it
+    shipped) is seen by the next run that has something to send, which starts there.
+    """
+    root = journal.root
+    if state is None:
+        state = read_ship_state(root)
+    key = target_key(url)
+    mine = state["targets"].get(key)
+    journal_id = state.get("journal_id")
+    if not isinstance(mine, dict) or not journal_id or mine.get("migrated") != migrated:
+        return None
+    try:
+        seq = int(mine.get("seq", 0))
+        late_epoch = int(mine.get("late_epoch", 0))
+    except (TypeError, ValueError):
+        return None
+    if late_epoch != int(read_manifest(root).get("epoch", 0)) or seq < journal.last_seq():
+        return None
+    return ShipReport(str(journal_id), key, seq, seq, connected=False)

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - depends on the interpreter's path
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterable
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -43,6 +43,7 @@ __all__ = [
     "frame",
     "renumber",
     "check_line",
+    "check_lines",
     "peek_seq",
     "now_ts",
     "valid_type",
@@ -145,13 +146,23 @@ def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
     return frame(body, b"\n")
 
 
+def check_lines(lines: Iterable[bytes]) -> bool:
+    """True if every one of *lines* (without its ``\\n``) is a complete record whose CRC matches.
+
+    The one definition of the record check: the reader runs it over a chunk's lines at
+    once (a call per line would cost a third more on its per-record path), `check_line`
+    over one. The whole ``,"crc":"<8 hex>"}`` suffix is compared as text: int(..., 16)
+    would also accept "A-F", " ", "_" and "+", so some flipped CRC digits would go unnoticed.
+    """
+    return all(
+        line[-CRC_SUFFIX_LEN:] == b',"crc":"%08x"}' % crc32(line[:-CRC_SUFFIX_LEN]) and len(line) >= 40
+        for line in lines
+    )
+
+
 def check_line(line: bytes) -> bool:
-    """True if *line* (without its ``\\n``) is a complete record whose CRC matches."""
-    if len(line) < 40 or line[-CRC_SUFFIX_LEN:-10] != CRC_MARK or line[-2:] != b'"}':
-        return False
-    # Compare the hex text itself: int(..., 16) would also accept "A-F", " ", "_" and
-    # "+", so some flipped bytes in the CRC digits would go unnoticed.
-    return b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2]
+    """True if *line* (without its ``\\n``) is a complete record whose CRC matches (`check_lines`)."""
+    return check_lines((line,))
 
 
 def peek_seq(line: bytes) -> int | None:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journal.storage.codec import check_line, crc32, frame
 from journal.errors import JournalError
 from journal.layout import ensure_subdir, read_private, write_atomic
+
+if TYPE_CHECKING:
+    from journal.storage.manifest import SegmentEntry
 
 __all__ = ["CRC_INDEX_DIR", "ChunkIndex", "IndexBuilder", "index_path", "load_index"]
 
@@ -44,34 +47,34 @@ class ChunkIndex:
 
     def chunks(self) -> list[tuple[int, int, int]]:
         starts = [0, *self.ends[:-1]]
-        return list(zip(starts, self.ends, self.crcs))
+        return list(zip(starts, self.ends, self.crcs, strict=True))
 
 
 def index_path(root: Path, segment: str) -> Path:
     return root / CRC_INDEX_DIR / f"{segment}.idx"
 
 
-def load_index(root: Path, entry: dict[str, Any]) -> ChunkIndex | None:
+def load_index(root: Path, entry: SegmentEntry) -> ChunkIndex | None:
     """The index of the sealed segment *entry* (a manifest entry), or None if there is no
     usable one: missing, unreadable, damaged, or made from other contents."""
     try:
-        line = read_private(index_path(root, entry["name"]))
-    except (OSError, KeyError, JournalError):  # a planted link is not followed; the index is remade
+        line = read_private(index_path(root, entry.name))
+    except (OSError, JournalError):  # a planted link is not followed; the index is remade
         return None
     if not check_line(line):
         return None
     try:
         doc = json.loads(line)
         ends, crcs = doc["ends"], doc["crcs"]
-        fits = (doc["v"] == _VERSION and doc["segment"] == entry["name"] and doc["bytes"] == entry.get("bytes")
-                and doc["crc32"] == entry.get("crc32"))
+        fits = (doc["v"] == _VERSION and doc["segment"] == entry.name and doc["bytes"] == entry.bytes
+                and doc["crc32"] == entry.crc32)
     except (ValueError, KeyError, TypeError):
         return None
-    if not fits or not ends or len(ends) != len(crcs) or ends[-1] != entry.get("bytes"):
+    if not fits or not ends or len(ends) != len(crcs) or ends[-1] != entry.bytes:
         return None
-    if not all(isinstance(e, int) and isinstance(c, int) for e, c in zip(ends, crcs)):
+    if not all(isinstance(e, int) and isinstance(c, int) for e, c in zip(ends, crcs, strict=True)):
         return None
-    if any(b <= a for a, b in zip([0, *ends], ends)):
+    if any(b <= a for a, b in zip([0, *ends], ends, strict=False)):
         return None
     return ChunkIndex(ends, crcs)
 
@@ -81,7 +84,7 @@ class IndexBuilder:
 
     __slots__ = ("entry", "ends", "crcs")
 
-    def __init__(self, entry: dict[str, Any]) -> None:
+    def __init__(self, entry: SegmentEntry) -> None:
         self.entry = entry
         self.ends: list[int] = []
         self.crcs: list[int] = []
@@ -93,14 +96,15 @@ class IndexBuilder:
 
     def save(self, root: Path) -> bool:
         """Write the index if it covers the whole segment; False if it could not be written."""
-        if not self.ends or self.ends[-1] != self.entry.get("bytes"):
+        if not self.ends or self.ends[-1] != self.entry.bytes:
             return False
-        doc = {"v": _VERSION, "segment": self.entry["name"], "bytes": self.entry["bytes"],
-               "crc32": self.entry.get("crc32"), "ends": self.ends, "crcs": self.crcs}
+        doc = {"v": _VERSION, "segment": self.entry.name, "bytes": self.entry.bytes,
+               "crc32": self.entry.crc32, "ends": self.ends, "crcs": self.crcs}
         body = json.dumps(doc, separators=(",", ":"))[:-1].encode()
         try:
             ensure_subdir(ensure_subdir(root, "cache"), "crc")
-            write_atomic(index_path(root, self.entry["name"]), frame(body))
+            write_atomic(index_path(root, self.entry.name), frame(body))
         except (OSError, JournalError):
-            return False  # a read-only journal (or a planted link in the way): reads still work, each one checks the whole file
+            # A read-only journal (or a planted link in the way): reads still work, each one checks the whole file.
+            return False
         return True

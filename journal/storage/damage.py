@@ -67,7 +67,7 @@ class SeqHoles:
     def add(self, ranges: Iterable[Iterable[int]]) -> None:
         """Add more holes."""
         merged: list[list[int]] = []
-        pairs = [(int(r[0]), int(r[1])) for r in ranges] + list(zip(self._starts, self._ends))  # type: ignore[index]
+        pairs = [(int(r[0]), int(r[1])) for r in ranges] + list(zip(self._starts, self._ends, strict=True))  # type: ignore[index]
         for a, b in sorted(pairs):
             if merged and a <= merged[-1][1] + 1:
                 merged[-1][1] = max(merged[-1][1], b)

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from journal.storage.codec import now_ts
+from journal.layout import write_all
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -127,9 +128,7 @@ class _Locked:
 def _write_new(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)
 

@@ -31,11 +31,12 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import msgspec
 
-from journal.storage.codec import CRC_MARK, CRC_SUFFIX_LEN, crc32, peek_seq
+from journal.storage.codec import check_lines, crc32, peek_seq
 from journal.storage.crc_index import ChunkIndex, IndexBuilder, load_index
 from journal.storage.damage import Damage, RecoveryMode, SeqHoles, seq_ranges_cover
 from journal.storage.events import EVENT_DECODER, Event
-from journal.layout import list_segments, open_private, read_manifest
+from journal.layout import list_segments, open_private
+from journal.storage.manifest import Manifest, SegmentEntry, load_manifest
 from journal.storage.reader_damage import DamageHandling, _Stop
 
 __all__ = ["RecoveryMode", "Damage", "LineDecoder", "Reader", "read_events", "seq_ranges_cover", "SeqHoles"]
@@ -53,15 +54,6 @@ class LineDecoder(Protocol):
     def decode_lines(self, buf: Any, /) -> list[Any]: ...
 
 
-def _bulk_crc_ok(lines: list[bytes]) -> bool:
-    # The hex text is compared as written (lowercase): int(..., 16) also accepts "A-F",
-    # " ", "_" and "+", which let some single flipped bytes in the CRC go unnoticed.
-    return all(
-        b"%08x" % crc32(line[:-CRC_SUFFIX_LEN]) == line[-10:-2] and line[-CRC_SUFFIX_LEN:-10] == CRC_MARK
-        for line in lines
-    )
-
-
 class Reader(DamageHandling):
     """One pass over the journal at *root* in a given recovery mode.
 
@@ -76,14 +68,14 @@ class Reader(DamageHandling):
         mode: RecoveryMode | str = RecoveryMode.TOLERATE,
         on_damage: Callable[[Damage], None] | None = None,
         *,
-        manifest: dict[str, Any] | None = None,
+        manifest: Manifest | None = None,
     ) -> None:
         self.root = root
         self.mode = RecoveryMode(mode)
         self.on_damage = on_damage
         self.damage: list[Damage] = []
-        self.manifest = read_manifest(root) if manifest is None else manifest
-        self._holes = SeqHoles(self.manifest.get("compacted", []) + self.manifest.get("lost", []))
+        self.manifest = load_manifest(root) if manifest is None else manifest
+        self._holes = SeqHoles(self.manifest.holes)
         self._refreshed = False
         self._expected = 1
         self._from = 1
@@ -117,15 +109,15 @@ class Reader(DamageHandling):
     def _events(
         self, from_seq: int, to_seq: int | None, decoder: LineDecoder | None = None
     ) -> Iterator[list[Any]]:
-        sealed = {s["name"]: s for s in self.manifest["segments"]}
+        sealed = {s.name: s for s in self.manifest.segments}
         on_disk = list_segments(self.root)
         present = {p.name for _, p in on_disk}
-        items: list[tuple[int, Path | None, dict[str, Any] | None]] = [
+        items: list[tuple[int, Path | None, SegmentEntry | None]] = [
             (first, path, sealed.get(path.name)) for first, path in on_disk
         ]
-        items += [(s["first_seq"], None, s) for s in self.manifest["segments"] if s["name"] not in present]
+        items += [(s.first_seq, None, s) for s in self.manifest.segments if s.name not in present]
         items.sort(key=lambda item: item[0])
-        if self.manifest.get("swap"):
+        if self.manifest.swap:
             items = self._swapped(items)
         start = 0
         for i, (first, _, _) in enumerate(items):
@@ -140,31 +132,31 @@ class Reader(DamageHandling):
                 return
             if path is None:
                 assert entry is not None
-                self._check_gap(first, str(self.root / "segments" / entry["name"]), 0)
+                self._check_gap(first, str(self.root / "segments" / entry.name), 0)
                 self._report(
                     Damage(
                         "missing_segment",
-                        entry["name"],
+                        entry.name,
                         -1,
                         None,
-                        f"sealed segment listed in the manifest is missing (seq {entry['first_seq']}"
-                        f"-{entry['last_seq']}, {entry['count']} records)",
-                        entry["first_seq"],
-                        entry["last_seq"],
+                        f"sealed segment listed in the manifest is missing (seq {entry.first_seq}"
+                        f"-{entry.last_seq}, {entry.count} records)",
+                        entry.first_seq,
+                        entry.last_seq,
                     )
                 )
-                self._expected = max(self._expected, entry["last_seq"] + 1)
+                self._expected = max(self._expected, entry.last_seq + 1)
                 continue
             yield from self._segment(path, first, entry, from_seq, to_seq, index == len(items) - 1, decoder)
 
     def _swapped(
-        self, items: list[tuple[int, Path | None, dict[str, Any] | None]]
-    ) -> list[tuple[int, Path | None, dict[str, Any] | None]]:
+        self, items: list[tuple[int, Path | None, SegmentEntry | None]]
+    ) -> list[tuple[int, Path | None, SegmentEntry | None]]:
         """Honour a compaction that committed but was interrupted before all its renames
         (journal.compaction.compact): read each pending ``.compacting`` file in place of its
         segment, and skip segments it emptied. The manifest already describes the result."""
-        swap = {s["segment"]: s.get("staged") for s in self.manifest.get("swap") or []}
-        out: list[tuple[int, Path | None, dict[str, Any] | None]] = []
+        swap = {s.segment: s.staged for s in self.manifest.swap or []}
+        out: list[tuple[int, Path | None, SegmentEntry | None]] = []
         for first, path, entry in items:
             if path is not None and path.name in swap:
                 staged = swap[path.name]
@@ -181,7 +173,7 @@ class Reader(DamageHandling):
         self,
         path: Path,
         first: int,
-        entry: dict[str, Any] | None,
+        entry: SegmentEntry | None,
         from_seq: int,
         to_seq: int | None,
         is_last: bool,
@@ -196,13 +188,13 @@ class Reader(DamageHandling):
             size = os.fstat(fd).st_size
             pos = self._seek(fd, size, from_seq) if from_seq > first else 0
             # A sealed segment read from its start, at the size the manifest gives it.
-            whole = entry if entry is not None and pos == 0 and entry.get("bytes") == size else None
+            whole = entry if entry is not None and pos == 0 and entry.bytes == size else None
             index = load_index(self.root, whole) if whole is not None else None
             builder = None
             if index is not None:
                 pieces = self._indexed_pieces(fd, index, path, is_last)
             else:
-                trusted = whole is not None and self._whole_crc(fd, size) == whole.get("crc32")
+                trusted = whole is not None and self._whole_crc(fd, size) == whole.crc32
                 builder = IndexBuilder(whole) if whole is not None and trusted else None
                 pieces = self._scanned_pieces(fd, size, pos, trusted, path, is_last)
             for buf, cut, base, trusted in pieces:
@@ -323,7 +315,7 @@ class Reader(DamageHandling):
         if not trusted:
             lines = buf.split(b"\n")
             lines.pop()  # the partial line after `cut`, or b"" when buf ends in "\n"
-        if lines is None or _bulk_crc_ok(lines):
+        if lines is None or check_lines(lines):
             text = buf if cut == len(buf) else memoryview(buf)[:cut]
             events = None
             if decoder is not None:

@@ -8,7 +8,7 @@ here; the fast path stays in `journal.storage.reader`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import msgspec
 
@@ -16,7 +16,7 @@ from journal.storage.codec import CRC_MARK, CRC_SUFFIX_LEN, SEQ_PREFIX, check_li
 from journal.storage.damage import Damage, RecoveryMode, SeqHoles
 from journal.errors import CorruptRecord, TornTail
 from journal.storage.events import EVENT_DECODER, Event, decode_payload
-from journal.layout import read_manifest
+from journal.storage.manifest import Manifest, load_manifest
 
 __all__ = ["DamageHandling"]
 
@@ -36,7 +36,7 @@ class DamageHandling:
     mode: RecoveryMode
     on_damage: Callable[[Damage], None] | None
     damage: list[Damage]
-    manifest: dict[str, Any]
+    manifest: Manifest
     last_seq: int
     _holes: SeqHoles
     _refreshed: bool
@@ -65,7 +65,8 @@ class DamageHandling:
             if record[:1] == b"\0":
                 record = record.lstrip(b"\0")
                 self._report(
-                    Damage("nul_bytes", name, here, peek_seq(record), f"{len(line) - len(record)} NUL bytes before a record")
+                    Damage("nul_bytes", name, here, peek_seq(record),
+                           f"{len(line) - len(record)} NUL bytes before a record")
                 )
                 here += len(line) - len(record)
                 if not record:
@@ -130,12 +131,12 @@ class DamageHandling:
             return False
         self._refreshed = True
         try:
-            now = read_manifest(self.root)
+            now = load_manifest(self.root)
         except Exception:  # noqa: BLE001 - a damaged manifest is reported elsewhere
             return False
-        if now.get("epoch") == self.manifest.get("epoch"):
+        if now.epoch == self.manifest.epoch:
             return False
-        self._holes.add(now.get("compacted", []) + now.get("lost", []))
+        self._holes.add(now.holes)
         return self._holes.cover(first, last)
 
     def _corrupt(self, name: str, offset: int, record: bytes, why: str) -> None:

@@ -31,17 +31,16 @@ from journal.layout import (
     list_segments,
     log_error,
     open_private,
-    read_manifest,
     read_private,
     temp_writer_pid,
     write_atomic,
-    write_manifest,
 )
 from journal.storage.locking import JournalLock
+from journal.storage.manifest import Manifest, SegmentEntry, load_manifest, save_manifest, segment_entry
 from journal.storage.reader import Damage, Reader, RecoveryMode
-from journal.storage.segments import quarantine, repair_tail, seal_info
+from journal.storage.segments import quarantine, repair_tail
 
-__all__ = ["RepairReport", "RepairPreview", "repair", "preview_repair"]
+__all__ = ["RepairReport", "RepairPreview", "repair", "preview_repair", "remove_dead_temporaries"]
 
 
 @dataclass
@@ -116,7 +115,7 @@ def preview_repair(root: Path, mode: RecoveryMode | str) -> RepairPreview:
     """What `repair` in *mode* would remove from the journal at *root* (reads only)."""
     mode = RecoveryMode(mode)
     preview = RepairPreview(mode.value)
-    manifest = read_manifest(root)
+    manifest = load_manifest(root)
     damage = [d for d in _scan(root, manifest) if d.kind not in ("gap", "salvaged")]
     preview.damaged = len(damage)
     preview.findings = [str(d) for d in damage[:20]]
@@ -131,22 +130,20 @@ def preview_repair(root: Path, mode: RecoveryMode | str) -> RepairPreview:
     return preview
 
 
-def _scan(root: Path, manifest: dict[str, Any]) -> list[Damage]:
+def _scan(root: Path, manifest: Manifest) -> list[Damage]:
     found: list[Damage] = []
     for _ in Reader(root, RecoveryMode.TOLERATE, found.append, manifest=manifest).events():
         pass
     return found
 
 
-def _stale(root: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def _stale(root: Path, manifest: Manifest) -> list[SegmentEntry]:
     """Manifest entries of sealed segments whose file no longer matches (verify's mismatch)."""
     out = []
-    for entry in manifest["segments"]:
-        path = root / "segments" / entry["name"]
-        if path.exists():
-            actual = seal_info(path, entry["first_seq"])
-            if any(entry.get(k) != actual[k] for k in ("bytes", "count", "crc32", "last_seq")):
-                out.append(entry)
+    for entry in manifest.segments:
+        path = root / "segments" / entry.name
+        if path.exists() and segment_entry(path, entry.first_seq) != entry:
+            out.append(entry)
     return out
 
 
@@ -158,7 +155,7 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
                          "tolerate, salvage or point-in-time")
     report = RepairReport(mode.value)
     with JournalLock(root / LOCK_FILE, lock_timeout):
-        report.removed = _remove_dead_temporaries(root)
+        report.removed = remove_dead_temporaries(root)
         segments = list_segments(root)
         if segments:
             _, active = segments[-1]
@@ -172,7 +169,7 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
             finally:
                 os.close(fd)
         try:
-            manifest = read_manifest(root)
+            manifest = load_manifest(root)
             rebuilt = False
         except InvalidManifest as e:
             manifest = _rebuild_manifest(root, report, str(e))
@@ -191,24 +188,24 @@ def repair(root: Path, mode: RecoveryMode | str, *, lock_timeout: float = 30.0) 
             # What such a segment still holds was checked above; the seqs past its end
             # are lost, and its entry must describe the file again or verify keeps failing.
             for entry in _stale(root, manifest):
-                info = seal_info(root / "segments" / entry["name"], entry["first_seq"])
-                if info["last_seq"] < entry["last_seq"]:
-                    report.lost.append([info["last_seq"] + 1, entry["last_seq"]])
-                manifest["segments"] = [info if s["name"] == entry["name"] else s for s in manifest["segments"]]
-                report.resealed.append(entry["name"])
+                info = segment_entry(root / "segments" / entry.name, entry.first_seq)
+                if info.last_seq < entry.last_seq:
+                    report.lost.append([info.last_seq + 1, entry.last_seq])
+                manifest.segments = [info if s.name == entry.name else s for s in manifest.segments]
+                report.resealed.append(entry.name)
             # Records removed without a readable seq leave gaps: name them as lost.
             for d in _scan(root, manifest):
                 if d.kind == "gap" and d.first_seq is not None and d.last_seq is not None:
                     report.lost.append([d.first_seq, d.last_seq])
             report.lost = _merge(report.lost)
-            manifest["lost"] = _merge(manifest.get("lost", []) + report.lost)
-        manifest["epoch"] = manifest.get("epoch", 0) + 1
-        write_manifest(root, manifest)
+            manifest.lost = _merge(manifest.lost + report.lost)
+        manifest.epoch += 1
+        save_manifest(root, manifest)
         log_error(root, "repaired", f"repair ({mode.value}) changed the journal", report=report.to_dict())
     return report
 
 
-def _remove_dead_temporaries(root: Path) -> list[str]:
+def remove_dead_temporaries(root: Path) -> list[str]:
     """Delete the temporary files (`journal.layout.temp_path`) whose writer died before renaming them.
 
     A temporary file is never read (its rename is the commit), so it holds nothing
@@ -235,13 +232,14 @@ def _remove_dead_temporaries(root: Path) -> list[str]:
     return removed
 
 
-def _rebuild_manifest(root: Path, report: RepairReport, problem: str) -> dict[str, Any]:
+def _rebuild_manifest(root: Path, report: RepairReport, problem: str) -> Manifest:
     """A manifest made from the segments on disk, replacing an invalid one (kept in quarantine/)."""
     from journal.storage.manifest_rebuild import rebuild_manifest
 
     report.manifest_rebuilt = rebuild_manifest(root, problem)
-    report.resealed.extend(s["name"] for s in read_manifest(root)["segments"])
-    return read_manifest(root)
+    manifest = load_manifest(root)
+    report.resealed.extend(s.name for s in manifest.segments)
+    return manifest
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:
@@ -267,7 +265,7 @@ def _unseal(path: Path) -> None:
     _chmod(path, 0o600)
 
 
-def _cut(root: Path, manifest: dict[str, Any], first: Damage | None, stale: list[dict[str, Any]],
+def _cut(root: Path, manifest: Manifest, first: Damage | None, stale: list[SegmentEntry],
          report: RepairReport) -> None:
     """Point-in-time: keep what precedes the first damage; quarantine the rest.
 
@@ -282,9 +280,9 @@ def _cut(root: Path, manifest: dict[str, Any], first: Damage | None, stale: list
     elif first is not None:
         cuts.append((starts.get(Path(first.file).name, 0), first.offset, Path(first.file), first.to_dict()))
     for entry in stale:
-        path = root / "segments" / entry["name"]
+        path = root / "segments" / entry.name
         end = path.stat().st_size
-        cuts.append((entry["first_seq"], end, path,
+        cuts.append((entry.first_seq, end, path,
                      {"kind": "segment_mismatch", "file": str(path), "offset": end}))
     cut_seq, cut_offset, cut_file, where = min(cuts, key=lambda c: (c[0], c[1]))
     for seg_first, path in segments:
@@ -307,27 +305,27 @@ def _cut(root: Path, manifest: dict[str, Any], first: Damage | None, stale: list
         remaining.pop()[1].unlink()
     fsync_dir(root / "segments")
     keep_names = {p.name for _, p in list_segments(root)}
-    manifest["segments"] = [
-        s for s in manifest["segments"]
-        if s["name"] in keep_names and (cut_file is None or s["name"] != cut_file.name)
-        and s["first_seq"] < cut_seq
+    manifest.segments = [
+        s for s in manifest.segments
+        if s.name in keep_names and (cut_file is None or s.name != cut_file.name)
+        and s.first_seq < cut_seq
     ]
     report.truncated_at = where
 
 
-def _mend(root: Path, manifest: dict[str, Any], damage: list[Damage], mode: RecoveryMode,
+def _mend(root: Path, manifest: Manifest, damage: list[Damage], mode: RecoveryMode,
           report: RepairReport) -> None:
     """Tolerate/salvage: rewrite each damaged segment without its bad records."""
     bad: dict[str, dict[int, str]] = {}
     for d in damage:
         if d.kind == "missing_segment":
-            manifest["segments"] = [s for s in manifest["segments"] if s["name"] != d.file]
+            manifest.segments = [s for s in manifest.segments if s.name != d.file]
             report.lost.append([d.first_seq or 0, d.last_seq or 0])
         elif d.kind == "gap":
             report.lost.append([d.first_seq or 0, d.last_seq or 0])
         elif d.kind in ("corrupt", "duplicate", "unterminated_segment", "nul_bytes"):
             bad.setdefault(d.file, {})[d.offset] = d.kind
-    sealed = {s["name"]: s for s in manifest["segments"]}
+    sealed = {s.name: s for s in manifest.segments}
     for name, offsets in bad.items():
         path = Path(name)
         data = read_private(path)
@@ -370,6 +368,6 @@ def _mend(root: Path, manifest: dict[str, Any], damage: list[Damage], mode: Reco
             _unseal(path)
         write_atomic(path, b"".join(k + b"\n" for k in kept))
         if entry is not None:
-            info = seal_info(path, int(path.stem))
-            manifest["segments"] = [s if s["name"] != path.name else info for s in manifest["segments"]]
+            info = segment_entry(path, int(path.stem))
+            manifest.segments = [s if s.name != path.name else info for s in manifest.segments]
             _chmod(path, 0o400)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from journal.storage.codec import check_line, crc32, peek_seq
-from journal.layout import QUARANTINE_DIR, ensure_subdir, fsync_dir, log_error, open_private
+from journal.layout import QUARANTINE_DIR, ensure_subdir, fsync_dir, log_error, open_private, write_all
 
 TYPE_CHECKING = False  # no typing or dataclasses at run time: this is the hook's hot path
 if TYPE_CHECKING:
@@ -22,14 +22,8 @@ __all__ = ["seal_info", "repair_tail", "quarantine", "last_newline", "tail_seq"]
 _TAIL = 64 * 1024
 #: The first read of `tail_seq`: holds the last record of almost every segment.
 _TAIL_FIRST = 4096
-_WRITE_CHUNK = 1024 * 1024
+_READ_CHUNK = 1024 * 1024
 _fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view[:_WRITE_CHUNK]) :]
 
 
 def _read_at(fd: int, offset: int, size: int) -> bytes:
@@ -87,7 +81,7 @@ def seal_info(path: Path, first_seq: int) -> dict[str, Any]:
     size = 0
     fd = open_private(path, os.O_RDONLY)
     try:
-        while chunk := os.read(fd, _WRITE_CHUNK):
+        while chunk := os.read(fd, _READ_CHUNK):
             crc = crc32(chunk, crc)
             count += chunk.count(b"\n")
             size += len(chunk)
@@ -133,7 +127,7 @@ def quarantine(root: Path, name: str, data: bytes) -> Path:
     qpath = qdir / name
     qfd = open_private(qpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
-        _write_all(qfd, data)
+        write_all(qfd, data)
         os.fsync(qfd)
     finally:
         os.close(qfd)

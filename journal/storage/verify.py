@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from journal.compaction.archive import orphan_archive_files, verify_archive
-from journal.layout import LOCK_FILE, list_segments, read_manifest
+import msgspec
+
+from journal.layout import LOCK_FILE, list_segments
 from journal.storage.locking import JournalLock
+from journal.storage.manifest import load_manifest
 from journal.storage.reader import Damage, Reader, RecoveryMode
 from journal.storage.segments import seal_info
 
@@ -88,10 +91,10 @@ class VerifyReport:
 def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
     """Check every record and segment of the journal at *root*; report, never fix."""
     report = VerifyReport()
-    manifest = read_manifest(root)
-    report.compacted = [list(r) for r in manifest.get("compacted", [])]
-    report.lost = [list(r) for r in manifest.get("lost", [])]
-    report.dropped = [dict(d) for d in manifest.get("dropped") or [] if isinstance(d, dict)]
+    manifest = load_manifest(root)
+    report.compacted = [list(r) for r in manifest.compacted]
+    report.lost = [list(r) for r in manifest.lost]
+    report.dropped = [msgspec.to_builtins(d) for d in manifest.dropped]
     from journal.storage.overflow import status
 
     waiting = status(root)
@@ -100,7 +103,7 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
     segments = list_segments(root)
     # A compaction that committed but did not finish its renames: its staged files are the
     # segments (journal.compaction.compact; the next compaction finishes the renames).
-    swap = {s["segment"]: s.get("staged") for s in manifest.get("swap") or []}
+    swap = {s.segment: s.staged for s in manifest.swap or []}
     report.pending_swap = bool(swap)
     paths = {p.name: p for _, p in segments}
     for name, staged in swap.items():
@@ -128,7 +131,7 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
         + sorted(str(p.relative_to(root)) for p in root.glob("segments/*.compacting") if p.name not in pending)
         + sorted(str(p.relative_to(root)) for p in orphan_archive_files(root, manifest) if not p.name.endswith(".tmp"))
         + sorted(str(p.relative_to(root)) for p in root.rglob("*.scrubbing")  # journal.compaction.scrub's staged copies
-                 if str(p.relative_to(root)) not in {s.get("staged") for s in manifest.get("swap_files") or []})
+                 if str(p.relative_to(root)) not in {s.staged for s in manifest.swap_files or []})
     )
     report.archive = verify_archive(root, manifest)
 
@@ -153,12 +156,14 @@ def verify(root: Path, *, lock_timeout: float = 10.0) -> VerifyReport:
         report.last_seq = event.seq
 
     on_disk = {name: (first, paths[name]) for first, name in names if name in paths}
-    for entry in manifest["segments"]:
-        if entry["name"] not in on_disk:
+    for entry in manifest.segments:
+        if entry.name not in on_disk:
             continue
-        first, path = on_disk[entry["name"]]
+        first, path = on_disk[entry.name]
         actual = seal_info(path, first)
-        diffs = {k: [entry.get(k), actual[k]] for k in ("bytes", "count", "crc32", "last_seq") if entry.get(k) != actual[k]}
+        listed = msgspec.structs.asdict(entry)
+        diffs = {k: [listed[k], actual[k]]
+                 for k in ("bytes", "count", "crc32", "last_seq") if listed[k] != actual[k]}
         if diffs:
-            report.segment_mismatches.append({"segment": entry["name"], "manifest_vs_file": diffs})
+            report.segment_mismatches.append({"segment": entry.name, "manifest_vs_file": diffs})
     return report

@@ -41,6 +41,7 @@ from journal.layout import (
     segment_first_seq,
     segment_name,
     temp_path,
+    write_all,
     write_manifest,
 )
 from journal.storage.locking import FileLock
@@ -52,7 +53,6 @@ from journal.storage.segments import (
     _TAIL_FIRST,
     _fdatasync,
     _read_at,
-    _write_all,
     last_newline,
     repair_tail,
     seal_info,
@@ -198,7 +198,7 @@ class Writer:
         try:
             from journal.privacy.sanitizer import withhold
 
-            return withhold(event, why)  # type: ignore[no-any-return]
+            return withhold(event, why)
         except Exception:  # not even the fallback imports: keep the type alone
             return sanitized(NewEvent(event.type, {"_journal": {"withheld": "payload not recorded: " + why}},
                                       ts=event.ts))
@@ -285,7 +285,7 @@ class Writer:
         tmp = temp_path(path)
         fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            _write_all(fd, b"".join(templates))
+            write_all(fd, b"".join(templates))
             os.fsync(fd)
         except OSError:
             tmp.unlink(missing_ok=True)  # e.g. a full disk: the caller parks the events elsewhere
@@ -433,7 +433,7 @@ class Writer:
         if out:
             try:
                 data = b"".join(out)
-                _write_all(fd, data)
+                write_all(fd, data)
                 if self.config.durability == "fsync":
                     if spool_files or lost is not None:
                         _fdatasync(fd)  # now, before their spool files are deleted
@@ -620,7 +620,7 @@ class Writer:
             # the segment (it rolls), or the next writer rolls it before getting here.
             tail = self._previous_tail(active, wanted - window) + tail
         out: list[tuple[bytes, str]] = []
-        for path, raw in zip(files, contents):
+        for path, raw in zip(files, contents, strict=True):
             if b'"src":"%s"' % path.name.encode() in tail:
                 continue
             for line in raw.split(b"\n"):

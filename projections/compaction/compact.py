@@ -173,7 +173,7 @@ def plan_compaction(
 
 
 def _make_plan(journal: Journal, fold: Fold, ok: list[bool], report: CompactionReport, archive: bool,
-               plan_type: Any) -> Plan | None:
+               plan_type: type[Plan]) -> Plan | None:
     draft = draft_restores(fold, ok)
     info = {"horizon": report.horizon, "older_than": report.older_than, "archived": archive}
     replacements = snapshot_records(journal, fold, ok, draft, info)
@@ -248,8 +248,8 @@ def compact(
         t1 = time.perf_counter()
         while True:
             keep: dict[str, State] = {}
-            total = sum(int(s["bytes"]) for s in engine.affected_segments(plan))
-            tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None
+            total = sum(s.bytes for s in engine.affected_segments(plan))
+            tick = (lambda n: progress("rewrite", n, total)) if progress is not None else None  # noqa: B023 - used within this iteration
             try:
                 result = engine.compact(root, plan, guard=fold_guard(fold, ok, keep), progress=tick,
                                         lock_timeout=timeout)
@@ -309,11 +309,11 @@ def _save_caches(journal: Journal, fold: Fold, states: dict[str, State], epoch: 
     from projections.cache import save_cache
 
     manifest = journal.manifest()
-    if int(manifest.get("epoch", -1)) != epoch:
+    if manifest.epoch != epoch:
         return
     for projection in fold.projections:
         try:
-            save_cache(journal.root, projection, states[projection.name], journal_id=str(manifest.get("journal_id", "")),
+            save_cache(journal.root, projection, states[projection.name], journal_id=manifest.journal_id,
                        epoch=epoch, seq=fold.upto)
             crash_point("cache_saved")
         except OSError as e:

@@ -52,7 +52,7 @@ def _differences(fold: Fold, states: dict[str, State]) -> list[tuple[str, str, s
         da, db = dict(a), dict(b)
         keys |= {k for k in da if k in db and da[k] != db[k]}
         ka, kb = [k for k, _ in a if k in db], [k for k, _ in b if k in da]
-        for i, (x, y) in enumerate(zip(ka, kb)):
+        for i, (x, y) in enumerate(zip(ka, kb, strict=False)):
             if x != y:
                 keys |= set(ka[i:]) | set(kb[i:])  # from the first displaced key on
                 break

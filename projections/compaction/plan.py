@@ -29,7 +29,7 @@ def _views(journal: Journal, fold: Fold) -> Any:
     from projections.runner import Views
 
     states = {name: State(fold.metas[name], state.records) for name, state in fold.states.items()}
-    return Views(states, fold.upto, str(fold.manifest.get("journal_id", "")), int(fold.manifest.get("epoch", 0)),
+    return Views(states, fold.upto, fold.manifest.journal_id, fold.manifest.epoch,
                  fold.events, {}, journal)
 
 
@@ -131,9 +131,14 @@ def draft_restores(fold: Fold, ok: list[bool]) -> Draft:
         group_last[g] = s
         removed_by_group[g] = removed_by_group.get(g, 0) + 1
     ops: _Ops = {s: {} for s in group_last.values()}
-    removed = lambda s: group_of[s] >= 0 and ok[group_of[s]]  # noqa: E731
-    starts = sorted(int(e["first_seq"]) for e in fold.manifest["segments"])
-    segment_of = lambda s: bisect.bisect_right(starts, s)  # noqa: E731
+    starts = sorted(e.first_seq for e in fold.manifest.segments)
+
+    def removed(s: int) -> bool:
+        return group_of[s] >= 0 and ok[group_of[s]]
+
+    def segment_of(s: int) -> int:
+        return bisect.bisect_right(starts, s)
+
     for (proj, container), table in trace.access.items():
         moves = trace.moves.get((proj, container), {})
         target = _container(fold, proj, container)
@@ -167,12 +172,17 @@ def _container(fold: Fold, proj: str, container: str) -> dict[str, Any]:
     return getattr(fold.metas[proj], container)  # type: ignore[no-any-return]
 
 
-def snapshot_records(journal: Journal, fold: Fold, ok: list[bool], draft: Draft, info: dict[str, Any]) -> dict[int, Replacement]:
+def snapshot_records(
+    journal: Journal, fold: Fold, ok: list[bool], draft: Draft, info: dict[str, Any]
+) -> dict[int, Replacement]:
     """The journal.snapshot records of *draft*, one per seq that carries restore operations."""
     from journal.compaction.compact import Replacement
 
     trace, groups = fold.trace, fold.groups
-    removed = lambda s: trace.group_of[s] >= 0 and ok[trace.group_of[s]]  # noqa: E731
+
+    def removed(s: int) -> bool:
+        return trace.group_of[s] >= 0 and ok[trace.group_of[s]]
+
     # Meta fields changed by removed events: synced at every snapshot at or after the first such change.
     cells: list[tuple[str, str, list[int], list[Any], int, Any]] = []
     for (proj, fname), (seqs, values) in trace.changes.items():

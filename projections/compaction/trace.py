@@ -18,6 +18,7 @@ from projections.compaction.restore import SNAPSHOT_TYPE
 if TYPE_CHECKING:
     from journal import Journal
     from journal.storage.events import Event
+    from journal.storage.manifest import Manifest
 
 __all__ = ["Trace", "Fold", "traced_fold"]
 
@@ -219,7 +220,7 @@ class Fold:
 
     upto: int
     sealed: int
-    manifest: dict[str, Any]
+    manifest: Manifest
     trace: Trace
     groups: _Groups
     states: dict[str, State]

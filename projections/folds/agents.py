@@ -18,11 +18,11 @@ Status as folded: ``running`` after a start, ``completed`` after a stop, or the 
 declared status. A declared status that is not an end (``blocked``, ``failed``,
 ``waiting``...) keeps the agent in ``AgentsMeta.declared`` so the recovery context
 shows it until it is finished, archived or dismissed (``journal.dismissed``, undone by
-``undo``; ``dismissed_seq`` is cleared when the agent starts again). ``orphaned`` (running while its session ended, crashed or was
-restarted) and ``archived`` depend on other projections and the reading moment, so
-`projections.read.queries` derives them. An agent with neither a ``SubagentStart`` nor a
-spawn (Claude Code's internal agents, e.g. compaction workers, with an empty type)
-is ``internal`` and hidden from listings unless asked for.
+``undo``; ``dismissed_seq`` is cleared when the agent starts again). ``orphaned`` (running
+while its session ended, crashed or was restarted) and ``archived`` depend on other
+projections and the reading moment, so `projections.read.queries` derives them. An agent
+with neither a ``SubagentStart`` nor a spawn (Claude Code's internal agents, e.g. compaction
+workers, with an empty type) is ``internal`` and hidden from listings unless asked for.
 """
 
 from __future__ import annotations
@@ -129,15 +129,13 @@ def _set_status(state: State, rec: AgentRecord, status: str) -> None:
 def _agent(state: State, event: Event, agent_id: str) -> AgentRecord:
     """The record of *agent_id* (created on first sight), marked active."""
     records = state.records
-    rec = records.get(agent_id)
+    rec: AgentRecord | None = records.get(agent_id)
     if rec is None:
         rec = AgentRecord(agent_id, event.seq, event.seq, event.ts, event.ts, parent=event.session or "")
         records[agent_id] = rec
         state.meta.last = agent_id
         state.meta.running[agent_id] = None
         return rec
-    if rec.__class__ is int:
-        rec = records.load(agent_id, rec)
     if state.meta.last != agent_id:
         del records[agent_id]
         records[agent_id] = rec

@@ -55,7 +55,8 @@ _PREFIXES: Final = (
 
 # Text a hook's decision puts in the conversation as a user turn (Stop / SubagentStop
 # "block" reasons, UserPromptSubmit context).
-_HOOK_LEADS: Final = re.compile(r"(?:Stop|SubagentStop|UserPromptSubmit|PreCompact) hook (?:feedback|additional context):")
+_HOOK_LEADS: Final = re.compile(
+    r"(?:Stop|SubagentStop|UserPromptSubmit|PreCompact) hook (?:feedback|additional context):")
 
 # A typed slash command: "/name" or "/plugin:name", then whitespace or the end. A path
 # such as "/usr/bin/env is broken" has a second "/" inside the first word, so it is a prompt.

@@ -23,8 +23,9 @@ text open a turn but are not shown as something the user asked. Agent Journal's 
 notes about a session (a checkpoint, an agent update, a dismissal) never move the time
 of its last activity, which for a crashed session is when it died. A crash is *handed
 over* (``handed``) once ``agent-journal resume`` of it was used by a later session,
-``/agent-journal:resume`` of it ran, or ``agent-journal dismiss`` named it. ``spans`` lists the seq ranges of the session's activity (a new
-span opens after a gap of `SPAN_GAP` events), so a timeline reads only those ranges.
+``/agent-journal:resume`` of it ran, or ``agent-journal dismiss`` named it. ``spans`` lists
+the seq ranges of the session's activity (a new span opens after a gap of `SPAN_GAP`
+events), so a timeline reads only those ranges.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from journal.storage.events import Event
 from projections.base import Projection, State
 from projections.folds.prompts import PROMPT, SLASH_COMMAND, classify_prompt
 from projections.text import EDIT_TOOLS, clip, first_line, summarise_tool
-from projections.views import ToolView
+from projections.views import PermissionRequestView, ToolView
 
 __all__ = [
     "SESSIONS",
@@ -219,15 +220,13 @@ def _touch_at(state: State, sid: str | None, seq: int, ts: str) -> SessionRecord
     if sid is None:
         return None
     records = state.records
-    rec = records.get(sid)
+    rec: SessionRecord | None = records.get(sid)
     if rec is None:
         rec = SessionRecord(sid, seq, seq, ts, ts, spans=[[seq, 0]])
         records[sid] = rec
         state.meta.last = sid
         state.meta.open[sid] = None
         return rec
-    if rec.__class__ is int:
-        rec = records.load(sid, rec)
     if state.meta.last != sid:
         del records[sid]
         records[sid] = rec
@@ -368,7 +367,7 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
         del flying[next(iter(flying))]
 
 
-def _on_permission_request(state: State, event: Event, view: ToolView) -> None:
+def _on_permission_request(state: State, event: Event, view: PermissionRequestView) -> None:
     """A permission was asked for: mark the newest matching call of that thread (no tool_use_id)."""
     rec = _touch(state, event)
     if rec is None or not rec.in_flight:
@@ -524,7 +523,7 @@ def _note(state: State, event: Event) -> SessionRecord | None:
     sid = event.session
     if sid is None:
         return None
-    rec = state.records.record(sid)
+    rec: SessionRecord | None = state.records.record(sid)
     if rec is None:
         return _touch(state, event)
     if event.seq - rec.last_seq > SPAN_GAP:

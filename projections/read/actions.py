@@ -61,7 +61,8 @@ def default_session(views: Views, live: Liveness, environ: Mapping[str, str] | N
             return sid
     for _, rec in views.sessions.records.records_reversed():
         if live.status(rec) == "active":
-            return rec.id
+            active: str = rec.id
+            return active
     raise NothingToDo("no active session to save a checkpoint for; name one with --session ID")
 
 

@@ -20,6 +20,7 @@ not grow with the journal's age.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable
 
 from projections.read.capture import capture_of, read_capture
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
+    "max_chars_of",
     "WINDOW",
     "Packer",
     "session_start_context",
@@ -54,15 +56,30 @@ __all__ = [
     "liveness_for",
 ]
 
+#: The context's size when neither ``--max-chars`` nor ``context.max_chars`` says otherwise:
+#: under Claude Code's 10,000 characters, and under `hooks.launch.CONTEXT_HARD_CAP`.
 DEFAULT_MAX_CHARS = 9000
+#: The smallest ``context.max_chars`` honoured (a smaller one reads as the default).
+_MIN_MAX_CHARS = 200
+def max_chars_of(extra: Mapping[str, Any]) -> int:
+    """The context cap that config (`JournalConfig.extra`) sets: ``context.max_chars``,
+    or `DEFAULT_MAX_CHARS` when it is missing or below 200."""
+    section = extra.get("context")
+    value = section.get("max_chars", DEFAULT_MAX_CHARS) if isinstance(section, Mapping) else DEFAULT_MAX_CHARS
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= _MIN_MAX_CHARS
+    return value if ok else DEFAULT_MAX_CHARS
+
+
 #: How many recently active sessions are looked at for crashes and the recent list.
 WINDOW = 12
 #: How many interrupted sessions get a full block (the others get one line).
 FULL_BLOCKS = 3
 #: How many more interrupted sessions get one line each (the rest are counted in the last line).
 LINES_SHOWN = 10
-#: How many sessions without a SessionEnd are looked at beyond the window.
-OPEN_SCAN = 1000
+#: How many sessions without a SessionEnd are looked at beyond the window (the most recently
+#: (re)started; each is decoded and its process probed, so this bounds the cost of a context
+#: in a journal where crashes accumulated: older ones are listed by `sessions --status crashed`).
+OPEN_SCAN = 100
 AGENT_WINDOW = 50
 RECENT_SHOWN = 5
 _FOOTER_RESERVE = 260

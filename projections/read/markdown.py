@@ -171,7 +171,8 @@ def session_block(rec: SessionRecord, status: str, now: float, *, label: str,
         lines.append("- Tool call in flight when it stopped: " + call_line(call, base))
     if rec.failures and full:
         f = rec.failures[-1]
-        lines.append(f"- Last failure: {f.tool} `{one_line(short_path(f.target, base), 120)}`: {one_line(f.error, 120)}")
+        target = one_line(short_path(f.target, base), 120)
+        lines.append(f"- Last failure: {f.tool} `{target}`: {one_line(f.error, 120)}")
     if rec.files:
         lines.append(f"- Files created or edited ({len(rec.files) + rec.files_more}): "
                      + clip(_files(list(rec.files), rec.files_more, base), 600))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from journal.config import check_write_dir
 from journal.errors import ConfigError, JournalError, JournalPermissionError
 from journal.layout import ensure_subdir, read_private, write_atomic
-from projections.read.context import DEFAULT_MAX_CHARS, Packer, liveness_for, session_context
+from projections.read.context import DEFAULT_MAX_CHARS, Packer, liveness_for, max_chars_of, session_context
 from projections.read.liveness import Liveness
 from projections.read.markdown import agent_line, session_line
 from projections.read.queries import agent_status, session_archived
@@ -37,8 +37,8 @@ from projections.runner import Views, query
 if TYPE_CHECKING:
     from journal import Journal
 
-__all__ = ["FILE_NAMES", "WRITE_DIR_KEY", "context_files", "write_context_files", "write_dir_of", "refresh_context_files",
-           "keep_fresh"]
+__all__ = ["FILE_NAMES", "WRITE_DIR_KEY", "context_files", "write_context_files", "write_dir_of",
+           "refresh_context_files", "keep_fresh"]
 
 #: The config key that turns the refresh on (``{"context": {"write_dir": ".claude/memory"}}``).
 WRITE_DIR_KEY = "context.write_dir"
@@ -132,7 +132,7 @@ def write_context_files(directory: Path, files: dict[str, str]) -> list[Path]:
 def _redacted(text: str) -> bytes:
     from journal.privacy.redaction import Redactor
 
-    return Redactor().redact_text(text)[0].encode("utf-8")  # type: ignore[no-any-return]
+    return Redactor().redact_text(text)[0].encode("utf-8")
 
 
 def write_dir_of(extra: Mapping[str, Any]) -> str | None:
@@ -140,12 +140,6 @@ def write_dir_of(extra: Mapping[str, Any]) -> str | None:
     section = extra.get("context")
     value = section.get("write_dir") if isinstance(section, Mapping) else None
     return value if isinstance(value, str) and value else None
-
-
-def _max_chars(extra: Mapping[str, Any]) -> int:
-    section = extra.get("context")
-    value = section.get("max_chars", DEFAULT_MAX_CHARS) if isinstance(section, Mapping) else DEFAULT_MAX_CHARS
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 200 else DEFAULT_MAX_CHARS
 
 
 def _target_dir(project_dir: Path, write_dir: str) -> Path:
@@ -199,7 +193,7 @@ def keep_fresh(journal: Journal, project_dir: str | Path | None, views: Views | 
         return []
     try:
         live = live or liveness_for(journal)
-        max_chars = _max_chars(journal.config.extra)
+        max_chars = max_chars_of(journal.config.extra)
         if views is not None:
             return refresh_context_files(Path(project_dir), write_dir, views, live, max_chars=max_chars)
         return query(journal, lambda v: refresh_context_files(Path(project_dir), write_dir, v, live,

@@ -59,7 +59,7 @@ def sessions_across(journals: list[Journal], *, include_archived: bool = False, 
     for journal in journals:
         try:
             live = liveness_for(journal)
-            found = query(journal, lambda v: list_sessions(v, live, include_archived=include_archived,
+            found = query(journal, lambda v: list_sessions(v, live, include_archived=include_archived,  # noqa: B023 - called within this iteration
                                                            status=status, limit=limit))
         except Exception as e:  # noqa: BLE001 - reported per journal
             errors.append({"journal": str(journal.root), "error": f"{type(e).__name__}: {e}"})

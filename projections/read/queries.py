@@ -24,11 +24,14 @@ __all__ = [
     "AGENT_STATUSES",
     "session_info",
     "iter_sessions",
+    "PAGE",
+    "page_sessions",
     "list_sessions",
     "find_session",
     "session_snapshot",
     "agent_status",
     "agent_info",
+    "page_agents",
     "list_agents",
     "find_agent",
     "agent_snapshot",
@@ -120,17 +123,35 @@ def iter_sessions(views: Views, *, newest_first: bool = False) -> Iterator[Sessi
         yield rec
 
 
-def list_sessions(
-    views: Views, live: Liveness, *, include_archived: bool = False, status: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Session summaries, oldest start first; archived ones only with *include_archived*.
+#: How many rows ``sessions`` and ``agents`` show by default (the most recently active).
+PAGE = 20
+_OPEN_STATUSES = frozenset({"active", "crashed", "stale"})
 
-    *status* filters: a status, ``interrupted``, or ``archived`` (implies archived ones).
-    *limit* keeps the most recently started ones.
+
+def page_sessions(
+    views: Views, live: Liveness, *, include_archived: bool = False, status: str | None = None,
+    limit: int | None = None, offset: int = 0,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of session summaries, and whether older matching sessions remain.
+
+    The page holds the *limit* most recently active sessions that match (all of them
+    when *limit* is None), after skipping the *offset* most recent ones; it is sorted
+    oldest start first. Sessions are read newest first and only until the page is
+    full, so the cost follows the page, not the journal. *status* filters: a status,
+    ``interrupted``, or ``archived`` (implies archived ones); archived sessions are
+    left out unless *include_archived*.
     """
-    rows = []
-    for rec in iter_sessions(views):
+    records = views.sessions.records
+    # A session is active, crashed or stale only while it has no SessionEnd (the fold's
+    # ``open`` set): for those filters the others are skipped without being decoded.
+    open_only = views.sessions.meta.open if status in _OPEN_STATUSES else None
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    more = False
+    for sid in list(reversed(records)):
+        if open_only is not None and sid not in open_only:
+            continue
+        rec: SessionRecord = records[sid]
         info = session_info(views, rec, live)
         if status == "archived":
             if not info["archived"]:
@@ -141,17 +162,34 @@ def list_sessions(
             continue
         if status in ("active", "ended", "crashed", "stale") and info["status"] != status:
             continue
+        if skipped < offset:
+            skipped += 1
+            continue
+        if limit is not None and len(rows) >= limit:
+            more = True
+            break
         rows.append(info)
     rows.sort(key=lambda r: (r["started"], r["id"]))
-    if limit:
-        rows = rows[-limit:]
-    return rows
+    return rows, more
+
+
+def list_sessions(
+    views: Views, live: Liveness, *, include_archived: bool = False, status: str | None = None,
+    limit: int | None = None, offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Session summaries, oldest start first (`page_sessions` without the "more" flag).
+
+    *limit* keeps the most recently active ones, after skipping *offset* of them.
+    """
+    return page_sessions(views, live, include_archived=include_archived, status=status, limit=limit,
+                         offset=offset)[0]
 
 
 def find_session(views: Views, prefix: str) -> SessionRecord:
     """The session whose id is *prefix* or uniquely starts with it."""
     sid = resolve_prefix(prefix, views.sessions.records, "session")
-    return views.sessions.records.record(sid)
+    rec: SessionRecord = views.sessions.records.record(sid)
+    return rec
 
 
 
@@ -162,7 +200,7 @@ def session_snapshot(views: Views, rec: SessionRecord, live: Liveness) -> dict[s
     record = plain(rec)
     record.pop("id", None)
     in_flight = rec.in_flight_call()
-    agents = [agent_info(views, a, live) for a in _session_agents(views, rec.id)]
+    agents = [agent_info(views, a, live) for a in _session_agents(views, rec)]
     return {
         **info,
         "in_flight": plain(in_flight) if in_flight else None,
@@ -172,8 +210,21 @@ def session_snapshot(views: Views, rec: SessionRecord, live: Liveness) -> dict[s
     }
 
 
-def _session_agents(views: Views, sid: str) -> list[AgentRecord]:
-    return [a for _, a in views.agents.records.records() if a.parent == sid]
+def _session_agents(views: Views, session: SessionRecord) -> list[AgentRecord]:
+    """The agents *session* started, oldest activity first.
+
+    Agents are kept in order of last activity and an agent's events are its session's,
+    so the scan runs newest first and stops at the first agent last active before the
+    session began: it reads the agents since then, not every agent of the journal.
+    """
+    out = []
+    for _, agent in views.agents.records.records_reversed():
+        if agent.last_seq < session.first_seq:
+            break
+        if agent.parent == session.id:
+            out.append(agent)
+    out.reverse()
+    return out
 
 
 def agent_status(views: Views, rec: AgentRecord, live: Liveness) -> str:
@@ -213,25 +264,46 @@ def agent_info(views: Views, rec: AgentRecord, live: Liveness) -> dict[str, Any]
     }
 
 
-def list_agents(views: Views, live: Liveness, *, include_all: bool = False,
-                status: str | None = None) -> list[dict[str, Any]]:
-    """Agent summaries, oldest first; internal and archived ones only with *include_all*."""
-    rows = []
-    for _, rec in views.agents.records.records():
-        info = agent_info(views, rec, live)
+def page_agents(views: Views, live: Liveness, *, include_all: bool = False, status: str | None = None,
+                limit: int | None = None, offset: int = 0) -> tuple[list[dict[str, Any]], bool]:
+    """One page of agent summaries (like `page_sessions`), oldest start first, and whether
+    older matching agents remain; internal and archived ones only with *include_all*."""
+    records = views.agents.records
+    # Running and orphaned agents are the ones the fold still has as running.
+    running_only = views.agents.meta.running if status in ("running", "orphaned") else None
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    more = False
+    for aid in list(reversed(records)):
+        if running_only is not None and aid not in running_only:
+            continue
+        agent: AgentRecord = records[aid]
+        info = agent_info(views, agent, live)
         if not include_all and (info["internal"] or info["status"] == "archived") and status != "archived":
             continue
         if status and info["status"] != status:
             continue
+        if skipped < offset:
+            skipped += 1
+            continue
+        if limit is not None and len(rows) >= limit:
+            more = True
+            break
         rows.append(info)
     rows.sort(key=lambda r: (r["started"], r["id"]))
-    return rows
+    return rows, more
+
+
+def list_agents(views: Views, live: Liveness, *, include_all: bool = False,
+                status: str | None = None, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Agent summaries, oldest start first; internal and archived ones only with *include_all*."""
+    return page_agents(views, live, include_all=include_all, status=status, limit=limit, offset=offset)[0]
 
 
 def find_agent(views: Views, prefix: str) -> AgentRecord:
     """The agent whose id is *prefix* or uniquely starts with it."""
     aid = resolve_prefix(prefix, views.agents.records, "agent")
-    rec = views.agents.records.record(aid)
+    rec: AgentRecord | None = views.agents.records.record(aid)
     if rec is None:  # pragma: no cover - resolve_prefix only returns known ids
         raise UnknownId(f"no agent {aid!r}")
     return rec

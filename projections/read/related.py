@@ -18,7 +18,7 @@ from projections.folds.sessions import SessionRecord
 
 __all__ = ["WINDOW", "keywords", "related_sessions", "related_for_context", "score"]
 
-WINDOW = 200
+WINDOW = 100
 DEFAULT_BRANCHES = frozenset({"main", "master", "trunk", "develop", "dev", "HEAD"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{3,}")
 _STOP = frozenset(
@@ -84,13 +84,13 @@ def related_sessions(
     found: list[tuple[float, int, str, list[str], SessionRecord]] = []
     seen = 0
     for _, other in views.sessions.records.records_reversed():
+        seen += 1
+        if seen > WINDOW:
+            break  # every session counts toward the window, so the scan is bounded whatever the projects
         if other.id in skip:
             continue
         if target.project_dir and other.project_dir and other.project_dir != target.project_dir:
             continue
-        seen += 1
-        if seen > WINDOW:
-            break
         if other.first_seq > target.last_seq:
             continue  # later than the target: not "earlier"
         points, reasons = score(target, other, words)

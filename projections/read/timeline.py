@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from journal.storage.events import Event
-from projections.folds.prompts import HOOK, LOCAL_COMMAND, PROMPT, SLASH_COMMAND, classify_prompt, parse_task_notification
+from projections.folds.prompts import (
+    HOOK,
+    LOCAL_COMMAND,
+    PROMPT,
+    SLASH_COMMAND,
+    classify_prompt,
+    parse_task_notification,
+)
 from projections.folds.sessions import SessionRecord
 from projections.text import first_line, one_line, parse_ts
 
@@ -130,7 +137,8 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any], Event], str]] = {
     "SessionEnd": lambda d, e: f"session ended ({_s(d.get('reason')) or '?'})",
     "Notification": lambda d, e: "notification: " + one_line(_s(d.get("message")), _W),
     "CwdChanged": lambda d, e: f"cwd changed to {_s(d.get('new_cwd'))}",
-    "UserPromptExpansion": lambda d, e: f"slash command /{_s(d.get('command_name'))} {_s(d.get('command_args'))}".rstrip(),
+    "UserPromptExpansion":
+        lambda d, e: f"slash command /{_s(d.get('command_name'))} {_s(d.get('command_args'))}".rstrip(),
     "journal.checkpoint": lambda d, e: _checkpoint(d),
     "journal.agent_update": _agent_update,
     "journal.resume_consumed": lambda d, e: f"resume request #{d.get('request_seq', '?')} injected at start",

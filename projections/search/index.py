@@ -313,7 +313,7 @@ def _typed() -> msgspec.json.Decoder[Any]:
 
 def _events(journal: Journal, first: int, last: int, *, archived: bool) -> Iterator[list[Any]]:
     """The events ``first..last`` in chunks: typed where the decoder takes them, else `Event`s."""
-    if archived and journal.manifest().get("archive"):
+    if archived and journal.manifest().archive:
         # Compacted events come back from archive/ in their place (slower, event by event).
         batch: list[Any] = []
         for event in journal.read(first, to_seq=last, archived=True):
@@ -444,7 +444,7 @@ def ensure_index(
 def _ensure(journal: Journal, wait: float, max_lag: int | None,
             progress: Callable[[int], None] | None) -> tuple[Path, IndexStatus]:
     manifest = journal.manifest()
-    journal_id, epoch = str(manifest.get("journal_id", "")), int(manifest.get("epoch", 0))
+    journal_id, epoch = manifest.journal_id, manifest.epoch
     last = journal.last_seq()
     path = index_path(journal.root)
     conn, why = _open_checked(path, journal_id, epoch, last)
@@ -485,7 +485,7 @@ def rebuild_index(journal: Journal, *, wait: float = 60.0,
                   progress: Callable[[int], None] | None = None) -> IndexStatus:
     """Rebuild the index from the whole log (``agent-journal rebuild``)."""
     manifest = journal.manifest()
-    journal_id, epoch = str(manifest.get("journal_id", "")), int(manifest.get("epoch", 0))
+    journal_id, epoch = manifest.journal_id, manifest.epoch
     with _Lock(journal.root, wait), _index_errors("rebuild", journal.root):
         status = _build(journal, journal_id, epoch, journal.last_seq(), progress)
     status.rebuilt = "asked"
@@ -504,7 +504,7 @@ def index_before_compaction(journal: Journal, *, archive: bool) -> int | None:
         if archive and not index_path(journal.root).exists():
             return None
         ensure_index(journal, wait=30.0)
-        return int(journal.manifest().get("epoch", 0))
+        return journal.manifest().epoch
     except Exception as e:  # noqa: BLE001 - logged; the index is derived data
         journal.log_error("search_index_failed", f"cannot update the search index before compacting: {e}")
         return None

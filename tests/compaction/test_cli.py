@@ -97,7 +97,7 @@ def test_drop_keeps_every_view_but_the_raw_events(old_journal: Path) -> None:
     report = json.loads(run(old_journal, "compact", "--drop", "--json").output)
     assert report["archived"] is False and report["archive_bytes"] == 0
     assert run(old_journal, "sessions", "--all", "--json").output == sessions
-    assert not Journal.open(old_journal, create=False).manifest().get("archive")
+    assert not Journal.open(old_journal, create=False).manifest().archive
     assert run(old_journal, "verify").exit_code == 0
 
 

@@ -58,6 +58,7 @@ def _fold(events: Any) -> dict[str, Any]:
     return {p.name: state_of(s) for p, s in pairs}
 
 
+@pytest.mark.slow
 def test_appends_during_a_compaction_are_all_kept(generated: Path, tmp_path: Path) -> None:
     procs = []
     ready = [tmp_path / f"ready-{k}" for k in range(WRITERS)]

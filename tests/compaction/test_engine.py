@@ -10,6 +10,8 @@ changes nothing, and what a crash leaves behind is either honoured or cleaned up
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,6 +36,7 @@ from journal.compaction.compact import (
 )
 from journal.layout import list_segments
 from journal.storage.crc_index import CRC_INDEX_DIR, load_index
+from journal.storage.manifest import SwapEntry
 from journal.storage.reader import Reader, SeqHoles, seq_ranges_cover
 from tests.compaction.observe import SEGMENT
 
@@ -67,12 +70,12 @@ def test_seqs_keep_their_meaning_kept_records_are_untouched_and_holes_are_known(
     before = _lines(journal)
     list(journal.read())  # a full read: every sealed segment gets its CRC index
     indexed = {p.name for p in (journal.root / CRC_INDEX_DIR).iterdir()}
-    assert indexed == {e["name"] + ".idx" for e in journal.manifest()["segments"]}
+    assert indexed == {e.name + ".idx" for e in journal.manifest().segments}
     plan = _plan(journal, "s1")
     result = journal.compact(plan)
     after = _lines(journal)
     # The swap dropped the indexes of the segments it rewrote or removed; none is stale.
-    entries = {e["name"]: e for e in journal.manifest()["segments"]}
+    entries = {e.name: e for e in journal.manifest().segments}
     left = [p.name[: -len(".idx")] for p in (journal.root / CRC_INDEX_DIR).iterdir()]
     assert len(left) < len(indexed) and all(load_index(journal.root, entries[name]) for name in left)
     removed = {s for a, b in plan.remove for s in range(a, b + 1)}
@@ -84,12 +87,12 @@ def test_seqs_keep_their_meaning_kept_records_are_untouched_and_holes_are_known(
     assert (snap.type, snap.session, snap.ts) == ("journal.snapshot", "s1", next(
         e for e in Journal.open(tmp_path / "j").read_archived(from_seq=snap_seq, to_seq=snap_seq)).ts)
     manifest = journal.manifest()
-    assert manifest["compacted"] == merge_ranges(ranges_from_seqs(removed - {snap_seq}))
-    assert manifest["epoch"] == 1 and "swap" not in manifest
+    assert manifest.compacted == merge_ranges(ranges_from_seqs(removed - {snap_seq}))
+    assert manifest.epoch == 1 and manifest.swap is None and b'"swap"' not in (journal.root / "manifest.json").read_bytes()
     report = journal.verify()
     assert report.ok and not report.gaps and not report.leftovers, report.to_dict()
-    for entry in manifest["segments"]:
-        assert os.stat(journal.root / "segments" / entry["name"]).st_mode & 0o777 == 0o400
+    for entry in manifest.segments:
+        assert os.stat(journal.root / "segments" / entry.name).st_mode & 0o777 == 0o400
 
 
 def test_the_archive_gives_back_every_removed_record_byte_for_byte(tmp_path: Path) -> None:
@@ -98,7 +101,7 @@ def test_the_archive_gives_back_every_removed_record_byte_for_byte(tmp_path: Pat
     original = [(e.seq, bytes(e.data)) for e in journal.read()]
     plan = _plan(journal, "s2")
     journal.compact(plan)
-    archived = [line for entry in journal.manifest()["archive"] for line in read_archive_lines(journal.root, entry)]
+    archived = [line for entry in journal.manifest().archive for line in read_archive_lines(journal.root, entry)]
     removed = sorted(s for a, b in plan.remove for s in range(a, b + 1))
     assert archived == [before[s] for s in removed]
     assert [(e.seq, bytes(e.data)) for e in journal.read(archived=True)] == original
@@ -107,16 +110,16 @@ def test_the_archive_gives_back_every_removed_record_byte_for_byte(tmp_path: Pat
     # gzip members are a plain gzip file too
     import gzip
 
-    entry = journal.manifest()["archive"][0]
-    with gzip.open(journal.root / "archive" / entry["name"]) as f:
-        assert f.read().count(b"\n") == entry["count"]
+    entry = journal.manifest().archive[0]
+    with gzip.open(journal.root / "archive" / entry.name) as f:
+        assert f.read().count(b"\n") == entry.count
 
 
 def test_drop_removes_without_archiving(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
     result = journal.compact(_plan(journal, "s0", archive=False))
     assert result.removed and not result.archive_bytes
-    assert not journal.manifest().get("archive")
+    assert not journal.manifest().archive
     assert not list((journal.root / "archive").glob("*")) if (journal.root / "archive").exists() else True
     assert journal.verify().ok
 
@@ -132,14 +135,14 @@ def test_the_newest_segment_is_never_compacted(tmp_path: Path) -> None:
 
 def test_a_segment_left_empty_is_removed(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
-    first = journal.manifest()["segments"][0]
-    plan = Plan([[first["first_seq"], first["last_seq"]]], {}, journal.manifest(), journal.last_seq())
+    first = journal.manifest().segments[0]
+    plan = Plan([[first.first_seq, first.last_seq]], {}, journal.manifest(), journal.last_seq())
     result = journal.compact(plan)
     assert result.segments_deleted == 1
-    assert first["name"] not in {p.name for _, p in list_segments(journal.root)}
-    assert first["name"] not in {s["name"] for s in journal.manifest()["segments"]}
+    assert first.name not in {p.name for _, p in list_segments(journal.root)}
+    assert first.name not in {s.name for s in journal.manifest().segments}
     report = journal.verify()
-    assert report.ok and report.first_seq == first["last_seq"] + 1, report.to_dict()
+    assert report.ok and report.first_seq == first.last_seq + 1, report.to_dict()
     assert journal.append("after", {}) == 91
 
 
@@ -170,17 +173,17 @@ def test_a_segment_changed_under_the_compaction_aborts_it(tmp_path: Path) -> Non
 
     def meddle(events: Iterator[Any]) -> None:
         # A repair rewrote a segment between staging and commit.
-        from journal.layout import read_manifest, write_manifest
+        from journal.storage.manifest import load_manifest, save_manifest
 
-        manifest = read_manifest(journal.root)
-        manifest["segments"][0]["crc32"] = "00000000"
-        write_manifest(journal.root, manifest)
+        manifest = load_manifest(journal.root)
+        manifest.segments[0].crc32 = "00000000"
+        save_manifest(journal.root, manifest)
 
     with pytest.raises(CompactionConflict):
         journal.compact(plan, guard=meddle)
     assert not list(journal.root.glob("segments/*" + STAGED_SUFFIX))
     assert not list(journal.root.glob("archive/*"))
-    assert journal.manifest()["compacted"] == []
+    assert journal.manifest().compacted == []
 
 
 def test_one_compaction_at_a_time(tmp_path: Path) -> None:
@@ -194,7 +197,7 @@ def test_a_committed_swap_left_pending_is_read_in_place_and_finished(tmp_path: P
     journal = _journal(tmp_path / "j")
     original = [(e.seq, bytes(e.data)) for e in journal.read(archived=False)]
 
-    def crash(root: Path, swap: list[dict[str, Any]]) -> None:
+    def crash(root: Path, swap: list[Any]) -> None:
         raise KeyboardInterrupt  # as if killed right after the commit point
 
     import journal.compaction.compact as engine
@@ -203,7 +206,7 @@ def test_a_committed_swap_left_pending_is_read_in_place_and_finished(tmp_path: P
     with pytest.raises(KeyboardInterrupt):
         journal.compact(_plan(journal, "s1"))
     monkeypatch.undo()
-    assert journal.manifest().get("swap")
+    assert journal.manifest().swap
     assert list(journal.root.glob("segments/*" + STAGED_SUFFIX)), "staged files must survive the commit point"
     report = journal.verify()
     assert report.ok and report.pending_swap and not report.leftovers, report.to_dict()
@@ -219,7 +222,7 @@ def test_a_committed_swap_left_pending_is_read_in_place_and_finished(tmp_path: P
 
 def test_recover_deletes_what_an_uncommitted_compaction_left(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
-    name = journal.manifest()["segments"][0]["name"]
+    name = journal.manifest().segments[0].name
     (journal.root / "segments" / (name + STAGED_SUFFIX)).write_bytes(b"half")
     (journal.root / "archive").mkdir()
     for stray in ("00000000000000000001.1.jsonl.gz", "00000000000000000001.1.index.json", ".x.1.tmp"):
@@ -237,7 +240,7 @@ def test_swap_is_idempotent(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
     journal.compact(_plan(journal, "s1"))
     before = _lines(journal)
-    swap = [{"segment": s["name"], "staged": s["name"] + STAGED_SUFFIX} for s in journal.manifest()["segments"]]
+    swap = [SwapEntry(s.name, s.name + STAGED_SUFFIX) for s in journal.manifest().segments]
     _apply_swap(journal.root, swap)  # nothing staged any more: a no-op
     assert _lines(journal) == before
 
@@ -282,3 +285,25 @@ def test_a_hand_written_or_damaged_snapshot_never_breaks_a_fold(tmp_path: Path) 
     views = load_views(journal, use_cache=False, save=False)
     rec = views.sessions.records.record("s1")
     assert rec is not None and rec.prompts == 1
+
+
+def test_recover_removes_temporaries_of_killed_writers_anywhere_in_the_journal(tmp_path: Path) -> None:
+    """A reader SIGKILLed while writing its CRC index leaves cache/crc/.x.idx.PID.tmp; the next
+    compaction or scrub removes it (a live writer's temporary stays), so verify shows no leftover."""
+    from journal.compaction.swap import recover
+
+    root = tmp_path / "journal"
+    journal = Journal.open(root)
+    journal.append("note", {"n": 1})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    crc_dir = root / "cache" / "crc"
+    crc_dir.mkdir(parents=True, exist_ok=True)
+    orphan = crc_dir / f".00000000000000000001.idx.{dead.pid}.0badcafe.tmp"
+    orphan.write_bytes(b"half an index")
+    alive = crc_dir / f".00000000000000000001.idx.{os.getppid()}.0badcafe.tmp"
+    alive.write_bytes(b"being written")
+    assert str(orphan.relative_to(root)) in journal.verify().leftovers
+    done = recover(root)
+    assert str(orphan.relative_to(root)) in done["removed"] and not orphan.exists()
+    assert alive.exists()

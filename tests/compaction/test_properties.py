@@ -14,6 +14,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +27,7 @@ from projections.text import parse_ts
 from tests.compaction.observe import clone, diff_keys, history, observe, open_journal, write
 from tests.compaction.strategies import histories
 from tests.projections.strategies import Draft, to_new_events
+from tests.profiles import examples
 
 
 def probe(pid: int) -> str | None:
@@ -45,6 +48,7 @@ def _horizon(drafts: list[Draft], at: float) -> float:
     return parse_ts(drafts[i].ts) + 0.5
 
 
+@pytest.mark.slow
 @given(
     drafts=histories(max_steps=60),
     split=st.floats(0, 1),
@@ -53,7 +57,7 @@ def _horizon(drafts: list[Draft], at: float) -> float:
     drop=st.booleans(),
     all_dead=st.booleans(),
 )
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_every_projection_folds_the_same_after_compaction(
     drafts: list[Draft], split: float, first: float, second: float, drop: bool, all_dead: bool
 ) -> None:
@@ -116,8 +120,9 @@ def _fold(events: object) -> dict[str, object]:
     return {p.name: state_of(s) for p, s in pairs}
 
 
+@pytest.mark.slow
 @given(drafts=histories(max_steps=60), at=st.floats(0, 1))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_a_reader_racing_the_swap_folds_the_same(drafts: list[Draft], at: float) -> None:
     """The swap renames the newest segment first, so a reader that started before it sees
     old segments up to some point and new ones after it, never the reverse: any such mix

@@ -351,7 +351,7 @@ def test_three_concurrent_sessions_lose_no_event(sc: Scenario) -> None:
     try:
         for proc in procs:
             proc.wait(120)
-        for proc, marker in zip(procs, markers):
+        for proc, marker in zip(procs, markers, strict=True):
             assert proc.poll() == 0, proc.stderr()
             assert proc.stdout().strip() == f"{marker} finished"
     finally:

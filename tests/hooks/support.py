@@ -32,8 +32,6 @@ PYTHON = sys.executable
 from tests.paths import FIXTURES  # noqa: E402  ../shared beside the repository
 PAYLOADS_FILE = FIXTURES / "hook-payloads.jsonl"
 TRANSCRIPTS = FIXTURES / "transcripts"
-#: A hook that takes longer than this for ordinary input is a bug (Claude Code waits on it).
-QUICK = 3.0
 
 
 @dataclass(frozen=True)

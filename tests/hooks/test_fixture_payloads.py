@@ -96,7 +96,7 @@ def test_every_fixture_payload_is_recorded_verbatim(hook_env: HookEnv, git_proje
     events = hook_env.events()
     assert [e.seq for e in events] == list(range(1, len(sent) + 1))
     stops = 0
-    for event, payload in zip(events, sent):
+    for event, payload in zip(events, sent, strict=True):
         notes = assert_recorded_as(event, payload)
         name = payload["hook_event_name"]
         if name == "SessionStart":
@@ -182,7 +182,7 @@ def test_fixture_payloads_replayed_twice_get_consecutive_seqs(hook_env: HookEnv)
         assert tuple(hook_env.run(payload)) == (0, b"", b"")
     events = hook_env.events()
     assert [e.seq for e in events] == list(range(1, 9))
-    for event, payload in zip(events, payloads * 2):
+    for event, payload in zip(events, payloads * 2, strict=True):
         assert_recorded_as(event, payload)
 
 

@@ -26,10 +26,11 @@ from journal import Journal
 from journal.storage.codec import valid_type
 from tests.hooks.support import HookEnv, canonical
 from tests.hooks.test_fixture_payloads import assert_stdout_allowed
+from tests.profiles import examples
 
 SEED = 20261125
 FUZZ = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     derandomize=True,  # the same examples every run: a failure reproduces by rerunning
     database=None,

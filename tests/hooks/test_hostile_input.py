@@ -1,13 +1,17 @@
-"""Hostile stdin: whatever arrives, the hook exits 0 fast, keeps stdout empty, records one event.
+"""Hostile stdin: whatever arrives, the hook exits 0, keeps stdout empty, records one event.
 
 Decided per case and asserted: input that is not a hook payload is the sender's problem,
 not an internal error, so it is recorded as ``journal.invalid_input`` with *no* stderr
 line; a payload that parses is recorded as its own event. Either way the journal verifies,
 reads back strictly, and nothing outside the journal directory changes.
+
+"Fast" is asserted by counting work (the payload measured once, only what is kept
+scanned), never by timing a run; the figures live in ``bench/hook_budgets.py``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import subprocess
@@ -16,7 +20,10 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.hooks.support import QUICK, HookEnv, assert_only_journal_changed, canonical, tree_snapshot
+from journal.privacy import limits
+from journal.privacy.redaction import _MARGIN
+from tests.hooks.support import HookEnv, assert_only_journal_changed, canonical, tree_snapshot
+from tests.privacy.test_scaling import BUILD, MEASURE, containers, counted_redaction, limits_calls
 
 SEED = 1125
 MB = 1024 * 1024
@@ -121,7 +128,6 @@ def _run_and_check(hook_env: HookEnv, raw: bytes, timeout: float = 60.0) -> Any:
     result = hook_env.run(raw, timeout=timeout)
     assert result.returncode == 0
     assert result.stdout == b""
-    assert result.elapsed < QUICK, f"took {result.elapsed:.2f}s"
     assert_only_journal_changed(before, tree_snapshot(hook_env.tmp), "journal")
     events = hook_env.events()
     assert len(events) == 1, [e.type for e in events]
@@ -183,7 +189,7 @@ def test_a_fifo_as_transcript_does_not_hang_the_stop_hook(hook_env: HookEnv) -> 
     os.mkfifo(fifo)
     raw = _obj(hook_event_name="Stop", transcript_path=str(fifo), stop_hook_active=False)
     try:
-        result, event = _run_and_check(hook_env, raw, timeout=QUICK + 2)
+        result, event = _run_and_check(hook_env, raw)
     except subprocess.TimeoutExpired:
         pytest.fail("the Stop hook blocked opening a FIFO transcript")
     assert event.type == "Stop" and "_journal" not in event.payload()
@@ -201,21 +207,46 @@ REDOS = {
 
 
 @pytest.mark.parametrize("name", list(REDOS))
-def test_repetitive_tool_output_is_recorded_quickly(hook_env: HookEnv, name: str) -> None:
+def test_repetitive_tool_output_is_recorded(hook_env: HookEnv, name: str) -> None:
     raw = _obj(hook_event_name="PostToolUse", tool_name="Bash", tool_response={"stdout": REDOS[name]})
-    try:
-        result, event = _run_and_check(hook_env, raw, timeout=QUICK + 1)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{name}: the hook did not finish within {QUICK + 1:g}s")
+    result, event = _run_and_check(hook_env, raw)
     assert event.type == "PostToolUse"
 
 
-def test_a_large_structured_tool_response_is_recorded_quickly(hook_env: HookEnv) -> None:
+def _build_in_process(raw: bytes) -> Any:
+    """The hook's own parse and build of an event from *raw*, in this process."""
+    from hooks import record
+
+    hook_input = record.read_input(io.BytesIO(raw))
+    assert hook_input.problem is None
+    return record.build_event(hook_input, record.JournalConfig())
+
+
+@pytest.mark.parametrize("name", list(REDOS))
+def test_repetitive_tool_output_costs_the_hook_only_the_kept_part(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook redacts the head and tail it keeps of a long string, never the whole of it."""
+    raw = _obj(hook_event_name="PostToolUse", tool_name="Bash", tool_response={"stdout": REDOS[name]})
+    with counted_redaction(monkeypatch) as scanned:
+        event = _build_in_process(raw)
+    assert event.type == "PostToolUse"
+    assert 0 < sum(scanned) <= limits.DEFAULT_MAX_STRING + 2 * _MARGIN + 1000, (len(REDOS[name]), scanned)
+
+
+@pytest.mark.slow
+def test_a_large_structured_tool_response_is_recorded_cut(hook_env: HookEnv) -> None:
     """17 MB of small records (a big MCP/API result): well under the 32 MiB cap, so it must be parsed and cut."""
     records = [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(300_000)]
     raw = _obj(hook_event_name="PostToolUse", tool_name="mcp__db__query", tool_response=records)
-    try:
-        result, event = _run_and_check(hook_env, raw, timeout=QUICK + 1)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"the hook did not finish within {QUICK + 1:g}s")
+    result, event = _run_and_check(hook_env, raw)
     assert event.type == "PostToolUse" and event.payload()["_journal"]["truncated"] is True
+
+
+def test_a_large_structured_tool_response_is_measured_once_and_never_copied() -> None:
+    """What made such a payload slow is counted: each container is measured once, and the
+    list the hook omits is summarized, not copied (1.7 MB here; the work per container
+    does not depend on the size)."""
+    records = [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(30_000)]
+    raw = _obj(hook_event_name="PostToolUse", tool_name="mcp__db__query", tool_response=records)
+    calls = limits_calls(lambda: _build_in_process(raw))
+    assert 0 < calls[MEASURE] <= containers(records) + 10, calls
+    assert 0 < calls[BUILD] <= 10, calls

@@ -159,7 +159,7 @@ def test_a_linked_crc_index_is_not_followed(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "journal", segment_bytes=4096)
     for i in range(60):
         journal.append("t", {"i": i, "pad": "x" * 80})
-    sealed = journal.manifest()["segments"][0]["name"]
+    sealed = journal.manifest().segments[0].name
     victim = _victim(tmp_path)
     before = _state(victim)
     crc = journal.root / "cache" / "crc"

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.hooks.support import HookEnv, fixture_payloads
 
 PROMPT = next(p for p in fixture_payloads() if p["hook_event_name"] == "UserPromptSubmit")
@@ -47,6 +49,7 @@ sys.exit(create_env(Path(sys.argv[1]), Path(sys.argv[2])))
 """
 
 
+@pytest.mark.slow
 def test_the_private_venv_is_not_writable_by_others_under_umask_000(tmp_path: Path) -> None:
     code_root = tmp_path / "plugin"
     (code_root / "hooks").mkdir(parents=True)

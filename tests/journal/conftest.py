@@ -90,7 +90,7 @@ def filled(small_journal: Journal) -> Journal:
     fill(small_journal, 60)
     segs = list_segments(small_journal.root)
     manifest = small_journal.manifest()
-    assert [s["first_seq"] for s in manifest["segments"]] == [1, 26], manifest
+    assert [s.first_seq for s in manifest.segments] == [1, 26], manifest
     assert [first for first, _ in segs] == [1, 26, 51], segs
     return small_journal
 

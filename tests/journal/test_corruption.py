@@ -406,7 +406,7 @@ def test_sealed_segment_cut_short_with_nothing_after_it(small_journal: Journal, 
     assert [e.seq for e in small_journal.read(mode="strict")] == list(range(1, survivors + 1))
     assert small_journal.verify().ok, small_journal.verify().to_dict()
     if mode != "point-in-time":
-        assert small_journal.manifest()["lost"] == [[41, 50]]
+        assert small_journal.manifest().lost == [[41, 50]]
     assert small_journal.append("next") == next_seq
     assert small_journal.verify().ok
 
@@ -542,17 +542,17 @@ def test_records_longer_than_a_read_chunk(journal_dir: Path, kit) -> None:
 @pytest.mark.parametrize("garbage", [b'{"segments": [', b'{"format": 1}', b"[]", b"\0" * 64])
 def test_an_unreadable_manifest_is_rebuilt(filled: Journal, mode: str, garbage: bytes) -> None:
     """Derived data: verify (and any repair) rebuilds it from the segments and says so once."""
-    sealed = filled.manifest()["segments"]
+    sealed = filled.manifest().segments
     (filled.root / "manifest.json").write_bytes(garbage)
     assert filled.verify().ok
     assert len(filled.notices) == 1 and "rebuilt it from the segments" in filled.notices[0]
     [evidence] = (filled.root / QUARANTINE_DIR).glob("manifest.json.*.invalid")
     assert evidence.read_bytes() == garbage
-    assert filled.manifest()["segments"] == sealed
+    assert filled.manifest().segments == sealed
     (filled.root / "manifest.json").write_bytes(garbage)
     report = filled.repair(mode)
-    assert report.changed and report.resealed == [s["name"] for s in sealed] and report.manifest_rebuilt
-    assert filled.manifest()["segments"] == sealed
+    assert report.changed and report.resealed == [s.name for s in sealed] and report.manifest_rebuilt
+    assert filled.manifest().segments == sealed
     assert filled.verify().ok
     assert filled.append("after") == 61
     assert [e.seq for e in filled.read(mode="strict")] == list(range(1, 62))

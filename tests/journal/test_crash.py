@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from journal import Journal
 from journal.layout import QUARANTINE_DIR
 
@@ -85,6 +87,7 @@ def _kill_one(root: Path, run: int, durability: str, delay: float) -> dict[int, 
     return acked
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     acked: dict[int, tuple[int, int]] = {}  # seq -> (run, index) for the current journal

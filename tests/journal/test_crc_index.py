@@ -36,7 +36,7 @@ def read_all(root: Path) -> tuple[list[tuple[int, str, bytes]], list[tuple[str, 
 
 
 def sealed(journal: Journal) -> list[dict[str, Any]]:
-    return list(journal.manifest()["segments"])
+    return list(journal.manifest().segments)
 
 
 def test_the_first_full_read_writes_the_index_and_later_reads_use_it(
@@ -48,14 +48,14 @@ def test_the_first_full_read_writes_the_index_and_later_reads_use_it(
     assert [seq for seq, _, _ in first[0]] == list(range(1, 61)) and first[1] == []
     for entry in sealed(filled):
         index = load_index(root, entry)
-        assert index is not None, entry["name"]
+        assert index is not None, entry.name
         chunks = index.chunks()
-        assert len(chunks) > 5 and chunks[0][0] == 0 and chunks[-1][1] == entry["bytes"]
-        data = (root / "segments" / entry["name"]).read_bytes()
+        assert len(chunks) > 5 and chunks[0][0] == 0 and chunks[-1][1] == entry.bytes
+        data = (root / "segments" / entry.name).read_bytes()
         assert all(data[end - 1 : end] == b"\n" and crc32(data[a:end]) == c for a, end, c in chunks)
-        assert stat.S_IMODE(index_path(root, entry["name"]).stat().st_mode) == 0o600
+        assert stat.S_IMODE(index_path(root, entry.name).stat().st_mode) == 0o600
     assert stat.S_IMODE((root / CRC_INDEX_DIR).stat().st_mode) == 0o700
-    assert sorted(p.name for p in (root / CRC_INDEX_DIR).iterdir()) == sorted(e["name"] + ".idx" for e in sealed(filled))
+    assert sorted(p.name for p in (root / CRC_INDEX_DIR).iterdir()) == sorted(e.name + ".idx" for e in sealed(filled))
 
     def no_whole_pass(self: Reader, fd: int, size: int) -> str:
         raise AssertionError("a segment with an index is not read twice")
@@ -66,7 +66,7 @@ def test_the_first_full_read_writes_the_index_and_later_reads_use_it(
 
 def test_a_partial_read_writes_no_index(filled: Journal) -> None:
     assert [e.seq for e in Reader(filled.root).events(1, to_seq=10)] == list(range(1, 11))
-    assert not any(index_path(filled.root, e["name"]).exists() for e in sealed(filled))
+    assert not any(index_path(filled.root, e.name).exists() for e in sealed(filled))
 
 
 def _flip(path: Path, offset: int, rng: random.Random) -> None:
@@ -84,7 +84,7 @@ def test_damage_reads_the_same_with_and_without_the_index(filled: Journal, tmp_p
     entries = sealed(filled)
     for trial in range(60):
         entry = rng.choice(entries)
-        data = (filled.root / "segments" / entry["name"]).read_bytes()
+        data = (filled.root / "segments" / entry.name).read_bytes()
         newlines = [i for i, b in enumerate(data) if b == 0x0A]
         # Every third trial hits a newline: the chunk then no longer ends where the index says.
         offset = rng.choice(newlines) if trial % 3 == 0 else rng.randrange(len(data))
@@ -93,10 +93,10 @@ def test_damage_reads_the_same_with_and_without_the_index(filled: Journal, tmp_p
         shutil.copytree(filled.root, without)
         shutil.rmtree(without / CRC_INDEX_DIR)
         for root in (with_index, without):
-            _flip(root / "segments" / entry["name"], offset, rng.__class__(trial))
+            _flip(root / "segments" / entry.name, offset, rng.__class__(trial))
         assert load_index(with_index, entry) is not None
         got, want = read_all(with_index), read_all(without)
-        assert got == want, f"seed {SEED}, trial {trial}: {entry['name']} byte {offset}"
+        assert got == want, f"seed {SEED}, trial {trial}: {entry.name} byte {offset}"
         assert want[1], f"seed {SEED}, trial {trial}: a flipped byte is always found"
 
 
@@ -106,7 +106,7 @@ def test_a_damaged_or_stale_index_is_ignored_and_remade(filled: Journal, damage:
     root = filled.root
     expected = read_all(root)
     entry = sealed(filled)[0]
-    path = index_path(root, entry["name"])
+    path = index_path(root, entry.name)
     good = path.read_bytes()
     doc = json.loads(good)
 
@@ -139,11 +139,11 @@ def test_a_journal_whose_cache_cannot_be_written_still_reads(filled: Journal) ->
 
 def test_a_builder_saves_only_a_whole_segment(filled: Journal) -> None:
     entry = sealed(filled)[0]
-    data = (filled.root / "segments" / entry["name"]).read_bytes()
+    data = (filled.root / "segments" / entry.name).read_bytes()
     half = data.rindex(b"\n", 0, len(data) // 2) + 1
     builder = IndexBuilder(entry)
     builder.add(half, data[:half])
-    assert not builder.save(filled.root) and not index_path(filled.root, entry["name"]).exists()
+    assert not builder.save(filled.root) and not index_path(filled.root, entry.name).exists()
     builder.add(len(data), data[half:])
     assert builder.save(filled.root)
     assert [c[:2] for c in load_index(filled.root, entry).chunks()] == [(0, half), (half, len(data))]  # type: ignore[union-attr]

@@ -50,10 +50,10 @@ def test_storage_contract(journal_dir: Path, settings: dict[str, object]) -> Non
             assert got == list(range(first, min(last or len(model), len(model)) + 1))
         report = reopened.verify()
         assert report.ok and (report.events, report.first_seq, report.last_seq) == (len(model), 1, len(model))
-    sealed = journal.manifest()["segments"]
+    sealed = journal.manifest().segments
     assert (len(sealed) > 2) == (settings["segment_bytes"] == 4096)
-    for entry, (first, path) in zip(sealed, list_segments(journal_dir)):
-        assert (entry["name"], entry["first_seq"], entry["bytes"]) == (path.name, first, path.stat().st_size)
+    for entry, (first, path) in zip(sealed, list_segments(journal_dir), strict=False):  # + the active segment
+        assert (entry.name, entry.first_seq, entry.bytes) == (path.name, first, path.stat().st_size)
         assert os.stat(path).st_mode & 0o777 == 0o400
 
 
@@ -182,7 +182,7 @@ def test_a_spool_file_being_written_is_not_merged_half_way(journal: Journal, mon
     import journal.storage.writer as writer
 
     journal.append("first")
-    real_write_all = writer._write_all
+    real_write_all = writer.write_all
     merged: list[int] = []
 
     def write_all_after_a_merge(fd: int, data: bytes) -> None:
@@ -191,9 +191,9 @@ def test_a_spool_file_being_written_is_not_merged_half_way(journal: Journal, mon
             merged.append(Journal.open(journal.root).append("concurrent"))
         real_write_all(fd, data)
 
-    monkeypatch.setattr(writer, "_write_all", write_all_after_a_merge)
+    monkeypatch.setattr(writer, "write_all", write_all_after_a_merge)
     spooled = journal._writer.spool([journal._writer.encode(NewEvent("spooled", {"n": 1}))])
-    monkeypatch.setattr(writer, "_write_all", real_write_all)
+    monkeypatch.setattr(writer, "write_all", real_write_all)
     assert merged == [2]
     assert spooled.exists(), "the spool file was merged (empty) and unlinked while being written"
     assert journal.append("last") == 4

@@ -15,6 +15,7 @@ from cli.main import cli
 from journal import Journal
 from journal.errors import InvalidManifest
 from journal.layout import read_manifest
+from journal.storage.manifest import load_manifest
 
 
 def run(root: Path, *args: str) -> Any:
@@ -26,7 +27,7 @@ def rolled(tmp_path: Path) -> Journal:
     journal = Journal.open(tmp_path / "journal", segment_bytes=4096)
     for i in range(100):
         journal.append("t", {"i": i, "pad": "x" * 80}, session="s")
-    assert len(journal.manifest()["segments"]) >= 3
+    assert len(journal.manifest().segments) >= 3
     return journal
 
 
@@ -67,12 +68,12 @@ def test_no_command_crashes_on_an_invalid_manifest(rolled: Journal, command: lis
 
 
 def test_the_rebuild_keeps_the_old_copy_and_says_so_in_errors_log(rolled: Journal) -> None:
-    old_id = rolled.manifest()["journal_id"]
+    old_id = rolled.manifest().journal_id
     _flip(rolled.root, '"name"', '"nale"')
     journal = Journal.open(rolled.root, create=False)
     assert len(journal.notices) == 1
     manifest = journal.manifest()
-    assert manifest["journal_id"] == old_id and manifest["epoch"] >= 1  # caches rebuild
+    assert manifest.journal_id == old_id and manifest.epoch >= 1  # caches rebuild
     kept = list((rolled.root / "quarantine").glob("manifest.json.*.invalid"))
     assert len(kept) == 1 and b'"nale"' in kept[0].read_bytes()
     kinds = [json.loads(line)["kind"] for line in (rolled.root / "errors.log").read_text().splitlines()]
@@ -91,7 +92,7 @@ def test_the_writer_rebuilds_it_when_it_rolls(rolled: Journal) -> None:
     writer_only = Journal(rolled.root, rolled.config)  # no open(): no msgspec check first
     for i in range(60):
         writer_only.append("more", {"i": i, "pad": "y" * 80})
-    manifest = read_manifest(rolled.root)
+    manifest = read_manifest(rolled.root)  # the writer's own (stdlib) view
     assert len(manifest["segments"]) >= 4
     assert Journal.open(rolled.root, create=False).verify().ok
 
@@ -108,12 +109,12 @@ def test_a_compacted_journal_keeps_its_archive_and_holes(tmp_path: Path) -> None
     sessions = json.loads(run(root, "sessions", "--all", "--json").output)
     sid = sessions[0]["id"]
     timeline = run(root, "timeline", sid, "--json").output
-    manifest = read_manifest(root)
-    assert manifest["compacted"] and manifest["archive"]
+    manifest = load_manifest(root)
+    assert manifest.compacted and manifest.archive
     _flip(root, '"name"', '"nale"')
     result = run(root, "verify", "--json")
     assert result.exit_code == 0, result.output
-    rebuilt = read_manifest(root)
-    assert rebuilt["compacted"] == manifest["compacted"]
-    assert [a["name"] for a in rebuilt["archive"]] == [a["name"] for a in manifest["archive"]]
+    rebuilt = load_manifest(root)
+    assert rebuilt.compacted == manifest.compacted
+    assert rebuilt.archive == manifest.archive
     assert run(root, "timeline", sid, "--json").output == timeline

@@ -53,7 +53,7 @@ def test_private_modes_even_with_umask_000(tmp_path: Path, kit) -> None:
     root = tmp_path / "project" / ".claude" / "journal"
     kit.run_python(_EXERCISE, str(root))
     modes = _modes(root)
-    sealed = {s["name"] for s in Journal.open(root).manifest()["segments"]}
+    sealed = {s.name for s in Journal.open(root).manifest().segments}
     assert len(sealed) >= 2 and "quarantine" in modes and "errors.log" in modes and "spool" in modes
     wrong = {}
     for name, mode in modes.items():

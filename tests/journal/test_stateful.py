@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -25,6 +26,7 @@ from journal import Journal, NewEvent
 from journal.storage.codec import encode_data, encode_record, now_ts, valid_type
 from journal.errors import TornTail
 from journal.layout import QUARANTINE_DIR, list_segments, open_private, segment_name
+from tests.profiles import examples
 
 SEGMENT_BYTES = 4096
 
@@ -149,8 +151,8 @@ class JournalMachine(RuleBasedStateMachine):
         self._appended(self.journal.append_many([event]), [event])
         segments = list_segments(self.root)
         assert len(segments) > before
-        sealed = self.journal.manifest()["segments"]
-        assert [s["name"] for s in sealed] == [p.name for _, p in segments[:-1]]
+        sealed = self.journal.manifest().segments
+        assert [s.name for s in sealed] == [p.name for _, p in segments[:-1]]
 
     @rule(data=st.data())
     def tear(self, data: st.DataObject) -> None:
@@ -222,7 +224,7 @@ class JournalMachine(RuleBasedStateMachine):
 
 
 JournalMachine.TestCase.settings = settings(
-    max_examples=100,
+    max_examples=examples(100),
     stateful_step_count=50,
     deadline=None,
     derandomize=True,  # seeded: the same examples every run, so a failure always reproduces
@@ -230,4 +232,4 @@ JournalMachine.TestCase.settings = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no slow 'explain'
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-TestJournalModel = JournalMachine.TestCase
+TestJournalModel = pytest.mark.slow(JournalMachine.TestCase)

@@ -197,7 +197,7 @@ def record_corpus(tmp: Path, python: str = sys.executable) -> Figures:
     [appended] = [e for e in events if e.type == "lookalikes"]
     stored_hook = [edit["new_string"] for edit in multi.payload()["tool_input"]["edits"]]
     stored_cli = appended.payload()["items"]
-    for (name, text), via_hook, via_cli in zip(LOOK_ALIKES, stored_hook, stored_cli):
+    for (name, text), via_hook, via_cli in zip(LOOK_ALIKES, stored_hook, stored_cli, strict=True):
         if via_hook != text:
             figures.altered.append(("hook", name))
         if via_cli != text:
@@ -222,6 +222,7 @@ def test_the_corpus_is_big_enough() -> None:
         assert kind in KINDS, kind
 
 
+@pytest.mark.slow
 def test_recall_is_complete_in_every_file(figures: Figures, capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print("\n" + "\n".join(figures.lines()))
@@ -232,5 +233,6 @@ def test_recall_is_complete_in_every_file(figures: Figures, capsys: pytest.Captu
     assert figures.markers >= 3 * len(SECRETS)
 
 
+@pytest.mark.slow
 def test_false_positives_are_rare(figures: Figures) -> None:
     assert figures.false_positive_rate < 0.05, figures.altered

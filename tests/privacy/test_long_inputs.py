@@ -29,6 +29,7 @@ from journal.privacy.redaction import (
 )
 from tests.privacy.corpus import ANTHROPIC, GH_PAT_CLASSIC, JWT, RSA_KEY, SECRETS, Case
 from tests.privacy.test_redaction import NOTE, encoded_size
+from tests.profiles import examples
 
 REDACTOR = Redactor()
 FILLER_LINE = "2025-11-25 12:00:01 INFO worker-3 processed batch 1234 in 56 ms (ok)\n"
@@ -139,7 +140,7 @@ def test_a_string_grown_by_its_markers_is_cut_and_its_note_describes_the_origina
 EXACT = [case for case in SECRETS if case.exact and len(case.text) < 2_000]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(EXACT),
     st.integers(256, 4_000),
@@ -220,7 +221,7 @@ def test_sanitize_redacts_what_it_keeps_of_a_huge_event() -> None:
     assert encoded_size(out) <= 256 * 1024
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(1, 40), st.integers(50, 3_000), st.integers(1024, 20_000), st.integers(256, 4_000))
 def test_sanitize_always_fits_even_when_markers_grow_the_event(
     lists: int, pairs: int, max_event: int, max_string: int

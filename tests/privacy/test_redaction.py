@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from journal.privacy.redaction import (
-    DEFAULT_MAX_EVENT,
     DEFAULT_MAX_STRING,
     KEEP_KEYS,
     MAX_DEPTH,
@@ -40,11 +39,12 @@ from tests.privacy.corpus import (
     YAML_PASSWORD,
     Case,
 )
+from tests.profiles import examples
 
 REDACTOR = Redactor()
 MARKER = re.compile(r"\[REDACTED:([A-Za-z0-9_]+):([0-9a-f]{8})\]")
 NOTE = re.compile(r"…\[TRUNCATED: original (\d+) chars, sha256 ([0-9a-f]{64})\]…")
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def encoded_size(value: Any) -> int:

@@ -32,15 +32,14 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/storage/writer.py", "fd = open_private(path, os.O_RDWR | os.O_APPEND)"): "active segment: " + _SANITISED,
     ("journal/storage/writer.py", "return open_private(path, os.O_RDWR | os.O_APPEND)"): "active segment: " + _SANITISED,
     ("journal/storage/writer.py", "log_error("): _LOG,
-    ("journal/storage/segments.py", "view = view[os.write(fd,"): "segment lines: " + _SANITISED,
+    ("journal/layout.py", "view = view[os.write(fd, view[:_WRITE_CHUNK]) :]"): "write_all: segment lines ("
+    + _SANITISED + "), and the bytes of every caller of write_all and write_atomic listed here",
     ("journal/storage/segments.py", "qfd = open_private(qpath,"): "quarantine of a torn tail: " + _FROM_SEGMENTS,
     ("journal/storage/segments.py", "log_error("): _LOG,
     ("journal/compaction/archive.py", "fd = open_private(path,"): "archive gzip of removed records: " + _FROM_SEGMENTS,
-    ("journal/compaction/archive.py", "view = view[os.write(fd, view)"): "archive gzip of removed records: " + _FROM_SEGMENTS,
     ("journal/compaction/archive.py", "write_atomic(directory / index_name(name)"): "archive index: seqs, ids of sanitised records",
     ("journal/compaction/staging.py", "fd = open_private(seg.staged,"): "compacted segments: kept records " + _FROM_SEGMENTS
     + "; snapshots fold records read back from segments",
-    ("journal/compaction/staging.py", "view = view[os.write(fd,"): "compacted segments (see above)",
     ("journal/storage/recovery.py", "fd = open_private(active,"): "repair truncates a torn tail: " + _FROM_SEGMENTS,
     ("journal/storage/recovery.py", "write_atomic(path, data[:cut_offset])"): "repair: " + _FROM_SEGMENTS,
     ("journal/storage/recovery.py", "write_atomic(path, b\"\".join(k + b\"\\n\" for k in kept))"): "repair: " + _FROM_SEGMENTS,
@@ -49,8 +48,8 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/layout.py", "fd = open_private(gitignore,"): ".gitignore: " + _NO_EVENT_TEXT,
     ("journal/layout.py", 'os.write(fd, b"*\\n")'): ".gitignore: " + _NO_EVENT_TEXT,
     ("journal/layout.py", "fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)"): "write_atomic's temp file",
-    ("journal/layout.py", "view = view[os.write(fd, view):]"): "write_atomic (its callers are listed here)",
-    ("journal/layout.py", "write_atomic(root / MANIFEST_FILE,"): "manifest: " + _NO_EVENT_TEXT,
+    ("journal/layout.py", "write_atomic(root / MANIFEST_FILE,"): "manifest (the hook's writer): " + _NO_EVENT_TEXT,
+    ("journal/storage/manifest.py", "write_atomic(root / MANIFEST_FILE,"): "manifest: " + _NO_EVENT_TEXT,
     ("journal/layout.py", "fd = open_private(root / ERROR_LOG,"): _LOG,
     ("journal/layout.py", "os.write(fd, line)"): _LOG,
     ("journal/storage/locking.py", "self._fd = open_private(self.path,"): "every lock file (journal.lock, ship.lock, "
@@ -59,8 +58,6 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/compaction/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
     "which log_error redacted, minus the scrubbed string",
     ("journal/compaction/scrub.py", "os.write(out, new)"): "scrub (see above)",
-    ("journal/compaction/scrub_stage.py", "view = view[os.write(fd,"): "scrub's rewritten segments: " + _FROM_SEGMENTS
-    + ", minus the scrubbed string",
     ("journal/compaction/retention.py", "log_error("): _LOG,
     ("journal/detached.py", "log_error("): _LOG,
     ("journal/store.py", "log_error("): _LOG,
@@ -89,10 +86,11 @@ WRITERS: dict[tuple[str, str], str] = {
     "copy ids: " + _NO_EVENT_TEXT,
     ("hooks/firings.py", "os.write(fd, data)"): "hook claims (see above)",
     ("cli/errors.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
-    ("hooks/settings.py", "tmp.write_text("): "Claude Code settings and their backup: " + _NO_EVENT_TEXT,
+    ("hooks/settings.py", "write_atomic(path.parent.resolve()"): "Claude Code settings and their backup: "
+    + _NO_EVENT_TEXT,
     ("cli/commands/compact.py", "log_error("): _LOG,
-    ("journal/registry.py", "fd = open_private(tmp,"): "journal registry: journal paths and ids, " + _NO_EVENT_TEXT,
-    ("journal/registry.py", "os.write(fd, data)"): "journal registry (see above)",
+    ("journal/registry.py", "write_atomic(path, data, durable=False)"): "journal registry: journal paths and ids, "
+    + _NO_EVENT_TEXT,
     ("projections/search/index.py", "os.close(open_private(tmp,"): "search index (SQLite FTS): text folded from "
     "events " + _FROM_SEGMENTS,
     ("projections/search/index.py", "log_error("): _LOG,
@@ -104,12 +102,15 @@ WRITERS: dict[tuple[str, str], str] = {
     + _NO_EVENT_TEXT,
     ("journal/storage/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
     "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
-    ("journal/storage/overflow.py", "view = view[os.write(fd, view):]"): "overflow spool (see above)",
     ("journal/shipping/state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
     ("journal/shipping/state.py", "fd = open_private(lock,"): "the auto-ship lock: " + _NO_EVENT_TEXT,
     ("journal/shipping/state.py", "log_error("): _LOG,
     ("journal/shipping/replicate.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
     ("cli/commands/ship.py", "log_error("): _LOG,
+    ("cli/idle_ship.py", "sys.stdout.write(json.dumps(report.to_dict()"): "the idle ship's answer to stdout, not a "
+    "file: seqs, the journal id and the target without its password",
+    ("cli/idle_ship.py", "sys.stdout.write(nothing_to_ship(report)"): "the idle ship's answer (see above)",
+    ("cli/idle_ship.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
 }
 
 

@@ -252,3 +252,62 @@ def test_a_running_session_is_shown_as_running_and_context_leaves_out_its_own_se
     assert "## Running now in another window: session run-1" in run(root, "context").stdout
     monkeypatch.setenv("CLAUDE_CODE_SESSION_ID", "run-1")
     assert "Running now in another window" not in run(root, "context").stdout
+
+
+# --------------------------------------------------------------------------- pages of long listings
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    """45 ended sessions, each started an agent; s0044 is the most recently active."""
+    from journal import Journal, NewEvent
+    from projections.timeref import ts_text
+
+    journal = Journal.open(tmp_path / "many", durability="flush")
+    t0 = 1_764_072_000
+    events = []
+    for i in range(45):
+        sid, ts = f"s{i:04d}", ts_text(t0 + 60 * i)
+        events += [NewEvent("SessionStart", {"source": "startup", "cwd": "/p"}, sid, ts=ts),
+                   NewEvent("PreToolUse", {"tool_name": "Agent", "tool_use_id": f"t{i}",
+                                           "tool_input": {"description": f"job {i}", "subagent_type": "x"}}, sid, ts=ts),
+                   NewEvent("SubagentStart", {"agent_id": f"a{i:04d}", "agent_type": "x"}, sid, f"a{i:04d}", ts=ts),
+                   NewEvent("SubagentStop", {"agent_id": f"a{i:04d}", "agent_type": "x"}, sid, f"a{i:04d}", ts=ts),
+                   NewEvent("SessionEnd", {"reason": "other"}, sid, ts=ts)]
+    journal.append_many(events)
+    return tmp_path / "many"
+
+
+@pytest.mark.parametrize("noun", ["sessions", "agents"])
+def test_a_long_listing_shows_the_recent_page_and_paging_reaches_the_rest(many: Path, noun: str) -> None:
+    prefix = "s" if noun == "sessions" else "a"
+    ids = [f"{prefix}{i:04d}" for i in range(45)]
+    assert [r["id"] for r in run_json(many, noun)] == ids[25:]  # the 20 most recent, oldest start first
+    out = run(many, noun).stdout
+    assert f"Showing the 20 most recently active {noun}; older ones: --offset 20" in out
+    assert [r["id"] for r in run_json(many, noun, "--offset", "20")] == ids[5:25]
+    assert [r["id"] for r in run_json(many, noun, "--offset", "40")] == ids[:5]
+    assert "Showing" not in run(many, noun, "--offset", "40").stdout  # the last page
+    assert [r["id"] for r in run_json(many, noun, "-n", "3", "--offset", "1")] == ids[41:44]
+    assert [r["id"] for r in run_json(many, noun, "--all")] == ids
+    assert run(many, noun, "--offset", "45").stdout == f"No {noun} after the first 45.\n"
+
+
+def test_the_default_listing_decodes_a_page_not_the_journal(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from projections.base import LazyRecordMap
+
+    run(many, "sessions")  # writes the caches
+    decoded: list[str] = []
+    real = LazyRecordMap._decode
+
+    def counting(self: LazyRecordMap, key: str, index: int) -> object:
+        decoded.append(key)
+        return real(self, key, index)
+
+    monkeypatch.setattr(LazyRecordMap, "_decode", counting)
+    run(many, "sessions")
+    assert 20 <= len(decoded) <= 21, decoded  # the page (and the one that says there is more)
+    decoded.clear()
+    assert [a["id"] for a in run_json(many, "show", "s0044")["agent_list"]] == ["a0044"]
+    assert len([k for k in decoded if k.startswith("a")]) <= 2, decoded  # not every agent of the journal
+    assert [a["id"] for a in run_json(many, "show", "s0003")["agent_list"]] == ["a0003"]

@@ -25,6 +25,7 @@ from projections.read.queries import interrupted, list_sessions
 from projections.runner import PROJECTIONS, Views, fold_events
 from projections.folds.sessions import SESSIONS
 from projections.timeref import ts_text
+from tests.profiles import examples
 
 NOW = 1_764_072_000.0 + 3600
 PROJECT = "/home/dev/src/shop"
@@ -244,7 +245,7 @@ def _play(steps: list[Any]) -> Log:
 
 
 @given(steps=_lifecycle())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_no_call_is_in_flight_after_its_session_ended_cleanly(steps: list[Any]) -> None:
     log = _play(steps)
     state = fold(SESSIONS, SESSIONS.initial(), log.events)

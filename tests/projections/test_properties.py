@@ -29,6 +29,7 @@ from projections.read.related import related_sessions
 from projections.runner import PROJECTIONS, Views, fold_events, load_views, query
 from projections.read.timeline import timeline
 from tests.projections.strategies import BASE_NS, Draft, journals, to_events, to_new_events
+from tests.profiles import examples
 
 NOW = BASE_NS / 1e9 + 86400 * 400
 
@@ -62,7 +63,7 @@ def roundtrip(projection: Any, state: State, seq: int) -> State:
 
 
 @given(drafts=journals(), cut=st.floats(0, 1))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_every_projection_cached_plus_incremental_equals_full_replay(drafts: list[Draft], cut: float) -> None:
     events = to_events(drafts)
     k = int(len(events) * cut)
@@ -85,7 +86,7 @@ def _views(states: dict[str, State], seq: int) -> Views:
 
 
 @given(drafts=journals(), cut=st.floats(0, 1), cap=st.integers(200, 6000))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_derived_views_do_not_depend_on_the_split(drafts: list[Draft], cut: float, cap: int) -> None:
     events = to_events(drafts)
     k = int(len(events) * cut)
@@ -138,7 +139,7 @@ _BOUNDED_LISTS = {"earlier sessions", "interrupted sessions", "unfinished agents
 
 
 @given(drafts=journals(max_steps=60), cap=st.integers(200, 4000))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_context_respects_the_cap_keeps_lines_whole_and_says_what_was_left_out(drafts: list[Draft], cap: int) -> None:
     import projections.read.context as context_module
 
@@ -221,7 +222,7 @@ def _damage(root: Path, how: str, rng: random.Random) -> None:
 
 
 def _jid(root: Path) -> str:
-    return str(_open(root).manifest()["journal_id"])
+    return str(_open(root).manifest().journal_id)
 
 
 def _dump(journal: Journal, views: Views) -> dict[str, Any]:
@@ -240,10 +241,11 @@ def _same_views(a: Views, b: Views) -> None:
         same(a.states[projection.name], b.states[projection.name])
 
 
+@pytest.mark.slow
 @given(drafts=journals(max_steps=30), cut=st.floats(0, 1),
        how=st.sampled_from(("none", "delete", "truncate", "flip", "garbage", "version", "other-journal", "future-seq")),
        seed=st.integers(0, 2**16))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_on_disk_cache_plus_incremental_equals_full_replay(drafts: list[Draft], cut: float, how: str, seed: int) -> None:
     new = to_new_events(drafts)
     k = int(len(new) * cut)
@@ -277,7 +279,7 @@ def test_on_disk_cache_plus_incremental_equals_full_replay(drafts: list[Draft], 
 
 
 @given(drafts=journals(max_steps=30), cut=st.floats(0, 1), at=st.floats(0, 1))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_time_travel_equals_replaying_a_prefix(drafts: list[Draft], cut: float, at: float) -> None:
     assume(drafts)
     new = to_new_events(drafts)
@@ -324,7 +326,7 @@ def test_an_empty_or_tiny_journal_has_empty_views(tmp_path: Path, n: int) -> Non
 
 
 @given(drafts=journals(max_steps=30), chunk=st.sampled_from((200, 3000, 1 << 20)))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_the_typed_one_pass_read_folds_like_per_event_views(drafts: list[Draft], chunk: int) -> None:
     """load_views decodes each chunk's events and views in one pass (falling back to
     `Event`s for a chunk of unknown types or odd payloads); small reads mix both kinds."""
@@ -339,7 +341,7 @@ def test_the_typed_one_pass_read_folds_like_per_event_views(drafts: list[Draft],
 
 
 @given(drafts=journals(max_steps=30))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_a_typed_event_carries_the_view_decode_view_gives(drafts: list[Draft]) -> None:
     from journal.storage.codec import encode_record
     from journal.storage.events import EVENT_DECODER, typed_decoder

@@ -127,6 +127,119 @@ def test_cache_rejects_what_it_should() -> None:
     assert decode_state(SESSIONS, b"AJPC" + data[4:12] + b"x" * 40, journal_id="j", epoch=3) is None
 
 
+def _loaded(n: int = 3) -> tuple[object, bytes]:
+    state = SESSIONS.initial()
+    for i in range(n):
+        state.records[f"s{i}"] = rec(id=f"s{i}", last_seq=i + 1)
+    data = encode_state(SESSIONS, state, journal_id="j", epoch=0, seq=9)
+    loaded = decode_state(SESSIONS, data, journal_id="j", epoch=0)
+    assert loaded is not None
+    return loaded[1].records, data
+
+
+@pytest.mark.parametrize("path", [
+    "getitem", "get", "record", "pop", "setdefault", "popitem", "values", "items", "records", "records_reversed",
+    "dict", "splat", "copy",
+])
+def test_a_cached_record_map_gives_records_on_every_access_path(path: str) -> None:
+    """Fold handlers and readers never see a cache index, whichever way they read the map."""
+    records, _ = _loaded()
+    got = {
+        "getitem": lambda m: [m["s1"]],
+        "get": lambda m: [m.get("s1"), m.get("nope", rec(id="dflt"))],
+        "record": lambda m: [m.record("s2")],
+        "pop": lambda m: [m.pop("s0"), m.pop("nope", rec(id="dflt"))],
+        "setdefault": lambda m: [m.setdefault("s1", None)],
+        "popitem": lambda m: [m.popitem()[1]],
+        "values": lambda m: list(m.values()),
+        "items": lambda m: [v for _, v in m.items()],
+        "records": lambda m: [v for _, v in m.records()],
+        "records_reversed": lambda m: [v for _, v in m.records_reversed()],
+        "dict": lambda m: list(dict(m).values()),
+        "splat": lambda m: list({**m}.values()),
+        "copy": lambda m: list(m.copy().values()),
+    }[path](records)
+    assert got and all(isinstance(v, SessionRecord) for v in got), got
+
+
+def test_a_cached_record_map_keeps_order_and_equals_its_decoded_self() -> None:
+    records, _ = _loaded()
+    plain_map = SESSIONS.initial().records
+    for i in range(3):
+        plain_map[f"s{i}"] = rec(id=f"s{i}", last_seq=i + 1)
+    assert records == plain_map and list(records) == ["s0", "s1", "s2"]
+    rec1 = records["s1"]
+    del records["s1"]
+    records["s1"] = rec1  # a handler moving a session to the end (most recent)
+    assert list(records) == ["s0", "s2", "s1"] and records.blobs()[0] == ["s0", "s2", "s1"]
+
+
+def test_a_damaged_cached_record_names_the_file_and_key() -> None:
+    from projections.cache import read_state
+    from projections.errors import CacheCorrupt
+
+    _, data = _loaded()
+    damaged = bytearray(data)
+    damaged[-2] ^= 0x55  # inside the last record
+    _, state = read_state(SESSIONS, bytes(damaged), journal_id="j", epoch=0, source="/x/cache/sessions.msgpack")
+    assert isinstance(state.records["s0"], SessionRecord)
+    with pytest.raises(CacheCorrupt, match=r"^/x/cache/sessions.msgpack: cached record 's2' fails its checksum"):
+        state.records.get("s2")
+
+
+def test_a_damaged_cache_header_names_the_file_and_field() -> None:
+    import struct
+
+    from journal.storage.codec import crc32
+    from projections.cache import CacheHeader, read_state
+    from projections.errors import CacheCorrupt
+
+    _, data = _loaded()
+    size = struct.unpack("<I", data[4:8])[0]
+    header = msgspec.msgpack.decode(data[12 : 12 + size])
+
+    def rewritten(**fields: object) -> bytes:
+        raw = msgspec.msgpack.encode({**header, **fields})
+        return b"AJPC" + struct.pack("<II", len(raw), crc32(raw)) + raw + data[12 + size :]
+
+    def error(buf: bytes) -> str:
+        with pytest.raises(CacheCorrupt) as e:
+            read_state(SESSIONS, buf, journal_id="j", epoch=0, source="F")
+        return str(e.value)
+
+    assert "F: bad header: Expected `int` >= 0 - at `$.seq`" == error(rewritten(seq=-1))
+    assert "at `$.crcs[0]`" in error(rewritten(crcs=[-5, 1, 2]))
+    assert "at `$.ends`" in error(rewritten(ends=header["ends"][:2]))
+    assert "at `$.ends`" in error(rewritten(ends=[*header["ends"][:2], header["ends"][2] + 1]))
+    assert "at `$.keys`" in error(rewritten(keys=["s0", "s0", "s1"]))
+    assert error(data[:5]).startswith("F: 5 bytes")
+    assert error(data[:40]) == "F: the header fails its checksum (torn or altered)"
+    assert error(b"XXXX" + data[4:]).startswith("F: not a projection cache")
+    assert CacheHeader.__struct_fields__[-3:] == ("keys", "ends", "crcs")
+    # Out of date is not damage: another journal or epoch just is not this cache.
+    assert read_state(SESSIONS, data, journal_id="other", epoch=0) is None
+
+
+def test_a_damaged_cache_header_is_replayed_and_noted_in_the_error_log(tmp_path: Path) -> None:
+    from journal import Journal
+    from projections.runner import load_views, rebuild
+
+    journal = Journal.open(tmp_path / "j", durability="flush")
+    journal.append("SessionStart", {"source": "startup"}, session="s1")
+    load_views(journal)
+    cache = tmp_path / "j" / "cache" / "sessions.msgpack"
+    data = bytearray(cache.read_bytes())
+    data[13] ^= 0x55  # inside the header: its checksum no longer matches
+    cache.write_bytes(bytes(data))
+    views = load_views(journal, save=False)
+    assert views.sessions.records.record("s1") is not None and views.cached["sessions"] == 0
+    assert views.damaged["sessions"] == f"{cache}: the header fails its checksum (torn or altered)"
+    log = (tmp_path / "j" / "errors.log").read_text()
+    assert "cache_damaged" in log and "sessions.msgpack: the header fails its checksum" in log
+    report = rebuild(journal)["projections"]["sessions"]
+    assert report["agreed"] is False and report["why"].startswith("the cache is damaged: "), report
+
+
 def test_cache_files_are_private_and_atomic(tmp_path: Path) -> None:
     from journal import Journal
     from projections.runner import load_views
@@ -142,7 +255,7 @@ def test_cache_files_are_private_and_atomic(tmp_path: Path) -> None:
 def test_warm_context_decodes_a_bounded_number_of_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The SessionStart context reads a window of sessions, not all of them (cost flat in the log)."""
     from journal import Journal, NewEvent
-    from projections.base import RecordMap
+    from projections.base import LazyRecordMap
     from projections.read.context import session_start_context
     from projections.runner import load_views
 
@@ -157,13 +270,13 @@ def test_warm_context_decodes_a_bounded_number_of_records(tmp_path: Path, monkey
     journal.append_many(events)
     load_views(journal)  # writes the caches
     loads = []
-    real = RecordMap.load
+    real = LazyRecordMap._decode
 
-    def counting(self: RecordMap, key: str, index: int) -> object:
+    def counting(self: LazyRecordMap, key: str, index: int) -> object:
         loads.append(key)
         return real(self, key, index)
 
-    monkeypatch.setattr(RecordMap, "load", counting)
+    monkeypatch.setattr(LazyRecordMap, "_decode", counting)
     text, _ = session_start_context(journal, "brand-new", "startup", now=NOW + 500, probe=lambda p: None)
     # every session ended normally: only the previous one is described
     assert "## Previous session here s0399" in text and "Crashed" not in text

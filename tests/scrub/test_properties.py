@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from journal.storage.codec import check_line, encode_record
 from journal.compaction.scrub_match import Matcher
+from tests.profiles import examples
 
 SECRET = "s3cr/t\"é-ok"
 MATCHER = Matcher(SECRET)
@@ -54,7 +55,7 @@ def _replaced(value: object) -> object:
     return value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.dictionaries(_text, _value, max_size=5), st.integers(0, 2**32))
 def test_a_record_is_scrubbed_on_its_decoded_strings(data: dict[str, object], seed: int) -> None:
     raw = _spell(data, random.Random(seed))

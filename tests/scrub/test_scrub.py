@@ -22,7 +22,7 @@ from journal import Journal
 from journal.compaction.scrub import Matcher, ScrubError, scrub
 from projections.read.liveness import Liveness
 from tests.compaction.observe import history, observe
-from tests.scrub.leaky import MARKER, NOW, SECRET, build, leaks
+from tests.scrub.leaky import NOW, SECRET, build, leaks
 
 
 def _live() -> Liveness:
@@ -47,7 +47,7 @@ def test_the_leaky_journal_holds_the_secret_everywhere(pair: Any) -> None:
     kinds = {f.split("/")[0] for f in found}
     assert {"segments", "archive", "spool", "quarantine", "cache", "memory", "errors.log"} <= kinds, found
     manifest = Journal.open(pair[0], create=False).manifest()
-    sealed = {s["name"] for s in manifest["segments"]}
+    sealed = {s.name for s in manifest.segments}
     assert any(f.startswith("segments/") and f.split("/")[1] in sealed for f in found)
     assert any(f.startswith("segments/") and f.split("/")[1] not in sealed for f in found), "active segment"
     assert not leaks(pair[1])
@@ -82,8 +82,8 @@ def test_scrub_removes_every_occurrence_and_reads_like_the_twin(pair: Any, tmp_p
     # Every scrubbed segment is byte for byte the twin's: same CRCs, same manifest entries.
     for name in os.listdir(twin / "segments"):
         assert (journal.root / "segments" / name).read_bytes() == (twin / "segments" / name).read_bytes(), name
-    ours = {s["name"]: s["crc32"] for s in journal.manifest()["segments"]}
-    theirs = {s["name"]: s["crc32"] for s in Journal.open(twin, create=False).manifest()["segments"]}
+    ours = {s.name: s.crc32 for s in journal.manifest().segments}
+    theirs = {s.name: s.crc32 for s in Journal.open(twin, create=False).manifest().segments}
     assert {k: v for k, v in ours.items() if k in theirs} == theirs
     # A second run finds nothing and changes nothing.
     again = scrub(journal.root, Matcher(SECRET))
@@ -214,17 +214,17 @@ def test_a_torn_tail_holding_the_secret_goes_to_quarantine_scrubbed(tmp_path: Pa
 
 def test_a_pending_file_swap_outside_the_journal_is_refused(tmp_path: Path) -> None:
     from journal.errors import JournalError
-    from journal.layout import read_manifest, write_manifest
     from journal.compaction.swap import finish_swap
+    from journal.storage.manifest import SwapFileEntry, load_manifest, save_manifest
 
     journal = Journal.open(tmp_path / "j", durability="flush")
     journal.append("note", {"text": "x"})
     victim = tmp_path / "victim"
     victim.write_text("keep me")
     for bad in ("../victim", str(victim), "", "segments/../../victim"):
-        manifest = read_manifest(journal.root)
-        manifest["swap_files"] = [{"path": bad, "staged": None}]
-        write_manifest(journal.root, manifest)
+        manifest = load_manifest(journal.root)
+        manifest.swap_files = [SwapFileEntry(bad)]
+        save_manifest(journal.root, manifest)
         with pytest.raises(JournalError, match="not a file inside the journal"):
             finish_swap(journal.root)
         assert victim.read_text() == "keep me"

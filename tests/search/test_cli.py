@@ -167,11 +167,13 @@ def test_session_end_updates_the_index_in_the_background(tmp_path: Path) -> None
     index = project / ".claude" / "journal" / "cache" / "search.sqlite"
     assert not index.exists(), "a prompt must not touch the index"
     _hook({**base, "hook_event_name": "SessionEnd", "reason": "other"}, env)
+    from journal.detached import lock_held
+
+    writing = index.parent / "search.lock"  # the job holds it until the index is in place
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not index.exists():
+    while time.monotonic() < deadline and not (index.exists() and not lock_held(writing)):
         time.sleep(0.1)
-    assert index.exists()
-    time.sleep(0.5)  # the job renames the finished index into place; let it exit
+    assert index.exists() and not lock_held(writing)
     found = json.loads(run("--journal", str(project / ".claude" / "journal"), "search", "walrus", "--json").output)
     assert [h["session"] for h in found["hits"]] == [S1]
 

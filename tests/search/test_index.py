@@ -6,7 +6,6 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -204,9 +203,9 @@ def test_compaction_keeps_what_search_finds_even_when_it_drops_events(tmp_path: 
     j = Journal.open(tmp_path / "j", durability="flush", segment_bytes=4096)
     write_sessions(j)
     before = {q: hits_of(search(j, q)) for q in ("invoice", "cart", "auditor", "pytest")}
-    epoch = j.manifest()["epoch"]
+    epoch = j.manifest().epoch
     report = compact(j, older_than="0s", archive=False, now=2e9, probe=lambda pid: None)
-    assert report.sessions and j.manifest()["epoch"] > epoch
+    assert report.sessions and j.manifest().epoch > epoch
     assert {q: hits_of(search(j, q)) for q in before} == before
 
 

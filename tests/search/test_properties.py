@@ -20,6 +20,7 @@ from journal import Journal
 from projections.search.query import search
 from projections.search.index import ensure_index, index_path, rebuild_index
 from tests.projections.strategies import FILES, WORDS, journals, to_new_events
+from tests.profiles import examples
 
 QUERIES: list[dict[str, Any]] = [
     *({"query": w} for w in WORDS),
@@ -54,7 +55,7 @@ def _answers(journal: Journal) -> list[Any]:
 
 
 @given(drafts=journals(max_steps=50), split=st.floats(0, 1), step_by_step=st.booleans(), damage=st.booleans())
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_incremental_index_equals_a_rebuild(drafts: list[Any], split: float, step_by_step: bool,
                                             damage: bool) -> None:
     events = to_new_events(drafts)

@@ -91,7 +91,7 @@ def journal_rows(root: Path) -> tuple[int, str]:
     from journal import Journal
 
     journal = Journal.open(root, create=False)
-    jid = journal.manifest()["journal_id"]
+    jid = journal.manifest().journal_id
     parts = [f"{jid}:{e.seq}:{e.crc}" for e in journal.read(mode="strict")]
     return len(parts), hashlib.md5(",".join(parts).encode()).hexdigest()
 

@@ -68,7 +68,7 @@ def test_session_end_ships_in_the_background(tmp_path: Path, dsn: str) -> None:
     _session(env, {"ship": {"url": dsn}})
     state = _wait_for_attempt(env.journal_dir)
     assert state["last_error"] is None
-    journal_id = Journal.open(env.journal_dir, create=False).manifest()["journal_id"]
+    journal_id = Journal.open(env.journal_dir, create=False).manifest().journal_id
     assert rows(dsn, journal_id) == journal_rows(env.journal_dir)
     assert rows(dsn, journal_id)[0] == 7
 
@@ -80,7 +80,12 @@ def test_a_failing_auto_ship_is_logged_and_the_hook_still_exits_0(tmp_path: Path
     _session(env, {}, {"AGENT_JOURNAL_SHIP_URL": url})
     state = _wait_for_attempt(env.journal_dir)
     assert "missing_db" in state["last_error"]["message"]  # type: ignore[index]
-    log = (env.journal_dir / "errors.log").read_text()
+    # ship.json has the error first; the command logs it to errors.log a moment later.
+    errors = env.journal_dir / "errors.log"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "auto_ship_failed" not in (errors.read_text() if errors.exists() else ""):
+        time.sleep(0.05)
+    log = errors.read_text()
     assert "auto_ship_failed" in log and "pw-XYZ" not in log
     assert "pw-XYZ" not in (env.journal_dir / "ship.json").read_text()
 

@@ -57,7 +57,7 @@ def _db_state(dsn: str, journal_id: str) -> tuple[int, int, int, int]:
 
 def _check_prefix(root: Path, dsn: str, seqs: list[int] | None = None) -> None:
     journal = Journal.open(root, create=False)
-    journal_id = journal.manifest()["journal_id"]
+    journal_id = journal.manifest().journal_id
     seqs = [e.seq for e in journal.read()]  # now: runs append between kills
     mark, n, distinct, top = _db_state(dsn, journal_id)
     assert n == distinct, "a row was shipped twice"
@@ -96,7 +96,7 @@ def test_a_kill_at_each_seam_of_a_batch_loses_and_duplicates_nothing(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     _check_prefix(root, dsn, pristine[1])
-    assert rows(dsn, Journal.open(root, create=False).manifest()["journal_id"]) == journal_rows(root)
+    assert rows(dsn, Journal.open(root, create=False).manifest().journal_id) == journal_rows(root)
 
 
 @pytest.mark.slow
@@ -105,7 +105,7 @@ def test_sigkill_at_random_moments_then_resume_ships_exactly_once(
 ) -> None:
     rng = random.Random(SEED)
     root = _copy(pristine[0], tmp_path / "journal")
-    journal_id = Journal.open(root, create=False).manifest()["journal_id"]
+    journal_id = Journal.open(root, create=False).manifest().journal_id
     kills = 0
     for attempt in range(60):
         proc = _start(root, dsn)

@@ -138,6 +138,7 @@ def test_cli_ship_status_json_and_help(dsn: str, tmp_path: Path) -> None:
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "--json" in proc.stdout
 
 
+@pytest.mark.slow
 def test_cli_without_a_target_or_with_a_bad_one_says_so(tmp_path: Path, pg) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "journal"
     Journal.open(root).append("note", {})
@@ -186,3 +187,122 @@ def test_rows_written_past_the_mark_by_someone_else_are_kept_not_duplicated(dsn:
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT type FROM agent_journal.events WHERE seq = 150").fetchone()[0] == "foreign"
         assert conn.execute("SELECT count(*), max(seq) FROM agent_journal.events").fetchone() == (300, 300)
+
+
+def _idle_cli(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, bool]:
+    """(exit code, stdout, whether click was imported) of the console entry point run with *args*."""
+    probe = ("import sys\nfrom cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    code = e.code\nsys.stderr.write('\\nclick=%s code=%s' % ('click' in sys.modules, code))\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "--journal", str(root), *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    tail = proc.stderr.rsplit("\n", 1)[-1]
+    return int(tail.split("code=")[1]), proc.stdout, "click=True" in tail
+
+
+def test_the_idle_fast_path_answers_as_the_command_does_without_click(dsn: str, tmp_path: Path) -> None:
+    from cli.idle_ship import MIGRATED
+    from journal.shipping.schema import versions
+
+    assert MIGRATED == versions(VIEWS)  # else the fast path is never taken
+    root = tmp_path / "journal"
+    generate(root, 120, seed=12)
+    code, out, clicked = _idle_cli(root, "ship", "--to", dsn)
+    assert code == 0 and clicked and "Shipped 120 events" in out  # work to do: the full command
+    before = (root / SHIP_FILE).read_bytes()
+    code, out, clicked = _idle_cli(root, "ship", "--to", dsn)
+    assert (code, clicked) == (0, False)
+    assert out == f"Nothing to ship: {redact_url(dsn)} has every event up to seq 120.\n"
+    code, out, clicked = _idle_cli(root, "ship", "--json", "--auto", env={"AGENT_JOURNAL_SHIP_URL": dsn})
+    assert (code, clicked) == (0, False)
+    report = json.loads(out)
+    assert (report["events"], report["shipped_seq"], report["connected"]) == (0, 120, False)
+    assert report.keys() == ship(Journal.open(root, create=False), dsn, migrations=VIEWS).to_dict().keys()
+    assert _idle_cli(root, "ship", "--auto", "--to", dsn) == (0, "", False)
+    assert (root / SHIP_FILE).read_bytes() == before  # an idle ship writes nothing
+
+    Journal.open(root, create=False).append("note", {"text": "one more"})
+    code, out, clicked = _idle_cli(root, "ship", "--to", dsn)
+    assert code == 0 and clicked and "Shipped 1 event " in out
+    # Whatever the fast path does not know goes to the command: other options, another target, --status.
+    assert _idle_cli(root, "ship", "--to", dsn, "--batch", "5")[2]
+    assert _idle_cli(root, "ship", "--status")[2]
+    other = dsn.replace("port=", "connect_timeout=1&port=")
+    code, out, clicked = _idle_cli(root, "ship", "--to", other)
+    assert code == 0 and clicked and out.startswith("Nothing to ship: ") and "connect_timeout=1" in out
+
+
+def test_the_idle_fast_path_leaves_an_error_to_the_command_to_clear(tmp_path: Path, pg) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "journal"
+    generate(root, 50, seed=13)
+    dsn = pg.new_database()
+    ship(Journal.open(root, create=False), dsn, migrations=VIEWS)
+    state = read_ship_state(root)
+    state["last_error"] = {"at": "2026-01-01T00:00:00.000000Z", "message": "the network was down"}
+    (root / SHIP_FILE).write_text(json.dumps(state))
+    code, out, clicked = _idle_cli(root, "ship", "--to", dsn)
+    assert (code, clicked) == (0, True) and "Nothing to ship" in out
+    assert read_ship_state(root)["last_error"] is None
+    assert _idle_cli(root, "ship", "--to", dsn)[2] is False  # cleared: the fast path again
+
+
+def test_odd_timestamps_and_ids_arrive_as_postgresql_can_hold_them(dsn: str, tmp_path: Path) -> None:
+    import datetime as dt
+
+    root = tmp_path / "journal"
+    journal = Journal.open(root)
+    utc = dt.UTC
+    cases = [("2026-01-05T09:00:03.323098Z", dt.datetime(2026, 1, 5, 9, 0, 3, 323098, tzinfo=utc)),
+             ("2026-01-05T09:00:03", dt.datetime(2026, 1, 5, 9, 0, 3, tzinfo=utc)),  # no zone: UTC
+             ("2026-01-05T10:00:03+01:00", dt.datetime(2026, 1, 5, 9, 0, 3, tzinfo=utc)),
+             ("1999-12-31T23:59:59.999999Z", dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=utc)),
+             ("2026-02-30T00:00:00.000000Z", None),  # no such day
+             ("yesterday", None)]
+    for ts, _ in cases:
+        journal.append("note", {"k": "v"}, ts=ts, session="s\x00nul", agent="a\u00e9")
+    report = ship(journal, dsn, migrations=VIEWS)
+    assert report.inserted == len(cases)
+    with psycopg.connect(dsn) as conn:
+        got = conn.execute("SELECT ts, session, agent FROM agent_journal.events ORDER BY seq").fetchall()
+    assert [g[0] for g in got] == [want for _, want in cases]
+    assert {(g[1], g[2]) for g in got} == {("s\ufffdnul", "a\u00e9")}
+
+
+#: README's Teams section gives this to take a scrubbed secret out of the database too.
+SCRUB_SQL = """
+WITH hit AS (DELETE FROM agent_journal.events WHERE data::text LIKE %(like)s RETURNING journal_id, seq)
+UPDATE agent_journal.journals j SET shipped_seq = least(j.shipped_seq, h.first_seq - 1)
+FROM (SELECT journal_id, min(seq) AS first_seq FROM hit GROUP BY journal_id) h
+WHERE j.journal_id = h.journal_id
+"""
+
+
+def test_a_secret_scrubbed_after_it_shipped_goes_from_the_database_as_the_readme_says(dsn: str, tmp_path: Path
+                                                                                       ) -> None:
+    from journal.compaction.scrub import Matcher, scrub
+
+    secret = "sk-live-0123456789abcdefXYZ"
+    root = tmp_path / "journal"
+    generate(root, 300, seed=14)
+    journal = Journal.open(root, create=False)
+    for n in range(3):
+        journal.append("note", {"text": f"oops {n}: {secret}"}, session="s-leak")
+    journal.append("note", {"text": "after"})
+    report = ship(journal, dsn, migrations=VIEWS)
+    like = f"%{secret}%"
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM agent_journal.events WHERE data::text LIKE %s",
+                            (like,)).fetchone()[0] == 3
+    assert scrub(root, Matcher(secret)).records == 3
+    assert ship(journal, dsn, migrations=VIEWS).inserted == 0  # the rows are there: ship alone changes nothing
+    with psycopg.connect(dsn) as conn:
+        conn.execute(SCRUB_SQL, {"like": like})
+    assert ship(journal, dsn, migrations=VIEWS).connected is False  # ship.json alone says nothing is pending
+    journal.append("note", {"text": "the next event"})
+    again = ship(journal, dsn, migrations=VIEWS)
+    # The next run with something to send starts at the database's lowered mark: the deleted rows
+    # come back scrubbed, the others are kept (not duplicated), then the new event.
+    assert (again.from_seq, again.inserted) == (300, 4)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM agent_journal.events WHERE data::text LIKE %s",
+                            (like,)).fetchone()[0] == 0
+    assert rows(dsn, report.journal_id) == journal_rows(root)  # every crc the scrubbed journal's

@@ -66,7 +66,7 @@ def actual(dsn: str, journal_id: str) -> dict[str, dict[str, Any]]:
             sid, *rest = row
             keys = ("status", "first_seq", "last_seq", "first_ts", "last_ts", "events", "started", "ended",
                     "end_reason", "prompts", "failed", "project_dir", "branch", "model")
-            sessions[sid] = dict(zip(keys, rest)) | {"files": {}, "failures": []}
+            sessions[sid] = dict(zip(keys, rest, strict=True)) | {"files": {}, "failures": []}
         for sid, path, edits in conn.execute(
                 "SELECT session, path, sum(edits) FROM agent_journal.files WHERE journal_id = %s GROUP BY 1, 2",
                 (journal_id,)):
@@ -87,7 +87,7 @@ def actual(dsn: str, journal_id: str) -> dict[str, dict[str, Any]]:
 
 def _same(journal: Journal, dsn: str) -> None:
     want = expected(journal)
-    got = actual(dsn, journal.manifest()["journal_id"])
+    got = actual(dsn, journal.manifest().journal_id)
     assert set(got["sessions"]) == set(want["sessions"])
     for sid, rec in want["sessions"].items():
         assert got["sessions"][sid] == rec, sid
@@ -129,7 +129,7 @@ def test_compacted_before_shipping_ships_snapshots_and_the_views_agree(generated
     with psycopg.connect(dsn) as conn:
         snaps = conn.execute("SELECT count(*) FROM agent_journal.events WHERE type = 'journal.snapshot'").fetchone()[0]
         gaps = conn.execute("SELECT count(*) FROM agent_journal.gaps WHERE kind = 'compacted'").fetchone()[0]
-    assert snaps > 0 and gaps == len(journal.manifest()["compacted"]) and report.gaps == gaps
+    assert snaps > 0 and gaps == len(journal.manifest().compacted) and report.gaps == gaps
     _same(journal, dsn)
 
 
@@ -161,6 +161,6 @@ def test_half_shipped_then_compacted_then_the_rest_agrees(generated: Path, tmp_p
     journal.append("SessionStart", {"source": "resume", "cwd": "/w", "model": "m2"}, session=sid)
     journal.append("UserPromptSubmit", {"prompt": "again"}, session=sid)
     _ship(journal, dsn)
-    got = actual(dsn, journal.manifest()["journal_id"])["sessions"][sid]
+    got = actual(dsn, journal.manifest().journal_id)["sessions"][sid]
     assert got["status"] == "open" and got["model"] == "m2"
     _same(journal, dsn)
