@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from journal.errors import JournalError
-from journal.storage.locking import FileLock
+from journal.storage.locking import FileLock, deadline
 
 try:  # hashlib would load OpenSSL first (~2.5 ms of every hook); BLAKE2 is built in
     from _blake2 import blake2b
@@ -65,7 +65,7 @@ def _lock(path: Path, timeout: float) -> FileLock | None:
     """The claims file, locked (None if it cannot be within *timeout*: then record anyway)."""
     lock = FileLock(path, opener=_open)
     try:
-        lock.lock(time.monotonic() + timeout)
+        lock.lock(deadline(timeout))
     except JournalError:  # busy past the timeout, or the file cannot be opened or locked
         lock.close()
         return None

@@ -85,14 +85,12 @@ class _Locked:
         self.lock: FileLock | None = None
 
     def __enter__(self) -> _Locked:
-        import time
-
-        from journal.storage.locking import FileLock
+        from journal.storage.locking import FileLock, deadline
 
         _ensure_dir(self.directory)
         lock = FileLock(self.directory / _LOCK)
         try:
-            lock.lock(time.monotonic() + LOCK_TIMEOUT)
+            lock.lock(deadline(LOCK_TIMEOUT))
         except LockTimeout:
             lock.close()
             raise LockTimeout(f"the journal registry {self.directory / _FILE} stayed locked for "

@@ -138,9 +138,10 @@ class _ShipLock:
 
     def __enter__(self) -> _ShipLock:
         from journal.errors import LockTimeout
+        from journal.storage.locking import deadline
 
         try:
-            self.lock.lock(time.monotonic() + self.timeout)
+            self.lock.lock(deadline(self.timeout))
         except LockTimeout:
             self.lock.close()
             raise ShipBusy(f"another `agent-journal ship` of this journal is running ({self.path} is locked)") from None

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, Callable
 
-__all__ = ["FileLock", "JournalLock"]
+__all__ = ["FileLock", "JournalLock", "deadline"]
 
 try:
     import fcntl
@@ -78,6 +78,17 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def deadline(timeout: float) -> float:
+    """The deadline *timeout* seconds from now, on the clock `FileLock.lock` compares it with."""
+    return time.monotonic() + timeout
+
+
+def _block(lock: Any, seconds: float) -> bool:
+    """``lock.acquire`` waiting at most *seconds*: every timed wait of this module goes
+    through here (a test's fake clock replaces it with one that advances the clock)."""
+    return bool(lock.acquire(True, seconds))
 
 
 def _close(fd: int) -> None:
@@ -149,7 +160,7 @@ class FileLock:
                 self._mutex.acquire()
             else:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._mutex.acquire(True, remaining):
+                if remaining <= 0 or not _block(self._mutex, remaining):
                     raise self._timeout()
         if fcntl is None:  # pragma: no cover - Windows
             self._portalocker(None if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -261,7 +272,7 @@ class FileLock:
 
         _thread.start_new_thread(waiter, ())
         remaining = deadline - time.monotonic()
-        if not (remaining > 0 and done.acquire(True, remaining)):
+        if not (remaining > 0 and _block(done, remaining)):
             with guard:
                 if outcome[0] is None:
                     outcome[0] = "abandoned"
@@ -309,7 +320,7 @@ class JournalLock:
             return self._enter_portalocker()
         lock = FileLock(self.path)
         try:
-            lock.lock(time.monotonic() + self.timeout)
+            lock.lock(deadline(self.timeout))
         except LockTimeout:
             lock.close()
             raise LockTimeout(

@@ -44,7 +44,7 @@ from journal.layout import (
     write_all,
     write_manifest,
 )
-from journal.storage.locking import FileLock
+from journal.storage.locking import FileLock, deadline
 from journal.storage.overflow import DISK_FULL, overflow_dir, overflow_top, take_losses
 from journal.storage.overflow import cleanup as cleanup_overflow
 from journal.storage.overflow import pending as overflow_pending
@@ -242,7 +242,7 @@ class Writer:
         try:
             lock = self._lock
             try:
-                lock.lock(time.monotonic() + timeout)
+                lock.lock(deadline(timeout))
             except LockTimeout:
                 if not spool_on_timeout:
                     raise LockTimeout(f"journal is locked by another process (waited {timeout:g}s "
@@ -373,7 +373,7 @@ class Writer:
     def _undo(self, fd: int, start: int, end: int) -> bool:
         """Cut the records at [*start*, *end*) off again if they still end the segment."""
         try:
-            self._lock.lock(time.monotonic() + self.config.lock_timeout)
+            self._lock.lock(deadline(self.config.lock_timeout))
         except JournalError:
             return False
         try:

@@ -43,7 +43,7 @@ import msgspec
 
 from journal.errors import LockTimeout
 from journal.storage.events import Event, typed_decoder
-from journal.storage.locking import FileLock
+from journal.storage.locking import FileLock, deadline
 from journal.layout import ensure_subdir, open_private, temp_path
 from journal.storage.reader import Reader
 from projections.errors import ProjectionError
@@ -181,7 +181,7 @@ class _Lock:
 
     def __enter__(self) -> _Lock:
         try:
-            self.lock.lock(time.monotonic() + self.wait)
+            self.lock.lock(deadline(self.wait))
         except LockTimeout:
             self.lock.close()
             raise IndexBusy(f"the search index of {self.path.parent.parent} is being updated") from None
