@@ -17,18 +17,19 @@ A copy is told apart by its launcher, interpreter and plugin root (`copy_id`). A
 made by the same copy, or one this copy already matched, never counts: two firings with
 identical payloads (a second ``Stop`` that ends with the same reply, a repeated
 ``SessionEnd`` of a resumed session) are two events, even when only one copy is left
-to fire the second time. Stdlib only (this runs on every hook).
+to fire the second time. Stdlib and the journal's lock only (this runs on every hook).
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import sys
 import time
 
 from journal.layout import join
+
+from journal.errors import JournalError
+from journal.storage.locking import FileLock, deadline
 
 try:  # hashlib would load OpenSSL first (~2.5 ms of every hook); BLAKE2 is built in
     from _blake2 import blake2b
@@ -53,16 +54,26 @@ def copy_id(launcher: str | os.PathLike[str], environ: dict[str, str] | os._Envi
     return blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
 
 
-def _lock(fd: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
+def _open(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
-                return False
-        time.sleep(0.005)
+            os.mkdir(os.path.dirname(path), 0o700)
+        except FileExistsError:
+            pass
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _lock(path: str, timeout: float) -> FileLock | None:
+    """The claims file, locked (None if it cannot be within *timeout*: then record anyway)."""
+    lock = FileLock(path, opener=_open)
+    try:
+        lock.lock(deadline(timeout))
+    except JournalError:  # busy past the timeout, or the file cannot be opened or locked
+        lock.close()
+        return None
+    return lock
 
 
 def claim(root: str | os.PathLike[str], payload: bytes, copy: str, *, now: float | None = None) -> bool:
@@ -72,17 +83,11 @@ def claim(root: str | os.PathLike[str], payload: bytes, copy: str, *, now: float
     path = join(os.fspath(root), FILE)
     if not os.path.isdir(root):
         return True  # no journal yet (it is made by the append, with its permissions)
+    lock = _lock(path, LOCK_TIMEOUT)
+    if lock is None:
+        return True
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except FileNotFoundError:
-        try:
-            os.mkdir(os.path.dirname(path), 0o700)
-        except FileExistsError:
-            pass
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if not _lock(fd, LOCK_TIMEOUT):
-            return True
+        fd = lock.fileno()
         raw = b""
         while chunk := os.read(fd, 1 << 16):
             raw += chunk
@@ -113,4 +118,5 @@ def claim(root: str | os.PathLike[str], payload: bytes, copy: str, *, now: float
         os.write(fd, data)
         return match is None
     finally:
-        os.close(fd)  # releases the lock
+        lock.unlock()
+        lock.close()

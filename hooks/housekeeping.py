@@ -46,23 +46,22 @@ except Exception as e:
 def lock_held(path: str | os.PathLike[str]) -> bool:
     """True if another process holds the advisory lock on *path* (False if it does not exist)."""
     try:
-        import fcntl
+        import fcntl  # noqa: F401
     except ImportError:  # pragma: no cover - Windows: the spawned run finds out itself
         return False
+    from journal.storage.locking import FileLock
+
+    lock = FileLock(path, opener=lambda p: open_private(p, os.O_RDONLY))  # never creates it
     try:
-        fd = open_private(path, os.O_RDONLY)
+        if not lock.try_lock():
+            return True
+        lock.unlock()
     except (FileNotFoundError, JournalError):  # a planted link is refused where the journal is opened
         return False
     except OSError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
     finally:
-        os.close(fd)  # closing releases a lock we may have taken
+        lock.close()
     return False
 
 

@@ -22,11 +22,13 @@ from pathlib import Path
 
 from journal.storage.codec import now_ts
 from journal.errors import LockTimeout
-from journal.layout import open_private, write_atomic
+from journal.layout import write_atomic
 
 TYPE_CHECKING = False  # no typing at run time: the hook imports this on a journal's first event
 if TYPE_CHECKING:
     from typing import Any, Mapping
+
+    from journal.storage.locking import FileLock
 
 __all__ = ["REGISTRY_FORMAT", "registry_path", "register", "journals", "unregister"]
 
@@ -80,28 +82,27 @@ class _Locked:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.fd = -1
+        self.lock: FileLock | None = None
 
     def __enter__(self) -> _Locked:
-        import fcntl
-        import time
+        from journal.storage.locking import FileLock, deadline
 
         _ensure_dir(self.directory)
-        self.fd = open_private(self.directory / _LOCK, os.O_RDWR | os.O_CREAT)
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    raise LockTimeout(f"the journal registry {self.directory / _FILE} stayed locked for "
-                                      f"{LOCK_TIMEOUT:g}s") from None
-                time.sleep(0.01)
+        lock = FileLock(self.directory / _LOCK)
+        try:
+            lock.lock(deadline(LOCK_TIMEOUT))
+        except LockTimeout:
+            lock.close()
+            raise LockTimeout(f"the journal registry {self.directory / _FILE} stayed locked for "
+                              f"{LOCK_TIMEOUT:g}s") from None
+        self.lock = lock
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        if self.lock is not None:
+            self.lock.unlock()
+            self.lock.close()
+            self.lock = None
 
 
 def register(journal_root: str | os.PathLike[str], project: str | os.PathLike[str] | None = None,

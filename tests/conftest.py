@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,14 @@ def lock_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
     clock = FakeClock()
     monkeypatch.setattr(locking, "time", clock)
+
+    def block(lock: Any, seconds: float) -> bool:  # a timed wait that the lock's holder outlasts
+        if lock.acquire(False):
+            return True
+        clock.now += seconds
+        return bool(lock.acquire(False))
+
+    monkeypatch.setattr(locking, "_block", block)
     return clock
 
 

@@ -130,35 +130,31 @@ class _ShipLock:
     """``ship.lock``: held for a whole run; its mtime is touched so SessionEnd sees a recent start."""
 
     def __init__(self, root: Path, timeout: float) -> None:
+        from journal.storage.locking import FileLock
+
         self.path = root / SHIP_LOCK
         self.timeout = timeout
-        self.fd: int | None = None
+        self.lock = FileLock(self.path)
 
     def __enter__(self) -> _ShipLock:
-        import fcntl
+        from journal.errors import LockTimeout
+        from journal.storage.locking import deadline
 
-        from journal.layout import open_private
-
-        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise ShipBusy(
-                    f"another `agent-journal ship` of this journal is running ({self.path} is locked)") from None
-                time.sleep(0.05)
-        os.utime(fd)
-        self.fd = fd
+        try:
+            self.lock.lock(deadline(self.timeout))
+        except LockTimeout:
+            self.lock.close()
+            raise ShipBusy(f"another `agent-journal ship` of this journal is running ({self.path} is locked)") from None
+        try:
+            os.utime(self.lock.fileno())
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        self.lock.unlock()
+        self.lock.close()
 
 
 # -- rows ----------------------------------------------------------------------------

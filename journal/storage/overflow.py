@@ -33,7 +33,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["DISK_FULL", "LIMIT_BYTES", "overflow_dir", "park", "pending", "take_losses", "status", "cleanup"]
+__all__ = ["DISK_FULL", "LIMIT_BYTES", "overflow_dir", "overflow_top", "park", "pending", "take_losses", "status",
+           "cleanup"]
 
 #: The errors that mean "no room": the disk, or the user's quota, is full.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -64,15 +65,22 @@ def _private_dir(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
-def overflow_dir(root: str | os.PathLike[str], *, create: bool = False, environ: Any = None) -> str | None:
-    """The overflow spool of the journal at *root* (None if there is no usable one); paths of
-    this module are strings (the hook never imports pathlib)."""
-
+def overflow_top(environ: Any = None) -> str | None:
+    """The per-user directory holding every journal's overflow spool (None: no usable base)."""
     base = _base(environ)
     if base is None:
         return None
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    top = os.path.join(base, f"agent-journal-{uid}")
+    return os.path.join(base, f"agent-journal-{uid}")
+
+
+def overflow_dir(root: str | os.PathLike[str], *, create: bool = False, environ: Any = None) -> str | None:
+    """The overflow spool of the journal at *root* (None if there is no usable one); paths of
+    this module are strings (the hook never imports pathlib)."""
+
+    top = overflow_top(environ)
+    if top is None:
+        return None
     if not create and not os.path.isdir(top):
         return None  # every append asks: one stat, no hashing, when the disk was never full
     import hashlib  # only now: it costs a hook milliseconds to import
@@ -91,19 +99,32 @@ def overflow_dir(root: str | os.PathLike[str], *, create: bool = False, environ:
     return path
 
 
+def _open_lock(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
 class _Locked:
+    """The overflow directory's lock (`journal.storage.locking.FileLock`), waited for without
+    a deadline: it is only ever held to write one small file. Failures are `OSError`s."""
+
     def __init__(self, directory: str) -> None:
-        path = os.path.join(directory, "lock")
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        from journal.storage.locking import FileLock
+
+        self.lock = FileLock(os.path.join(directory, "lock"), opener=_open_lock)
 
     def __enter__(self) -> _Locked:
-        import fcntl
+        from journal.errors import JournalError
 
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            self.lock.lock(None)
+        except JournalError as e:
+            self.lock.close()
+            raise OSError(str(e)) from e
         return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        self.lock.unlock()
+        self.lock.close()
 
 
 def _write_new(path: str, data: bytes) -> None:

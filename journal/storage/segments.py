@@ -45,12 +45,13 @@ def last_newline(fd: int, size: int) -> int:
     return 0
 
 
-def tail_seq(fd: int, size: int, first_seq: int) -> int:
+def tail_seq(fd: int, size: int, first_seq: int, tail: bytes = b"") -> int:
     """The seq of the last record in a segment that ends in ``\\n``.
 
     The last line with a valid CRC gives the seq; each complete but corrupt line
     after it still consumed one seq (so numbering never reuses one). A segment
     with no valid line at all counts its lines from the segment's first seq.
+    *tail*, if given, is the segment's last ``min(size, 4096)`` bytes, already read.
     """
     corrupt_after = 0
     end = size
@@ -59,7 +60,7 @@ def tail_seq(fd: int, size: int, first_seq: int) -> int:
     while end > 0:
         start = max(0, end - step)
         step = _TAIL
-        chunk = _read_at(fd, start, end - start) + carry
+        chunk = (tail if end == size and len(tail) == end - start else _read_at(fd, start, end - start)) + carry
         lines = chunk.split(b"\n")
         # lines[0] may be cut at `start`; keep it for the next (earlier) chunk.
         carry = lines[0] if start > 0 else b""

@@ -46,12 +46,13 @@ from journal.layout import (
     write_manifest,
 )
 from journal.errorlog import log_error
-from journal.storage.locking import JournalLock
-from journal.storage.overflow import DISK_FULL, overflow_dir, take_losses
+from journal.storage.locking import FileLock, deadline
+from journal.storage.overflow import DISK_FULL, overflow_dir, overflow_top, take_losses
 from journal.storage.overflow import cleanup as cleanup_overflow
 from journal.storage.overflow import pending as overflow_pending
 from journal.storage.segments import (
     _TAIL,
+    _TAIL_FIRST,
     _fdatasync,
     _read_at,
     last_newline,
@@ -66,6 +67,10 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 __all__ = ["NewEvent", "Writer", "sanitized"]
+
+#: Keep the active segment open between appends. Not where an open descriptor pins its
+#: file (Windows): compaction and scrub must be able to replace segments.
+_KEEP_OPEN = os.name == "posix"
 
 
 def _read_overflow(path: str) -> bytes:
@@ -106,10 +111,22 @@ class Writer:
 
     def __init__(self, root: str | Path, config: JournalConfig) -> None:
         self.root = root
-        self.config = config
         self._root = os.fspath(root)
+        self.config = config
         self.segments = join(self._root, SEGMENTS_DIR)
         self._sanitizer: Any = None
+        #: ``journal.lock``, opened once and kept (a permanent file): no open/close per append.
+        self._lock = FileLock(join(self._root, LOCK_FILE))
+        #: The active segment (fd, first seq, path), kept open between appends where
+        #: descriptors do not pin files (POSIX); checked under the lock before each use.
+        self._active: tuple[int, int, str] | None = None
+        #: (size, last seq) of the kept active segment right after our last append to it.
+        #: The log only grows, and shrinks in place only when a torn tail is cut (back to a
+        #: complete record), so the same size means the same last record.
+        self._known: tuple[int, int] | None = None
+        self._spool_dir = join(self._root, SPOOL_DIR)
+        self._uid = os.geteuid() if hasattr(os, "geteuid") else 0  # st_uid is 0 where there is none
+        self._overflow_top: tuple[str | None, str | None] | None = None
         #: Why payloads are being withheld (redaction cannot run), once it happened.
         self.problem: str | None = None
 
@@ -138,7 +155,7 @@ class Writer:
     def _withhold(self, event: NewEvent, why: str) -> NewEvent:
         if self.problem is None:
             self.problem = why
-            log_error(self.root, "redaction_unavailable", f"payloads are withheld: {why}", type=event.type)
+            log_error(self._root, "redaction_unavailable", f"payloads are withheld: {why}", type=event.type)
         try:
             from journal.privacy.sanitizer import withhold
 
@@ -184,26 +201,34 @@ class Writer:
         templates = [self.encode(e) for e in events]
         timeout = self.config.lock_timeout if lock_timeout is None else lock_timeout
         try:
+            lock = self._lock
             try:
-                with JournalLock(join(self._root, LOCK_FILE), timeout):
-                    return self._append_locked(templates)
+                lock.lock(deadline(timeout))
             except LockTimeout:
                 if not spool_on_timeout:
-                    raise
+                    raise LockTimeout(f"journal is locked by another process (waited {timeout:g}s "
+                                      f"for {lock.path})") from None
                 self.spool(templates)
                 return []
+            try:
+                seqs, pending = self._append_locked(templates)
+            finally:
+                lock.unlock()
+            if pending is not None:
+                self._sync(pending, seqs)
+            return seqs
         except OSError as e:
             if e.errno not in DISK_FULL:
                 raise
             if not spool_on_timeout:
-                raise JournalError(f"cannot append to {self.root}: {e.strerror or e}; nothing was written") from e
+                raise JournalError(f"cannot append to {self._root}: {e.strerror or e}; nothing was written") from e
             return self._park(templates, e)
 
     def _park(self, templates: list[bytes], error: OSError) -> list[int]:
         """The disk is full: keep *templates* on another filesystem until the next append."""
         from journal.storage.overflow import park
 
-        outcome = park(self.root, templates)
+        outcome = park(self._root, templates)
         if outcome != "parked":
             raise JournalError(
                 f"disk full ({error.strerror}): {len(templates)} event(s) could not be kept"
@@ -213,8 +238,7 @@ class Writer:
         return []
 
     def spool(self, templates: list[bytes]) -> str:
-        """Durably park framed records (seq 0) for the next lock holder to merge; the path of
-        the spool file."""
+        """Durably park framed records (seq 0) for the next lock holder to merge."""
         spool_dir = ensure_subdir(self._root, SPOOL_DIR)
         path = join(spool_dir, "%020d-%d-%s.jsonl" % (time.time_ns(), os.getpid(), os.urandom(3).hex()))
         # Written under a name the merge ignores, then renamed: a lock holder listing
@@ -233,62 +257,178 @@ class Writer:
         fsync_dir(spool_dir)
         return path
 
-    def _append_locked(self, templates: list[bytes]) -> list[int]:
-        fd, first, path = self._open_active()
+    def close(self) -> None:
+        """Close the descriptors kept between appends (the next append reopens them)."""
+        active, self._active, self._known = self._active, None, None
+        if active is not None:
+            os.close(active[0])
+        self._lock.close()
+
+    def __del__(self) -> None:
         try:
-            size = os.fstat(fd).st_size
-            if size and _read_at(fd, size - 1, 1) != b"\n":
-                size = self._repair_tail(fd, size, path)
-            last = tail_seq(fd, size, first) if size else first - 1
-            overflow = overflow_dir(self.root)  # None (one stat) unless a full disk parked events
-            spooled, spool_files = self._collect_spool(fd, size, path, overflow)
-            out: list[bytes] = []
-            for line, src in spooled:
-                last += 1
-                out.append(renumber(line, last, src))
-            lost, lost_file = take_losses(self.root, overflow) if overflow is not None else (None, None)
-            lost_seq = 0
-            if lost is not None:  # events a full disk cost earlier: said in the log itself
-                last += 1
-                lost_seq = last
-                out.append(renumber(self.encode(NewEvent("journal.events_lost", dict(lost, reason="disk full")))[:-1],
-                                    last))
-            seqs = []
-            for template in templates:
-                last += 1
-                seqs.append(last)
-                out.append(renumber(template[:-1], last))
-            if out:
-                try:
-                    write_all(fd, b"".join(out))
-                    if self.config.durability == "fsync":
-                        _fdatasync(fd)
-                except OSError as e:
-                    try:
-                        os.ftruncate(fd, size)  # no half-written record stays behind
-                    except OSError:
-                        pass  # the next append quarantines the torn tail
-                    if e.errno in DISK_FULL:
-                        raise  # `append` parks the events on another filesystem
-                    log_error(self.root, "append_failed", f"write to {path} failed: {e}")
-                    raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
-            for spool_file in spool_files:
-                unlink_if_there(spool_file)
-            for directory in {os.path.dirname(f) for f in spool_files}:
-                fsync_dir(directory)
-            if lost is not None and lost_file is not None:
-                self._note_dropped(lost, lost_seq, lost_file)
-            if spool_files or lost is not None:
-                cleanup_overflow(self.root)
-            if size + sum(map(len, out)) >= self.config.segment_bytes:
-                try:
-                    self._roll(fd, first, path, last)
-                except OSError as e:
-                    if e.errno not in DISK_FULL:
-                        raise  # the records are written: a full disk only delays the roll
-            return seqs
+            self.close()
+        except Exception:  # interpreter shutdown: the exit closes them anyway
+            pass
+
+    def _active_segment(self) -> tuple[int, int, str, int]:
+        """The active segment's (fd, first seq, path, size); call with the lock held.
+
+        The kept descriptor is still the active segment unless another process sealed it
+        (a roll makes it read-only before creating the next segment), it was replaced or
+        deleted (recovery, scrub, a deleted journal: no link left), it is full, or it is
+        no longer ours (chowned: `open_private` refuses it). Any of these: find and open
+        the active segment again (`_open_active`).
+        """
+        active = self._active
+        if active is not None:
+            st = os.fstat(active[0])
+            if (st.st_nlink and st.st_mode & 0o200 and st.st_size < self.config.segment_bytes
+                    and st.st_uid == self._uid):
+                return active[0], active[1], active[2], st.st_size
+            self._active = None
+            os.close(active[0])
+        self._known = None
+        fd, first, path = self._open_active()
+        if _KEEP_OPEN:
+            self._active = (fd, first, path)
+        return fd, first, path, os.fstat(fd).st_size
+
+    def _overflow(self) -> str | None:
+        """`overflow_dir` of this journal: one stat when no full disk ever parked events."""
+        key = os.environ.get("XDG_RUNTIME_DIR")
+        if self._overflow_top is None or self._overflow_top[0] != key:
+            self._overflow_top = (key, overflow_top())
+        top = self._overflow_top[1]
+        if top is None or not os.access(top, os.F_OK):  # no exception object when it is missing
+            return None
+        return overflow_dir(self._root)
+
+    def _sync(self, pending: tuple[int, str, int, int], seqs: list[int]) -> None:
+        """``fdatasync`` the records just written, after the lock is released (group commit).
+
+        Several writers' syncs then overlap (the filesystem's journal commits them
+        together) instead of queueing one flush latency each behind the lock. The
+        promise is unchanged: `append` returns only once its records are synced. Records
+        written but not yet synced are not acknowledged to anyone, and the filesystem
+        exposes a file's new size only with its data (ext4 ``data=ordered``, XFS), so a
+        crash cannot leave a hole before a synced record. On a sync error the append fails
+        (never retried, fsyncgate); its records are cut off again if nothing followed them.
+        """
+        fd, path, start, end = pending
+        try:
+            _fdatasync(fd)
+        except OSError as e:
+            undone = self._undo(fd, start, end)
+            log_error(self._root, "append_failed", f"fdatasync of {path} failed: {e}",
+                      seqs=[seqs[0], seqs[-1]] if seqs else [], undone=undone)
+            if undone and e.errno in DISK_FULL:
+                raise  # nothing was kept: `append` parks the events on another filesystem
+            raise JournalError(
+                f"append to {path} failed: fdatasync: {e.strerror or e}; "
+                + ("nothing was kept" if undone else
+                   f"seq {seqs[0]}-{seqs[-1]} stay in the log (other appends followed) but may not survive a crash")
+            ) from e
         finally:
             os.close(fd)
+
+    def _undo(self, fd: int, start: int, end: int) -> bool:
+        """Cut the records at [*start*, *end*) off again if they still end the segment."""
+        try:
+            self._lock.lock(deadline(self.config.lock_timeout))
+        except JournalError:
+            return False
+        try:
+            if os.fstat(fd).st_size != end:
+                return False
+            os.ftruncate(fd, start)
+            self._known = None
+            return True
+        except OSError:
+            return False
+        finally:
+            self._lock.unlock()
+
+    def _append_locked(self, templates: list[bytes]) -> tuple[list[int], tuple[int, str, int, int] | None]:
+        fd, first, path, size = self._active_segment()
+        try:
+            return self._append_to(fd, first, path, size, templates)
+        except BaseException:
+            self._active = self._known = None  # reopened next time: the error may have been the descriptor's
+            raise
+        finally:
+            if self._active is None or self._active[0] != fd:  # not kept, or sealed by `_roll`
+                os.close(fd)
+
+    def _append_to(self, fd: int, first: int, path: str, size: int,
+                   templates: list[bytes]) -> tuple[list[int], tuple[int, str, int, int] | None]:
+        known = self._known
+        if known is not None and known[0] == size:
+            last = known[1]  # nobody appended since our last append: no tail read
+        else:
+            # One read gives both the last byte (is the tail torn?) and the last record's seq.
+            tail = _read_at(fd, size - min(size, _TAIL_FIRST), min(size, _TAIL_FIRST)) if size else b""
+            if tail and tail[-1:] != b"\n":
+                size = self._repair_tail(fd, size, path)
+                tail = b""
+            last = tail_seq(fd, size, first, tail) if size else first - 1
+        self._known = None
+        overflow = self._overflow()  # None (one stat) unless a full disk parked events
+        spooled, spool_files = self._collect_spool(fd, size, path, overflow)
+        out: list[bytes] = []
+        for line, src in spooled:
+            last += 1
+            out.append(renumber(line, last, src))
+        lost, lost_file = take_losses(self._root, overflow) if overflow is not None else (None, None)
+        lost_seq = 0
+        if lost is not None:  # events a full disk cost earlier: said in the log itself
+            last += 1
+            lost_seq = last
+            out.append(renumber(self.encode(NewEvent("journal.events_lost", dict(lost, reason="disk full")))[:-1],
+                                last))
+        seqs = []
+        for template in templates:
+            last += 1
+            seqs.append(last)
+            out.append(renumber(template[:-1], last))
+        pending = None
+        if out:
+            try:
+                data = b"".join(out)
+                write_all(fd, data)
+                if self.config.durability == "fsync":
+                    if spool_files or lost is not None:
+                        _fdatasync(fd)  # now, before their spool files are deleted
+                    else:
+                        pending = (os.dup(fd), path, size, size + len(data))  # synced after the unlock
+            except OSError as e:
+                try:
+                    os.ftruncate(fd, size)  # no half-written record stays behind
+                except OSError:
+                    pass  # the next append quarantines the torn tail
+                if e.errno in DISK_FULL:
+                    raise  # `append` parks the events on another filesystem
+                log_error(self._root, "append_failed", f"write to {path} failed: {e}")
+                raise JournalError(f"append to {path} failed: {e.strerror or e}") from e
+        for spool_file in spool_files:
+            unlink_if_there(spool_file)
+        for directory in {os.path.dirname(f) for f in spool_files}:
+            fsync_dir(directory)
+        if lost is not None and lost_file is not None:
+            self._note_dropped(lost, lost_seq, lost_file)
+        if spool_files or lost is not None:
+            cleanup_overflow(self._root)
+        end = size + sum(map(len, out))
+        if end >= self.config.segment_bytes:
+            try:
+                self._roll(fd, first, path, last)
+            except OSError as e:
+                if e.errno not in DISK_FULL:
+                    if pending is not None:
+                        os.close(pending[0])
+                    raise  # the records are written: a full disk only delays the roll
+        elif self._active is not None and self._active[0] == fd:
+            self._known = (end, last)
+        return seqs, pending
 
     # -- segments ---------------------------------------------------------------
 
@@ -367,22 +507,23 @@ class Writer:
             manifest["dropped"] = list(manifest.get("dropped") or []) + [dict(lost, seq=seq, reason="disk full")]
             write_manifest(self._root, manifest)
         except OSError as e:
-            log_error(self.root, "dropped_not_noted", f"could not note lost events in the manifest: {e}")
+            log_error(self._root, "dropped_not_noted", f"could not note lost events in the manifest: {e}")
 
     def _manifest(self) -> dict[str, Any]:
         """The manifest, rebuilt from the segments first if it is invalid (we hold the lock)."""
         try:
             return read_manifest(self._root)
         except InvalidManifest as e:
-            from pathlib import Path
-
             from journal.storage.manifest_rebuild import rebuild_manifest
+
+            from pathlib import Path
 
             rebuild_manifest(Path(self._root), str(e))
             return read_manifest(self._root)
 
     def _roll(self, fd: int, first: int, path: str, last: int) -> None:
         """Seal the active segment (manifest entry, read-only) and start the next one."""
+        self._active = self._known = None  # a sealed segment is never kept: a repair may make it writable again
         os.fsync(fd)
         info = seal_info(path, first)
         manifest = self._manifest()
@@ -414,20 +555,23 @@ class Writer:
     def _collect_spool(self, fd: int, size: int, active: str,
                        overflow: str | None = None) -> tuple[list[tuple[bytes, str]], list[str]]:
         """Verified records waiting in spool files, oldest file first, minus any already merged."""
-        spool_dir = join(self._root, SPOOL_DIR)
+        spool_dir = self._spool_dir
         try:
-            files = [join(spool_dir, n) for n in os.listdir(spool_dir) if n.endswith(".jsonl")]
+            # os.access first: a missing spool/ (the usual case) costs no exception object.
+            names = os.listdir(spool_dir) if os.access(spool_dir, os.F_OK) else []
+            files = [join(spool_dir, n) for n in names if n.endswith(".jsonl")]
         except FileNotFoundError:
             files = []
         if overflow is not None:
-            files += overflow_pending(self.root, overflow)  # parked while the disk was full: same names, same order
+            files += overflow_pending(self._root, overflow)  # parked while the disk was full: same names, same order
         if not files:
             return [], []
         files.sort(key=os.path.basename)
         contents = []
         for path in files:
             try:
-                contents.append(read_private(path) if os.path.dirname(path) == spool_dir else _read_overflow(path))
+                spooled = os.path.basename(os.path.dirname(path)) == SPOOL_DIR
+                contents.append(read_private(path) if spooled else _read_overflow(path))
             except OSError:
                 contents.append(b"")
         # A crash after writing merged records but before unlinking their spool file
@@ -441,20 +585,19 @@ class Writer:
             tail = self._previous_tail(active, wanted - window) + tail
         out: list[tuple[bytes, str]] = []
         for path, raw in zip(files, contents, strict=True):
-            name = os.path.basename(path)
-            if b'"src":"%s"' % name.encode() in tail:
+            if b'"src":"%s"' % os.path.basename(path).encode() in tail:
                 continue
             for line in raw.split(b"\n"):
                 if not line:
                     continue
                 if check_line(line):
-                    out.append((line, name))
+                    out.append((line, os.path.basename(path)))
                 else:
                     log_error(
-                        self.root,
+                        self._root,
                         "spool_record_dropped",
-                        f"a damaged record in spool file {name} was not merged",
-                        spool=name,
+                        f"a damaged record in spool file {os.path.basename(path)} was not merged",
+                        spool=os.path.basename(path),
                         bytes=len(line),
                     )
         return out, files

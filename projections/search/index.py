@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import msgspec
 
+from journal.errors import LockTimeout
 from journal.storage.events import Event, typed_decoder
+from journal.storage.locking import FileLock, deadline
 from journal.layout import ensure_subdir, open_private, temp_path
 from journal.storage.reader import Reader
 from projections.errors import ProjectionError
@@ -175,25 +177,19 @@ class _Lock:
     def __init__(self, root: Path, wait: float) -> None:
         self.path = ensure_subdir(root, "cache") / LOCK_FILE
         self.wait = wait
-        self.fd = -1
+        self.lock = FileLock(self.path)
 
     def __enter__(self) -> _Lock:
-        import fcntl
-
-        self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    raise IndexBusy(f"the search index of {self.path.parent.parent} is being updated") from None
-                time.sleep(0.02)
+        try:
+            self.lock.lock(deadline(self.wait))
+        except LockTimeout:
+            self.lock.close()
+            raise IndexBusy(f"the search index of {self.path.parent.parent} is being updated") from None
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        self.lock.unlock()
+        self.lock.close()
 
 
 class _Writer:

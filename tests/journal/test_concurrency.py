@@ -132,7 +132,7 @@ def test_spool_while_locked_then_merge_once(journal_dir: Path, lock_holder, lock
     second = journal.append_many([NewEvent("spooled", {"k": 3, "pad": "p" * 2000})],
                                  lock_timeout=0.05, spool_on_timeout=True)
     assert first == second == []
-    # Each append waited its 0.05 s timeout, give or take one 10 ms poll, then spooled.
+    # Each append waited its 0.05 s timeout on the lock's clock (it blocks, never polls), then spooled.
     assert 2 * 0.05 <= lock_clock.now < 2 * (0.05 + 0.01)
     spooled = _spooled(journal_dir)
     assert len(spooled) == 2

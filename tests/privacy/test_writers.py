@@ -52,7 +52,8 @@ WRITERS: dict[tuple[str, str], str] = {
     ("journal/storage/manifest.py", "write_atomic(root / MANIFEST_FILE,"): "manifest: " + _NO_EVENT_TEXT,
     ("journal/errorlog.py", "fd = open_private(os.path.join(root, ERROR_LOG),"): _LOG,
     ("journal/errorlog.py", "os.write(fd, line)"): _LOG,
-    ("journal/storage/locking.py", "fd = open_private(self.path,"): "the lock file: " + _NO_EVENT_TEXT,
+    ("journal/storage/locking.py", "self._fd = open_private(self.path,"): "every lock file (journal.lock, ship.lock, "
+    "the registry's, the search index's): " + _NO_EVENT_TEXT,
     ("hooks/housekeeping.py", "fd = open_private(lock,"): "the auto-compaction and auto-ship locks: " + _NO_EVENT_TEXT,
     ("journal/compaction/scrub.py", "out = open_private(root / ERROR_LOG,"): "scrub: errors.log lines appended meanwhile, "
     "which log_error redacted, minus the scrubbed string",
@@ -82,7 +83,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("hooks/runtime.py", "marker.write_text("): "the venv's ready marker: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", "fd = os.open(tmp, os.O_WRONLY"): "the interpreter hooks/launch runs: " + _NO_EVENT_TEXT,
     ("hooks/runtime.py", "os.write(fd, (python + "): "the interpreter hooks/launch runs: " + _NO_EVENT_TEXT,
-    ("hooks/firings.py", "fd = os.open(path, os.O_RDWR | os.O_CREAT"): "hook claims: sha-256 of the stdin, times, "
+    ("hooks/firings.py", "return os.open(path, os.O_RDWR | os.O_CREAT"): "hook claims: sha-256 of the stdin, times, "
     "copy ids: " + _NO_EVENT_TEXT,
     ("hooks/firings.py", "os.write(fd, data)"): "hook claims (see above)",
     ("cli/errors.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
@@ -91,8 +92,6 @@ WRITERS: dict[tuple[str, str], str] = {
     ("cli/commands/compact.py", "log_error("): _LOG,
     ("journal/registry.py", "write_atomic(path, data, durable=False)"): "journal registry: journal paths and ids, "
     + _NO_EVENT_TEXT,
-    ("journal/registry.py", "self.fd = open_private(self.directory / _LOCK"): "registry lock: " + _NO_EVENT_TEXT,
-    ("projections/search/index.py", "self.fd = open_private(self.path,"): "search index lock: " + _NO_EVENT_TEXT,
     ("projections/search/index.py", "os.close(open_private(tmp,"): "search index (SQLite FTS): text folded from "
     "events " + _FROM_SEGMENTS,
     ("projections/search/index.py", "log_error("): _LOG,
@@ -100,11 +99,11 @@ WRITERS: dict[tuple[str, str], str] = {
     ("hooks/render.py", "log_error("): _LOG,
     ("journal/storage/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
     ("journal/storage/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
-    ("journal/storage/overflow.py", 'self.fd = os.open(path, os.O_RDWR | os.O_CREAT'): "overflow spool lock: " + _NO_EVENT_TEXT,
+    ("journal/storage/overflow.py", "return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW"): "overflow spool lock: "
+    + _NO_EVENT_TEXT,
     ("journal/storage/overflow.py", "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW"):
     "overflow spool (disk full): records framed by Writer.encode, so sanitised; lost.json: counts and types",
     ("journal/shipping/state.py", "write_atomic(root / SHIP_FILE,"): "ship.json: marks and ids, " + _NO_EVENT_TEXT,
-    ("journal/shipping/replicate.py", "fd = open_private(self.path,"): "ship.lock: " + _NO_EVENT_TEXT,
     ("journal/shipping/replicate.py", "copy.write("): "PostgreSQL COPY of records " + _FROM_SEGMENTS,
     ("cli/commands/ship.py", "log_error("): _LOG,
     ("cli/idle_ship.py", "sys.stdout.write(json.dumps(report.to_dict()"): "the idle ship's answer to stdout, not a "
