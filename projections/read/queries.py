@@ -145,32 +145,36 @@ def page_sessions(
     # A session is active, crashed or stale only while it has no SessionEnd (the fold's
     # ``open`` set): for those filters the others are skipped without being decoded.
     open_only = views.sessions.meta.open if status in _OPEN_STATUSES else None
-    rows: list[dict[str, Any]] = []
-    skipped = 0
-    more = False
-    for sid in list(reversed(records)):
-        if open_only is not None and sid not in open_only:
-            continue
-        rec: SessionRecord = records[sid]
-        info = session_info(views, rec, live)
-        if status == "archived":
-            if not info["archived"]:
+
+    def matching() -> Iterator[dict[str, Any]]:
+        for sid in list(reversed(records)):
+            if open_only is not None and sid not in open_only:
                 continue
-        elif info["archived"] and not include_archived:
-            continue
-        if status == "interrupted" and not info["interrupted"]:
-            continue
-        if status in ("active", "ended", "crashed", "stale") and info["status"] != status:
-            continue
-        if skipped < offset:
-            skipped += 1
-            continue
-        if limit is not None and len(rows) >= limit:
-            more = True
-            break
-        rows.append(info)
-    rows.sort(key=lambda r: (r["started"], r["id"]))
-    return rows, more
+            rec: SessionRecord = records[sid]
+            info = session_info(views, rec, live)
+            if status == "archived":
+                if not info["archived"]:
+                    continue
+            elif info["archived"] and not include_archived:
+                continue
+            if status == "interrupted" and not info["interrupted"]:
+                continue
+            if status in ("active", "ended", "crashed", "stale") and info["status"] != status:
+                continue
+            yield info
+
+    return _page(matching(), limit, offset)
+
+
+def _page(rows: Iterator[dict[str, Any]], limit: int | None, offset: int) -> tuple[list[dict[str, Any]], bool]:
+    """Rows *offset* to *offset* + *limit* of *rows* (newest first), oldest start first, and
+    whether more remain; *rows* is read only that far."""
+    for _ in zip(range(offset), rows, strict=False):
+        pass
+    page = list(rows) if limit is None else [row for _, row in zip(range(limit), rows, strict=False)]
+    more = limit is not None and next(rows, None) is not None
+    page.sort(key=lambda r: (r["started"], r["id"]))
+    return page, more
 
 
 def list_sessions(
@@ -271,27 +275,20 @@ def page_agents(views: Views, live: Liveness, *, include_all: bool = False, stat
     records = views.agents.records
     # Running and orphaned agents are the ones the fold still has as running.
     running_only = views.agents.meta.running if status in ("running", "orphaned") else None
-    rows: list[dict[str, Any]] = []
-    skipped = 0
-    more = False
-    for aid in list(reversed(records)):
-        if running_only is not None and aid not in running_only:
-            continue
-        agent: AgentRecord = records[aid]
-        info = agent_info(views, agent, live)
-        if not include_all and (info["internal"] or info["status"] == "archived") and status != "archived":
-            continue
-        if status and info["status"] != status:
-            continue
-        if skipped < offset:
-            skipped += 1
-            continue
-        if limit is not None and len(rows) >= limit:
-            more = True
-            break
-        rows.append(info)
-    rows.sort(key=lambda r: (r["started"], r["id"]))
-    return rows, more
+
+    def matching() -> Iterator[dict[str, Any]]:
+        for aid in list(reversed(records)):
+            if running_only is not None and aid not in running_only:
+                continue
+            agent: AgentRecord = records[aid]
+            info = agent_info(views, agent, live)
+            if not include_all and (info["internal"] or info["status"] == "archived") and status != "archived":
+                continue
+            if status and info["status"] != status:
+                continue
+            yield info
+
+    return _page(matching(), limit, offset)
 
 
 def list_agents(views: Views, live: Liveness, *, include_all: bool = False,
