@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import errno
 import functools
-import os
 import re
-import sys
 from typing import Any, Callable, TypeVar
 
 import click
 
+from cli.pipe import quiet_stdout
 from journal.errors import JournalError
 
 __all__ = ["translate_errors", "fail", "error_kind", "error_json", "quiet_stdout"]
@@ -46,16 +45,6 @@ def translate_errors(func: F) -> F:
             raise click.ClickException(f"{e.strerror or e}{where}") from e
 
     return wrapper  # type: ignore[return-value]
-
-
-def quiet_stdout() -> None:
-    """Point stdout at /dev/null: its reader is gone, and the final flush must not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def error_kind(error: click.ClickException) -> str:

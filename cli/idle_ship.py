@@ -20,6 +20,7 @@ import os
 import sys
 import time
 
+from cli.pipe import quiet_stdout
 from cli.project import project_dir
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the idle ship's path
@@ -117,7 +118,5 @@ def answer(args: list[str]) -> int | None:
     except OSError as e:  # `agent-journal ship | head -0`: quiet, as the group is
         if e.errno != errno.EPIPE:
             raise
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        quiet_stdout()
     return 0

@@ -86,7 +86,7 @@ WRITERS: dict[tuple[str, str], str] = {
     ("hooks/firings.py", "return os.open(path, os.O_RDWR | os.O_CREAT"): "hook claims: sha-256 of the stdin, times, "
     "copy ids: " + _NO_EVENT_TEXT,
     ("hooks/firings.py", "os.write(fd, data)"): "hook claims (see above)",
-    ("cli/errors.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
+    ("cli/pipe.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
     ("hooks/settings.py", "write_atomic(path.parent.resolve()"): "Claude Code settings and their backup: "
     + _NO_EVENT_TEXT,
     ("cli/commands/compact.py", "log_error("): _LOG,
@@ -109,7 +109,6 @@ WRITERS: dict[tuple[str, str], str] = {
     ("cli/idle_ship.py", "sys.stdout.write(json.dumps(report.to_dict()"): "the idle ship's answer to stdout, not a "
     "file: seqs, the journal id and the target without its password",
     ("cli/idle_ship.py", "sys.stdout.write(nothing_to_ship(report)"): "the idle ship's answer (see above)",
-    ("cli/idle_ship.py", "os.open(os.devnull, os.O_WRONLY)"): "/dev/null, for a closed pipe",
 }
 
 
