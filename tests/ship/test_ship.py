@@ -219,6 +219,15 @@ def test_the_idle_fast_path_answers_as_the_command_does_without_click(dsn: str, 
     assert report.keys() == ship(Journal.open(root, create=False), dsn, migrations=VIEWS).to_dict().keys()
     assert _idle_cli(root, "ship", "--auto", "--to", dsn) == (0, "", False)
     assert (root / SHIP_FILE).read_bytes() == before  # an idle ship writes nothing
+    # Its reader gone (`agent-journal ship | head -0`): quiet and 0, as the full command is.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        gone = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "--journal", str(root),
+                               "ship", "--to", dsn], stdout=write_end, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (gone.returncode, gone.stderr) == (0, b"")
 
     Journal.open(root, create=False).append("note", {"text": "one more"})
     code, out, clicked = _idle_cli(root, "ship", "--to", dsn)
