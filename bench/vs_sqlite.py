@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from journal import Journal, NewEvent  # noqa: E402
 from journal.storage.codec import now_ts  # noqa: E402
 from journal.storage.writer import sanitized  # noqa: E402
+from journal_append import _pct, payloads  # noqa: E402  (the same events as bench/journal_append.py)
 
 Event = tuple[str, "str | None", "str | None", dict[str, Any]]
 
@@ -57,22 +58,6 @@ PAIRS = (("fsync", "FULL"), ("flush", "NORMAL"))
 #: What runs: the journal with redaction (the public path), without it, and SQLite.
 SYSTEMS = ("journal", "journal-raw", "sqlite")
 P99_GOAL_MS = 2.0
-
-
-def payloads(tmp: Path, n: int = 400) -> list[Event]:
-    """(type, session, agent, data) of *n* realistic events, taken from a generated journal."""
-    import _gen
-
-    src = tmp / "payload-source"
-    _gen.generate(src, n, sessions=max(1, n // 150), seed=7)
-    out = [(e.type, e.session, e.agent, e.payload()) for e in Journal.open(src, create=False).read()]
-    shutil.rmtree(src)
-    return out
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class _Sqlite:
