@@ -36,19 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from context_scaling import command  # noqa: E402  (how to run the CLI)
 from journal_replay import build  # noqa: E402  (the shared, cached journal builder)
 
 RATIO_TARGET = 1.2
 COLD_TARGET_S = 2.0
 _REPO = Path(__file__).resolve().parent.parent
-
-
-def command() -> list[str]:
-    """How to run the CLI: the venv's console script, else the module."""
-    script = Path(sys.executable).parent / "agent-journal"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def _env() -> dict[str, str]:
