@@ -86,6 +86,11 @@ _FOOTER_RESERVE = 260
 _HINT = "more: `agent-journal sessions`, `agent-journal agents`, `agent-journal context --session <id>`"
 
 
+
+def _counted(n: int, noun: str) -> str:
+    """``"3 earlier sessions"``, ``"1 earlier session"``: *noun* is given in the plural."""
+    return f"{n} {noun if n != 1 else noun.removesuffix('s')}"
+
 class Packer:
     """Whole lines under a character cap, with a record of what did not fit.
 
@@ -138,7 +143,7 @@ class Packer:
                 self.leave_out(f"{more} {noun}", cmd)
             return 0
         if not self.fits(heading + [items[0][0]]):
-            self.leave_out(f"{len(items) + more} {noun}", cmd)
+            self.leave_out(_counted(len(items) + more, noun), cmd)
             return 0
         self.add(heading)
         added = 0
@@ -149,7 +154,7 @@ class Packer:
             added += 1
         left = len(items) - added + more
         if left:
-            self.leave_out(f"{left} more {noun}", cmd)
+            self.leave_out(_counted(left, "more " + noun), cmd)
         return added
 
     def text(self) -> str:

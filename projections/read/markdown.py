@@ -218,7 +218,7 @@ def agent_line(rec: AgentRecord, status: str, parent_status: str) -> str:
     if rec.blockers:
         parts.append("blockers: " + one_line("; ".join(rec.blockers), 100))
     files = len(rec.files) + rec.files_more
-    parts.append(f"{rec.tool_calls} tool calls, {files} file{'s' * (files != 1)}")
+    parts.append(f"{rec.tool_calls} tool call{'s' * (rec.tool_calls != 1)}, {files} file{'s' * (files != 1)}")
     parts.append(f"details: `agent-journal agent show {rec.id[:8]}`")
     return clip("; ".join(parts), 500)
 

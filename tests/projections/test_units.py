@@ -287,3 +287,16 @@ def test_warm_context_decodes_a_bounded_number_of_records(tmp_path: Path, monkey
     assert len(loads) <= 250, len(loads)  # the related-sessions window, not all 400
     views = load_views(journal)
     assert views.folded == 0 and views.cached["sessions"] == 1600
+
+
+def test_what_the_context_leaves_out_is_counted_in_good_english() -> None:
+    from projections.read.context import Packer
+
+    for total, said in ((2, "1 more earlier session "), (3, "2 more earlier sessions ")):
+        packer = Packer(200)
+        items = [(f"- session {i} " + "x" * 60, str(i)) for i in range(total)]
+        assert packer.add_list(["## Recent sessions"], items, noun="earlier sessions", cmd="agent-journal sessions") == 1
+        assert said in packer.text().splitlines()[-1], packer.text()
+    packer = Packer(40)
+    packer.add_list(["## Recent sessions"], [("- one session " + "x" * 60, "1")], noun="earlier sessions")
+    assert packer.text().splitlines()[-1].startswith("_Left out: 1 earlier session"), packer.text()
