@@ -51,7 +51,20 @@ def lock_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
         clock.now += seconds
         return bool(lock.acquire(False))
 
+    def flock_until(fd: int, seconds: float) -> bool:  # the same for a blocking flock with a deadline
+        import fcntl
+
+        for attempt in range(2):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if attempt == 0:
+                    clock.now += max(0.0, seconds)
+        return False
+
     monkeypatch.setattr(locking, "_block", block)
+    monkeypatch.setattr(locking, "_flock_until", flock_until)
     return clock
 
 

@@ -98,6 +98,22 @@ def _checked_data(raw: bytes) -> bytes:
     return encode_data(value)
 
 
+#: Non-blocking retries, each after a ``sched_yield``, before a flush writer blocks on the lock.
+_SPINS = 20
+#: Look for spooled or parked events at least this often (seconds) even if the lock file's
+#: mtime says nothing: a spooler killed between its rename and its touch is merged anyway.
+_LOOK_EVERY = 1.0
+
+
+def _tell_holder(lock_path: str) -> None:
+    """Touch the lock file (with a fresh time): the next lock holder looks for left events."""
+    try:
+        now = time.time_ns()
+        os.utime(lock_path, ns=(now, now))
+    except OSError:
+        pass  # e.g. a full disk: writers still look every `_LOOK_EVERY` s, and when they start
+
+
 #: Bytes numbering can add to a record framed with seq 0: 18 more seq digits (2**63 has
 #: 19) and ``,"src":"<spool file name>"`` (at most 44 characters, see `Writer.spool`).
 _RENUMBER_ROOM = 18 + len(b',"src":""') + 44
@@ -116,7 +132,15 @@ class Writer:
         self.segments = join(self._root, SEGMENTS_DIR)
         self._sanitizer: Any = None
         #: ``journal.lock``, opened once and kept (a permanent file): no open/close per append.
-        self._lock = FileLock(join(self._root, LOCK_FILE))
+        #: Under ``flush`` a holder keeps it ~15 µs, so a waiter first yields and retries
+        #: a few times (`FileLock` *spins*); under ``fsync`` that measured no better.
+        self._lock = FileLock(join(self._root, LOCK_FILE), spins=_SPINS if config.durability == "flush" else 0)
+        #: The lock file's mtime when we last looked for spooled or parked events (None:
+        #: look at the next append). Whoever leaves events for the next holder touches the
+        #: lock file afterwards (`_tell_holder`), so an unchanged mtime means nothing new:
+        #: no ``spool/`` or overflow lookup per append.
+        self._looked: int | None = None
+        self._looked_at = 0.0
         #: The active segment (fd, first seq, path), kept open between appends where
         #: descriptors do not pin files (POSIX); checked under the lock before each use.
         self._active: tuple[int, int, str] | None = None
@@ -229,6 +253,8 @@ class Writer:
         from journal.storage.overflow import park
 
         outcome = park(self._root, templates)
+        self._looked = None
+        _tell_holder(join(self._root, LOCK_FILE))
         if outcome != "parked":
             raise JournalError(
                 f"disk full ({error.strerror}): {len(templates)} event(s) could not be kept"
@@ -255,6 +281,8 @@ class Writer:
             os.close(fd)
         os.rename(tmp, path)
         fsync_dir(spool_dir)
+        self._looked = None
+        _tell_holder(join(self._root, LOCK_FILE))
         return path
 
     def close(self) -> None:
@@ -292,6 +320,21 @@ class Writer:
         if _KEEP_OPEN:
             self._active = (fd, first, path)
         return fd, first, path, os.fstat(fd).st_size
+
+    def _look(self, appending: bool) -> bool:
+        """Should this append look for spooled or parked events? Call with the lock held.
+
+        Yes if the lock file's mtime moved since we last looked (a spooler touched it),
+        on our first append, every `_LOOK_EVERY` s, and always for a bare merge (no
+        events: `Journal.scrub` asks for one before it reads the spool).
+        """
+        st = self._lock.stat
+        mtime = st.st_mtime_ns if st is not None else None
+        now = time.monotonic()
+        if appending and mtime is not None and mtime == self._looked and now - self._looked_at < _LOOK_EVERY:
+            return False
+        self._looked, self._looked_at = mtime, now
+        return True
 
     def _overflow(self) -> str | None:
         """`overflow_dir` of this journal: one stat when no full disk ever parked events."""
@@ -354,6 +397,7 @@ class Writer:
             return self._append_to(fd, first, path, size, templates)
         except BaseException:
             self._active = self._known = None  # reopened next time: the error may have been the descriptor's
+            self._looked = None  # and the spool looked at again
             raise
         finally:
             if self._active is None or self._active[0] != fd:  # not kept, or sealed by `_roll`
@@ -372,8 +416,11 @@ class Writer:
                 tail = b""
             last = tail_seq(fd, size, first, tail) if size else first - 1
         self._known = None
-        overflow = self._overflow()  # None (one stat) unless a full disk parked events
-        spooled, spool_files = self._collect_spool(fd, size, path, overflow)
+        if self._look(bool(templates)):
+            overflow = self._overflow()  # None (one stat) unless a full disk parked events
+            spooled, spool_files = self._collect_spool(fd, size, path, overflow)
+        else:
+            overflow, spooled, spool_files = None, [], []
         out: list[bytes] = []
         for line, src in spooled:
             last += 1

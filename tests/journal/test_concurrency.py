@@ -153,16 +153,60 @@ def test_spool_while_locked_then_merge_once(journal_dir: Path, lock_holder, lock
     assert [e.src for e in events[3:]] == [spooled[0].name, spooled[0].name, spooled[1].name, None]
 
     # A crash after the merged write but before the spool unlink leaves the spool files
-    # behind: the next append must notice they were merged and not merge them again.
+    # behind: the next append (another process: a fresh writer) must notice they were
+    # merged and not merge them again.
     for p in saved.iterdir():
         shutil.copy2(p, journal_dir / SPOOL_DIR / p.name)
-    assert journal.append("later", {"k": 5}) == 8
+    assert Journal.open(journal_dir, segment_bytes=segment_bytes).append("later", {"k": 5}) == 8
     assert _spooled(journal_dir) == []
     events = list(journal.read(mode="strict"))
     assert [e.payload().get("k") for e in events[3:]] == [1, 2, 3, 4, 5]
     report = journal.verify()
     assert report.ok, report.to_dict()
     assert report.last_seq == 8
+
+
+def test_a_writer_that_already_looked_merges_what_another_spools_next(journal_dir: Path, lock_holder, lock_clock) -> None:
+    """Writers look in spool/ only when the lock file's mtime moved: a spooler touches it."""
+    mine = Journal.open(journal_dir, durability="flush")
+    looks: list[int] = []
+    collect = mine._writer._collect_spool
+    mine._writer._collect_spool = lambda *a: looks.append(1) or collect(*a)  # type: ignore[method-assign]
+    assert mine.append("first") == 1  # looked: nothing spooled
+    assert mine.append("second") == 2  # the lock file is unchanged: no look needed
+    assert len(looks) == 1
+    other = Journal.open(journal_dir, durability="flush")
+    holder = lock_holder()
+    assert other.append_many([NewEvent("spooled")], lock_timeout=0.05, spool_on_timeout=True) == []
+    holder.release()
+    assert len(_spooled(journal_dir)) == 1
+    assert mine.append("third") == 4  # the spooler touched journal.lock: merged first
+    assert len(looks) == 2
+    assert _spooled(journal_dir) == []
+    assert [e.type for e in mine.read()] == ["first", "second", "spooled", "third"]
+
+
+def test_a_spool_file_nobody_announced_is_merged_anyway(journal_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spooler killed between its rename and its touch: a fresh writer looks on its first
+    append, a long-lived one at least every `_LOOK_EVERY` seconds."""
+    from journal.storage import writer as writer_module
+
+    mine = Journal.open(journal_dir, durability="flush")
+    assert mine.append("first") == 1
+    spool = journal_dir / SPOOL_DIR
+    spool.mkdir(mode=0o700, exist_ok=True)
+    planted = spool / "00000000000000000001-1-abcdef.jsonl"
+    planted.write_bytes(Journal.open(journal_dir)._writer.encode(NewEvent("planted")))
+    planted.chmod(0o600)
+    assert Journal.open(journal_dir).append("fresh") == 3  # a new writer looks at once
+    assert _spooled(journal_dir) == []
+    planted = spool / "00000000000000000002-1-abcdef.jsonl"
+    planted.write_bytes(Journal.open(journal_dir)._writer.encode(NewEvent("planted-again")))
+    planted.chmod(0o600)
+    monkeypatch.setattr(writer_module, "_LOOK_EVERY", 0.0)  # as if a second had passed
+    assert mine.append("later") == 5
+    assert _spooled(journal_dir) == []
+    assert [e.type for e in mine.read()] == ["first", "planted", "fresh", "planted-again", "later"]
 
 
 @pytest.mark.slow

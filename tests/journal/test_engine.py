@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
 
 from journal import Journal, NewEvent
 from journal.storage.codec import encode_data, encode_record, now_ts
-from journal.layout import ERROR_LOG, QUARANTINE_DIR, SPOOL_DIR, list_segments, open_private
+from journal.layout import ERROR_LOG, LOCK_FILE, QUARANTINE_DIR, SPOOL_DIR, list_segments, open_private
 
 SEED = 1125
 
@@ -153,6 +154,8 @@ def _spool_file(root: Path, name: str, lines: list[bytes]) -> Path:
     fd = open_private(path, os.O_WRONLY | os.O_CREAT)
     os.write(fd, b"".join(lines))
     os.close(fd)
+    now = time.time_ns()  # then touch the lock file, as `Writer.spool` does: holders look again
+    os.utime(root / LOCK_FILE, ns=(now, now))
     return path
 
 
