@@ -4,12 +4,14 @@ Nothing here asserts a timing window. That a waiter does not oversleep is shown 
 counting: it makes one non-blocking try and then one blocking ``flock`` call that the
 kernel ends at the release (a polling waiter makes a try per sleep and never blocks).
 Deadlines are checked from below only (it did wait until the deadline), which cannot flake.
+Helper threads are counted too: the main thread waits without one (`FileLock.threads`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -74,22 +76,105 @@ def test_a_waiter_blocks_once_and_wakes_at_the_release(tmp_path: Path, counting:
     mine = [op for name, op in counting.calls if name != "MainThread"]
     # One try from the waiter's thread, then one blocking call from its helper thread.
     assert mine == [fcntl.LOCK_EX | fcntl.LOCK_NB, fcntl.LOCK_EX]
-    assert waiter.waits == 1
+    assert (waiter.waits, waiter.threads) == (1, 1)  # not the main thread: a helper thread waits
     assert not holder.try_lock()  # the waiter holds it now
     waiter.unlock()
     assert holder.try_lock()
     holder.unlock()
 
 
-def test_the_deadline_is_kept_and_the_abandoned_wait_lets_go(tmp_path: Path, counting: _CountingFcntl) -> None:
+def test_the_main_thread_waits_without_a_helper_thread_and_keeps_its_deadline(
+    tmp_path: Path, counting: _CountingFcntl
+) -> None:
     path = tmp_path / "x.lock"
-    holder, waiter, third = FileLock(path), FileLock(path), FileLock(path)
+    holder, waiter = FileLock(path), FileLock(path)
     holder.lock(None)
     deadline = time.monotonic() + 0.05
     with pytest.raises(LockTimeout, match="x.lock is locked"):
         waiter.lock(deadline)
     assert time.monotonic() >= deadline
-    assert waiter.waits == 1
+    assert (waiter.waits, waiter.threads) == (1, 0)  # one blocking flock, in this thread
+    mine = [op for name, op in counting.calls if name == "MainThread"][1:]  # after the holder's
+    assert mine == [fcntl.LOCK_EX | fcntl.LOCK_NB, fcntl.LOCK_EX, fcntl.LOCK_EX | fcntl.LOCK_NB]
+    # The timer and the handler are the caller's again.
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    holder.unlock()
+    waiter.lock(time.monotonic() + _HANG)  # the same descriptor: nothing was handed away
+    assert (waiter.waits, waiter.threads) == (1, 0)
+    waiter.unlock()
+
+
+def test_a_waiter_in_the_main_thread_wakes_at_the_release(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    holder, waiter = FileLock(path), FileLock(path)
+    holder.lock(None)
+    releaser = threading.Timer(0.05, holder.unlock)
+    releaser.start()
+    waiter.lock(time.monotonic() + _HANG)
+    releaser.join()
+    assert (waiter.waits, waiter.threads) == (1, 0)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    waiter.unlock()
+
+
+def test_the_callers_signals_are_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    holder, waiter = FileLock(path), FileLock(path)
+    holder.lock(None)
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: seen.append(signum))
+    try:
+        # Another signal arrives while the main thread blocks: its handler runs, the wait goes on.
+        poke = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1))
+        release = threading.Timer(0.15, holder.unlock)
+        poke.start()
+        release.start()
+        waiter.lock(time.monotonic() + _HANG)
+        poke.join()
+        release.join()
+        assert seen == [signal.SIGUSR1]
+        assert (waiter.waits, waiter.threads) == (1, 0)
+        waiter.unlock()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    # A caller that uses SIGALRM itself: its handler and timer stay; a helper thread waits.
+    holder.lock(None)
+    alarms: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: alarms.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 60.0)
+        with pytest.raises(LockTimeout):
+            waiter.lock(time.monotonic() + 0.05)
+        assert (waiter.waits, waiter.threads) == (2, 1)
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 60.0
+        assert alarms == []
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    holder.unlock()
+
+
+def test_the_deadline_is_kept_and_the_abandoned_wait_lets_go(tmp_path: Path, counting: _CountingFcntl) -> None:
+    """Off the main thread a helper thread blocks in flock; at the deadline it is abandoned."""
+    path = tmp_path / "x.lock"
+    holder, waiter, third = FileLock(path), FileLock(path), FileLock(path)
+    holder.lock(None)
+    deadline = time.monotonic() + 0.05
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            waiter.lock(deadline)
+        except LockTimeout as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and "x.lock is locked" in str(errors[0])
+    assert time.monotonic() >= deadline
+    assert (waiter.waits, waiter.threads) == (1, 1)
     holder.unlock()
     # The abandoned helper thread takes the lock once it is free, and closes its descriptor:
     # that releases it, so a third party gets it without any deadline.
@@ -98,6 +183,41 @@ def test_the_deadline_is_kept_and_the_abandoned_wait_lets_go(tmp_path: Path, cou
     third.unlock()
     waiter.lock(time.monotonic() + _HANG)  # a fresh descriptor: it was handed to the helper
     waiter.unlock()
+
+
+def test_a_spinning_waiter_takes_a_lock_released_while_it_yields(
+    tmp_path: Path, counting: _CountingFcntl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "x.lock"
+    holder, waiter = FileLock(path), FileLock(path, spins=5)
+    holder.lock(None)
+    yields: list[int] = []
+    release_at = [3]
+
+    def sched_yield() -> None:  # the holder lets go during the waiter's third yield (once)
+        yields.append(1)
+        if len(yields) == release_at[0]:
+            holder.unlock()
+
+    monkeypatch.setattr(os, "sched_yield", sched_yield)
+    waiter.lock(time.monotonic() + _HANG)
+    assert len(yields) == 3
+    assert (waiter.waits, waiter.threads) == (0, 0)  # it never blocked
+    nb = fcntl.LOCK_EX | fcntl.LOCK_NB
+    # The holder's lock; the waiter's try and two tries after yields; the release; the third try.
+    assert [op for _, op in counting.calls] == [nb, nb, nb, nb, fcntl.LOCK_UN, nb]
+    waiter.unlock()
+    # The spin is bounded: a lock that stays held costs *spins* more tries, then one block.
+    holder.lock(None)
+    counting.calls.clear()
+    yields.clear()
+    release_at[0] = 0
+    with pytest.raises(LockTimeout):
+        waiter.lock(time.monotonic() + 0.05)
+    assert len(yields) == 5
+    assert [op for _, op in counting.calls] == [nb] * 6 + [fcntl.LOCK_EX, nb]  # the last: was it got at the deadline?
+    assert (waiter.waits, waiter.threads) == (1, 0)
+    holder.unlock()
 
 
 def test_a_past_deadline_means_one_try(tmp_path: Path) -> None:
