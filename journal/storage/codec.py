@@ -71,12 +71,20 @@ def _utf8(value: Any) -> str:
     return dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
 
 
+#: (second, its ``YYYY-MM-DDTHH:MM:SS`` text) of the last `now_ts`: appends in the same second reuse it.
+_second: tuple[int, str] = (-1, "")
+
+
 def now_ts(ns: int | None = None) -> str:
     """Return the current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sortable as text)."""
+    global _second
     if ns is None:
         ns = time.time_ns()
     sec, rem = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%06dZ" % (rem // 1000)
+    second = _second  # one read: another thread may replace it meanwhile
+    if second[0] != sec:
+        second = _second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return second[1] + ".%06dZ" % (rem // 1000)
 
 
 def _dumps(value: Any) -> bytes:
@@ -112,6 +120,22 @@ def valid_type(name: object) -> bool:
     )
 
 
+#: JSON of event types (valid ones only) and of session and agent ids: they repeat from
+#: record to record, so each is encoded once (at most `_REMEMBERED` of each kind kept).
+_TYPES: dict[str, bytes] = {}
+_IDS: dict[str, bytes] = {}
+_REMEMBERED = 1024
+
+
+def _remember(cache: dict[str, bytes], text: str) -> bytes:
+    encoded = _dumps(text)
+    if text.__class__ is str:  # a subclass could compare equal yet encode otherwise
+        if len(cache) >= _REMEMBERED:
+            cache.clear()
+        cache[text] = encoded
+    return encoded
+
+
 def encode_record(
     seq: int,
     ts: str,
@@ -123,8 +147,11 @@ def encode_record(
     v: int = SCHEMA_VERSION,
 ) -> bytes:
     """Frame one record: the envelope, the pre-encoded *data* object, the CRC and ``\\n``."""
-    if not valid_type(type):
-        raise InvalidEvent(f"invalid event type {type!r}: use 1-128 printable characters without spaces")
+    type_json = _TYPES.get(type) if type.__class__ is str else None  # types repeat: checked and encoded once
+    if type_json is None:
+        if not valid_type(type):
+            raise InvalidEvent(f"invalid event type {type!r}: use 1-128 printable characters without spaces")
+        type_json = _remember(_TYPES, type)
     # ts goes into the line unescaped (it is fixed-format text); a quote, a backslash or
     # a non-ASCII character would make a CRC-valid record that no reader can decode.
     if not (isinstance(ts, str) and ts.isascii() and ts.isprintable() and '"' not in ts and "\\" not in ts):
@@ -132,11 +159,11 @@ def encode_record(
     for name, value in (("session", session), ("agent", agent)):
         if value is not None and not isinstance(value, str):  # readers decode these as text
             raise InvalidEvent(f"{name} id must be a string, got {value.__class__.__name__}")
-    parts = [b'{"seq":%d,"ts":"%s","type":%s' % (seq, ts.encode("ascii"), _dumps(type))]
+    parts = [b'{"seq":%d,"ts":"%s","type":%s' % (seq, ts.encode("ascii"), type_json)]
     if session is not None:
-        parts.append(b',"session":' + _dumps(session))
+        parts.append(b',"session":' + (_IDS.get(session) or _remember(_IDS, session)))
     if agent is not None:
-        parts.append(b',"agent":' + _dumps(agent))
+        parts.append(b',"agent":' + (_IDS.get(agent) or _remember(_IDS, agent)))
     parts.append(b',"v":%d,"data":' % v)
     parts.append(data)
     return frame(b"".join(parts), b"\n")

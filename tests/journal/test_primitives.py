@@ -101,3 +101,35 @@ def test_check_line_and_check_lines_agree_on_every_flipped_byte() -> None:
         assert not check_lines(lines), f"seed {SEED}, trial {trial}"
     for bad in (b"", b'{"seq":1}', b',"crc":"00000000"}', good[0][:-1], good[0] + b" ", good[0].upper()):
         assert not check_line(bad) and not check_lines([*good, bad]), bad
+
+
+def test_remembered_types_and_ids_encode_as_the_first_time() -> None:
+    """Types and ids are encoded once and remembered: the bytes are the same, a bad type is
+    refused every time, and the memory stays bounded."""
+    from journal.errors import InvalidEvent
+    from journal.storage import codec
+
+    ts = "2026-12-07T10:00:00.000000Z"
+    first = encode_record(1, ts, "Pre\u00e9Tool", b"{}", session="s\u00e9\"1", agent="a\\b")
+    assert encode_record(1, ts, "Pre\u00e9Tool", b"{}", session="s\u00e9\"1", agent="a\\b") == first
+    assert first.startswith(b'{"seq":1,"ts":"%s","type":"Pre\xc3\xa9Tool","session":"s\xc3\xa9\\"1","agent":"a\\\\b"'
+                            % ts.encode())
+    assert check_line(first[:-1])
+    for _ in range(2):
+        with pytest.raises(InvalidEvent, match="invalid event type"):
+            encode_record(1, ts, "has space", b"{}")
+    for i in range(3 * codec._REMEMBERED):
+        encode_record(1, ts, f"t{i}", b"{}", session=f"s{i}")
+    assert len(codec._TYPES) <= codec._REMEMBERED and len(codec._IDS) <= codec._REMEMBERED
+
+
+def test_now_ts_moves_from_second_to_second() -> None:
+    import time
+
+    from journal.storage.codec import now_ts
+
+    for ns in (0, 999_999_999, 1_000_000_000, 1_765_100_000_123_456_789, 1_765_100_001_000_001_000):
+        sec, rem = divmod(ns, 1_000_000_000)
+        assert now_ts(ns) == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%06dZ" % (rem // 1000)
+    assert now_ts(1_000_000_000) == "1970-01-01T00:00:01.000000Z"
+    assert now_ts(999_999_999) == "1970-01-01T00:00:00.999999Z"
