@@ -51,7 +51,6 @@ Named races and their answers:
 
 from __future__ import annotations
 
-import _signal
 import _thread
 import os
 import time
@@ -61,8 +60,11 @@ from journal.layout import open_private
 
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
+    import signal as _signal  # the same functions, typed
     from types import TracebackType
     from typing import Any, Callable
+else:
+    import _signal  # built in and loaded at startup; `signal` would import `enum` too
 
 __all__ = ["FileLock", "JournalLock", "deadline"]
 
