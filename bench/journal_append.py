@@ -5,8 +5,9 @@ Payloads are realistic hook events (a mix cut from a ``bench/_gen.py`` journal,
 lock, find the tail seq, write, ``fdatasync`` (durability ``fsync``) or not
 (``flush``). Prints per-append latency medians/p99 and rates, then N processes
 appending to one journal at once (each a separate interpreter, started before the
-clock and released together). A waiter blocks in ``flock`` until the release
-(`journal.storage.locking`), so the waits show in p99 and the mean, not as oversleeping.
+clock and released together). A waiter retries a few times after ``sched_yield`` (under
+``flush``), then blocks in ``flock`` until the release (`journal.storage.locking`), so
+the waits show in p99 and the mean, not as oversleeping.
 ``bench/vs_sqlite.py`` puts these figures next to SQLite's.
 
 Usage::

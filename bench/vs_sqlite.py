@@ -238,12 +238,19 @@ def report(results: dict[tuple[str, str, str], list[dict[str, Any]]], procs: int
                       f"{durability} vs {synchronous}, {where}: {ratio:.2f}x (goal >= 1.0)")
                 if system == "journal":
                     summary.append(f"ratio_{durability}_{'1p' if mode == '1' else f'{procs}p'}={ratio:.2f}")
-        p99 = p99s[(durability, "many", "journal")] * 1e3
-        ok = p99 <= P99_GOAL_MS
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'}  journal p99 with {procs} writers, {durability}: {p99:.2f} ms "
-              f"(goal <= {P99_GOAL_MS:g} ms; sqlite {p99s[(durability, 'many', 'sqlite')] * 1e3:.2f} ms)")
-        summary.append(f"p99_{durability}_{procs}p_ms={p99:.2f}")
+        for system in ("journal", "journal-raw"):
+            if (durability, "many", system) not in p99s:
+                continue
+            p99 = p99s[(durability, "many", system)] * 1e3
+            ok = p99 <= P99_GOAL_MS
+            failed += not ok and system == "journal"
+            print(f"{'PASS' if ok else 'FAIL'}{'' if system == 'journal' else ' (info)'}  "
+                  f"{'journal' if system == 'journal' else 'journal without redaction'} p99 with {procs} writers, "
+                  f"{durability}: {p99:.2f} ms "
+                  f"(goal <= {P99_GOAL_MS:g} ms; sqlite {p99s[(durability, 'many', 'sqlite')] * 1e3:.2f} ms)")
+            if system == "journal":
+                summary.append(f"p99_{durability}_{procs}p_ms={p99:.2f}")
+    print(f"load at the end {os.getloadavg()[0]:.1f}")
     print("RESULT " + " ".join(summary) + f" failed={failed}")
     return 0
 

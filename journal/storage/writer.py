@@ -7,13 +7,16 @@ One append, under the exclusive lock (§7.3 of journal-anchors.md):
    ``quarantine/``, truncate, and note it in ``errors.log``;
 3. read the last seq from the tail (the log is the only counter; there is no
    separate counter file to drift);
-4. merge any spooled events, then number ours ``last+1...``;
+4. merge any spooled events, then number ours ``last+1...`` (spool/ is looked at only
+   when the lock file's mtime moved: whoever spools touches it, see `Writer._look`);
 5. write the lines with one ``os.write`` (looping only on a short write);
 6. ``fdatasync`` under the ``fsync`` policy;
 7. seal the segment if it has reached ``segment_bytes``.
 
 Encoding happens before the lock is taken; only numbering and the CRC happen
-inside. One segment file's tail, seal and quarantine are `journal.storage.segments`.
+inside. A steady-state append makes five system calls (``flock``, ``fstat`` of the lock
+file and of the segment, ``write``, ``flock`` again), plus ``dup``, ``fdatasync`` and
+``close`` under ``fsync``. One segment file's tail, seal and quarantine are `journal.storage.segments`.
 Stdlib only: this module is the hook's hot path.
 """
 
