@@ -112,7 +112,10 @@ def _tell_holder(lock_path: str) -> None:
     """Touch the lock file (with a fresh time): the next lock holder looks for left events."""
     try:
         now = time.time_ns()
-        os.utime(lock_path, ns=(now, now))
+        if os.utime in os.supports_follow_symlinks:  # never another file's times
+            os.utime(lock_path, ns=(now, now), follow_symlinks=False)
+        else:  # pragma: no cover - Windows
+            os.utime(lock_path, ns=(now, now))
     except OSError:
         pass  # e.g. a full disk: writers still look every `_LOOK_EVERY` s, and when they start
 
