@@ -20,8 +20,8 @@ How a waiter waits (measured with 4 writers on 2 cores, ``bench/vs_sqlite.py``):
    ``SIGALRM`` timer whose handler raises (`_flock_until`), as `journal.privacy.redaction`
    bounds a regex. Python retries ``flock`` on ``EINTR`` after running the caller's own
    handlers (PEP 475), so other signals pass through untouched. Used only where it
-   disturbs nobody: in the main thread, with ``SIGALRM`` at its default and no
-   ``ITIMER_REAL`` running; the handler is put back before `lock` returns.
+   disturbs nobody: in the main thread, with ``SIGALRM`` at its default, not blocked,
+   and no ``ITIMER_REAL`` running; the handler is put back before `lock` returns.
 3. Elsewhere (another thread, or a caller that uses ``SIGALRM``), ``flock`` blocks in a
    short-lived helper thread and the caller waits for it on a thread lock with a
    timeout. If the deadline passes first, the caller gives the descriptor to the helper
@@ -355,8 +355,9 @@ def _flock_until(fd: int, seconds: float) -> bool | None:
     if seconds <= 0:
         return False
     if (_signal.getsignal(_signal.SIGALRM) != _signal.SIG_DFL
-            or _signal.getitimer(_signal.ITIMER_REAL) != (0.0, 0.0)):
-        return None  # the caller's: leave it alone
+            or _signal.getitimer(_signal.ITIMER_REAL) != (0.0, 0.0)
+            or _signal.SIGALRM in _signal.pthread_sigmask(_signal.SIG_BLOCK, ())):
+        return None  # the caller's (or blocked, so it could not end the wait): leave it alone
     try:
         _signal.signal(_signal.SIGALRM, _expire)
     except ValueError:  # not the main thread: only it may handle signals

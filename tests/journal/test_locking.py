@@ -152,6 +152,14 @@ def test_the_callers_signals_are_left_alone(tmp_path: Path) -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    # SIGALRM blocked: a timer could not end the wait, so a helper thread waits instead.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        with pytest.raises(LockTimeout):
+            waiter.lock(time.monotonic() + 0.05)
+        assert (waiter.waits, waiter.threads) == (3, 2)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
     holder.unlock()
 
 
