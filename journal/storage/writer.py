@@ -104,7 +104,8 @@ def _checked_data(raw: bytes) -> bytes:
 #: Non-blocking retries, each after a ``sched_yield``, before a flush writer blocks on the lock.
 _SPINS = 20
 #: Look for spooled or parked events at least this often (seconds) even if the lock file's
-#: mtime says nothing: a spooler killed between its rename and its touch is merged anyway.
+#: mtime says nothing: a spooler killed between its rename and its touch, a touch that
+#: failed, or two touches in one tick of a coarse-timestamp filesystem are merged anyway.
 _LOOK_EVERY = 1.0
 
 
