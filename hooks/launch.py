@@ -1,8 +1,9 @@
 """Claude Code hook entry point: ``python3 -I -S hooks/launch.py`` with the payload on stdin.
 
 Kept tiny on purpose: a script is compiled on every run, a module's bytecode is cached.
-It puts the directory holding ``journal/`` and ``hooks/`` first on ``sys.path`` and runs
-`hooks.main` (the contract with Claude Code is described there).
+It puts the directory holding ``journal/`` and ``hooks/`` first on ``sys.path``, serves
+the hook's modules from one file (`hooks.codecache`) and runs `hooks.main` (the contract
+with Claude Code is described there).
 """
 
 import os
@@ -11,6 +12,13 @@ import sys
 _root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 if _root not in sys.path:
     sys.path.insert(0, _root)
+if __name__ == "__main__":
+    try:  # only a cache: the hook runs without it
+        from hooks.codecache import install
+
+        install(_root)
+    except Exception:  # noqa: BLE001
+        pass
 
 from hooks.main import main  # noqa: E402
 

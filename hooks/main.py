@@ -335,6 +335,11 @@ def _remember_interpreter() -> None:
         remember_python(data, sys.executable)
 
 
+#: Hook types whose process imports the renderer (msgspec, the projections): what they
+#: import is not the record path, so they do not rewrite the code cache.
+_RENDERING = ("SessionStart", "PreCompact")
+
+
 def main() -> int:
     """Run the hook; whatever happens, exit 0 with at most one line on stderr."""
     real_stdout = sys.stdout
@@ -345,6 +350,9 @@ def main() -> int:
             _remember_interpreter()
         except Exception:  # noqa: BLE001 - only a shortcut for the next hook
             pass
+        cache = sys.modules.get("hooks.codecache")  # loaded by hooks/launch.py, not by an in-process call
+        if cache is not None and _state.get("event") not in _RENDERING:
+            cache.save()  # never raises
     except BaseException as e:  # noqa: BLE001 - a hook must never fail Claude Code
         message = " ".join(f"agent-journal hook: {type(e).__name__}: {e}".split())[:500]
         try:

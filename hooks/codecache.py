@@ -1,0 +1,267 @@
+"""One file holding the compiled modules of the hook's path, opened once per firing.
+
+Importing a module the usual way costs a hook ~0.1 ms besides unmarshalling and running
+its bytecode: the path finder stats directories and candidate file names, then opens,
+checks and reads one ``.pyc``; the record path imports ~30 modules. `install` opens
+``hooks/__pycache__/hookpath.<cache tag>.bin`` and puts a finder first on
+``sys.meta_path`` that serves the modules it indexes: one ``stat`` of the source (its
+mtime and size must not have changed) and one ``pread`` of the marshalled code each. A
+module it does not index, or whose source changed, is imported as usual, and `save`
+then writes the file again at the end of that firing with every module this process
+imported from this code root or the standard library (never site-packages); modules
+that only other hook types import stay in it while their source is unchanged. When
+``hooks/__pycache__`` cannot be written (a read-only install) the file goes to
+``$CLAUDE_PLUGIN_DATA/pycache/`` instead.
+
+The file: 8 bytes giving the length of the index, the index (`marshal`: the bytecode
+magic number and, per module, its kind, source, mtime, size, ``__cached__`` and where its
+code lies in the file), then the code. It is a cache: a missing, unreadable or foreign
+file (another Python's bytecode) is ignored and replaced, never an error. Stdlib only and
+no ``__future__`` or typing import: this module loads before the finder exists.
+"""
+
+import marshal
+import os
+import sys
+
+__all__ = ["install", "save", "cache_paths", "CodeCache"]
+
+_bootstrap = sys.modules["_frozen_importlib"]
+_external = sys.modules["_frozen_importlib_external"]
+#: Changes when the bytecode format does (a Python upgrade): an older file is ignored.
+_MAGIC = _external.MAGIC_NUMBER
+_PY, _PACKAGE, _EXTENSION = 0, 1, 2
+_HEAD = 8
+#: Read at once when the file is opened: the index (~10 KB) and usually no more.
+_FIRST_READ = 64 * 1024
+
+
+def cache_paths(code_root: str, environ: "dict[str, str] | os._Environ[str] | None" = None) -> list[str]:
+    """Where the file may be: beside the ``.pyc`` files of ``hooks/``, else (read-only
+    code) in the plugin's data directory, one file per code root."""
+    env = os.environ if environ is None else environ
+    name = f"hookpath.{sys.implementation.cache_tag}.bin"
+    paths = [os.path.join(code_root, "hooks", "__pycache__", name)]
+    data = env.get("CLAUDE_PLUGIN_DATA")
+    if data:
+        paths.append(os.path.join(data, "pycache", f"{_fnv1a(os.fsencode(code_root)):016x}.{name}"))
+    return paths
+
+
+def _fnv1a(data: bytes) -> int:
+    """A 64-bit FNV-1a hash (zlib is not loaded yet when this runs)."""
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+class _Loader:
+    """Runs one module's code, read from the cache file."""
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.fd, self.offset, self.length = fd, offset, length  # offset: from the start of the file
+
+    def create_module(self, spec: object) -> None:
+        return None  # the default module object
+
+    def exec_module(self, module: object) -> None:
+        data = os.pread(self.fd, self.length, self.offset)
+        if len(data) != self.length:
+            raise ImportError(f"{module.__name__}: the hook's code cache was cut short")  # type: ignore[attr-defined]
+        exec(marshal.loads(data), module.__dict__)
+
+    def code_bytes(self) -> bytes:
+        return os.pread(self.fd, self.length, self.offset)
+
+
+class CodeCache:
+    """The finder `install` puts first on ``sys.meta_path``."""
+
+    def __init__(self, code_root: str, paths: list[str], fd: int = -1, index: "dict[str, tuple] | None" = None,  # type: ignore[type-arg]
+                 base: int = 0) -> None:
+        self.code_root = code_root
+        self.paths = paths
+        self.fd = fd
+        self.index = index or {}
+        #: Where the code begins in the file (the index gives offsets from there).
+        self.base = base
+        #: Names asked for that the file did not serve (not in it, or their source changed).
+        self.missed: list[str] = []
+        self.stale = index is None
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        entry = self.index.get(name)
+        if entry is None:
+            self.missed.append(name)
+            return None
+        kind, origin, mtime, size, cached, offset, length = entry
+        try:
+            st = os.stat(origin)
+        except OSError:
+            st = None
+        if st is None or st.st_mtime_ns != mtime or st.st_size != size:
+            self.stale = True
+            return None
+        loader = _external.ExtensionFileLoader(name, origin) if kind == _EXTENSION else _Loader(self.fd, self.base + offset, length)
+        spec = _bootstrap.ModuleSpec(name, loader, origin=origin, is_package=kind == _PACKAGE)
+        spec.has_location = True
+        spec.cached = cached
+        if kind == _PACKAGE:
+            spec.submodule_search_locations = [os.path.dirname(origin)]
+        return spec
+
+    def needs_saving(self) -> bool:
+        """True if this process imported, the usual way, a module the file should index."""
+        if self.stale:
+            return True
+        roots = _roots(self.code_root)
+        modules = sys.modules
+        return any(_origin(modules.get(name), roots) is not None for name in self.missed)
+
+    def save(self) -> bool:
+        """Write the file: what this process imported, and the other still fresh entries
+        (True if written)."""
+        roots = _roots(self.code_root)
+        found: dict[str, tuple] = {}  # type: ignore[type-arg]  # name -> (kind, origin, mtime, size, cached, code)
+        for name, module in list(sys.modules.items()):
+            loader = getattr(getattr(module, "__spec__", None), "loader", None)
+            if isinstance(loader, _Loader) and name in self.index:
+                found[name] = (*self.index[name][:5], loader.code_bytes())
+            elif (entry := _entry(module, roots)) is not None:
+                found[name] = entry
+        for name, entry in self.index.items():  # what other hook types import
+            if name not in found and _fresh(entry):
+                kind, origin, mtime, size, cached, offset, length = entry
+                found[name] = (kind, origin, mtime, size, cached,
+                               os.pread(self.fd, length, self.base + offset) if length else b"")
+        index, blobs, offset = {}, [], 0
+        for name, (kind, origin, mtime, size, cached, code) in found.items():
+            index[name] = (kind, origin, mtime, size, cached, offset, len(code))
+            blobs.append(code)
+            offset += len(code)
+        head = marshal.dumps((_MAGIC, index))
+        data = b"".join([len(head).to_bytes(_HEAD, "little"), head, *blobs])
+        for path in self.paths:
+            try:
+                _write(path, data)
+                return True
+            except OSError:
+                continue
+        return False
+
+
+def _roots(code_root: str) -> tuple[tuple[str, ...], str]:
+    """Where cached modules may come from (this code root's ``hooks`` and ``journal``, the
+    standard library), and where under them not (site-packages: third-party code)."""
+    stdlib = os.path.join(os.path.dirname(os.__file__), "")
+    ours = (os.path.join(code_root, "hooks", ""), os.path.join(code_root, "journal", ""))
+    return (*ours, stdlib), os.path.join(stdlib, "site-packages", "")
+
+
+def _origin(module: object, roots: tuple[tuple[str, ...], str]) -> str | None:
+    """The file *module* was imported from, if the cache may hold it (else None)."""
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    if not isinstance(origin, str) or not origin.startswith(roots[0]):
+        return None
+    if origin.startswith(roots[1]) and not origin.startswith(roots[0][:2]):
+        return None  # a third-party package (a render hook put site-packages on sys.path)
+    return origin
+
+
+def _entry(module: object, roots: tuple[tuple[str, ...], str]) -> tuple | None:  # type: ignore[type-arg]
+    """*module* (imported the usual way) as ``(kind, origin, mtime, size, cached, code)``; None
+    if the cache may not hold it."""
+    origin = _origin(module, roots)
+    if origin is None:
+        return None
+    spec = module.__spec__  # type: ignore[attr-defined]
+    loader = spec.loader
+    try:
+        st = os.stat(origin)
+        if isinstance(loader, _external.ExtensionFileLoader):
+            return (_EXTENSION, origin, st.st_mtime_ns, st.st_size, None, b"")
+        if not isinstance(loader, _external.SourceFileLoader):
+            return None
+        code = marshal.dumps(loader.get_code(spec.name))  # the .pyc, or the source compiled
+    except (OSError, SyntaxError, ImportError, ValueError):
+        return None
+    kind = _PACKAGE if spec.submodule_search_locations is not None else _PY
+    return (kind, origin, st.st_mtime_ns, st.st_size, spec.cached, code)
+
+
+def _fresh(entry: tuple) -> bool:  # type: ignore[type-arg]
+    try:
+        st = os.stat(entry[1])
+    except OSError:
+        return False
+    return bool(st.st_mtime_ns == entry[2] and st.st_size == entry[3])
+
+
+def _write(path: str, data: bytes) -> None:
+    """Replace *path* atomically (a reader sees the old file or the new one, never half)."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+
+
+def _open(path: str) -> "tuple[int, dict[str, tuple], int] | None":  # type: ignore[type-arg]
+    """The open file, its index and where its code begins; None if it is missing or not a
+    cache of this Python."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _FIRST_READ)
+        size = int.from_bytes(data[:_HEAD], "little")
+        if _HEAD + size > len(data):
+            data += os.pread(fd, _HEAD + size - len(data), len(data))
+        magic, index = marshal.loads(data[_HEAD:_HEAD + size])
+        if magic == _MAGIC and isinstance(index, dict):
+            return fd, index, _HEAD + size
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    os.close(fd)
+    return None
+
+
+def install(code_root: str) -> CodeCache | None:
+    """Serve the hook's modules from the cache file of *code_root* (the directory holding
+    ``hooks/`` and ``journal/``); returns the finder (None with ``-B``: no caches)."""
+    if sys.flags.dont_write_bytecode:
+        return None
+    paths = cache_paths(code_root)
+    opened = None
+    for path in paths:
+        opened = _open(path)
+        if opened is not None:
+            break
+    finder = CodeCache(code_root, paths, *opened) if opened else CodeCache(code_root, paths)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def save() -> None:
+    """At the end of a firing: rewrite the cache file if this firing imported modules it
+    lacks. Never raises (a cache it could not write is only slower next time)."""
+    for finder in sys.meta_path:
+        if isinstance(finder, CodeCache):
+            try:
+                if finder.needs_saving():
+                    finder.save()
+            except Exception:  # noqa: BLE001 - only a cache
+                pass
+            return
