@@ -57,6 +57,9 @@ def _render(kind: str, *args: str) -> dict[str, Any] | None:
     ``agent-journal``) belongs to a virtual environment of this Python version: its
     site-packages (and their ``.pth`` files) go on ``sys.path`` after ours, and no second
     interpreter starts."""
+    import gc
+
+    gc.enable()  # hooks/launch.py turns it off for the record path; rendering allocates far more
     explicit = os.environ.get("AGENT_JOURNAL_PYTHON")
     if explicit or not _has_msgspec():
         from hooks import runtime

@@ -28,7 +28,7 @@ STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2")
 #: and the privacy layer (redaction runs on every payload).
 RECORD = {
     "__future__",  # `from __future__ import annotations` imports it (once)
-    "hooks", "hooks.main", "hooks.record", "hooks.firings",
+    "hooks", "hooks.codecache", "hooks.main", "hooks.record", "hooks.firings",
     "journal", "journal.errors", "journal.config", "journal.layout", "journal.location", "journal.new_event",
     "journal.errorlog",
     "journal.storage", "journal.cjson", "journal.storage.codec", "journal.storage.locking",
