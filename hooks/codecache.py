@@ -56,36 +56,46 @@ def _fnv1a(data: bytes) -> int:
     return h
 
 
-class _Loader:
-    """Runs one module's code, read from the cache file."""
+_CODE = type(_fnv1a.__code__)
 
-    def __init__(self, fd: int, offset: int, length: int) -> None:
-        self.fd, self.offset, self.length = fd, offset, length  # offset: from the start of the file
+
+class _Loader:
+    """Runs one module's code, read from the cache file (or, if that part of the file is
+    damaged, compiled from its source as the usual import would)."""
+
+    def __init__(self, finder: "CodeCache", offset: int, length: int) -> None:
+        self.finder, self.offset, self.length = finder, offset, length  # offset: from the start of the file
+        self.damaged = False
 
     def create_module(self, spec: object) -> None:
         return None  # the default module object
 
     def exec_module(self, module: object) -> None:
-        data = os.pread(self.fd, self.length, self.offset)
-        if len(data) != self.length:
-            raise ImportError(f"{module.__name__}: the hook's code cache was cut short")  # type: ignore[attr-defined]
-        exec(marshal.loads(data), module.__dict__)
+        try:
+            code = marshal.loads(self.code_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            code = None
+        if type(code) is not _CODE:
+            self.finder.stale = self.damaged = True
+            spec = module.__spec__  # type: ignore[attr-defined]
+            code = _external.SourceFileLoader(spec.name, spec.origin).get_code(spec.name)
+        exec(code, module.__dict__)  # noqa: S102 - our own module's code
 
     def code_bytes(self) -> bytes:
-        return os.pread(self.fd, self.length, self.offset)
+        return os.pread(self.finder.fd, self.length, self.offset)
 
 
 class CodeCache:
     """The finder `install` puts first on ``sys.meta_path``."""
 
     def __init__(self, code_root: str, paths: list[str], fd: int = -1, index: "dict[str, tuple] | None" = None,  # type: ignore[type-arg]
-                 base: int = 0) -> None:
+                 base: int = 0, size: int = 0) -> None:
         self.code_root = code_root
         self.paths = paths
         self.fd = fd
         self.index = index or {}
-        #: Where the code begins in the file (the index gives offsets from there).
-        self.base = base
+        #: Where the code begins in the file (the index gives offsets from there), and where it ends.
+        self.base, self.size = base, size
         #: Names asked for that the file did not serve (not in it, or their source changed).
         self.missed: list[str] = []
         self.stale = index is None
@@ -100,10 +110,13 @@ class CodeCache:
             st = os.stat(origin)
         except OSError:
             st = None
-        if st is None or st.st_mtime_ns != mtime or st.st_size != size:
-            self.stale = True
+        if st is None or st.st_mtime_ns != mtime or st.st_size != size or self.base + offset + length > self.size:
+            self.stale = True  # the source changed, or the file was cut short
             return None
-        loader = _external.ExtensionFileLoader(name, origin) if kind == _EXTENSION else _Loader(self.fd, self.base + offset, length)
+        if kind == _EXTENSION:
+            loader: object = _external.ExtensionFileLoader(name, origin)
+        else:
+            loader = _Loader(self, self.base + offset, length)
         spec = _bootstrap.ModuleSpec(name, loader, origin=origin, is_package=kind == _PACKAGE)
         spec.has_location = True
         spec.cached = cached
@@ -126,15 +139,16 @@ class CodeCache:
         found: dict[str, tuple] = {}  # type: ignore[type-arg]  # name -> (kind, origin, mtime, size, cached, code)
         for name, module in list(sys.modules.items()):
             loader = getattr(getattr(module, "__spec__", None), "loader", None)
-            if isinstance(loader, _Loader) and name in self.index:
+            if isinstance(loader, _Loader) and not loader.damaged and name in self.index:
                 found[name] = (*self.index[name][:5], loader.code_bytes())
             elif (entry := _entry(module, roots)) is not None:
                 found[name] = entry
         for name, entry in self.index.items():  # what other hook types import
             if name not in found and _fresh(entry):
                 kind, origin, mtime, size, cached, offset, length = entry
-                found[name] = (kind, origin, mtime, size, cached,
-                               os.pread(self.fd, length, self.base + offset) if length else b"")
+                code = os.pread(self.fd, length, self.base + offset) if length else b""
+                if len(code) == length:
+                    found[name] = (kind, origin, mtime, size, cached, code)
         index, blobs, offset = {}, [], 0
         for name, (kind, origin, mtime, size, cached, code) in found.items():
             index[name] = (kind, origin, mtime, size, cached, offset, len(code))
@@ -217,21 +231,24 @@ def _write(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _open(path: str) -> "tuple[int, dict[str, tuple], int] | None":  # type: ignore[type-arg]
-    """The open file, its index and where its code begins; None if it is missing or not a
-    cache of this Python."""
+def _open(path: str) -> "tuple[int, dict[str, tuple], int, int] | None":  # type: ignore[type-arg]
+    """The open file, its index, where its code begins and the file's size; None if it is
+    missing or not a cache of this Python."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
         data = os.read(fd, _FIRST_READ)
+        total = os.fstat(fd).st_size
         size = int.from_bytes(data[:_HEAD], "little")
+        if len(data) < _HEAD or _HEAD + size > total:
+            raise ValueError("not a code cache")
         if _HEAD + size > len(data):
             data += os.pread(fd, _HEAD + size - len(data), len(data))
         magic, index = marshal.loads(data[_HEAD:_HEAD + size])
         if magic == _MAGIC and isinstance(index, dict):
-            return fd, index, _HEAD + size
+            return fd, index, _HEAD + size, total
     except (OSError, ValueError, EOFError, TypeError):
         pass
     os.close(fd)

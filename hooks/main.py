@@ -121,9 +121,9 @@ def _compaction_python() -> str | None:
     """An interpreter for ``agent-journal compact --auto`` (it needs msgspec and click)."""
     if _has_msgspec():
         return sys.executable
-    from hooks import runtime
+    from hooks.interpreter import render_python  # not hooks.runtime: SessionEnd creates no environment
 
-    return runtime.render_python(CODE_ROOT)
+    return render_python(CODE_ROOT)
 
 
 class _Recorded:

@@ -21,8 +21,9 @@ from tests.hooks.support import LAUNCHER, PAYLOADS_FILE, PYTHON, TRANSCRIPTS, Ho
 
 #: Stdlib modules the record path may use (with what they import themselves in this
 #: Python, and what the interpreter imports at startup): os and its parts, the locks,
-#: zlib's CRC-32, _json's C scanner and encoder, the built-in BLAKE2 of `hooks.firings`.
-STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2")
+#: zlib's CRC-32, _json's C scanner and encoder, the built-in BLAKE2 of `hooks.firings`, and
+#: gc (built in), which ``hooks/launch.py`` switches off.
+STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2", "gc")
 
 #: Our modules every recording hook imports: the launcher, the record path, the writer,
 #: and the privacy layer (redaction runs on every payload).
@@ -40,12 +41,13 @@ RECORD = {
 
 #: What a hook type adds, and why.
 EXTRA = {
-    # The transcript digest, and the built-in SHA-256 of its state file's name.
+    # The transcript digest, and on a session's first Stop the built-in SHA-256 of the
+    # state file name older versions used.
     "Stop": {"hooks.digest", "_sha256"},
     # Is an automatic compaction, search-index update or shipping run due (config, stats)?
-    # Then start it detached (posix_spawn), with the interpreter `hooks.runtime` finds.
+    # Then start it detached (posix_spawn), with the interpreter `hooks.interpreter` finds.
     "SessionEnd": {"journal.compaction", "journal.compaction.retention", "hooks.housekeeping", "hooks.index_job",
-                   "hooks.runtime"},
+                   "hooks.interpreter"},
 }
 RENDERING = {"SessionStart", "PreCompact"}
 
