@@ -24,6 +24,12 @@ import marshal
 import os
 import sys
 
+TYPE_CHECKING = False  # no typing at run time: this is the first module every hook imports
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
 __all__ = ["install", "save", "cache_paths", "CodeCache"]
 
 _bootstrap = sys.modules["_frozen_importlib"]
@@ -100,7 +106,8 @@ class CodeCache:
         self.missed: list[str] = []
         self.stale = index is None
 
-    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+    def find_spec(self, name: str, path: "Sequence[str] | None" = None,
+                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
         entry = self.index.get(name)
         if entry is None:
             self.missed.append(name)
@@ -117,7 +124,7 @@ class CodeCache:
             loader: object = _external.ExtensionFileLoader(name, origin)
         else:
             loader = _Loader(self, self.base + offset, length)
-        spec = _bootstrap.ModuleSpec(name, loader, origin=origin, is_package=kind == _PACKAGE)
+        spec: ModuleSpec = _bootstrap.ModuleSpec(name, loader, origin=origin, is_package=kind == _PACKAGE)
         spec.has_location = True
         spec.cached = cached
         if kind == _PACKAGE:
@@ -135,34 +142,9 @@ class CodeCache:
     def save(self) -> bool:
         """Write the file: what this process imported, and the other still fresh entries
         (True if written)."""
-        roots = _roots(self.code_root)
-        found: dict[str, tuple] = {}  # type: ignore[type-arg]  # name -> (kind, origin, mtime, size, cached, code)
-        for name, module in list(sys.modules.items()):
-            loader = getattr(getattr(module, "__spec__", None), "loader", None)
-            if isinstance(loader, _Loader) and not loader.damaged and name in self.index:
-                found[name] = (*self.index[name][:5], loader.code_bytes())
-            elif (entry := _entry(module, roots)) is not None:
-                found[name] = entry
-        for name, entry in self.index.items():  # what other hook types import
-            if name not in found and _fresh(entry):
-                kind, origin, mtime, size, cached, offset, length = entry
-                code = os.pread(self.fd, length, self.base + offset) if length else b""
-                if len(code) == length:
-                    found[name] = (kind, origin, mtime, size, cached, code)
-        index, blobs, offset = {}, [], 0
-        for name, (kind, origin, mtime, size, cached, code) in found.items():
-            index[name] = (kind, origin, mtime, size, cached, offset, len(code))
-            blobs.append(code)
-            offset += len(code)
-        head = marshal.dumps((_MAGIC, index))
-        data = b"".join([len(head).to_bytes(_HEAD, "little"), head, *blobs])
-        for path in self.paths:
-            try:
-                _write(path, data)
-                return True
-            except OSError:
-                continue
-        return False
+        from hooks.codecache_write import write  # only when there is something to write
+
+        return write(self)
 
 
 def _roots(code_root: str) -> tuple[tuple[str, ...], str]:
@@ -181,54 +163,6 @@ def _origin(module: object, roots: tuple[tuple[str, ...], str]) -> str | None:
     if origin.startswith(roots[1]) and not origin.startswith(roots[0][:2]):
         return None  # a third-party package (a render hook put site-packages on sys.path)
     return origin
-
-
-def _entry(module: object, roots: tuple[tuple[str, ...], str]) -> tuple | None:  # type: ignore[type-arg]
-    """*module* (imported the usual way) as ``(kind, origin, mtime, size, cached, code)``; None
-    if the cache may not hold it."""
-    origin = _origin(module, roots)
-    if origin is None:
-        return None
-    spec = module.__spec__  # type: ignore[attr-defined]
-    loader = spec.loader
-    try:
-        st = os.stat(origin)
-        if isinstance(loader, _external.ExtensionFileLoader):
-            return (_EXTENSION, origin, st.st_mtime_ns, st.st_size, None, b"")
-        if not isinstance(loader, _external.SourceFileLoader):
-            return None
-        code = marshal.dumps(loader.get_code(spec.name))  # the .pyc, or the source compiled
-    except (OSError, SyntaxError, ImportError, ValueError):
-        return None
-    kind = _PACKAGE if spec.submodule_search_locations is not None else _PY
-    return (kind, origin, st.st_mtime_ns, st.st_size, spec.cached, code)
-
-
-def _fresh(entry: tuple) -> bool:  # type: ignore[type-arg]
-    try:
-        st = os.stat(entry[1])
-    except OSError:
-        return False
-    return bool(st.st_mtime_ns == entry[2] and st.st_size == entry[3])
-
-
-def _write(path: str, data: bytes) -> None:
-    """Replace *path* atomically (a reader sees the old file or the new one, never half)."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
 
 
 def _open(path: str) -> "tuple[int, dict[str, tuple], int, int] | None":  # type: ignore[type-arg]

@@ -30,6 +30,7 @@ STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2", "g
 RECORD = {
     "__future__",  # `from __future__ import annotations` imports it (once)
     "hooks", "hooks.codecache", "hooks.main", "hooks.record", "hooks.firings",
+    "hooks.codecache_write",  # on a firing that imported a module the code cache lacked
     "journal", "journal.errors", "journal.config", "journal.layout", "journal.location", "journal.new_event",
     "journal.errorlog",
     "journal.storage", "journal.cjson", "journal.storage.codec", "journal.storage.locking",
