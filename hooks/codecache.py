@@ -6,8 +6,8 @@ checks and reads one ``.pyc``; the record path imports ~30 modules. `install` op
 ``hooks/__pycache__/hookpath.<cache tag>.bin`` and puts a finder first on
 ``sys.meta_path`` that serves the modules it indexes: one ``stat`` of the source (its
 mtime and size must not have changed) and one ``pread`` of the marshalled code each. A
-module it does not index, or whose source changed, is imported as usual, and `save`
-then writes the file again at the end of that firing with every module this process
+module it does not index, or whose source changed, is imported as usual, and
+`hooks.codecache_write` then writes the file again at the end of that firing with every module this process
 imported from this code root or the standard library (never site-packages); modules
 that only other hook types import stay in it while their source is unchanged. When
 ``hooks/__pycache__`` cannot be written (a read-only install) the file goes to
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-__all__ = ["install", "save", "cache_paths", "CodeCache"]
+__all__ = ["install", "installed", "cache_paths", "CodeCache"]
 
 _bootstrap = sys.modules["_frozen_importlib"]
 _external = sys.modules["_frozen_importlib_external"]
@@ -139,14 +139,6 @@ class CodeCache:
         modules = sys.modules
         return any(_origin(modules.get(name), roots) is not None for name in self.missed)
 
-    def save(self) -> bool:
-        """Write the file: what this process imported, and the other still fresh entries
-        (True if written)."""
-        from hooks.codecache_write import write  # only when there is something to write
-
-        return write(self)
-
-
 def _roots(code_root: str) -> tuple[tuple[str, ...], str]:
     """Where cached modules may come from (this code root's ``hooks`` and ``journal``, the
     standard library), and where under them not (site-packages: third-party code)."""
@@ -205,14 +197,9 @@ def install(code_root: str) -> CodeCache | None:
     return finder
 
 
-def save() -> None:
-    """At the end of a firing: rewrite the cache file if this firing imported modules it
-    lacks. Never raises (a cache it could not write is only slower next time)."""
+def installed() -> CodeCache | None:
+    """The finder `install` put on ``sys.meta_path`` (None if there is none)."""
     for finder in sys.meta_path:
         if isinstance(finder, CodeCache):
-            try:
-                if finder.needs_saving():
-                    finder.save()
-            except Exception:  # noqa: BLE001 - only a cache
-                pass
-            return
+            return finder
+    return None

@@ -14,7 +14,14 @@ __all__ = ["write"]
 
 def write(finder: CodeCache) -> bool:
     """Write *finder*'s file: what this process imported, and the other still fresh entries
-    (True if written)."""
+    (True if written). Never raises: a cache it could not write is only slower next time."""
+    try:
+        return _write_cache(finder)
+    except Exception:  # noqa: BLE001 - only a cache
+        return False
+
+
+def _write_cache(finder: CodeCache) -> bool:
     roots = _roots(finder.code_root)
     found: dict[str, tuple] = {}  # type: ignore[type-arg]  # name -> (kind, origin, mtime, size, cached, code)
     for name, module in list(sys.modules.items()):

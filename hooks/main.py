@@ -343,6 +343,19 @@ def _remember_interpreter() -> None:
 _RENDERING = ("SessionStart", "PreCompact")
 
 
+def _save_code_cache() -> None:
+    """Write the code cache again if this firing imported a module it lacked (`hooks.codecache`)."""
+    cache = sys.modules.get("hooks.codecache")  # loaded by hooks/launch.py, not by an in-process call
+    finder = cache.installed() if cache is not None else None
+    try:
+        if finder is not None and finder.needs_saving():
+            from hooks.codecache_write import write
+
+            write(finder)  # never raises
+    except Exception:  # noqa: BLE001 - only a cache
+        pass
+
+
 def main() -> int:
     """Run the hook; whatever happens, exit 0 with at most one line on stderr."""
     real_stdout = sys.stdout
@@ -353,9 +366,8 @@ def main() -> int:
             _remember_interpreter()
         except Exception:  # noqa: BLE001 - only a shortcut for the next hook
             pass
-        cache = sys.modules.get("hooks.codecache")  # loaded by hooks/launch.py, not by an in-process call
-        if cache is not None and _state.get("event") not in _RENDERING:
-            cache.save()  # never raises
+        if _state.get("event") not in _RENDERING:
+            _save_code_cache()
     except BaseException as e:  # noqa: BLE001 - a hook must never fail Claude Code
         message = " ".join(f"agent-journal hook: {type(e).__name__}: {e}".split())[:500]
         try:
