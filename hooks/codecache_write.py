@@ -21,7 +21,23 @@ def write(finder: CodeCache) -> bool:
         return False
 
 
+def _writable(path: str) -> bool:
+    """Whether the file *path* can be written (its directory, or the nearest existing parent
+    the directories would be made in, is writable): checked before the cache is built, so
+    that a read-only install does not build it on every firing for nothing."""
+    directory = os.path.dirname(path)
+    while not os.path.isdir(directory):
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return False
+        directory = parent
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
 def _write_cache(finder: CodeCache) -> bool:
+    targets = [path for path in finder.paths if _writable(path)]
+    if not targets:
+        return False
     roots = _roots(finder.code_root)
     found: dict[str, tuple] = {}  # type: ignore[type-arg]  # name -> (kind, origin, mtime, size, cached, code)
     for name, module in list(sys.modules.items()):
@@ -43,7 +59,7 @@ def _write_cache(finder: CodeCache) -> bool:
         offset += len(code)
     head = marshal.dumps((_MAGIC, index))
     data = b"".join([len(head).to_bytes(_HEAD, "little"), head, *blobs])
-    for path in finder.paths:
+    for path in targets:
         try:
             _write(path, data)
             return True

@@ -153,3 +153,18 @@ def test_a_read_only_install_caches_in_the_plugin_data(hook_env: HookEnv, code: 
         assert _probe(code, "hooks.record", env)[0] == "_Loader"
     finally:
         (code / "hooks" / "__pycache__").chmod(0o755)
+
+
+def test_an_unwritable_cache_is_not_built_for_nothing(code: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A read-only install (and no plugin data directory) must not pay for building the
+    # file on every firing only to fail writing it.
+    from hooks import codecache, codecache_write
+
+    finder = codecache.CodeCache(str(code), codecache.cache_paths(str(code), {}))
+    assert finder.stale  # no file yet: it would be written
+
+    built: list[object] = []
+    monkeypatch.setattr(codecache_write, "_entry", lambda module, roots: built.append(module))
+    monkeypatch.setattr(codecache_write.os, "access", lambda path, mode: False)
+    assert codecache_write.write(finder) is False
+    assert built == [] and not _cache(code).exists()
