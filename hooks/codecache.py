@@ -184,8 +184,8 @@ def _open(path: str) -> "tuple[int, dict[str, tuple], int, int] | None":  # type
 def install(code_root: str) -> CodeCache | None:
     """Serve the hook's modules from the cache file of *code_root* (the directory holding
     ``hooks/`` and ``journal/``); returns the finder (None with ``-B``: no caches)."""
-    if sys.flags.dont_write_bytecode:
-        return None
+    if sys.flags.dont_write_bytecode or sys.implementation.cache_tag is None or not hasattr(os, "pread"):
+        return None  # -B (no caches wanted), no bytecode caching at all, or no pread (Windows)
     paths = cache_paths(code_root)
     opened = None
     for path in paths:
