@@ -123,7 +123,7 @@ def hooks_vs_floor(python: str, runs: int, tmp: Path) -> tuple[bool, float]:
                 with transcript.open("a") as f:
                     f.write(_TURN)
             took = cpu_ms(cmd, stdin, env)
-            if i >= 3:  # the first rounds warm the page cache and create the journal
+            if i >= 3:  # the first rounds warm the page cache, create the journal and the code cache
                 times[name].append(took)
     floor = median(times["floor"])
     print(f"interpreter        {python}")

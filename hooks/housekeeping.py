@@ -73,8 +73,9 @@ def start_cli(root: str | os.PathLike[str], args: list[str], *, python: str | No
     *failure* is the errors.log kind written when the CLI cannot even be imported;
     *prelude* is Python run before it (and *run* False skips the CLI itself).
     """
-    here = os.path.dirname(os.path.realpath(__file__))
-    code = os.fspath(code_root) if code_root is not None else os.path.dirname(here)
+    if code_root is None:  # (realpath stats every component: only when needed)
+        code_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    code = os.fspath(code_root)
     boot = _BOOT.format(code=code, root=os.fspath(root), failure=failure, prelude=prelude,
                         run="main()" if run else "")
     argv = [python or sys.executable, "-I", "-c", boot, "--journal", os.fspath(root), *args]

@@ -57,6 +57,9 @@ def _render(kind: str, *args: str) -> dict[str, Any] | None:
     ``agent-journal``) belongs to a virtual environment of this Python version: its
     site-packages (and their ``.pth`` files) go on ``sys.path`` after ours, and no second
     interpreter starts."""
+    import gc
+
+    gc.enable()  # hooks/launch.py turns it off for the record path; rendering allocates far more
     explicit = os.environ.get("AGENT_JOURNAL_PYTHON")
     if explicit or not _has_msgspec():
         from hooks import runtime
@@ -118,9 +121,9 @@ def _compaction_python() -> str | None:
     """An interpreter for ``agent-journal compact --auto`` (it needs msgspec and click)."""
     if _has_msgspec():
         return sys.executable
-    from hooks import runtime
+    from hooks.interpreter import render_python  # not hooks.runtime: SessionEnd creates no environment
 
-    return runtime.render_python(CODE_ROOT)
+    return render_python(CODE_ROOT)
 
 
 class _Recorded:
@@ -335,6 +338,24 @@ def _remember_interpreter() -> None:
         remember_python(data, sys.executable)
 
 
+#: Hook types whose process imports the renderer (msgspec, the projections): what they
+#: import is not the record path, so they do not rewrite the code cache.
+_RENDERING = ("SessionStart", "PreCompact")
+
+
+def _save_code_cache() -> None:
+    """Write the code cache again if this firing imported a module it lacked (`hooks.codecache`)."""
+    cache = sys.modules.get("hooks.codecache")  # loaded by hooks/launch.py, not by an in-process call
+    finder = cache.installed() if cache is not None else None
+    try:
+        if finder is not None and finder.needs_saving():
+            from hooks.codecache_write import write
+
+            write(finder)  # never raises
+    except Exception:  # noqa: BLE001 - only a cache
+        pass
+
+
 def main() -> int:
     """Run the hook; whatever happens, exit 0 with at most one line on stderr."""
     real_stdout = sys.stdout
@@ -345,6 +366,8 @@ def main() -> int:
             _remember_interpreter()
         except Exception:  # noqa: BLE001 - only a shortcut for the next hook
             pass
+        if _state.get("event") not in _RENDERING:
+            _save_code_cache()
     except BaseException as e:  # noqa: BLE001 - a hook must never fail Claude Code
         message = " ".join(f"agent-journal hook: {type(e).__name__}: {e}".split())[:500]
         try:

@@ -31,7 +31,16 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False  # what the hooks call here (render_python, site_packages) imports little
+from hooks.interpreter import (
+    DATA_ENV,
+    READY_MARKER,
+    VENV_DIR,
+    _lock_contents,
+    _ready,
+    render_python,
+)
+
+TYPE_CHECKING = False  # what the hooks call here (site_packages, remember_python) imports little
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Mapping
@@ -42,46 +51,18 @@ __all__ = [
     "PROJECT_ENV",
 ]
 
-VENV_DIR = "venv"
 #: The interpreter ``hooks/launch`` execs (one absolute path), written by the first hook.
 PYTHON_FILE = "python"
-READY_MARKER = ".agent-journal-ready"
 _LOCK = "venv.lock"
 #: Exported into the Bash tool's environment by SessionStart (see `env_file_text`).
-DATA_ENV = "AGENT_JOURNAL_PLUGIN_DATA"
 PROJECT_ENV = "AGENT_JOURNAL_PROJECT_DIR"
 #: Data directories of this plugin: ``<id>`` is the plugin id with odd characters made ``-``
 #: ("agent-journal-agent-journal-marketplace", "agent-journal-inline" for --plugin-dir).
 _DATA_GLOB = "agent-journal*"
 
 
-def _read_text(path: str | os.PathLike[str]) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
-
-
-def _lock_contents(code_root: str | os.PathLike[str]) -> str:
-    try:
-        return _read_text(os.path.join(code_root, "hooks", "requirements.lock"))
-    except OSError:
-        return ""
-
-
 def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _venv_python_path(venv: str) -> str:
-    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
-
-
-def _which(command: str, path: str | None) -> str | None:
-    """``shutil.which`` for a plain name, without importing shutil."""
-    for directory in (path if path is not None else os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or os.curdir, command)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def remember_python(data_dir: str, python: str) -> bool:
@@ -121,27 +102,6 @@ def site_packages(python: str) -> str | None:
     else:
         found = os.path.join(venv, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
     return found if os.path.isdir(found) else None
-
-
-def _shebang_python(command: str) -> str | None:
-    try:
-        with open(command, "rb") as f:
-            first = f.readline(512)
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    parts = first[2:].decode("utf-8", "replace").split()
-    if parts and os.path.isabs(parts[0]) and "python" in os.path.basename(parts[0]) and os.path.exists(parts[0]):
-        return parts[0]
-    return None
-
-
-def _ready(code_root: str | os.PathLike[str], data: str | os.PathLike[str]) -> bool:
-    try:
-        return _read_text(os.path.join(data, VENV_DIR, READY_MARKER)) == _lock_contents(code_root)
-    except OSError:
-        return False
 
 
 def plugin_data_dir(code_root: Path, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -209,21 +169,6 @@ def wait_until_ready(code_root: Path, data_dir: Path, timeout: float) -> bool:
             return state == "ready"
         time.sleep(0.5)
     return _ready(code_root, data_dir)
-
-
-def render_python(code_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> str | None:
-    """An interpreter that can import msgspec (None if there is none yet)."""
-    env = os.environ if environ is None else environ
-    explicit = env.get("AGENT_JOURNAL_PYTHON")
-    if explicit and os.path.exists(explicit):
-        return explicit
-    data = env.get("CLAUDE_PLUGIN_DATA") or env.get(DATA_ENV)
-    if data and _ready(code_root, data):
-        return _venv_python_path(os.path.join(data, VENV_DIR))
-    command = _which("agent-journal", env.get("PATH"))
-    if command:
-        return _shebang_python(command)
-    return None
 
 
 def bootstrap_async(code_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> bool:

@@ -83,6 +83,27 @@ def test_second_stop_digests_only_the_appended_lines(hook_env: HookEnv) -> None:
     assert [e.type for e in hook_env.events()] == ["Stop"] * 3
 
 
+def test_the_state_an_older_version_saved_is_still_used(hook_env: HookEnv) -> None:
+    # Before the state file was named by BLAKE2 it was named by SHA-256: a session under
+    # way during an upgrade keeps its offset (and gets the new name).
+    import hashlib
+
+    transcript = _copy(hook_env)
+    first = _digest_after_stop(hook_env, transcript)
+    assert first is not None
+    cache = hook_env.journal_dir / "cache"
+    (state,) = cache.glob("digest-*.json")
+    legacy = cache / ("digest-" + hashlib.sha256(SESSION.encode()).hexdigest()[:24] + ".json")
+    assert state != legacy
+    state.rename(legacy)
+    added = _assistant("Going with util.py.")
+    with transcript.open("ab") as f:
+        f.write(added)
+    second = _digest_after_stop(hook_env, transcript)
+    assert second is not None and (second["from"], second["to"]) == (first["to"], first["to"] + len(added))
+    assert state.exists()
+
+
 def test_a_partial_last_line_waits_for_the_next_stop(hook_env: HookEnv) -> None:
     transcript = _copy(hook_env)
     first = _digest_after_stop(hook_env, transcript)

@@ -26,6 +26,7 @@ CODE_ROOT = Path(hooks.launch.__file__).resolve().parent.parent
 ON_OTHER_PATHS = {
     "hooks.launch",  # the script itself (run as __main__)
     "hooks.runtime",  # the plugin's hooks: finding the rendering environment (msgspec is not on their path)
+    "hooks.interpreter",  # the plugin's SessionEnd: the interpreter for its detached jobs
     "journal.privacy.pattern_safety",  # a config.json with redaction.patterns
     "journal.shipping.state",  # SessionEnd with shipping configured
     # Not the hook, but the process SessionEnd starts after every session once shipping is set

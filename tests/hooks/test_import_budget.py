@@ -21,14 +21,16 @@ from tests.hooks.support import LAUNCHER, PAYLOADS_FILE, PYTHON, TRANSCRIPTS, Ho
 
 #: Stdlib modules the record path may use (with what they import themselves in this
 #: Python, and what the interpreter imports at startup): os and its parts, the locks,
-#: zlib's CRC-32, _json's C scanner and encoder, the built-in BLAKE2 of `hooks.firings`.
-STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2")
+#: zlib's CRC-32, _json's C scanner and encoder, the built-in BLAKE2 of `hooks.firings`, and
+#: gc (built in), which ``hooks/launch.py`` switches off.
+STDLIB = ("os", "errno", "stat", "time", "fcntl", "zlib", "_json", "_blake2", "gc")
 
 #: Our modules every recording hook imports: the launcher, the record path, the writer,
 #: and the privacy layer (redaction runs on every payload).
 RECORD = {
     "__future__",  # `from __future__ import annotations` imports it (once)
-    "hooks", "hooks.main", "hooks.record", "hooks.firings",
+    "hooks", "hooks.codecache", "hooks.main", "hooks.record", "hooks.firings",
+    "hooks.codecache_write",  # on a firing that imported a module the code cache lacked
     "journal", "journal.errors", "journal.config", "journal.layout", "journal.location", "journal.new_event",
     "journal.errorlog",
     "journal.storage", "journal.cjson", "journal.storage.codec", "journal.storage.locking",
@@ -40,12 +42,13 @@ RECORD = {
 
 #: What a hook type adds, and why.
 EXTRA = {
-    # The transcript digest, and the built-in SHA-256 of its state file's name.
+    # The transcript digest, and on a session's first Stop the built-in SHA-256 of the
+    # state file name older versions used.
     "Stop": {"hooks.digest", "_sha256"},
     # Is an automatic compaction, search-index update or shipping run due (config, stats)?
-    # Then start it detached (posix_spawn), with the interpreter `hooks.runtime` finds.
+    # Then start it detached (posix_spawn), with the interpreter `hooks.interpreter` finds.
     "SessionEnd": {"journal.compaction", "journal.compaction.retention", "hooks.housekeeping", "hooks.index_job",
-                   "hooks.runtime"},
+                   "hooks.interpreter"},
 }
 RENDERING = {"SessionStart", "PreCompact"}
 
