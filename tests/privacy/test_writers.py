@@ -96,6 +96,9 @@ WRITERS: dict[tuple[str, str], str] = {
     "events " + _FROM_SEGMENTS,
     ("projections/search/index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
+    ("hooks/codecache_write.py", "fd = os.open(tmp, os.O_WRONLY"): "the hook's code cache: compiled modules of "
+    "this code root and the standard library (like a .pyc): " + _NO_EVENT_TEXT,
+    ("hooks/codecache_write.py", "view = view[os.write(fd, view):]"): "the hook's code cache (see above)",
     ("hooks/render.py", "log_error("): _LOG,
     ("journal/storage/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
     ("journal/storage/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
