@@ -265,7 +265,7 @@ def run(stdin: object, stdout: object) -> None:
     if config_problem is not None:
         event = record.withheld_event(hook_input, config_problem)
         failures.append(f"{problem_kind}: {config_problem}")
-    record.append_event(root, event, config)
+    seqs = record.append_event(root, event, config)
 
     if name == "SessionEnd":
         # Retention: a due compaction starts detached; this hook never waits for it.
@@ -279,7 +279,7 @@ def run(stdin: object, stdout: object) -> None:
             from hooks.index_job import start_index_update
 
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
-                               refresh_project=files_for)
+                               refresh_project=files_for, next_context_of=None if compacting else session)
         # Shipping to PostgreSQL, when configured (a "ship" section or the URL variable of
         # `journal.shipping.state`, not imported otherwise): the same detached start.
         if config.extra.get("ship") is not None or os.environ.get("AGENT_JOURNAL_SHIP_URL"):
@@ -290,8 +290,16 @@ def run(stdin: object, stdout: object) -> None:
     if name == "SessionStart" and session:
         source = payload.get("source")
         files_for = _files_project(config, payload) if config_problem is None else None
-        out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",
-                      *([files_for] if files_for else []))
+        out = None
+        if source == "startup" and not files_for and config_problem is None and len(seqs) == 1 \
+                and hook_input.raw_size <= config.max_record_bytes // 8:  # recorded whole, as itself
+            from hooks.context_cache import cached
+
+            text = cached(root, seq=seqs[0], project=project, code_root=CODE_ROOT)
+            out = None if text is None else {"context": text, "consumed": []}
+        if out is None:
+            out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",
+                          *([files_for] if files_for else []))
         if out:
             for seq in out.get("consumed", []):
                 record.append_event(

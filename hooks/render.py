@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["session_start", "precompact", "main"]
+__all__ = ["session_start", "next_context", "write_next_context", "precompact", "main"]
 
 
 def _journal(root: Path):  # type: ignore[no-untyped-def]
@@ -30,15 +30,20 @@ def session_start(root: Path, session_id: str, source: str, project: str = "") -
     from projections.read.context import max_chars_of, session_start_context
     from projections.read.memory_files import keep_fresh, write_dir_of
 
+    before = _inputs(root)
     journal = _journal(root)
     _register(root)
     max_chars = max_chars_of(journal.config.extra)
-
-    def refresh(views: Any, live: Any) -> None:
-        keep_fresh(journal, project, views, live)  # never raises: one errors.log line
-
-    also = refresh if project and write_dir_of(journal.config.extra) else None
+    files = bool(project and write_dir_of(journal.config.extra))
     notice = disk_full_notice(journal)
+
+    def also(views: Any, live: Any) -> None:
+        if files:
+            keep_fresh(journal, project, views, live)  # never raises: one errors.log line
+        else:  # the same read gives the next session of this project its context
+            rec = views.sessions.records.record(session_id)
+            _store_next(journal, views, live, rec.project_dir if rec is not None else "", before, notice)
+
     text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars - len(notice),
                                            also=also)
     if notice:
@@ -76,6 +81,139 @@ def disk_full_notice(journal: Any, now: float | None = None) -> str:
                      + (f"; {waiting['lost_events']} did not fit and are lost" if waiting["lost_events"] else "")
                      + ".")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+#: The id the next session is rendered under (never a Claude Code session id, a UUID).
+_NEWCOMER = "~next-session~"
+
+
+class _Watched:
+    """A `Liveness` that notes what a rendering read from the moment: each process probe
+    and its answer, and the first time at which a relative phrase or a stale/old threshold
+    it used would read differently (`until`)."""
+
+    def __init__(self, live: Any) -> None:
+        from projections.read.liveness import Liveness
+        from projections.text import parse_ts
+
+        watched = self
+        self.probes: dict[int, str | None] = {}
+        self.until = float("inf")
+
+        def probe(pid: int) -> str | None:
+            answer: str | None = live.probe(pid)
+            watched.probes[pid] = answer
+            return answer
+
+        class Watching(Liveness):
+            def is_old(self, ts: str) -> bool:
+                watched.threshold(parse_ts(ts) + self.old_after)
+                watched.phrase(parse_ts(ts))
+                return super().is_old(ts)
+
+            def status(self, rec: Any) -> str:
+                status = super().status(rec)
+                if status != "ended" and rec.pid <= 0:
+                    watched.threshold(parse_ts(rec.last_ts) + self.stale_after)
+                if status in ("crashed", "stale") or (status == "active" and rec.pid <= 0):
+                    watched.phrase(parse_ts(rec.last_ts))  # "crashed 3h05m ago", "no event for 12m"
+                return status
+
+        self.live = Watching(now=live.now, probe=probe, stale_after=live.stale_after, old_after=live.old_after)
+
+    def threshold(self, at: float) -> None:
+        """A decision flips when the clock passes *at*."""
+        if at >= self.live.now:
+            self.until = min(self.until, at)
+
+    def phrase(self, since: float) -> None:
+        """``format_duration(now - since)`` is shown: it holds until its last unit ticks."""
+        elapsed = self.live.now - since
+        if elapsed < 0:
+            self.until = min(self.until, since + 1)
+            return
+        unit = 1 if elapsed < 600 else 60 if elapsed < 86400 else 3600
+        self.until = min(self.until, since + (int(elapsed) // unit + 1) * unit)
+
+
+def next_context(views: Any, live: Any, project: str, *, max_chars: int) -> dict[str, Any] | None:
+    """The context a ``startup`` session of *project* would get right after the last event
+    in *views*, with what it depends on (`hooks.context_cache`); None when it cannot be
+    cached (no project, a resume request it would consume, text naming the placeholder)."""
+    from projections.folds.sessions import SessionRecord
+    from projections.read.context import recovery_context
+
+    if not project:
+        return None
+    seq = views.seq + 1
+    newcomer = SessionRecord(_NEWCOMER, seq, seq, "", "", spans=[[seq, 0]])
+    newcomer.project_dir = newcomer.cwd = project
+    newcomer.source = newcomer.last_source = "startup"
+    newcomer.start_seq, newcomer.starts = seq, 1
+    watched = _Watched(live)
+    text, consumed = recovery_context(views, watched.live, session_id=_NEWCOMER, source="startup",
+                                      max_chars=max_chars, always=False, newcomer=newcomer)
+    if consumed or _NEWCOMER[:8] in text:
+        return None
+    return {"seq": views.seq, "project": project, "context": text, "t0": watched.live.now,
+            "until": None if watched.until == float("inf") else watched.until,
+            "probes": [[pid, answer] for pid, answer in sorted(watched.probes.items())]}
+
+
+def _inputs(root: Path) -> list[Any]:
+    """What a stored context depends on besides the events (read before and after rendering)."""
+    from hooks import context_cache
+    from hooks.main import CODE_ROOT
+
+    return [context_cache.stamp(str(root)), context_cache.config_text(str(root)), context_cache.environment(),
+            context_cache.code_stamp(CODE_ROOT)]
+
+
+def _store_next(journal: Any, views: Any, live: Any, project: str, before: list[Any], notice: str) -> None:
+    """Render and store the next ``startup`` context of *project* (never raises: a cache)."""
+    from projections.read.context import max_chars_of
+    from projections.runner import CacheCorrupt
+
+    try:
+        if notice:
+            return  # the disk-full notice depends on more than the journal: never cached
+        entry = next_context(views, live, project, max_chars=max_chars_of(journal.config.extra))
+        if entry is None or _inputs(journal.root) != before:
+            return  # rewritten, reconfigured or upgraded while it was read
+        from hooks import context_cache
+
+        stamp, config, env, code = before
+        entry.update(v=context_cache.VERSION, stamp=stamp, config=config, env=env, code=code)
+        context_cache.write(str(journal.root), entry)
+    except CacheCorrupt:
+        raise  # `query` reads again from the log
+    except Exception as e:  # noqa: BLE001 - the next SessionStart renders instead
+        from journal.errorlog import log_error
+
+        log_error(journal.root, "context_cache_failed", f"{type(e).__name__}: {e}")
+
+
+def write_next_context(root: str, session_id: str) -> None:
+    """In SessionEnd's detached job: store the context of the next ``startup`` in the project
+    of *session_id* (`hooks.context_cache`). Never raises."""
+    try:
+        from projections.read.context import liveness_for
+        from projections.runner import query
+
+        before = _inputs(Path(root))
+        journal = _journal(Path(root))
+        notice = disk_full_notice(journal)
+        live = liveness_for(journal)
+
+        def build(views: Any) -> None:
+            rec = views.sessions.records.record(session_id)
+            _store_next(journal, views, live, rec.project_dir if rec is not None else "", before, notice)
+
+        query(journal, build)
+    except Exception as e:  # noqa: BLE001 - the next SessionStart renders instead
+        from journal.errorlog import log_error
+
+        log_error(root, "context_cache_failed", f"{type(e).__name__}: {e}")
 
 
 def _register(root: Path) -> None:

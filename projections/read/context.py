@@ -205,12 +205,13 @@ def _window(views: Views, live: Liveness, exclude: str | None, project: str) -> 
 
 
 def _open_sessions(views: Views, window: list[SessionRecord], exclude: str | None,
-                   project: str) -> list[SessionRecord]:
-    """The window, then every other session without a SessionEnd (newest start first, bounded)."""
+                   project: str, scan: int = OPEN_SCAN) -> list[SessionRecord]:
+    """The window, then every other session without a SessionEnd (newest start first, the
+    *scan* newest looked at)."""
     out = list(window)
     seen = {rec.id for rec in window}
     for i, sid in enumerate(reversed(list(views.sessions.meta.open))):
-        if i >= OPEN_SCAN:
+        if i >= scan:
             break
         if sid in seen or sid == exclude:
             continue
@@ -297,23 +298,34 @@ def recovery_context(
     source: str = "startup",
     max_chars: int = DEFAULT_MAX_CHARS,
     always: bool = True,
+    newcomer: SessionRecord | None = None,
 ) -> tuple[str, list[int]]:
     """The context for a session starting in this project, and the resume requests it used.
 
     With ``always=False`` (what the SessionStart hook wants) the text is ``""`` only when
     no earlier session of the project was recorded and nothing was asked for; otherwise
     the previous session here always gets a block (what it was doing, its files).
+
+    *newcomer* is a session about to start that *views* do not hold yet (its SessionStart
+    not folded: the context precomputed for the next ``startup``, `hooks.render`); the
+    text is the one *views* with its SessionStart folded in would give.
     """
-    if not views.sessions.records and not views.resumes.records:
+    if not views.sessions.records and newcomer is None and not views.resumes.records:
         note = "No Claude Code session has been recorded in this journal yet.\n"
         return (note if always and len(note) <= max_chars else ""), []
-    current = views.sessions.records.record(session_id) if session_id else None
+    if newcomer is not None:
+        current: SessionRecord | None = newcomer
+        session_id = newcomer.id
+    else:
+        current = views.sessions.records.record(session_id) if session_id else None
     project = current.project_dir if current is not None else ""
     requested_ids = {req.session for req in pending_requests(views.resumes)}
     previous_run = current is not None and source == "resume" and (
         current.resumed_after == "no-end" or current.interrupted is not None) and not current.handed
     window = _window(views, live, session_id, project)
-    candidates = [(rec, live.status(rec)) for rec in _open_sessions(views, window, session_id, project)]
+    # Folded, the newcomer's start would be the newest open session: the first one scanned.
+    scan = OPEN_SCAN - 1 if newcomer is not None else OPEN_SCAN
+    candidates = [(rec, live.status(rec)) for rec in _open_sessions(views, window, session_id, project, scan)]
     running = [(rec, st) for rec, st in candidates if running_elsewhere(rec, st)]
     broken = [(rec, st) for rec, st in candidates if unfinished(rec, st) and rec.id not in requested_ids]
     broken.sort(key=lambda item: (item[0].last_ts, item[0].id), reverse=True)
@@ -395,7 +407,8 @@ def recovery_context(
     if len(window) >= WINDOW:
         # Sessions older than the window are counted, not read, so the cost stays flat.
         in_window = {rec.id for rec in window} | ({current.id} if current is not None else set())
-        more += max(0, len(views.sessions.records) - len(in_window) - len(shown - in_window))
+        known = len(views.sessions.records) + (newcomer is not None)
+        more += max(0, known - len(in_window) - len(shown - in_window))
     packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
                     noun="earlier sessions", cmd="agent-journal sessions --all", more=more)
     return packer.text(), consumed
