@@ -13,7 +13,7 @@ The SessionStart hook prints it (`cached`) only when it provably equals what the
 render would print now: the hook's own SessionStart is the event right after the stamped
 position (nothing else was appended, compacted or repaired since), the session starts
 fresh (``startup``) in the same project, the config, environment and code are the same,
-the clock is inside the stored window, and every probed process is in the same state.
+on the same git branch, the clock is inside the stored window, and every probed process is in the same state.
 Anything else, including a file that is not ours (not a regular 0600 file of this user,
 over `MAX_BYTES`, unparsable, of another version), is a miss: the hook renders as before.
 The cached text is made from redacted events only, like every rendered context.
@@ -40,9 +40,11 @@ FILE = "context.json"
 MAX_BYTES = 256 * 1024
 #: The entry format; another value is a miss.
 VERSION = 1
-#: ``AGENT_JOURNAL_*`` variables that cannot change a rendered context (how the hook finds
-#: its interpreter and whether it starts jobs); every other one is part of the stamp.
-_NOT_RENDERING = frozenset({"AGENT_JOURNAL_PYTHON", "AGENT_JOURNAL_NO_BOOTSTRAP", "AGENT_JOURNAL_NO_INDEX_JOB"})
+#: ``AGENT_JOURNAL_*`` variables that cannot change a rendered context (which journal: its
+#: files are stamped; how the hook finds its interpreter and whether it starts jobs);
+#: every other one is part of the stamp.
+_NOT_RENDERING = frozenset({"AGENT_JOURNAL_DIR", "AGENT_JOURNAL_PYTHON", "AGENT_JOURNAL_NO_BOOTSTRAP",
+                            "AGENT_JOURNAL_NO_INDEX_JOB"})
 #: The rendering code whose change invalidates an entry (an upgrade in place, a reinstall).
 _CODE = ("projections/read/context.py", "projections/read/markdown.py", "hooks/render.py")
 
@@ -146,16 +148,18 @@ def _read(root: str) -> Any:
         return None
 
 
-def cached(root: str, *, seq: int, project: object, code_root: str, now: float | None = None) -> str | None:
+def cached(root: str, *, seq: int, project: object, branch: object, code_root: str,
+           now: float | None = None) -> str | None:
     """The stored context when it is exactly what rendering it now would give a ``startup``
-    session in *project* whose SessionStart got *seq*; else None (render it)."""
+    session in *project* on git *branch* whose SessionStart got *seq*; else None (render it)."""
     if not isinstance(project, str) or not project or seq <= 1:
         return None
     entry = _read(root)
     if not isinstance(entry, dict) or entry.get("v") != VERSION:
         return None
     text, t0, until = entry.get("context"), entry.get("t0"), entry.get("until")
-    if (entry.get("seq") != seq - 1 or entry.get("project") != project or not isinstance(text, str)
+    if (entry.get("seq") != seq - 1 or entry.get("project") != project or entry.get("branch") != (branch or "")
+            or not isinstance(text, str)
             or not isinstance(t0, (int, float)) or not (until is None or isinstance(until, (int, float)))):
         return None
     moment = time.time() if now is None else now

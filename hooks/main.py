@@ -226,15 +226,13 @@ def run(stdin: object, stdout: object) -> None:
         return
 
     if name == "SessionStart":
-        from pathlib import Path
-
         from hooks.gitinfo import git_branch
         from hooks.process import claude_process
 
         notes["process"] = claude_process()
         if isinstance(project, str):
             notes["project_dir"] = project
-            notes["git_branch"] = git_branch(Path(project))
+            notes["git_branch"] = git_branch(project)
     elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str):
         from hooks.digest import digest_transcript
 
@@ -295,7 +293,7 @@ def run(stdin: object, stdout: object) -> None:
                 and hook_input.raw_size <= config.max_record_bytes // 8:  # recorded whole, as itself
             from hooks.context_cache import cached
 
-            text = cached(root, seq=seqs[0], project=project, code_root=CODE_ROOT)
+            text = cached(root, seq=seqs[0], project=project, branch=notes.get("git_branch"), code_root=CODE_ROOT)
             out = None if text is None else {"context": text, "consumed": []}
         if out is None:
             out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",

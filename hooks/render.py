@@ -42,7 +42,8 @@ def session_start(root: Path, session_id: str, source: str, project: str = "") -
             keep_fresh(journal, project, views, live)  # never raises: one errors.log line
         else:  # the same read gives the next session of this project its context
             rec = views.sessions.records.record(session_id)
-            _store_next(journal, views, live, rec.project_dir if rec is not None else "", before, notice)
+            if rec is not None:
+                _store_next(journal, views, live, rec, before, notice)
 
     text, consumed = session_start_context(journal, session_id, source, max_chars=max_chars - len(notice),
                                            also=also)
@@ -107,9 +108,11 @@ class _Watched:
 
         class Watching(Liveness):
             def is_old(self, ts: str) -> bool:
+                old = super().is_old(ts)
                 watched.threshold(parse_ts(ts) + self.old_after)
-                watched.phrase(parse_ts(ts))
-                return super().is_old(ts)
+                if old:  # an old crash's line says "(last event 12d3h ago)"
+                    watched.phrase(parse_ts(ts))
+                return old
 
             def status(self, rec: Any) -> str:
                 status = super().status(rec)
@@ -136,10 +139,10 @@ class _Watched:
         self.until = min(self.until, since + (int(elapsed) // unit + 1) * unit)
 
 
-def next_context(views: Any, live: Any, project: str, *, max_chars: int) -> dict[str, Any] | None:
-    """The context a ``startup`` session of *project* would get right after the last event
-    in *views*, with what it depends on (`hooks.context_cache`); None when it cannot be
-    cached (no project, a resume request it would consume, text naming the placeholder)."""
+def next_context(views: Any, live: Any, project: str, branch: str, *, max_chars: int) -> dict[str, Any] | None:
+    """The context a ``startup`` session of *project* on git *branch* would get right after
+    the last event in *views*, with what it depends on (`hooks.context_cache`); None when it
+    cannot be cached (no project, a resume request it would consume, text naming the placeholder)."""
     from projections.folds.sessions import SessionRecord
     from projections.read.context import recovery_context
 
@@ -148,6 +151,7 @@ def next_context(views: Any, live: Any, project: str, *, max_chars: int) -> dict
     seq = views.seq + 1
     newcomer = SessionRecord(_NEWCOMER, seq, seq, "", "", spans=[[seq, 0]])
     newcomer.project_dir = newcomer.cwd = project
+    newcomer.branch = branch
     newcomer.source = newcomer.last_source = "startup"
     newcomer.start_seq, newcomer.starts = seq, 1
     watched = _Watched(live)
@@ -155,7 +159,7 @@ def next_context(views: Any, live: Any, project: str, *, max_chars: int) -> dict
                                       max_chars=max_chars, always=False, newcomer=newcomer)
     if consumed or _NEWCOMER[:8] in text:
         return None
-    return {"seq": views.seq, "project": project, "context": text, "t0": watched.live.now,
+    return {"seq": views.seq, "project": project, "branch": branch, "context": text, "t0": watched.live.now,
             "until": None if watched.until == float("inf") else watched.until,
             "probes": [[pid, answer] for pid, answer in sorted(watched.probes.items())]}
 
@@ -169,15 +173,16 @@ def _inputs(root: Path) -> list[Any]:
             context_cache.code_stamp(CODE_ROOT)]
 
 
-def _store_next(journal: Any, views: Any, live: Any, project: str, before: list[Any], notice: str) -> None:
-    """Render and store the next ``startup`` context of *project* (never raises: a cache)."""
+def _store_next(journal: Any, views: Any, live: Any, rec: Any, before: list[Any], notice: str) -> None:
+    """Render and store the context of the next ``startup`` in the project (and on the git
+    branch) of session *rec* (never raises: a cache)."""
     from projections.read.context import max_chars_of
     from projections.runner import CacheCorrupt
 
     try:
         if notice:
             return  # the disk-full notice depends on more than the journal: never cached
-        entry = next_context(views, live, project, max_chars=max_chars_of(journal.config.extra))
+        entry = next_context(views, live, rec.project_dir, rec.branch, max_chars=max_chars_of(journal.config.extra))
         if entry is None or _inputs(journal.root) != before:
             return  # rewritten, reconfigured or upgraded while it was read
         from hooks import context_cache
@@ -207,7 +212,8 @@ def write_next_context(root: str, session_id: str) -> None:
 
         def build(views: Any) -> None:
             rec = views.sessions.records.record(session_id)
-            _store_next(journal, views, live, rec.project_dir if rec is not None else "", before, notice)
+            if rec is not None:
+                _store_next(journal, views, live, rec, before, notice)
 
         query(journal, build)
     except Exception as e:  # noqa: BLE001 - the next SessionStart renders instead

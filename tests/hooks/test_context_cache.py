@@ -1,0 +1,311 @@
+"""The precomputed SessionStart context (`hooks.context_cache`, written by `hooks.render`).
+
+A hit must print exactly what the full render prints for the same journal at the same
+moment; anything it cannot prove (an event since, another source, another project or
+branch, the clock past a phrase's tick, a process that died, a damaged or foreign file)
+is a miss that renders as before. Hit or miss is told by what the hook imported: a hit
+never imports `hooks.render` (nor msgspec, nor the projections).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hooks import context_cache
+from hooks.render import _NEWCOMER, next_context, write_next_context
+from journal.storage.codec import now_ts
+from projections.read.context import recovery_context
+from projections.read.liveness import Liveness, proc_probe
+from projections.runner import Views
+from tests.hooks.support import LAUNCHER, PYTHON, HookEnv
+from tests.profiles import examples
+from tests.projections.strategies import BASE_NS, PROJECT, Draft, journals, to_events
+from tests.projections.test_properties import full_states, probe
+
+NOW = BASE_NS / 1e9 + 86400 * 3  # a few days after the generated journals: every phrase unit occurs
+
+
+def _started(drafts: list[Draft], sid: str, project: str, branch: str | None, pid: int | None) -> list[Draft]:
+    """*drafts* and the SessionStart a hook records for a new session *sid* (as `hooks.main` annotates it)."""
+    notes: dict[str, Any] = {"project_dir": project, "git_branch": branch}
+    if pid is not None:
+        notes["process"] = {"pid": pid, "start": "100", "via": "ancestor"}
+    data = {"session_id": sid, "transcript_path": "/t", "cwd": project, "hook_event_name": "SessionStart",
+            "source": "startup", "_journal": notes}
+    last = drafts[-1].ts if drafts else now_ts(BASE_NS)
+    return drafts + [Draft("SessionStart", data, sid, ts=last)]
+
+
+class _Index:
+    """Stands for the journal `related_for_context` hands to the search index: a session that
+    has just started has no words or files to search for, so it is never used."""
+
+
+@given(drafts=journals(max_steps=50), project=st.sampled_from((PROJECT, "/home/dev/src/other")),
+       branch=st.sampled_from((None, "main", "feature/cart")), pid=st.sampled_from((None, 7, 8)),
+       cap=st.integers(200, 9000), when=st.floats(0, 1), later=st.floats(0, 86400 * 30))
+@settings(max_examples=examples(300), deadline=None)
+def test_the_stored_context_is_what_the_started_session_is_given(
+        drafts: list[Draft], project: str, branch: str | None, pid: int | None, cap: int, when: float,
+        later: float) -> None:
+    events = to_events(drafts)
+    views = Views(full_states(events), len(events), journal=_Index())  # type: ignore[arg-type]
+    entry = next_context(views, Liveness(now=NOW, probe=probe, stale_after=1800), project, branch or "",
+                         max_chars=cap)
+    sid = str(uuid.UUID(int=len(drafts) + 1))
+    after = to_events(_started(drafts, sid, project, branch, pid))
+    started = Views(full_states(after), len(after), journal=_Index())  # type: ignore[arg-type]
+    assert started.sessions.records.record(sid).project_dir == project  # the key the hook compares
+
+    def render(now: float) -> tuple[str, list[int]]:
+        return recovery_context(started, Liveness(now=now, probe=probe, stale_after=1800), session_id=sid,
+                                source="startup", max_chars=cap, always=False)
+
+    if entry is None:  # never stored: something would be consumed (the full render does that)
+        assert render(NOW)[1] or _NEWCOMER[:8] in str(render(NOW)[0])
+        return
+    assert entry["seq"] == len(events) and entry["t0"] == NOW
+    assert all(answer == probe(pid) for pid, answer in entry["probes"])  # what the hook probes again
+    until = entry["until"]
+    moment = NOW + (when * (until - NOW) if until is not None else later)
+    if until is not None and moment >= until:
+        moment = NOW
+    assert render(moment) == (entry["context"], []), f"stored at {NOW}, shown at {moment} (until {until})"
+
+
+def test_the_stdlib_probe_is_the_projection_probe() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        for pid in (os.getpid(), os.getppid(), child.pid, 1, 2**22 + 17):
+            assert context_cache.proc_probe(pid) == proc_probe(pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert context_cache.proc_probe(child.pid) is None
+
+
+# -- the hook, as Claude Code runs it ---------------------------------------------------
+
+PROJECT_DIR = "/home/dev/src/shop"
+
+
+def _payload(sid: str, name: str, **fields: Any) -> dict[str, Any]:
+    return {"session_id": sid, "transcript_path": "/nonexistent", "cwd": PROJECT_DIR, "hook_event_name": name,
+            **fields}
+
+
+def _fire(env: HookEnv, payload: dict[str, Any], root: Path | None = None,
+          extra: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """Run the hook (with ``-X importtime``): its stdout and the modules it imported."""
+    settings = env.env({"AGENT_JOURNAL_PYTHON": sys.executable, "AGENT_JOURNAL_NO_INDEX_JOB": "1",
+                        "CLAUDE_PROJECT_DIR": PROJECT_DIR, **({"AGENT_JOURNAL_DIR": str(root)} if root else {}),
+                        **(extra or {})})
+    proc = subprocess.run([PYTHON, "-X", "importtime", "-I", "-S", str(LAUNCHER)], input=json.dumps(payload).encode(),
+                          capture_output=True, env=settings, cwd=env.cwd, timeout=60)
+    assert proc.returncode == 0
+    lines = proc.stderr.decode().splitlines()
+    problems = [line for line in lines if not line.startswith("import time:")]
+    assert not problems, problems
+    return proc.stdout.decode(), [line.split("|")[2].strip() for line in lines if line.startswith("import time:")]
+
+
+def _start(env: HookEnv, root: Path | None = None, source: str = "startup",
+           extra: dict[str, str] | None = None) -> tuple[str, bool]:
+    """A new session's SessionStart: what it printed, and whether the stored context was used."""
+    out, imported = _fire(env, _payload(str(uuid.uuid4()), "SessionStart", source=source), root, extra)
+    return out, "hooks.render" not in imported
+
+
+def _session(env: HookEnv, prompt: str, *, end: bool = True) -> str:
+    sid = str(uuid.uuid4())
+    _fire(env, _payload(sid, "SessionStart", source="startup"))
+    _fire(env, _payload(sid, "UserPromptSubmit", prompt=prompt))
+    _fire(env, _payload(sid, "PreToolUse", tool_name="Edit", tool_use_id="t1",
+                        tool_input={"file_path": f"{PROJECT_DIR}/cart.py", "old_string": "a", "new_string": "b"}))
+    if end:
+        _end(env, sid)
+    return sid
+
+
+def _end(env: HookEnv, sid: str) -> None:
+    """SessionEnd, and the wait for its detached job to store the next session's context."""
+    path = env.journal_dir / "cache" / context_cache.FILE
+    path.unlink(missing_ok=True)
+    _fire(env, _payload(sid, "SessionEnd", reason="other"))
+    deadline = time.monotonic() + 60
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists(), "SessionEnd's detached job stored no context"
+    time.sleep(0.1)  # let it exit
+
+
+@pytest.fixture
+def journal(hook_env: HookEnv) -> HookEnv:
+    """Three sessions: one still running (its process is this test), two ended mid-turn; the
+    context of the next is stored."""
+    _session(hook_env, "make the cart total include tax", end=False)
+    _session(hook_env, "fix the parser bug in the importer")
+    last = _session(hook_env, "write the release notes", end=False)
+    _end(hook_env, last)
+    return hook_env
+
+
+def _full_render_of(env: HookEnv, tmp: Path) -> str:
+    """What the full render prints for a copy of the journal (its stored context removed)."""
+    copy = tmp / "copy"
+    shutil.copytree(env.journal_dir, copy)
+    (copy / "cache" / context_cache.FILE).unlink()
+    out, hit = _start(env, copy)
+    assert not hit
+    return out
+
+
+def test_a_hit_prints_exactly_what_the_full_render_prints(journal: HookEnv, tmp_path: Path) -> None:
+    expected = _full_render_of(journal, tmp_path)
+    out, hit = _start(journal)
+    assert hit, "the stored context was not used"
+    assert out == expected
+    assert "Agent Journal: recovery context" in out and "write the release notes" in out
+
+
+def test_the_file_is_private_and_the_hit_path_is_stdlib_only(journal: HookEnv) -> None:
+    path = journal.journal_dir / "cache" / context_cache.FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    _, imported = _fire(journal, _payload(str(uuid.uuid4()), "SessionStart", source="startup"))
+    assert "hooks.context_cache" in imported and "hooks.render" not in imported
+    assert not {"msgspec", "hooks.render", "json", "re", "pathlib", "typing"} & set(imported)
+    assert not [m for m in imported if m.startswith("projections")]
+
+
+def test_any_event_in_between_is_a_miss(journal: HookEnv) -> None:
+    _fire(journal, _payload(str(uuid.uuid4()), "Notification", message="hi"))
+    out, hit = _start(journal)
+    assert not hit and "write the release notes" in out
+
+
+def test_a_hit_is_used_once_and_a_full_render_stores_the_next(journal: HookEnv) -> None:
+    first, hit = _start(journal)
+    assert hit
+    # A hit stores nothing: the next start sees one more session (running: its process
+    # is this test), so it renders, and stores the context of the one after it.
+    second, hit_again = _start(journal)
+    assert not hit_again and second != first
+    third, hit = _start(journal)
+    assert hit and third.count("Running now in another window") == second.count("Running now in another window") + 1
+
+
+@pytest.mark.parametrize("source", ["resume", "clear", "compact"])
+def test_another_source_is_a_miss(journal: HookEnv, source: str) -> None:
+    _, hit = _start(journal, source=source)
+    assert not hit
+
+
+def test_another_project_or_setting_is_a_miss(journal: HookEnv) -> None:
+    _, hit = _start(journal, extra={"CLAUDE_PROJECT_DIR": "/home/dev/src/other"})
+    assert not hit
+    _session(journal, "one more")
+    _, hit = _start(journal, extra={"AGENT_JOURNAL_STALE_AFTER": "5m"})
+    assert not hit
+    write_next_context(str(journal.journal_dir), _session(journal, "and another"))  # in this process: the same
+    _, hit = _start(journal)
+    assert hit
+    _session(journal, "and a last one")
+    (journal.journal_dir / "config.json").write_text('{"context": {"max_chars": 600}}')
+    out, hit = _start(journal)
+    assert not hit and len(json.loads(out)["hookSpecificOutput"]["additionalContext"]) <= 600
+
+
+def test_time_and_processes_bound_a_stored_context(journal: HookEnv) -> None:
+    root = str(journal.journal_dir)
+    entry = json.loads((journal.journal_dir / "cache" / context_cache.FILE).read_text())
+    seq, until = entry["seq"] + 1, entry["until"]
+    # The unfinished sessions get a full block until they are 7 days old (then one line).
+    assert until is not None and entry["t0"] < until <= entry["t0"] + 7 * 86400
+    kwargs = {"seq": seq, "project": PROJECT_DIR, "branch": None, "code_root": str(LAUNCHER.parent.parent)}
+    assert context_cache.cached(root, now=entry["t0"], **kwargs) == entry["context"]
+    assert context_cache.cached(root, now=until, **kwargs) is None
+    assert context_cache.cached(root, now=entry["t0"] - 1, **kwargs) is None
+    assert context_cache.cached(root, now=entry["t0"], **{**kwargs, "seq": seq + 1}) is None
+    assert context_cache.cached(root, now=entry["t0"], **{**kwargs, "branch": "main"}) is None
+
+
+def test_a_session_whose_process_died_since_is_a_miss(hook_env: HookEnv, tmp_path: Path) -> None:
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        sid = str(uuid.uuid4())
+        _fire(hook_env, _payload(sid, "SessionStart", source="startup"), extra={"CLAUDE_PID": str(child.pid)})
+        # That full render stored the next session's context: this session, running now.
+        entry = json.loads((hook_env.journal_dir / "cache" / context_cache.FILE).read_text())
+        assert [child.pid, context_cache.proc_probe(child.pid)] in entry["probes"]
+        assert "Running now in another window" in entry["context"]
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    out, hit = _start(hook_env)
+    assert not hit and "Crashed session" in out
+
+
+def _damage(path: Path, how: str) -> None:
+    good = path.read_bytes()
+    path.unlink()
+    if how == "garbage":
+        path.write_bytes(b"\x00\xffnot json{")
+    elif how == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif how == "foreign":  # well-formed, but another journal's position
+        entry = json.loads(good)
+        entry["stamp"] = [[1, 2, 3], [4, 0, 5]]
+        path.write_text(json.dumps(entry))
+    elif how == "oversized":
+        entry = json.loads(good)
+        entry["context"] += "x" * context_cache.MAX_BYTES
+        path.write_text(json.dumps(entry))
+    elif how == "readable by others":
+        path.write_bytes(good)
+    elif how == "symlink":
+        (path.parent / "elsewhere.json").write_bytes(good)
+        path.symlink_to(path.parent / "elsewhere.json")
+    elif how == "wrong types":
+        entry = json.loads(good)
+        entry["probes"] = [["1", None]]
+        path.write_text(json.dumps(entry))
+    if how != "symlink":
+        path.chmod(0o644 if how == "readable by others" else 0o600)
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "foreign", "oversized", "readable by others", "symlink",
+                                 "wrong types"])
+def test_a_damaged_or_foreign_file_is_a_miss(journal: HookEnv, tmp_path: Path, how: str) -> None:
+    path = journal.journal_dir / "cache" / context_cache.FILE
+    entry = json.loads(path.read_text())
+    _damage(path, how)
+    expected = _full_render_of(journal, tmp_path)
+    out, hit = _start(journal)
+    assert not hit, (out, expected)
+    assert out == expected
+    assert entry["context"].splitlines()[0] in out  # the same journal, rendered
+
+
+def test_sessionend_stores_the_context_in_its_detached_job(hook_env: HookEnv) -> None:
+    sid = str(uuid.uuid4())
+    _fire(hook_env, _payload(sid, "SessionStart", source="startup"))
+    _fire(hook_env, _payload(sid, "UserPromptSubmit", prompt="tidy the checkout flow"))
+    _end(hook_env, sid)
+    out, hit = _start(hook_env)
+    assert hit and "tidy the checkout flow" in out
+    _fire(hook_env, _payload(str(uuid.uuid4()), "Notification", message="hi"))
+    _, hit = _start(hook_env)
+    assert not hit
