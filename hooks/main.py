@@ -151,11 +151,9 @@ def _export_environment(project: object) -> None:
     env_file, data = os.environ.get("CLAUDE_ENV_FILE"), os.environ.get("CLAUDE_PLUGIN_DATA")
     if not env_file or not data:
         return
-    from pathlib import Path
-
     from hooks.runtime import env_file_text
 
-    text = env_file_text(Path(data), project if isinstance(project, str) else None)
+    text = env_file_text(data, project if isinstance(project, str) else None)
     fd = os.open(env_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, text.encode("utf-8"))

@@ -7,11 +7,33 @@ does (see `hooks.runtime`), passing arguments and reading one JSON object back.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+
+def _import_msgspec_lean() -> None:
+    """Import msgspec without `typing_extensions` (about 12 ms, `inspect` and `ast` among it).
+
+    msgspec (0.18 to 0.23 at least) imports it only for ``get_type_hints``, ``Required`` and
+    ``NotRequired``, and falls back to `typing`'s own when the import fails (its
+    ``_utils.py``); on Python >= 3.11 those are the same for our Structs and decoders
+    (``tests/hooks/test_context_cache.py`` renders both ways). Blocked only while msgspec
+    loads, and only here: the rendering hook. Anything that imports it later still can.
+    """
+    if "msgspec" in sys.modules or "typing_extensions" in sys.modules or sys.version_info < (3, 11):
+        return
+    sys.modules["typing_extensions"] = None  # type: ignore[assignment]  # "import" raises ImportError
+    try:
+        import msgspec  # noqa: F401
+    except ImportError:
+        pass  # reported where it is used, as without this
+    finally:
+        del sys.modules["typing_extensions"]
+
+
+_import_msgspec_lean()
 
 __all__ = ["session_start", "next_context", "write_next_context", "precompact", "main"]
 
@@ -254,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("usage: render session-start ROOT SESSION SOURCE [PROJECT] | precompact ROOT SESSION", file=sys.stderr)
         return 2
+    import json
+
     sys.stdout.write(json.dumps(out, ensure_ascii=False))
     return 0
 

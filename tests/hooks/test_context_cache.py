@@ -181,12 +181,16 @@ def test_a_hit_prints_exactly_what_the_full_render_prints(journal: HookEnv, tmp_
     assert "Agent Journal: recovery context" in out and "write the release notes" in out
 
 
-def test_the_file_is_private_and_the_hit_path_is_stdlib_only(journal: HookEnv) -> None:
+def test_the_file_is_private_and_the_hit_path_is_stdlib_only(journal: HookEnv, tmp_path: Path) -> None:
     path = journal.journal_dir / "cache" / context_cache.FILE
     assert path.stat().st_mode & 0o777 == 0o600
-    _, imported = _fire(journal, _payload(str(uuid.uuid4()), "SessionStart", source="startup"))
+    # As in Claude Code: the hook also exports the plugin's data directory to the session.
+    env_file = tmp_path / "claude-env"
+    _, imported = _fire(journal, _payload(str(uuid.uuid4()), "SessionStart", source="startup"),
+                        extra={"CLAUDE_ENV_FILE": str(env_file), "CLAUDE_PLUGIN_DATA": str(tmp_path / "data")})
+    assert "AGENT_JOURNAL_PLUGIN_DATA" in env_file.read_text()
     assert "hooks.context_cache" in imported and "hooks.render" not in imported
-    assert not {"msgspec", "hooks.render", "json", "re", "pathlib", "typing"} & set(imported)
+    assert not {"msgspec", "hooks.render", "json", "re", "pathlib", "typing", "shlex"} & set(imported)
     assert not [m for m in imported if m.startswith("projections")]
 
 
@@ -309,3 +313,45 @@ def test_sessionend_stores_the_context_in_its_detached_job(hook_env: HookEnv) ->
     _fire(hook_env, _payload(str(uuid.uuid4()), "Notification", message="hi"))
     _, hit = _start(hook_env)
     assert not hit
+
+
+_RENDER = """
+import json, shutil, sys
+from pathlib import Path
+if sys.argv[1] == "with":
+    import typing_extensions
+import hooks.render
+assert ("typing_extensions" in sys.modules) == (sys.argv[1] == "with"), sorted(m for m in sys.modules if "typing" in m)
+root = Path(sys.argv[2])
+shutil.rmtree(root / "cache", ignore_errors=True)  # every state decoded from the log, encoded, read back
+first = hooks.render.session_start(root, sys.argv[3], "startup")
+again = hooks.render.session_start(root, sys.argv[3], "startup")
+print(json.dumps([first, again, sorted(p.name for p in (root / "cache").iterdir())]))
+"""
+
+
+def test_rendering_without_typing_extensions_is_the_same(journal: HookEnv, tmp_path: Path) -> None:
+    """The render imports msgspec with `typing_extensions` blocked (`hooks.render`): every
+    Struct, decoder and encoder it uses behaves as with it."""
+    sid = str(uuid.uuid4())
+    _fire(journal, _payload(sid, "SessionStart", source="startup"))
+    outputs = []
+    for how in ("with", "without"):
+        copy = tmp_path / how
+        shutil.copytree(journal.journal_dir, copy)
+        proc = subprocess.run([PYTHON, "-c", _RENDER, how, str(copy), sid], capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+        outputs.append(json.loads(proc.stdout))
+    assert outputs[0] == outputs[1]
+    first, again, caches = outputs[1]
+    assert first["context"] == again["context"] and "write the release notes" in first["context"]
+    assert {"sessions.msgpack", "agents.msgpack", context_cache.FILE} <= set(caches)
+
+
+@given(st.text(max_size=30))
+def test_the_env_file_quoting_is_shlex_quote(text: str) -> None:
+    import shlex
+
+    from hooks.runtime import _shell_quote
+
+    assert _shell_quote(text) == shlex.quote(text)
