@@ -31,9 +31,11 @@ TYPE_CHECKING = False  # no typing at run time: this is the hook's path
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FILE", "MAX_BYTES", "VERSION", "cached", "stamp", "environment", "config_text", "code_stamp",
+__all__ = ["CODE_ROOT", "FILE", "MAX_BYTES", "VERSION", "cached", "stamp", "environment", "config_text", "code_stamp",
            "proc_probe", "write"]
 
+#: The directory holding ``hooks/`` and ``projections/`` (`hooks.main.CODE_ROOT`).
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 #: The cache file, under the journal's ``cache/``.
 FILE = "context.json"
 #: A larger file is not ours (a context is capped at 10,000 characters).

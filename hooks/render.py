@@ -189,17 +189,16 @@ def next_context(views: Any, live: Any, project: str, branch: str, *, max_chars:
 def _inputs(root: Path) -> list[Any]:
     """What a stored context depends on besides the events (read before and after rendering)."""
     from hooks import context_cache
-    from hooks.main import CODE_ROOT
 
     return [context_cache.stamp(str(root)), context_cache.config_text(str(root)), context_cache.environment(),
-            context_cache.code_stamp(CODE_ROOT)]
+            context_cache.code_stamp(context_cache.CODE_ROOT)]
 
 
 def _store_next(journal: Any, views: Any, live: Any, rec: Any, before: list[Any], notice: str) -> None:
     """Render and store the context of the next ``startup`` in the project (and on the git
     branch) of session *rec* (never raises: a cache)."""
     from projections.read.context import max_chars_of
-    from projections.runner import CacheCorrupt
+    from projections.errors import CacheCorrupt
 
     try:
         if notice:
