@@ -253,7 +253,8 @@ def session_start(python: str, runs: int, tmp: Path, sizes: list[int], pre_ms: f
 
     Each on its own copy of the journal, interleaved. The jobs skip the search-index update
     (``AGENT_JOURNAL_NO_INDEX_JOB``): indexing a generated 1M-event journal is not what
-    is measured, and a SessionStart of a new session does not read the index."""
+    is measured, and a SessionStart of a new session does not read the index; automatic
+    compaction is off (``retention.auto``) for the same reason."""
     sys.path.insert(0, str(REPO / "bench"))
     from journal_replay import build  # the shared, cached journal builder (needs msgspec)
 
@@ -269,6 +270,9 @@ def session_start(python: str, runs: int, tmp: Path, sizes: list[int], pre_ms: f
         envs = {}
         for kind, journal in journals.items():
             _journal_copy(root, journal)
+            # No automatic compaction: the first SessionEnd would start one (the generated
+            # sessions are old), and it would run beside the measurements.
+            (journal / "config.json").write_text('{"retention": {"auto": false}}')
             env = hook_env(journal, tmp / "plugin-data")
             # The rendering environment is known; the detached jobs run for real.
             env.update(AGENT_JOURNAL_PYTHON=sys.executable, AGENT_JOURNAL_NO_INDEX_JOB="1")

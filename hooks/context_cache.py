@@ -5,9 +5,9 @@ A full render (`hooks.render.session_start`) and the detached job SessionEnd sta
 project would get (`hooks.render.next_context`), and store it here with everything it
 depends on: the journal position it reflects (the seq of the last event folded), the
 manifest and segment directory it was read from, config.json, the ``AGENT_JOURNAL_*``
-environment, the rendering code, the moment it was rendered and how long its relative
-phrases ("crashed 2d4h ago") and stale/old thresholds stay the same, and every process
-probe it made.
+environment, the rendering code, the moment it was rendered and how long its stale/old
+thresholds decide the same, and every process probe it made. Its relative phrases
+("crashed 2d4h ago") are stored as tokens and written out when it is printed (`expand`).
 
 The SessionStart hook prints it (`cached`) only when it provably equals what the full
 render would print now: the hook's own SessionStart is the event right after the stamped
@@ -31,8 +31,8 @@ TYPE_CHECKING = False  # no typing at run time: this is the hook's path
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["CODE_ROOT", "FILE", "MAX_BYTES", "VERSION", "cached", "stamp", "environment", "config_text", "code_stamp",
-           "proc_probe", "write"]
+__all__ = ["CODE_ROOT", "FILE", "MARK", "END", "MAX_BYTES", "VERSION", "cached", "closed", "code_stamp",
+           "config_text", "environment", "expand", "format_duration", "proc_probe", "stamp", "write"]
 
 #: The directory holding ``hooks/`` and ``projections/`` (`hooks.main.CODE_ROOT`).
 CODE_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
@@ -41,7 +41,10 @@ FILE = "context.json"
 #: A larger file is not ours (a context is capped at 10,000 characters).
 MAX_BYTES = 256 * 1024
 #: The entry format; another value is a miss.
-VERSION = 1
+VERSION = 3
+#: Around a "how long ago" phrase of the stored text: ``MARK nonce ":" epoch-seconds END``
+#: (Unicode private-use characters), replaced by `format_duration` at the moment of printing.
+MARK, END = "\ue000", "\ue001"
 #: ``AGENT_JOURNAL_*`` variables that cannot change a rendered context (which journal: its
 #: files are stamped; how the hook finds its interpreter and whether it starts jobs);
 #: every other one is part of the stamp.
@@ -117,6 +120,49 @@ def proc_probe(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else ""
 
 
+def format_duration(seconds: float) -> str:
+    """`projections.text.format_duration`, stdlib only: ``45s``, ``12m``, ``3h05m``, ``2d4h``."""
+    s = int(max(0.0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600}h"
+
+
+def expand(text: str, nonce: str, now: float) -> str | None:
+    """*text* with each token of this *nonce* replaced by how long before *now* it counts
+    from (None if a token is malformed or not this render's)."""
+    parts = text.split(MARK)
+    if END in parts[0]:
+        return None
+    out = [parts[0]]
+    for part in parts[1:]:
+        token, closed, rest = part.partition(END)
+        tag, colon, at = token.partition(":")
+        if not closed or tag != nonce or not colon or END in rest:
+            return None
+        try:
+            since = float(at)
+        except ValueError:
+            return None
+        if since != since or since in (float("inf"), float("-inf")):
+            return None
+        out.append(format_duration(now - since))
+        out.append(rest)
+    return "".join(out)
+
+
+def closed(body: str, footers: list[str], max_chars: int) -> str:
+    """`projections.read.context.Packer.text`: the lines (*body*), closed by the first of
+    *footers* that fits in the room they leave under *max_chars*."""
+    room = max_chars - len(body) - 1
+    footer = next((f for f in footers if len(f) <= room), "")
+    return body + footer + "\n" if footer else body
+
+
 def write(root: str, entry: dict[str, Any]) -> None:
     """Store *entry* (built by `hooks.render.next_context`) atomically, 0600."""
     from journal.layout import write_atomic
@@ -159,14 +205,16 @@ def cached(root: str, *, seq: int, project: object, branch: object, code_root: s
     entry = _read(root)
     if not isinstance(entry, dict) or entry.get("v") != VERSION:
         return None
-    text, t0, until = entry.get("context"), entry.get("t0"), entry.get("until")
+    text, footers, t0, until, nonce, limit = (entry.get(k) for k in ("context", "footers", "t0", "until", "nonce",
+                                                                     "max_chars"))
     if (entry.get("seq") != seq - 1 or entry.get("project") != project or entry.get("branch") != (branch or "")
-            or not isinstance(text, str)
+            or not isinstance(text, str) or not isinstance(nonce, str) or not nonce or not isinstance(limit, int)
+            or not isinstance(footers, list) or not all(isinstance(f, str) for f in footers)
             or not isinstance(t0, (int, float)) or not (until is None or isinstance(until, (int, float)))):
         return None
     moment = time.time() if now is None else now
     if moment < t0 or (until is not None and moment >= until):
-        return None  # a relative phrase or a stale/old threshold would read differently now
+        return None  # a stale or old threshold would decide differently now
     if (entry.get("stamp") != stamp(root) or entry.get("config") != config_text(root)
             or entry.get("env") != environment() or entry.get("code") != code_stamp(code_root)):
         return None
@@ -183,4 +231,7 @@ def cached(root: str, *, seq: int, project: object, branch: object, code_root: s
 
     if overflow_dir(root) is not None:
         return None  # the disk was full lately: the render leads with a notice
-    return text
+    shown = expand(text, nonce, moment)
+    if shown is None or len(shown) > len(text):
+        return None
+    return closed(shown, footers, limit)

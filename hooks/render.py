@@ -7,6 +7,7 @@ does (see `hooks.runtime`), passing arguments and reading one JSON object back.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -110,10 +111,24 @@ def disk_full_notice(journal: Any, now: float | None = None) -> str:
 _NEWCOMER = "~next-session~"
 
 
+class _Moment(float):
+    """The reading moment of a context stored for later: `projections.text.since` writes
+    each "how long ago" phrase as a token (`hooks.context_cache.MARK`, this render's
+    nonce, the epoch seconds it counts from), which the SessionStart hook turns into text
+    at the moment it prints it. In arithmetic it is the plain time."""
+
+    nonce: str
+
+    def since_phrase(self, at: float) -> str:
+        from hooks.context_cache import END, MARK
+
+        return f"{MARK}{self.nonce}:{at!r}{END}"
+
+
 class _Watched:
-    """A `Liveness` that notes what a rendering read from the moment: each process probe
-    and its answer, and the first time at which a relative phrase or a stale/old threshold
-    it used would read differently (`until`)."""
+    """A `Liveness` at a `_Moment` that notes what a rendering read from the moment: each
+    process probe and its answer, and the first time at which a stale or old threshold it
+    used would decide differently (`until`)."""
 
     def __init__(self, live: Any) -> None:
         from projections.read.liveness import Liveness
@@ -122,6 +137,8 @@ class _Watched:
         watched = self
         self.probes: dict[int, str | None] = {}
         self.until = float("inf")
+        moment = _Moment(live.now)
+        moment.nonce = os.urandom(8).hex()  # a prompt quoted in the context cannot forge a token
 
         def probe(pid: int) -> str | None:
             answer: str | None = live.probe(pid)
@@ -130,43 +147,34 @@ class _Watched:
 
         class Watching(Liveness):
             def is_old(self, ts: str) -> bool:
-                old = super().is_old(ts)
                 watched.threshold(parse_ts(ts) + self.old_after)
-                if old:  # an old crash's line says "(last event 12d3h ago)"
-                    watched.phrase(parse_ts(ts))
-                return old
+                return super().is_old(ts)
 
             def status(self, rec: Any) -> str:
                 status = super().status(rec)
                 if status != "ended" and rec.pid <= 0:
                     watched.threshold(parse_ts(rec.last_ts) + self.stale_after)
-                if status in ("crashed", "stale") or (status == "active" and rec.pid <= 0):
-                    watched.phrase(parse_ts(rec.last_ts))  # "crashed 3h05m ago", "no event for 12m"
                 return status
 
-        self.live = Watching(now=live.now, probe=probe, stale_after=live.stale_after, old_after=live.old_after)
+        self.live = Watching(now=moment, probe=probe, stale_after=live.stale_after, old_after=live.old_after)
+        self.nonce = moment.nonce
 
     def threshold(self, at: float) -> None:
         """A decision flips when the clock passes *at*."""
         if at >= self.live.now:
             self.until = min(self.until, at)
 
-    def phrase(self, since: float) -> None:
-        """``format_duration(now - since)`` is shown: it holds until its last unit ticks."""
-        elapsed = self.live.now - since
-        if elapsed < 0:
-            self.until = min(self.until, since + 1)
-            return
-        unit = 1 if elapsed < 600 else 60 if elapsed < 86400 else 3600
-        self.until = min(self.until, since + (int(elapsed) // unit + 1) * unit)
-
 
 def next_context(views: Any, live: Any, project: str, branch: str, *, max_chars: int) -> dict[str, Any] | None:
     """The context a ``startup`` session of *project* on git *branch* would get right after
     the last event in *views*, with what it depends on (`hooks.context_cache`); None when it
-    cannot be cached (no project, a resume request it would consume, text naming the placeholder)."""
+    cannot be stored: no project, a resume request it would consume, lines that did not fit
+    (the "ago" phrases are longer tokens until printed: with room for them, the shorter
+    phrases fit too, and only the closing "left out" line is chosen again, `footers`), text
+    naming the placeholder session or holding a token this render did not write."""
+    from hooks.context_cache import END, MARK
     from projections.folds.sessions import SessionRecord
-    from projections.read.context import recovery_context
+    from projections.read.context import Packer, recovery_context
 
     if not project:
         return None
@@ -177,13 +185,29 @@ def next_context(views: Any, live: Any, project: str, branch: str, *, max_chars:
     newcomer.source = newcomer.last_source = "startup"
     newcomer.start_seq, newcomer.starts = seq, 1
     watched = _Watched(live)
+    packer = Packer(max_chars)
     text, consumed = recovery_context(views, watched.live, session_id=_NEWCOMER, source="startup",
-                                      max_chars=max_chars, always=False, newcomer=newcomer)
-    if consumed or _NEWCOMER[:8] in text:
+                                      max_chars=max_chars, always=False, newcomer=newcomer, packer=packer)
+    body = "\n".join(packer.lines) + "\n" if text and packer.lines else ""
+    footers = packer.footers() if text else []
+    if text != _closed(body, footers, max_chars):
+        return None  # not the packer's text: nothing to recompute it from
+    tokens = body.count(MARK + watched.nonce + ":")
+    if (consumed or packer.crowded or _NEWCOMER[:8] in text or body.count(MARK) != tokens
+            or body.count(END) != tokens or MARK in "".join(footers) or END in "".join(footers)):
         return None
-    return {"seq": views.seq, "project": project, "branch": branch, "context": text, "t0": watched.live.now,
+    return {"seq": views.seq, "project": project, "branch": branch, "context": body, "footers": footers,
+            "max_chars": max_chars, "nonce": watched.nonce, "t0": float(watched.live.now),
             "until": None if watched.until == float("inf") else watched.until,
             "probes": [[pid, answer] for pid, answer in sorted(watched.probes.items())]}
+
+
+def _closed(body: str, footers: list[str], max_chars: int) -> str:
+    """`projections.read.context.Packer.text` from its lines (*body*) and footers
+    (`hooks.context_cache.closed` does the same in the hook, after the phrases are written)."""
+    from hooks.context_cache import closed
+
+    return closed(body, footers, max_chars)
 
 
 def _inputs(root: Path) -> list[Any]:

@@ -25,9 +25,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hooks import context_cache
-from hooks.render import _NEWCOMER, next_context, write_next_context
+from hooks.render import next_context, write_next_context
 from journal.storage.codec import now_ts
-from projections.read.context import recovery_context
+from projections.read.context import Packer, recovery_context
 from projections.read.liveness import Liveness, proc_probe
 from projections.runner import Views
 from tests.hooks.support import LAUNCHER, PYTHON, HookEnv
@@ -49,18 +49,34 @@ def _started(drafts: list[Draft], sid: str, project: str, branch: str | None, pi
     return drafts + [Draft("SessionStart", data, sid, ts=last)]
 
 
+def _earlier(n: int, project: str) -> list[Draft]:
+    """*n* sessions that ended normally before the generated ones: more than the context's
+    window, so that its last line counts what it leaves out."""
+    out = []
+    for i in range(n):
+        sid = f"00000000-0000-4000-8000-{i:012d}"
+        base = {"session_id": sid, "transcript_path": "/t", "cwd": project}
+        ts = now_ts(BASE_NS - (n - i) * 3_600_000_000_000)
+        out += [Draft("SessionStart", {**base, "hook_event_name": "SessionStart", "source": "startup"}, sid, ts=ts),
+                Draft("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit",
+                                           "prompt": f"tidy the invoice module, part {i}"}, sid, ts=ts),
+                Draft("SessionEnd", {**base, "hook_event_name": "SessionEnd", "reason": "other"}, sid, ts=ts)]
+    return out
+
+
 class _Index:
     """Stands for the journal `related_for_context` hands to the search index: a session that
     has just started has no words or files to search for, so it is never used."""
 
 
-@given(drafts=journals(max_steps=50), project=st.sampled_from((PROJECT, "/home/dev/src/other")),
+@given(drafts=journals(max_steps=50), earlier=st.integers(0, 25), project=st.sampled_from((PROJECT, "/home/dev/src/other")),
        branch=st.sampled_from((None, "main", "feature/cart")), pid=st.sampled_from((None, 7, 8)),
-       cap=st.integers(200, 9000), when=st.floats(0, 1), later=st.floats(0, 86400 * 30))
+       cap=st.one_of(st.integers(200, 9000), st.just(9000)), when=st.floats(0, 1), later=st.floats(0, 86400 * 30))
 @settings(max_examples=examples(300), deadline=None)
 def test_the_stored_context_is_what_the_started_session_is_given(
-        drafts: list[Draft], project: str, branch: str | None, pid: int | None, cap: int, when: float,
+        drafts: list[Draft], earlier: int, project: str, branch: str | None, pid: int | None, cap: int, when: float,
         later: float) -> None:
+    drafts = _earlier(earlier, PROJECT) + drafts
     events = to_events(drafts)
     views = Views(full_states(events), len(events), journal=_Index())  # type: ignore[arg-type]
     entry = next_context(views, Liveness(now=NOW, probe=probe, stale_after=1800), project, branch or "",
@@ -70,12 +86,16 @@ def test_the_stored_context_is_what_the_started_session_is_given(
     started = Views(full_states(after), len(after), journal=_Index())  # type: ignore[arg-type]
     assert started.sessions.records.record(sid).project_dir == project  # the key the hook compares
 
-    def render(now: float) -> tuple[str, list[int]]:
-        return recovery_context(started, Liveness(now=now, probe=probe, stale_after=1800), session_id=sid,
-                                source="startup", max_chars=cap, always=False)
+    def render(now: float) -> tuple[str, list[int], int]:
+        packer = Packer(cap)
+        text, consumed = recovery_context(started, Liveness(now=now, probe=probe, stale_after=1800), session_id=sid,
+                                          source="startup", max_chars=cap, always=False, packer=packer)
+        return text, consumed, packer.crowded
 
-    if entry is None:  # never stored: something would be consumed (the full render does that)
-        assert render(NOW)[1] or _NEWCOMER[:8] in str(render(NOW)[0])
+    if entry is None:  # never stored: something would be consumed (the full render does that), or left out
+        text, consumed, omitted = render(NOW)
+        phrases = text.count(" ago") + text.count("no event for ")  # each a ~37-character token when stored
+        assert consumed or omitted or len(text) + 40 * phrases > cap - min(260, cap // 3)
         return
     assert entry["seq"] == len(events) and entry["t0"] == NOW
     assert all(answer == probe(pid) for pid, answer in entry["probes"])  # what the hook probes again
@@ -83,7 +103,27 @@ def test_the_stored_context_is_what_the_started_session_is_given(
     moment = NOW + (when * (until - NOW) if until is not None else later)
     if until is not None and moment >= until:
         moment = NOW
-    assert render(moment) == (entry["context"], []), f"stored at {NOW}, shown at {moment} (until {until})"
+    body = context_cache.expand(entry["context"], entry["nonce"], moment)
+    assert body is not None
+    shown = context_cache.closed(body, entry["footers"], entry["max_chars"])
+    assert render(moment) == (shown, [], False), f"stored at {NOW}, shown at {moment} (until {until})"
+
+
+@given(st.floats(-1e6, 1e10))
+def test_the_stdlib_durations_are_the_projection_durations(seconds: float) -> None:
+    from projections.text import format_duration
+
+    assert context_cache.format_duration(seconds) == format_duration(seconds)
+
+
+def test_only_this_renders_tokens_are_expanded() -> None:
+    mark, end = context_cache.MARK, context_cache.END
+    good = f"- Status: crashed {mark}abc:100.0{end} ago; idle {mark}abc:40.5{end}."
+    assert context_cache.expand(good, "abc", 3700.0) == "- Status: crashed 1h00m ago; idle 1h00m."
+    assert context_cache.expand("no tokens", "abc", 1.0) == "no tokens"
+    for forged in (f"{mark}xyz:1.0{end}", f"{mark}abc:1.0", f"{mark}abc:nan{end}", f"{mark}abc:1e400{end}",
+                   f"{end}{mark}abc:1.0{end}", f"{mark}abc1.0{end}", f"{mark}abc:1.0{end}{end}", f"{mark}abc:x{end}"):
+        assert context_cache.expand(forged, "abc", 5.0) is None, forged
 
 
 def test_the_stdlib_probe_is_the_projection_probe() -> None:
