@@ -14,6 +14,7 @@ render would print now: the hook's own SessionStart is the event right after the
 position (nothing else was appended, compacted or repaired since), the session starts
 fresh (``startup``) in the same project, the config, environment and code are the same,
 on the same git branch, the clock is inside the stored window, and every probed process is in the same state.
+The session must be new to the journal (its id is not among the ones listed).
 Anything else, including a file that is not ours (not a regular 0600 file of this user,
 over `MAX_BYTES`, unparsable, of another version), is a miss: the hook renders as before.
 The cached text is made from redacted events only, like every rendered context.
@@ -38,8 +39,9 @@ __all__ = ["CODE_ROOT", "FILE", "MARK", "END", "MAX_BYTES", "VERSION", "cached",
 CODE_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 #: The cache file, under the journal's ``cache/``.
 FILE = "context.json"
-#: A larger file is not ours (a context is capped at 10,000 characters).
-MAX_BYTES = 256 * 1024
+#: A larger file is not ours (a context is capped at 10,000 characters; the known session
+#: ids take 9 bytes a session).
+MAX_BYTES = 2 * 1024 * 1024
 #: The entry format; another value is a miss.
 VERSION = 3
 #: Around a "how long ago" phrase of the stored text: ``MARK nonce ":" epoch-seconds END``
@@ -196,17 +198,20 @@ def _read(root: str) -> Any:
         return None
 
 
-def cached(root: str, *, seq: int, project: object, branch: object, code_root: str,
+def cached(root: str, *, seq: int, session: str, project: object, branch: object, code_root: str,
            now: float | None = None) -> str | None:
     """The stored context when it is exactly what rendering it now would give a ``startup``
-    session in *project* on git *branch* whose SessionStart got *seq*; else None (render it)."""
-    if not isinstance(project, str) or not project or seq <= 1:
+    of the new session *session* in *project* on git *branch*, whose SessionStart got *seq*;
+    else None (render it)."""
+    if not isinstance(project, str) or not project or seq <= 1 or not session:
         return None
     entry = _read(root)
     if not isinstance(entry, dict) or entry.get("v") != VERSION:
         return None
-    text, footers, t0, until, nonce, limit = (entry.get(k) for k in ("context", "footers", "t0", "until", "nonce",
-                                                                     "max_chars"))
+    text, footers, t0, until, nonce, limit, known = (
+        entry.get(k) for k in ("context", "footers", "t0", "until", "nonce", "max_chars", "known"))
+    if not isinstance(known, str) or f",{session[:8]}," in f",{known},":
+        return None  # (or an id the journal knows: its SessionStart reads as a restart)
     if (entry.get("seq") != seq - 1 or entry.get("project") != project or entry.get("branch") != (branch or "")
             or not isinstance(text, str) or not isinstance(nonce, str) or not nonce or not isinstance(limit, int)
             or not isinstance(footers, list) or not all(isinstance(f, str) for f in footers)

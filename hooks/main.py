@@ -291,7 +291,8 @@ def run(stdin: object, stdout: object) -> None:
                 and hook_input.raw_size <= config.max_record_bytes // 8:  # recorded whole, as itself
             from hooks.context_cache import cached
 
-            text = cached(root, seq=seqs[0], project=project, branch=notes.get("git_branch"), code_root=CODE_ROOT)
+            text = cached(root, seq=seqs[0], session=session, project=project, branch=notes.get("git_branch"),
+                          code_root=CODE_ROOT)
             out = None if text is None else {"context": text, "consumed": []}
         if out is None:
             out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",

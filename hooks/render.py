@@ -109,6 +109,9 @@ def disk_full_notice(journal: Any, now: float | None = None) -> str:
 
 #: The id the next session is rendered under (never a Claude Code session id, a UUID).
 _NEWCOMER = "~next-session~"
+#: The most characters of known session ids (8 each, and a comma) a stored context lists:
+#: about 160,000 sessions (`hooks.context_cache.MAX_BYTES` bounds the file).
+_KNOWN_MAX = 1_500_000
 
 
 class _Moment(float):
@@ -196,7 +199,12 @@ def next_context(views: Any, live: Any, project: str, branch: str, *, max_chars:
     if (consumed or packer.crowded or _NEWCOMER[:8] in text or body.count(MARK) != tokens
             or body.count(END) != tokens or MARK in "".join(footers) or END in "".join(footers)):
         return None
-    return {"seq": views.seq, "project": project, "branch": branch, "context": body, "footers": footers,
+    # A `startup` gets a new id from Claude Code (``--session-id`` refuses one in use), but
+    # one the journal knows would be read as a restart: the hook checks it is not listed.
+    known = ",".join(sid[:8] for sid in views.sessions.records)
+    if len(known) > _KNOWN_MAX:
+        return None
+    return {"seq": views.seq, "project": project, "branch": branch, "known": known, "context": body, "footers": footers,
             "max_chars": max_chars, "nonce": watched.nonce, "t0": float(watched.live.now),
             "until": None if watched.until == float("inf") else watched.until,
             "probes": [[pid, answer] for pid, answer in sorted(watched.probes.items())]}

@@ -251,6 +251,20 @@ def test_a_hit_is_used_once_and_a_full_render_stores_the_next(journal: HookEnv) 
     assert hit and third.count("Running now in another window") == second.count("Running now in another window") + 1
 
 
+def test_a_startup_with_an_id_the_journal_knows_is_a_miss(hook_env: HookEnv, tmp_path: Path) -> None:
+    known = _session(hook_env, "tidy the invoice module")
+    _session(hook_env, "then the release notes")
+    # ``claude --session-id`` with the first session's id (its transcript cleaned up): the
+    # journal folds this start as a restart of that session, so the context differs.
+    copy = tmp_path / "copy"
+    shutil.copytree(hook_env.journal_dir, copy)
+    (copy / "cache" / context_cache.FILE).unlink()
+    expected, imported = _fire(hook_env, _payload(known, "SessionStart", source="startup"), copy)
+    assert "hooks.render" in imported
+    out, imported = _fire(hook_env, _payload(known, "SessionStart", source="startup"))
+    assert "hooks.render" in imported and out == expected
+
+
 @pytest.mark.parametrize("source", ["resume", "clear", "compact"])
 def test_another_source_is_a_miss(journal: HookEnv, source: str) -> None:
     _, hit = _start(journal, source=source)
@@ -278,7 +292,8 @@ def test_time_and_processes_bound_a_stored_context(journal: HookEnv) -> None:
     seq, until = entry["seq"] + 1, entry["until"]
     # The unfinished sessions get a full block until they are 7 days old (then one line).
     assert until is not None and entry["t0"] < until <= entry["t0"] + 7 * 86400
-    kwargs = {"seq": seq, "project": PROJECT_DIR, "branch": None, "code_root": str(LAUNCHER.parent.parent)}
+    kwargs = {"seq": seq, "session": str(uuid.uuid4()), "project": PROJECT_DIR, "branch": None,
+              "code_root": str(LAUNCHER.parent.parent)}
     assert context_cache.cached(root, now=entry["t0"], **kwargs) == entry["context"]
     assert context_cache.cached(root, now=until, **kwargs) is None
     assert context_cache.cached(root, now=entry["t0"] - 1, **kwargs) is None
