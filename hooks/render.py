@@ -3,6 +3,10 @@
 Needs msgspec (through `projections`). The launcher calls these in-process when the
 interpreter has msgspec, else runs ``python -m hooks.render`` in an interpreter that
 does (see `hooks.runtime`), passing arguments and reading one JSON object back.
+
+Each SessionStart render, and SessionEnd's detached job (`write_next_context`), also store
+the context the next ``startup`` session of the project will get (`next_context`), which
+the hook prints without rendering when it provably still holds (`hooks.context_cache`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A hit must print exactly what the full render prints for the same journal at the same
 moment; anything it cannot prove (an event since, another source, another project or
-branch, the clock past a phrase's tick, a process that died, a damaged or foreign file)
-is a miss that renders as before. Hit or miss is told by what the hook imported: a hit
+branch, a session id the journal knows, the clock past a stale or old threshold, a process
+that died, a damaged or foreign file) is a miss that renders as before. Hit or miss is told by what the hook imported: a hit
 never imports `hooks.render` (nor msgspec, nor the projections).
 """
 
