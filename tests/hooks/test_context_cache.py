@@ -317,6 +317,25 @@ def test_a_session_whose_process_died_since_is_a_miss(hook_env: HookEnv, tmp_pat
     assert not hit and "Crashed session" in out
 
 
+def test_the_phrases_of_a_stored_context_are_written_when_it_is_printed(hook_env: HookEnv) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    sid = str(uuid.uuid4())  # a session whose Claude Code process died: "crashed ... ago"
+    _fire(hook_env, _payload(sid, "SessionStart", source="startup"), extra={"CLAUDE_PID": str(gone.pid)})
+    _fire(hook_env, _payload(sid, "UserPromptSubmit", prompt="rename the cart module"))
+    last = _session(hook_env, "update the changelog")
+    root, path = str(hook_env.journal_dir), hook_env.journal_dir / "cache" / context_cache.FILE
+    entry = json.loads(path.read_text())
+    assert context_cache.MARK in entry["context"] and entry["until"] > entry["t0"] + 6 * 86400  # 7 days: old
+    kwargs = {"seq": entry["seq"] + 1, "session": str(uuid.uuid4()), "project": PROJECT_DIR, "branch": None,
+              "code_root": str(LAUNCHER.parent.parent)}
+    now = entry["t0"]
+    for later, phrase in ((0, "ago: no SessionEnd"), (7200, "crashed 2h00m ago"), (86400 * 3 + 3600, "crashed 3d1h ago")):
+        text = context_cache.cached(root, now=now + later, **kwargs)
+        assert text is not None and phrase in text and context_cache.MARK not in text
+        assert "update the changelog" in text and last[:8] in text
+
+
 def _damage(path: Path, how: str) -> None:
     good = path.read_bytes()
     path.unlink()
