@@ -16,7 +16,10 @@ Goals (issue 14), each printed with PASS/FAIL:
   python3, like pyenv's), the launcher goes through it at most once, then execs the
   interpreter it cached; its cost stays <= 2.0x the floor;
 * SessionStart <= 2.5x PreToolUse on a journal of 10k events, and its cost at 1M events
-  <= 1.2x its cost at 10k (``--sizes``; journals from ``bench/_gen.py``, cached).
+  <= 1.2x its cost at 10k (``--sizes``; journals from ``bench/_gen.py``, cached): the
+  goal is judged on the common case, a start after a SessionEnd whose detached job
+  stored the context (a hit); the miss (after a crash: rendered in the hook) is printed
+  beside it.
 
     python bench/hook_latency.py [--runs 25] [--python PATH] [--sizes 10000,1000000] [--no-sessionstart]
 """
@@ -30,6 +33,8 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -202,38 +207,113 @@ def _journal_copy(source: Path, dest: Path) -> None:
                 os.link(src, dst)
 
 
+def _with_session(payload: bytes, sid: str) -> bytes:
+    doc = json.loads(payload)
+    doc["session_id"] = sid
+    return json.dumps(doc).encode()
+
+
+def _dead_pid() -> str:
+    """The pid of a process that has exited: a Claude Code that crashed."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return str(pid)
+
+
+def _stored(journal: Path) -> tuple[int, int] | None:
+    """The stored context's identity (inode, mtime): a full render replaces it, a hit does not."""
+    try:
+        st = os.stat(journal / "cache" / "context.json")
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _session_end(cmd: list[str], payload: bytes, journal: Path, env: dict[str, str]) -> None:
+    """SessionEnd, then the wait for its detached job to store the next session's context."""
+    (journal / "cache" / "context.json").unlink(missing_ok=True)
+    cpu_ms(cmd, payload, env)
+    for _ in range(1200):
+        if _stored(journal) is not None:
+            time.sleep(0.05)  # let it exit: its CPU is not the next hook's
+            return
+        time.sleep(0.05)
+    raise SystemExit("SessionEnd's detached job stored no context within 60 s")
+
+
 def session_start(python: str, runs: int, tmp: Path, sizes: list[int], pre_ms: float) -> bool:
-    """SessionStart (record + recovery context) on generated journals of each size."""
+    """SessionStart (record + recovery context) on generated journals of each size, both ways:
+
+    * hit: the previous session ended (SessionEnd's detached job, run for real with this
+      interpreter, stored the next session's context, `hooks/context_cache.py`): daily use;
+    * miss: the previous session crashed (its process gone, no SessionEnd, an event since
+      the context was stored): the hook renders in its own process, as before.
+
+    Each on its own copy of the journal, interleaved. The jobs skip the search-index update
+    (``AGENT_JOURNAL_NO_INDEX_JOB``): indexing a generated 1M-event journal is not what
+    is measured, and a SessionStart of a new session does not read the index; automatic
+    compaction is off (``retention.auto``) for the same reason."""
     sys.path.insert(0, str(REPO / "bench"))
     from journal_replay import build  # the shared, cached journal builder (needs msgspec)
 
-    payload = payloads()["SessionStart"]
+    by_type = payloads()
+    start, end, pre = by_type["SessionStart"], by_type["SessionEnd"], by_type["PreToolUse"]
     floor_cmd = [python, "-I", "-S", "-c", "pass"]
-    results: dict[int, float] = {}
+    cmd = [python, "-I", "-S", str(LAUNCH_PY)]
+    hits: dict[int, float] = {}
+    misses: dict[int, float] = {}
     for n in sizes:
         root, info, how = build(Path("/tmp/agent-journal-bench"), n, 1, 64)
-        journal = tmp / f"journal-{n}"
-        _journal_copy(root, journal)
-        env = hook_env(journal, tmp / "plugin-data")
-        env.update(AGENT_JOURNAL_PYTHON=sys.executable)  # the rendering environment is known
-        cmd = [python, "-I", "-S", str(LAUNCH_PY)]
-        for _ in range(2):  # warm: page cache and projection caches
-            cpu_ms(cmd, payload, env)
-        starts, floors = [], []
-        for _ in range(runs):
-            floors.append(cpu_ms(floor_cmd, b"", env))
-            starts.append(cpu_ms(cmd, payload, env))
-        results[n] = median(starts)
-        print(f"SessionStart at {n:>9,} events ({how}): median {results[n]:.1f} ms CPU "
-              f"({results[n] / median(floors):.2f}x the floor)")
-        shutil.rmtree(journal)
-    small, big = results[sizes[0]], results[sizes[-1]]
+        journals = {"hit": tmp / f"journal-{n}-hit", "miss": tmp / f"journal-{n}-miss"}
+        envs = {}
+        for kind, journal in journals.items():
+            _journal_copy(root, journal)
+            # No automatic compaction: the first SessionEnd would start one (the generated
+            # sessions are old), and it would run beside the measurements.
+            (journal / "config.json").write_text('{"retention": {"auto": false}}')
+            env = hook_env(journal, tmp / "plugin-data")
+            # The rendering environment is known; the detached jobs run for real.
+            env.update(AGENT_JOURNAL_PYTHON=sys.executable, AGENT_JOURNAL_NO_INDEX_JOB="1")
+            envs[kind] = env
+        crashed = dict(envs["miss"], CLAUDE_PID=_dead_pid())
+        times: dict[str, list[float]] = {"floor": [], "hit": [], "miss": []}
+        used = 0
+        previous = {"hit": str(uuid.uuid4()), "miss": str(uuid.uuid4())}
+        for kind in ("hit", "miss"):  # the previous sessions: warm page cache and projection caches
+            cpu_ms(cmd, _with_session(start, previous[kind]), envs[kind])
+        for i in range(runs + 2):
+            sid = str(uuid.uuid4())
+            _session_end(cmd, _with_session(end, previous["hit"]), journals["hit"], envs["hit"])
+            before = _stored(journals["hit"])
+            took_hit = cpu_ms(cmd, _with_session(start, sid), envs["hit"])
+            hit = before is not None and _stored(journals["hit"]) == before
+            previous["hit"] = sid
+            cpu_ms(cmd, _with_session(pre, previous["miss"]), envs["miss"])  # work, then the crash
+            sid = str(uuid.uuid4())
+            took_miss = cpu_ms(cmd, _with_session(start, sid), crashed)
+            previous["miss"] = sid
+            took_floor = cpu_ms(floor_cmd, b"", envs["hit"])
+            if i >= 2:  # the first rounds warm the caches
+                times["hit"].append(took_hit)
+                times["miss"].append(took_miss)
+                times["floor"].append(took_floor)
+                used += hit
+        hits[n], misses[n] = median(times["hit"]), median(times["miss"])
+        floor = median(times["floor"])
+        print(f"SessionStart at {n:>9,} events ({how}): hit median {hits[n]:.1f} ms CPU ({hits[n] / floor:.2f}x the "
+              f"floor; stored context used {used}/{runs}), miss median {misses[n]:.1f} ms "
+              f"({misses[n] / floor:.2f}x)")
+        for journal in journals.values():
+            shutil.rmtree(journal)
+    small, big = hits[sizes[0]], hits[sizes[-1]]
     good_ratio = small / pre_ms <= GOAL_START
     good_flat = big / small <= GOAL_GROWTH
-    print(f"SessionStart / PreToolUse at {sizes[0]:,}: {small / pre_ms:.2f}x  goal <= {GOAL_START}x  "
-          f"{verdict(good_ratio)}")
-    print(f"SessionStart {sizes[-1]:,} / {sizes[0]:,} events: {big / small:.2f}x  goal <= {GOAL_GROWTH}x  "
-          f"{verdict(good_flat)}")
+    print(f"SessionStart / PreToolUse at {sizes[0]:,}: hit {small / pre_ms:.2f}x  goal <= {GOAL_START}x  "
+          f"{verdict(good_ratio)}  (miss, a crash: {misses[sizes[0]] / pre_ms:.2f}x)")
+    print(f"SessionStart {sizes[-1]:,} / {sizes[0]:,} events: hit {big / small:.2f}x  goal <= {GOAL_GROWTH}x  "
+          f"{verdict(good_flat)}  (miss: {misses[sizes[-1]] / misses[sizes[0]]:.2f}x)")
     return good_ratio and good_flat
 
 

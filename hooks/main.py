@@ -154,11 +154,9 @@ def _export_environment(project: object) -> None:
     env_file, data = os.environ.get("CLAUDE_ENV_FILE"), os.environ.get("CLAUDE_PLUGIN_DATA")
     if not env_file or not data:
         return
-    from pathlib import Path
-
     from hooks.runtime import env_file_text
 
-    text = env_file_text(Path(data), project if isinstance(project, str) else None)
+    text = env_file_text(data, project if isinstance(project, str) else None)
     fd = os.open(env_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, text.encode("utf-8"))
@@ -229,15 +227,13 @@ def run(stdin: object, stdout: object) -> None:
         return
 
     if name == "SessionStart":
-        from pathlib import Path
-
         from hooks.gitinfo import git_branch
         from hooks.process import claude_process
 
         notes["process"] = claude_process()
         if isinstance(project, str):
             notes["project_dir"] = project
-            notes["git_branch"] = git_branch(Path(project))
+            notes["git_branch"] = git_branch(project)
     elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str):
         from hooks.digest import digest_transcript
 
@@ -268,7 +264,7 @@ def run(stdin: object, stdout: object) -> None:
     if config_problem is not None:
         event = record.withheld_event(hook_input, config_problem)
         failures.append(f"{problem_kind}: {config_problem}")
-    record.append_event(root, event, config)
+    seqs = record.append_event(root, event, config)
 
     if name == "SessionEnd":
         # Retention: a due compaction starts detached; this hook never waits for it.
@@ -282,7 +278,7 @@ def run(stdin: object, stdout: object) -> None:
             from hooks.index_job import start_index_update
 
             start_index_update(root, python=_compaction_python, code_root=CODE_ROOT, index=not compacting,
-                               refresh_project=files_for)
+                               refresh_project=files_for, next_context_of=None if compacting else session)
         # Shipping to PostgreSQL, when configured (a "ship" section or the URL variable of
         # `journal.shipping.state`, not imported otherwise): the same detached start.
         if config.extra.get("ship") is not None or os.environ.get("AGENT_JOURNAL_SHIP_URL"):
@@ -293,8 +289,17 @@ def run(stdin: object, stdout: object) -> None:
     if name == "SessionStart" and session:
         source = payload.get("source")
         files_for = _files_project(config, payload) if config_problem is None else None
-        out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",
-                      *([files_for] if files_for else []))
+        out = None
+        if source == "startup" and not files_for and config_problem is None and len(seqs) == 1 \
+                and hook_input.raw_size <= config.max_record_bytes // 8:  # recorded whole, as itself
+            from hooks.context_cache import cached
+
+            text = cached(root, seq=seqs[0], session=session, project=project, branch=notes.get("git_branch"),
+                          code_root=CODE_ROOT)
+            out = None if text is None else {"context": text, "consumed": []}
+        if out is None:
+            out = _render("session-start", str(root), session, source if isinstance(source, str) else "startup",
+                          *([files_for] if files_for else []))
         if out:
             for seq in out.get("consumed", []):
                 record.append_event(

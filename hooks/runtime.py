@@ -127,13 +127,22 @@ def plugin_data_dir(code_root: Path, environ: Mapping[str, str] | None = None) -
     return pick[0] if pick else None
 
 
-def env_file_text(data_dir: Path, project_dir: str | None) -> str:
-    """The ``export`` lines SessionStart appends to ``$CLAUDE_ENV_FILE``."""
-    import shlex
+#: What `shlex.quote` leaves unquoted.
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
 
-    lines = [f"export {DATA_ENV}={shlex.quote(str(data_dir))}"]
+
+def _shell_quote(text: str) -> str:
+    """`shlex.quote`, without importing `shlex` and `re` into the SessionStart hook."""
+    if text and all(c in _SHELL_SAFE for c in text):
+        return text
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def env_file_text(data_dir: str | os.PathLike[str], project_dir: str | None) -> str:
+    """The ``export`` lines SessionStart appends to ``$CLAUDE_ENV_FILE``."""
+    lines = [f"export {DATA_ENV}={_shell_quote(os.fspath(data_dir))}"]
     if project_dir:
-        lines.append(f"export {PROJECT_ENV}={shlex.quote(project_dir)}")
+        lines.append(f"export {PROJECT_ENV}={_shell_quote(project_dir)}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "parse_ts",
     "format_ts",
     "format_duration",
+    "since",
     "short_path",
     "EDIT_TOOLS",
 ]
@@ -94,6 +95,18 @@ def format_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600}h"
+
+
+def since(now: float, ts: str) -> str:
+    """How long before *now* the journal timestamp *ts* lies (`format_duration`).
+
+    A *now* with a ``since_phrase`` method writes the phrase itself: the context stored
+    for a later SessionStart (`hooks.render`) marks it there, to be recomputed when printed.
+    """
+    phrase = getattr(now, "since_phrase", None)
+    if phrase is not None:
+        return phrase(parse_ts(ts))  # type: ignore[no-any-return]
+    return format_duration(now - parse_ts(ts))
 
 
 def short_path(path: str, base: str = "") -> str:

@@ -39,7 +39,7 @@ from projections.read.related import related_for_context
 from projections.folds.resumes import pending_requests
 from projections.runner import Views, query
 from projections.folds.sessions import SessionRecord
-from projections.text import format_duration, parse_ts
+from projections.text import since
 
 if TYPE_CHECKING:
     from journal import Journal
@@ -104,13 +104,18 @@ class Packer:
         self.size = 0
         self.omitted: list[tuple[str, str]] = []
         self.reserve = min(_FOOTER_RESERVE, max_chars // 3)
+        #: Some lines did not fit (the text depends on how long its lines are).
+        self.crowded = False
 
     @staticmethod
     def cost(lines: list[str]) -> int:
         return sum(len(line) + 1 for line in lines)
 
     def fits(self, lines: list[str]) -> bool:
-        return self.size + self.cost(lines) <= self.max_chars - self.reserve
+        if self.size + self.cost(lines) <= self.max_chars - self.reserve:
+            return True
+        self.crowded = True
+        return False
 
     def leave_out(self, what: str, cmd: str = "") -> None:
         """Note *what* as left out, shown by *cmd*."""
@@ -166,21 +171,24 @@ class Packer:
                 lines.append(footer)
         return "\n".join(lines) + "\n" if lines else ""
 
-    def _footer(self, room: int) -> str:
-        """The longest "left out" line that fits in *room* characters ("" if none does)."""
+    def footers(self) -> list[str]:
+        """Each "left out" line the text may close with, in order of preference: `text` uses
+        the first that fits in the room its lines leave."""
         n = len(self.omitted)
+        if not n:
+            return []
         parts = [f"{what} (`{cmd}`)" if cmd else what for what, cmd in self.omitted]
         bare = [what for what, _ in self.omitted]
+        out = []
         for items, hint in ((parts, ""), (bare, _HINT), (bare, "run `agent-journal context`")):
             for keep in range(n, 0, -1):
                 listed = "; ".join(items[:keep]) + (f"; and {n - keep} more" if keep < n else "")
-                footer = f"_Left out: {listed}" + (f"; {hint}" if hint else "") + "._"
-                if len(footer) <= room:
-                    return footer
-        for footer in (f"_Left out: {n} part{'s' * (n != 1)}; run `agent-journal context`._", "_(cut short)_"):
-            if len(footer) <= room:
-                return footer
-        return ""
+                out.append(f"_Left out: {listed}" + (f"; {hint}" if hint else "") + "._")
+        return out + [f"_Left out: {n} part{'s' * (n != 1)}; run `agent-journal context`._", "_(cut short)_"]
+
+    def _footer(self, room: int) -> str:
+        """The longest "left out" line that fits in *room* characters ("" if none does)."""
+        return next((footer for footer in self.footers() if len(footer) <= room), "")
 
 
 def liveness_for(journal: Journal, now: float | None = None, probe: Probe | None = None) -> Liveness:
@@ -205,12 +213,13 @@ def _window(views: Views, live: Liveness, exclude: str | None, project: str) -> 
 
 
 def _open_sessions(views: Views, window: list[SessionRecord], exclude: str | None,
-                   project: str) -> list[SessionRecord]:
-    """The window, then every other session without a SessionEnd (newest start first, bounded)."""
+                   project: str, scan: int = OPEN_SCAN) -> list[SessionRecord]:
+    """The window, then every other session without a SessionEnd (newest start first, the
+    *scan* newest looked at)."""
     out = list(window)
     seen = {rec.id for rec in window}
     for i, sid in enumerate(reversed(list(views.sessions.meta.open))):
-        if i >= OPEN_SCAN:
+        if i >= scan:
             break
         if sid in seen or sid == exclude:
             continue
@@ -297,23 +306,36 @@ def recovery_context(
     source: str = "startup",
     max_chars: int = DEFAULT_MAX_CHARS,
     always: bool = True,
+    newcomer: SessionRecord | None = None,
+    packer: Packer | None = None,
 ) -> tuple[str, list[int]]:
     """The context for a session starting in this project, and the resume requests it used.
 
     With ``always=False`` (what the SessionStart hook wants) the text is ``""`` only when
     no earlier session of the project was recorded and nothing was asked for; otherwise
     the previous session here always gets a block (what it was doing, its files).
+
+    *newcomer* is a session about to start that *views* do not hold yet (its SessionStart
+    not folded: the context precomputed for the next ``startup``, `hooks.render`); the
+    text is the one *views* with its SessionStart folded in would give. *packer* is filled
+    instead of a new ``Packer(max_chars)`` (for a caller that asks what was left out).
     """
-    if not views.sessions.records and not views.resumes.records:
+    if not views.sessions.records and newcomer is None and not views.resumes.records:
         note = "No Claude Code session has been recorded in this journal yet.\n"
         return (note if always and len(note) <= max_chars else ""), []
-    current = views.sessions.records.record(session_id) if session_id else None
+    if newcomer is not None:
+        current: SessionRecord | None = newcomer
+        session_id = newcomer.id
+    else:
+        current = views.sessions.records.record(session_id) if session_id else None
     project = current.project_dir if current is not None else ""
     requested_ids = {req.session for req in pending_requests(views.resumes)}
     previous_run = current is not None and source == "resume" and (
         current.resumed_after == "no-end" or current.interrupted is not None) and not current.handed
     window = _window(views, live, session_id, project)
-    candidates = [(rec, live.status(rec)) for rec in _open_sessions(views, window, session_id, project)]
+    # Folded, the newcomer's start would be the newest open session: the first one scanned.
+    scan = OPEN_SCAN - 1 if newcomer is not None else OPEN_SCAN
+    candidates = [(rec, live.status(rec)) for rec in _open_sessions(views, window, session_id, project, scan)]
     running = [(rec, st) for rec, st in candidates if running_elsewhere(rec, st)]
     broken = [(rec, st) for rec, st in candidates if unfinished(rec, st) and rec.id not in requested_ids]
     broken.sort(key=lambda item: (item[0].last_ts, item[0].id), reverse=True)
@@ -323,7 +345,7 @@ def recovery_context(
     attention = _agents_needing_attention(views, live, project, session_id)
     unfinished_work = bool(requested_ids or previous_run or broken or attention)
 
-    packer = Packer(max_chars)
+    packer = Packer(max_chars) if packer is None else packer
     if unfinished_work:
         intro = "Earlier sessions here left unfinished work (below); check the files before editing them."
     elif running:
@@ -352,7 +374,7 @@ def recovery_context(
                             short=[block[0], block[1], session_line(rec, status), block[-1]],
                             cmd=f"agent-journal context --session {rec.id[:8]}")
     shown_lines = lines_for[:LINES_SHOWN]
-    items = [(session_line(rec, status) + (f" (last event {format_duration(live.now - parse_ts(rec.last_ts))} ago)"
+    items = [(session_line(rec, status) + (f" (last event {since(live.now, rec.last_ts)} ago)"
                                            if live.is_old(rec.last_ts) else ""), rec.id)
              for rec, status in shown_lines]
     heading = ["", "## Other interrupted sessions",
@@ -395,7 +417,8 @@ def recovery_context(
     if len(window) >= WINDOW:
         # Sessions older than the window are counted, not read, so the cost stays flat.
         in_window = {rec.id for rec in window} | ({current.id} if current is not None else set())
-        more += max(0, len(views.sessions.records) - len(in_window) - len(shown - in_window))
+        known = len(views.sessions.records) + (newcomer is not None)
+        more += max(0, known - len(in_window) - len(shown - in_window))
     packer.add_list(["", "## Recent sessions"], [(session_line(r, live.status(r)), r.id) for r in recent],
                     noun="earlier sessions", cmd="agent-journal sessions --all", more=more)
     return packer.text(), consumed

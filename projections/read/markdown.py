@@ -11,7 +11,7 @@ from typing import Any
 
 from projections.folds.agents import AgentRecord
 from projections.folds.sessions import Checkpoint, SessionRecord, ToolCall
-from projections.text import clip, format_duration, format_ts, one_line, parse_ts, short_path
+from projections.text import clip, format_ts, one_line, short_path, since
 
 __all__ = [
     "session_heading",
@@ -55,10 +55,10 @@ def status_phrase(rec: SessionRecord, status: str, now: float) -> str:
     handed = f"; {handed_phrase(rec)}" if rec.handed else ""
     if status == "crashed":
         proc = f"pid {rec.pid}" if rec.pid else "process"
-        ago = format_duration(now - parse_ts(rec.last_ts))
+        ago = since(now, rec.last_ts)
         return f"crashed {ago} ago: no SessionEnd, and its Claude Code process ({proc}) is gone{handed}"
     if status == "stale":
-        idle = format_duration(now - parse_ts(rec.last_ts))
+        idle = since(now, rec.last_ts)
         return f"stale: no SessionEnd and no event for {idle} (no process was recorded to check){handed}"
     if status == "ended":
         if rec.turn_open and rec.turn_ran:
@@ -66,7 +66,7 @@ def status_phrase(rec: SessionRecord, status: str, now: float) -> str:
         return f"ended ({rec.end_reason})"
     if rec.pid > 0:
         return f"running now in another window (Claude Code pid {rec.pid} is alive)"
-    idle = format_duration(now - parse_ts(rec.last_ts))
+    idle = since(now, rec.last_ts)
     return f"active: no SessionEnd, last event {idle} ago (no process was recorded to check)"
 
 

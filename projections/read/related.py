@@ -122,9 +122,12 @@ def related_for_context(
     journal = views.journal
     if journal is None:
         return related_sessions(views, target, limit=limit, exclude=exclude)
+    words = keywords(target)
+    if not words and not any(target.files):
+        return []  # nothing to search for (a session that has just started): the index is not even imported
     from projections.search.query import related_from_index
 
-    found = related_from_index(journal, target, keywords(target), limit=limit * 2, exclude=exclude, upto=views.seq)
+    found = related_from_index(journal, target, words, limit=limit * 2, exclude=exclude, upto=views.seq)
     if found is None:
         return related_sessions(views, target, limit=limit, exclude=exclude)
     out = []

@@ -100,3 +100,37 @@ def test_hook_imports_only_its_allow_list(hook_env: HookEnv, stdlib_allowed: set
     assert not unexpected, f"{name} imports {unexpected}: avoid them on the hook's path or list them here"
     # And the ones that cost as much as the record path itself, by name.
     assert not {"json", "re", "pathlib", "typing", "subprocess", "msgspec"} & set(imported)
+
+
+#: A SessionStart whose context was stored by the previous session's SessionEnd job (a
+#: hit, `hooks.context_cache`) renders nothing: the process and branch notes, the export
+#: to ``$CLAUDE_ENV_FILE``, the stored context read back.
+SESSION_START_HIT = {"hooks.process", "hooks.gitinfo", "hooks.runtime", "hooks.context_cache"}
+
+
+def test_a_session_start_with_a_stored_context_imports_only_its_allow_list(
+        hook_env: HookEnv, stdlib_allowed: set[str]) -> None:
+    import sys
+    import time
+    import uuid
+
+    def payload(sid: str, name: str, **fields: str) -> bytes:
+        return json.dumps({"session_id": sid, "transcript_path": "/nonexistent", "cwd": str(hook_env.cwd),
+                           "hook_event_name": name, **fields}).encode()
+
+    extra = {"AGENT_JOURNAL_PYTHON": sys.executable, "AGENT_JOURNAL_NO_INDEX_JOB": "1",
+             "CLAUDE_ENV_FILE": str(hook_env.tmp / "env-file"), "CLAUDE_PLUGIN_DATA": str(hook_env.tmp / "data")}
+    sid = str(uuid.uuid4())
+    hook_env.run(payload(sid, "SessionStart", source="startup"), extra)
+    stored = hook_env.journal_dir / "cache" / "context.json"
+    stored.unlink()
+    hook_env.run(payload(sid, "SessionEnd", reason="other"), extra)
+    deadline = time.monotonic() + 60
+    while not stored.exists() and time.monotonic() < deadline:  # the detached job stores it
+        time.sleep(0.05)
+    imported = _imports(["-I", "-S", str(LAUNCHER)], payload(str(uuid.uuid4()), "SessionStart", source="startup"),
+                        hook_env.env(extra))
+    assert "hooks.context_cache" in imported and "hooks.render" not in imported  # it was a hit
+    unexpected = sorted(set(imported) - stdlib_allowed - RECORD - SESSION_START_HIT)
+    assert not unexpected, f"SessionStart (stored context) imports {unexpected}"
+    assert not {"json", "re", "pathlib", "typing", "subprocess", "msgspec", "shlex"} & set(imported)
