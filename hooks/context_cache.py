@@ -4,8 +4,8 @@ A full render (`hooks.render.session_start`) and the detached job SessionEnd sta
 (`hooks.index_job`) also render the context the *next* ``startup`` session of the same
 project would get (`hooks.render.next_context`), and store it here with everything it
 depends on: the journal position it reflects (the seq of the last event folded), the
-manifest and segment directory it was read from, config.json, the ``AGENT_JOURNAL_*``
-environment, the rendering code, the moment it was rendered and how long its stale/old
+manifest and segment directory it was read from, digests of config.json and of the
+``AGENT_JOURNAL_*`` environment (never their values: a shipping URL may hold a password), the rendering code, the moment it was rendered and how long its stale/old
 thresholds decide the same, and every process probe it made. Its relative phrases
 ("crashed 2d4h ago") are stored as tokens and written out when it is printed (`expand`).
 
@@ -43,7 +43,7 @@ FILE = "context.json"
 #: ids take 9 bytes a session).
 MAX_BYTES = 2 * 1024 * 1024
 #: The entry format; another value is a miss.
-VERSION = 3
+VERSION = 4
 #: Around a "how long ago" phrase of the stored text: ``MARK nonce ":" epoch-seconds END``
 #: (Unicode private-use characters), replaced by `format_duration` at the moment of printing.
 MARK, END = "\ue000", "\ue001"
@@ -71,13 +71,25 @@ def stamp(root: str) -> list[Any]:
             _stat_key(os.path.join(root, "segments"), size=False)]
 
 
-def environment() -> dict[str, str]:
-    """The ``AGENT_JOURNAL_*`` settings a render could read (config precedence: they win)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("AGENT_JOURNAL_") and k not in _NOT_RENDERING}
+def _digest(data: bytes) -> str:
+    """An unkeyed BLAKE2b digest: what the entry keeps of a setting instead of its value
+    (``AGENT_JOURNAL_SHIP_URL`` may hold a password, and the cache must never copy one)."""
+    try:
+        from _blake2 import blake2b  # the C module: hashlib's import is not needed here
+    except ImportError:  # pragma: no cover - a Python built without it
+        from hashlib import blake2b
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+def environment() -> str:
+    """A digest of the ``AGENT_JOURNAL_*`` settings a render could read (config precedence:
+    they win); their values are never stored."""
+    items = sorted((k, v) for k, v in os.environ.items() if k.startswith("AGENT_JOURNAL_") and k not in _NOT_RENDERING)
+    return _digest("\0".join(f"{k}={v}" for k, v in items).encode("utf-8", "surrogateescape"))
 
 
 def config_text(root: str) -> str | None:
-    """config.json as it is on disk (None if there is none or it cannot be read)."""
+    """A digest of config.json as it is on disk (None if there is none or it cannot be read)."""
     try:
         fd = os.open(os.path.join(root, "config.json"), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -90,7 +102,7 @@ def config_text(root: str) -> str | None:
         return None
     finally:
         os.close(fd)
-    return b"".join(chunks).decode("utf-8", "surrogateescape")
+    return _digest(b"".join(chunks))
 
 
 def code_stamp(code_root: str) -> list[Any]:

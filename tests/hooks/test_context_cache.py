@@ -429,3 +429,15 @@ def test_the_env_file_quoting_is_shlex_quote(text: str) -> None:
     from hooks.runtime import _shell_quote
 
     assert _shell_quote(text) == shlex.quote(text)
+
+
+def test_the_stored_entry_keeps_no_setting_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shipping URL in the environment or config.json may hold a password: the entry keeps
+    digests of them, which still change when a value does."""
+    from hooks import context_cache
+
+    monkeypatch.setenv("AGENT_JOURNAL_SHIP_URL", "postgresql://ops:hunter2-s3cret@db.example/journal")
+    first = context_cache.environment()
+    assert "hunter2" not in first and "db.example" not in first
+    monkeypatch.setenv("AGENT_JOURNAL_SHIP_URL", "postgresql://ops:other@db.example/journal")
+    assert context_cache.environment() != first

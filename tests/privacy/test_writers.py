@@ -100,6 +100,9 @@ WRITERS: dict[tuple[str, str], str] = {
     "this code root and the standard library (like a .pyc): " + _NO_EVENT_TEXT,
     ("hooks/codecache_write.py", "view = view[os.write(fd, view):]"): "the hook's code cache (see above)",
     ("hooks/render.py", "log_error("): _LOG,
+    ("hooks/context_cache.py", "write_atomic(os.path.join(directory, FILE)"): "cache/context.json: the recovery "
+    "context rendered from the projections (" + _FROM_SEGMENTS + ") and the stamp it is checked against",
+    ("hooks/render.py", "context_cache.write(str(journal.root), entry)"): "cache/context.json (see hooks/context_cache.py)",
     ("journal/storage/archive.py", 'log_error(root, "damaged_archive"'): _LOG,
     ("journal/storage/manifest_rebuild.py", 'log_error(root, "manifest_rebuilt"'): _LOG,
     ("journal/storage/overflow.py", "return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW"): "overflow spool lock: "
