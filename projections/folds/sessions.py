@@ -379,17 +379,25 @@ def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: Tool
     tool_use_id = view.tool_use_id
     if sid is None or post.session != sid or pre.agent or post.agent or landed.tool_use_id != tool_use_id:
         return False
-    rec: SessionRecord | None = state.records.get(sid)
+    records = state.records
+    rec: SessionRecord | None = records.get(sid)
     if rec is None or rec.ended or rec.asking:
         return False
     flying = rec.in_flight
     if len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying:
         return False
-    if state.meta.last != sid or pre.seq - rec.last_seq > SPAN_GAP or post.seq - pre.seq > SPAN_GAP:
-        _touch_at(state, sid, pre.seq, pre.ts)
-        _touch_at(state, sid, post.seq, post.ts)
-    else:  # both touches, when neither moves the record nor opens a span
-        rec.last_seq = post.seq
+    seq = pre.seq
+    end = post.seq
+    if seq - rec.last_seq > SPAN_GAP or end - seq > SPAN_GAP:
+        _touch_at(state, sid, seq, pre.ts)
+        _touch_at(state, sid, end, post.ts)
+    else:  # both touches, when neither opens a span: the record moves to the end once
+        meta = state.meta
+        if meta.last != sid:
+            del records[sid]
+            records[sid] = rec
+            meta.last = sid
+        rec.last_seq = end
         rec.last_ts = post.ts
         rec.events += 2
     rec.turn_ran = True
@@ -478,7 +486,8 @@ def _on_denied(state: State, event: Event, view: ToolView) -> None:
 
 def _merge_capped(items: list[str], new: list[str], cap: int) -> None:
     for item in new:
-        item = clip(item, ITEM_CHARS)
+        if len(item) > ITEM_CHARS:
+            item = clip(item, ITEM_CHARS)
         if item and item not in items:
             items.append(item)
     if len(items) > cap:
@@ -492,7 +501,7 @@ def _on_stop(state: State, event: Event, view: Any) -> None:
     if event.agent:
         return  # a Stop fired inside a subagent says nothing about the main turn
     rec.turn_ran = False
-    if event.type == "StopFailure" and view.error:
+    if view.error and event.type == "StopFailure":  # a Stop has no error: its type is not read
         rec.last_message = clip("API error: " + view.error, MESSAGE_CHARS)
     elif view.last_assistant_message:
         rec.last_message = clip(view.last_assistant_message, MESSAGE_CHARS)
