@@ -400,7 +400,8 @@ def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: Tool
         rec.last_seq = end
         rec.last_ts = post.ts
         rec.events += 2
-    rec.turn_ran = True
+    if not rec.turn_ran:  # usually set by the turn's previous call: a Struct field costs more to set than to read
+        rec.turn_ran = True
     rec.tool_calls += 1
     tools = rec.tools
     tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
