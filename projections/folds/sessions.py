@@ -384,7 +384,7 @@ def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: Tool
     if rec is None or rec.ended or rec.asking:
         return False
     flying = rec.in_flight
-    if len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying:
+    if flying and (len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying):  # usually none is flying
         return False
     seq = pre.seq
     end = post.seq
@@ -404,7 +404,8 @@ def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: Tool
         rec.turn_ran = True
     rec.tool_calls += 1
     tools = rec.tools
-    tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
+    tool = view.tool_name
+    tools[tool] = tools.get(tool, 0) + 1
     if landed.tool_name in EDIT_TOOLS:
         count_edited_file(rec, landed)
     return True
