@@ -38,7 +38,7 @@ from journal.storage.events import Event
 from projections.base import Projection, State
 from projections.folds.prompts import PROMPT, SLASH_COMMAND, classify_prompt
 from projections.text import EDIT_TOOLS, clip, first_line, summarise_tool
-from projections.views import PermissionRequestView, ToolView
+from projections.views import LandedView, PermissionRequestView, ToolView
 
 __all__ = [
     "SESSIONS",
@@ -367,7 +367,7 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
         del flying[next(iter(flying))]
 
 
-def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: ToolView) -> bool:
+def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: LandedView) -> bool:
     """A main-thread PreToolUse and, next in the log, its PostToolUse (`projections.base.PairHandler`).
 
     Folded one after the other, the call is put in flight and taken out again at once,
@@ -428,7 +428,7 @@ def _on_permission_request(state: State, event: Event, view: PermissionRequestVi
             return
 
 
-def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
+def _landed(rec: SessionRecord, event: Event, view: ToolView | LandedView) -> None:
     """A tool call finished (either way): no longer in flight; counted if its start was missed."""
     if rec.in_flight.pop(view.tool_use_id, None) is None and not event.agent:
         rec.tool_calls += 1
@@ -436,7 +436,7 @@ def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
         tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
 
 
-def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
+def _on_post_tool(state: State, event: Event, view: LandedView) -> None:
     rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
@@ -445,7 +445,7 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
         count_edited_file(rec, view)
 
 
-def count_edited_file(rec: Any, view: ToolView) -> None:
+def count_edited_file(rec: Any, view: ToolView | LandedView) -> None:
     """Count the file a successful Write/Edit/MultiEdit/NotebookEdit touched (sessions and agents).
 
     *rec* has ``files`` (path -> edits, at most `FILES_KEPT` paths) and ``files_more``.
