@@ -303,7 +303,7 @@ def _on_prompt(state: State, event: Event, view: Any) -> None:
         return
     text = clip(view.prompt, PROMPT_CHARS)
     rec.prompts += 1
-    if not rec.first_prompt or (substantive(text) and not substantive(rec.first_prompt)):
+    if not rec.first_prompt or (not substantive(rec.first_prompt) and substantive(text)):  # usually one call
         rec.first_prompt = text
     prompts = rec.last_prompts
     prompts.append(text)
