@@ -217,7 +217,8 @@ def _fold_range(
 def _pair_table(pairs: list[tuple[Projection, State]]) -> dict[str, tuple[str, tuple[Any, ...]]]:
     """``first type -> (second type, steps)`` for the event pairs every projection folding
     either type can fold at once (`Projection.pairs`); a step is ``(pair, first, second,
-    state)``, *pair* None where a projection has no pair handler but folds neither."""
+    state)``, one per projection folding either type, each a callable (a missing handler
+    is `_skip`), so the hot loop calls them without testing for None."""
     out: dict[str, tuple[str, tuple[Any, ...]]] = {}
     for first, second in {key for p, _ in pairs for key in p.pairs}:
         steps = []
