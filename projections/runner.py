@@ -217,7 +217,8 @@ def _fold_range(
 def _pair_table(pairs: list[tuple[Projection, State]]) -> dict[str, tuple[str, tuple[Any, ...]]]:
     """``first type -> (second type, steps)`` for the event pairs every projection folding
     either type can fold at once (`Projection.pairs`); a step is ``(pair, first, second,
-    state)``, *pair* None where a projection has no pair handler but folds neither."""
+    state)``, one per projection folding either type, each a callable (a missing handler
+    is `_skip`), so the hot loop calls them without testing for None."""
     out: dict[str, tuple[str, tuple[Any, ...]]] = {}
     for first, second in {key for p, _ in pairs for key in p.pairs}:
         steps = []
@@ -226,8 +227,8 @@ def _pair_table(pairs: list[tuple[Projection, State]]) -> dict[str, tuple[str, t
             pair = p.pairs.get((first, second))
             if pair is None and (one is not None or two is not None):
                 break  # this projection folds them one by one: no shortcut for the pair
-            if one is not None or two is not None:
-                steps.append((pair, one, two, s))
+            if one is not None or two is not None:  # the loop calls all three: no None
+                steps.append((pair or _no_pair, one or _skip, two or _skip, s))
         else:
             # Views: both types must have one (the pair handlers read them), never None.
             if VIEW_TYPES.get(first) is not None and VIEW_TYPES.get(second) is not None:
@@ -243,9 +244,16 @@ def _fold_chunks(
 ) -> int:
     table, default = _table(pairs)
     twins = _pair_table(pairs)
-    # Typed events are dispatched on their class (one per event type and decoder): a
-    # dict lookup on `type(event)` spares the class attribute read of ``event.type``.
-    by_class: dict[type, tuple[bool, tuple[Any, ...], Any]] = {}
+    by_class: dict[type, tuple[bool, tuple[Any, ...], Any, str]] = {}
+
+    def learn(event: Any) -> tuple[bool, tuple[Any, ...], Any, str]:
+        """The dispatch entry of *event*'s class: view or not, handlers, pair, type."""
+        name = event.type
+        entry = table.get(name)
+        has_view, handlers = (False, default) if entry is None else (entry[0] is not None, entry[2])
+        found = by_class[type(event)] = has_view, handlers, twins.get(name), name
+        return found
+
     n = unreported = 0
     for chunk in chunks:
         if chunk[0].__class__ is Event:
@@ -253,39 +261,7 @@ def _fold_chunks(
             typed.read_as_events(chunk)
         else:
             typed.typed += 1
-            # An event that may start a pair (`Projection.pairs`: a tool call's PreToolUse,
-            # then its PostToolUse, 70% of a busy log) waits for the next one; a pair handler
-            # folds both at once, or says no and the two handlers run as usual.
-            held: Any = None
-            for event in chunk:
-                try:
-                    has_view, handlers, twin = by_class[type(event)]
-                except KeyError:
-                    entry = table.get(event.type)
-                    has_view, handlers = (False, default) if entry is None else (entry[0] is not None, entry[2])
-                    twin = twins.get(event.type)
-                    by_class[type(event)] = has_view, handlers, twin
-                if held is not None:
-                    first, (second, steps) = held
-                    held = None
-                    if event.type == second:
-                        one, two = first.data, event.data
-                        for pair, h1, h2, state in steps:
-                            if pair is None or not pair(state, first, one, event, two):
-                                if h1 is not None:
-                                    h1(state, first, one)
-                                if h2 is not None:
-                                    h2(state, event, two)
-                        continue
-                    _fold_one(first, by_class[type(first)])
-                if twin is not None:
-                    held = event, twin
-                    continue
-                view = event.data if has_view else None
-                for handler, state in handlers:
-                    handler(state, event, view)
-            if held is not None:
-                _fold_one(held[0], by_class[type(held[0])])
+            _fold_typed(chunk, by_class, learn)
         n += len(chunk)
         if progress is not None:
             unreported += len(chunk)
@@ -297,11 +273,62 @@ def _fold_chunks(
     return n
 
 
-def _fold_one(event: Any, entry: tuple[bool, tuple[Any, ...], Any]) -> None:
-    """Fold one typed *event* with its `_fold_chunks` dispatch entry."""
+def _fold_typed(chunk: list[Any], by_class: dict[type, Any], learn: Callable[[Any], Any]) -> None:
+    """Fold one chunk of typed events, dispatched on their class (one per event type and
+    decoder: a dict lookup on `type(event)` spares the class attribute read of ``event.type``).
+
+    An event that may start a pair (`Projection.pairs`: a tool call's PreToolUse, then its
+    PostToolUse, 70% of a busy log) waits for the next one; a pair handler folds both at
+    once, or says no and the two handlers run as usual.
+    """
+    held: Any = None
+    second = ""
+    steps: tuple[Any, ...] = ()
+    for event in chunk:
+        try:
+            has_view, handlers, twin, name = by_class[type(event)]
+        except KeyError:
+            has_view, handlers, twin, name = learn(event)
+        if held is not None:
+            if name == second:
+                one = held.data
+                two = event.data
+                for pair, h1, h2, state in steps:
+                    if not pair(state, held, one, event, two):
+                        h1(state, held, one)
+                        h2(state, event, two)
+                held = None
+                continue
+            _fold_one(held, by_class[type(held)])
+            held = None
+        if twin is not None:
+            held = event
+            second, steps = twin
+            continue
+        if has_view:
+            view = event.data
+            for handler, state in handlers:
+                handler(state, event, view)
+        else:
+            for handler, state in handlers:
+                handler(state, event, None)
+    if held is not None:
+        _fold_one(held, by_class[type(held)])
+
+
+def _fold_one(event: Any, entry: tuple[bool, tuple[Any, ...], Any, str]) -> None:
+    """Fold one typed *event* with its `_fold_typed` dispatch entry."""
     view = event.data if entry[0] else None
     for handler, state in entry[1]:
         handler(state, event, view)
+
+
+def _no_pair(state: State, first: Any, one: Any, second: Any, two: Any) -> bool:
+    return False
+
+
+def _skip(state: State, event: Any, view: Any) -> None:
+    pass
 
 
 def _load(

@@ -28,6 +28,8 @@ __all__ = [
     "SessionStartView",
     "PromptView",
     "ToolView",
+    "LandedInput",
+    "LandedView",
     "AgentResponseView",
     "StopView",
     "SubagentView",
@@ -112,7 +114,7 @@ class PromptView(msgspec.Struct, gc=False):
 
 
 class ToolView(msgspec.Struct, gc=False):
-    """PreToolUse, PostToolUse, PostToolUseFailure and PermissionDenied."""
+    """PreToolUse, PostToolUseFailure and PermissionDenied (PostToolUse: `LandedView`)."""
 
     tool_name: str = ""
     tool_use_id: str = ""
@@ -120,6 +122,31 @@ class ToolView(msgspec.Struct, gc=False):
     error: str | None = None
     reason: str | None = None
     is_interrupt: bool = False
+    #: Kept raw (only an Agent call's is ever read: `tool_agent_id`).
+    tool_response: msgspec.Raw = _NULL
+
+
+class LandedInput(msgspec.Struct, gc=False):
+    """The parts of a finished call's ``tool_input`` the folds read: the file it edited,
+    and an Agent call's task (a Bash command, a search pattern are not decoded)."""
+
+    file_path: str | None = None
+    notebook_path: str | None = None
+    description: str | None = None
+    prompt: str | None = None
+    subagent_type: str | None = None
+
+
+class LandedView(msgspec.Struct, gc=False):
+    """PostToolUse (40% of a busy log): the `ToolView` fields its folds read, no more.
+
+    Only where a call ran is told by its PreToolUse (`summarise_tool`); its PostToolUse
+    needs the id, the tool, an edited file and an Agent call's task and response.
+    """
+
+    tool_name: str = ""
+    tool_use_id: str = ""
+    tool_input: LandedInput | None = None
     #: Kept raw (only an Agent call's is ever read: `tool_agent_id`).
     tool_response: msgspec.Raw = _NULL
 
@@ -245,7 +272,7 @@ VIEW_TYPES: dict[str, type[msgspec.Struct]] = {
     "SessionStart": SessionStartView,
     "UserPromptSubmit": PromptView,
     "PreToolUse": ToolView,
-    "PostToolUse": ToolView,
+    "PostToolUse": LandedView,
     "PostToolUseFailure": ToolView,
     "PermissionDenied": ToolView,
     "Stop": StopView,
@@ -346,7 +373,7 @@ def agent_response(data: msgspec.Raw | bytes) -> str:
 _TOOL_RESPONSE = msgspec.json.Decoder(Union[_AgentToolResponse, None])
 
 
-def tool_agent_id(view: ToolView) -> str:
+def tool_agent_id(view: ToolView | LandedView) -> str:
     """`agent_response` of the payload *view* was decoded from (its ``tool_response``)."""
     try:
         resp = _TOOL_RESPONSE.decode(view.tool_response)

@@ -35,7 +35,7 @@ from journal.storage.events import Event
 from projections.base import Projection, State
 from projections.folds.sessions import ITEM_CHARS, ITEMS_KEPT, MESSAGE_CHARS, ToolCall, count_edited_file
 from projections.text import clip, one_line, summarise_tool
-from projections.views import ToolView, tool_agent_id
+from projections.views import LandedView, ToolView, tool_agent_id
 
 __all__ = ["AGENTS", "AgentRecord", "AgentsMeta", "Spawn", "AGENT_TOOLS", "FINISHED_STATUSES"]
 
@@ -210,7 +210,7 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
             del pending[0]
 
 
-def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
+def _on_post_tool(state: State, event: Event, view: ToolView | LandedView) -> None:
     if event.agent:
         rec = _agent(state, event, event.agent)
         if rec.in_flight.pop(view.tool_use_id, None) is None:
@@ -237,7 +237,7 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
     _apply_spawn(rec, spawn)
 
 
-def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: ToolView) -> bool:
+def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: LandedView) -> bool:
     """A PreToolUse and the PostToolUse next to it (`projections.base.PairHandler`): when
     neither is an agent's nor an Agent call, both handlers do nothing, and neither does this."""
     return not (pre.agent or post.agent or view.tool_name in AGENT_TOOLS or landed.tool_name in AGENT_TOOLS)

@@ -58,6 +58,8 @@ _PREFIXES: Final = (
 _HOOK_LEADS: Final = re.compile(
     r"(?:Stop|SubagentStop|UserPromptSubmit|PreCompact) hook (?:feedback|additional context):")
 
+#: How each text `_HOOK_LEADS` matches starts (a cheap test before the regex).
+_HOOK_NAMES: Final = ("Stop hook ", "SubagentStop hook ", "UserPromptSubmit hook ", "PreCompact hook ")
 # A typed slash command: "/name" or "/plugin:name", then whitespace or the end. A path
 # such as "/usr/bin/env is broken" has a second "/" inside the first word, so it is a prompt.
 _SLASH: Final = re.compile(r"/[A-Za-z0-9][\w:.-]*(?:\s|$)")
@@ -85,7 +87,7 @@ def classify_prompt(text: str) -> str:
         return SLASH_COMMAND if _SLASH.match(head) else PROMPT
     if first == "C" and head.startswith(_PREFIXES[-1][0]):
         return LOCAL_COMMAND
-    if _HOOK_LEADS.match(head):
+    if head.startswith(_HOOK_NAMES) and _HOOK_LEADS.match(head):  # the regex only when a name leads
         return HOOK
     return PROMPT
 

@@ -38,7 +38,7 @@ from journal.storage.events import Event
 from projections.base import Projection, State
 from projections.folds.prompts import PROMPT, SLASH_COMMAND, classify_prompt
 from projections.text import EDIT_TOOLS, clip, first_line, summarise_tool
-from projections.views import PermissionRequestView, ToolView
+from projections.views import LandedView, PermissionRequestView, ToolView
 
 __all__ = [
     "SESSIONS",
@@ -303,7 +303,7 @@ def _on_prompt(state: State, event: Event, view: Any) -> None:
         return
     text = clip(view.prompt, PROMPT_CHARS)
     rec.prompts += 1
-    if not rec.first_prompt or (substantive(text) and not substantive(rec.first_prompt)):
+    if not rec.first_prompt or (not substantive(rec.first_prompt) and substantive(text)):  # usually one call
         rec.first_prompt = text
     prompts = rec.last_prompts
     prompts.append(text)
@@ -367,7 +367,7 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
         del flying[next(iter(flying))]
 
 
-def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: ToolView) -> bool:
+def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: LandedView) -> bool:
     """A main-thread PreToolUse and, next in the log, its PostToolUse (`projections.base.PairHandler`).
 
     Folded one after the other, the call is put in flight and taken out again at once,
@@ -379,23 +379,33 @@ def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: Tool
     tool_use_id = view.tool_use_id
     if sid is None or post.session != sid or pre.agent or post.agent or landed.tool_use_id != tool_use_id:
         return False
-    rec: SessionRecord | None = state.records.get(sid)
+    records = state.records
+    rec: SessionRecord | None = records.get(sid)
     if rec is None or rec.ended or rec.asking:
         return False
     flying = rec.in_flight
-    if len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying:
+    if flying and (len(flying) >= IN_FLIGHT_KEPT or tool_use_id in flying):  # usually none is flying
         return False
-    if state.meta.last != sid or pre.seq - rec.last_seq > SPAN_GAP or post.seq - pre.seq > SPAN_GAP:
-        _touch_at(state, sid, pre.seq, pre.ts)
-        _touch_at(state, sid, post.seq, post.ts)
-    else:  # both touches, when neither moves the record nor opens a span
-        rec.last_seq = post.seq
+    seq = pre.seq
+    end = post.seq
+    if seq - rec.last_seq > SPAN_GAP or end - seq > SPAN_GAP:
+        _touch_at(state, sid, seq, pre.ts)
+        _touch_at(state, sid, end, post.ts)
+    else:  # both touches, when neither opens a span: the record moves to the end once
+        meta = state.meta
+        if meta.last != sid:
+            del records[sid]
+            records[sid] = rec
+            meta.last = sid
+        rec.last_seq = end
         rec.last_ts = post.ts
         rec.events += 2
-    rec.turn_ran = True
+    if not rec.turn_ran:  # usually set by the turn's previous call: a Struct field costs more to set than to read
+        rec.turn_ran = True
     rec.tool_calls += 1
     tools = rec.tools
-    tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
+    tool = view.tool_name
+    tools[tool] = tools.get(tool, 0) + 1
     if landed.tool_name in EDIT_TOOLS:
         count_edited_file(rec, landed)
     return True
@@ -418,7 +428,7 @@ def _on_permission_request(state: State, event: Event, view: PermissionRequestVi
             return
 
 
-def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
+def _landed(rec: SessionRecord, event: Event, view: ToolView | LandedView) -> None:
     """A tool call finished (either way): no longer in flight; counted if its start was missed."""
     if rec.in_flight.pop(view.tool_use_id, None) is None and not event.agent:
         rec.tool_calls += 1
@@ -426,7 +436,7 @@ def _landed(rec: SessionRecord, event: Event, view: ToolView) -> None:
         tools[view.tool_name] = tools.get(view.tool_name, 0) + 1
 
 
-def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
+def _on_post_tool(state: State, event: Event, view: LandedView) -> None:
     rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
@@ -435,7 +445,7 @@ def _on_post_tool(state: State, event: Event, view: ToolView) -> None:
         count_edited_file(rec, view)
 
 
-def count_edited_file(rec: Any, view: ToolView) -> None:
+def count_edited_file(rec: Any, view: ToolView | LandedView) -> None:
     """Count the file a successful Write/Edit/MultiEdit/NotebookEdit touched (sessions and agents).
 
     *rec* has ``files`` (path -> edits, at most `FILES_KEPT` paths) and ``files_more``.
@@ -478,7 +488,8 @@ def _on_denied(state: State, event: Event, view: ToolView) -> None:
 
 def _merge_capped(items: list[str], new: list[str], cap: int) -> None:
     for item in new:
-        item = clip(item, ITEM_CHARS)
+        if len(item) > ITEM_CHARS:
+            item = clip(item, ITEM_CHARS)
         if item and item not in items:
             items.append(item)
     if len(items) > cap:
@@ -492,7 +503,7 @@ def _on_stop(state: State, event: Event, view: Any) -> None:
     if event.agent:
         return  # a Stop fired inside a subagent says nothing about the main turn
     rec.turn_ran = False
-    if event.type == "StopFailure" and view.error:
+    if view.error and event.type == "StopFailure":  # a Stop has no error: its type is not read
         rec.last_message = clip("API error: " + view.error, MESSAGE_CHARS)
     elif view.last_assistant_message:
         rec.last_message = clip(view.last_assistant_message, MESSAGE_CHARS)
