@@ -31,7 +31,10 @@ from __future__ import annotations
 import os
 import sys
 
-from hooks.interpreter import (
+if __name__ == "__main__" and not __package__:  # run as a script by `bootstrap_async` (python -I):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the code root
+
+from hooks.interpreter import (  # noqa: E402 - after the code root is importable
     DATA_ENV,
     READY_MARKER,
     VENV_DIR,
