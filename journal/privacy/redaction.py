@@ -84,11 +84,12 @@ from journal.privacy.limits import (
     sha256_hex,
     shrink,
 )
+from journal.privacy.limits import _scalar_size
 from journal.privacy.limits import str_size as _str_size  # noqa: F401  (the size contract tests rely on)
 from journal.privacy.redaction_config import RedactionConfig, compile_pattern
-from journal.privacy.secret_heuristics import key_value_kind
-from journal.privacy.secret_scan import Detector, Scan, candidate_mask, span
-from journal.privacy.secrets_patterns import DETECTORS, MARKER_RE
+from journal.privacy.secret_heuristics import key_kind, key_value_kind
+from journal.privacy.secret_scan import MIN_CANDIDATE, Detector, Scan, candidate_mask, span
+from journal.privacy.secrets_patterns import DETECTORS, MARKER_RE, SHAPES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ USER_OVERLAP = 1024
 #: window after `USER_HARD_LIMIT` seconds. The event is then withheld, never written raw.
 USER_BUDGET = 0.5
 USER_HARD_LIMIT = 1.0
+# Strings that no detector changes are remembered (ids, paths, names and keys repeat in
+# every event of a session), up to this length and this many; the table is then cleared.
+_CLEAN_MAX_LEN = 256
+_CLEAN_MAX = 4096
 
 
 class RedactionTimeout(Exception):
@@ -145,9 +150,10 @@ class RedactionTimeout(Exception):
 class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
-    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent")
+    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
+                 "_plain_keys", "_shapes", "_events")
 
-    def __init__(self, config: RedactionConfig | None = None) -> None:
+    def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
         self._allow = frozenset(self.config.allow)
         self._salt = self.config.salt + "\0" if self.config.salt else ""
@@ -163,6 +169,14 @@ class Redactor:
         # User patterns come first: an explicit rule labels what it matches.
         self._detectors = (*extra, *DETECTORS)
         self._spent = 0.0  # seconds spent in user patterns since the last `start`
+        # The fast path (see "Fast path" in the module docstring); never with user patterns,
+        # whose time budget must see every string. ``fast=False`` is the reference the
+        # tests compare it with.
+        self._fast = fast and not extra
+        self._clean: dict[str, None] = {}  # strings no detector changes
+        self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
+        self._shapes: _Shapes | None = None  # from the second event on
+        self._events = 0
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None, *, salt: str | None = None) -> Redactor:
@@ -262,21 +276,53 @@ class Redactor:
         return root, count
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
+        if self._fast and (text in self._clean or self._clean_shape(text)):
+            return self._by_key(text, key)
         mask = candidate_mask(text)
         if not mask and not self._has_extra:  # the hot path: no detector can match
-            if key and "[REDACTED:" not in text and text not in self._allow:
-                kind = key_value_kind(key, text)
-                if kind is not None:
-                    return self.marker(kind, text), 1
-            return text, 0
-        total = 0
-        for _ in range(_MAX_PASSES):
-            text, n = self._pass(text, key, mask)
+            self._remember(text)
+            return self._by_key(text, key)
+        first, total = self._pass(text, mask)
+        if not total:
+            self._remember(text)
+            return self._by_key(text, key)
+        text = first
+        for _ in range(_MAX_PASSES - 1):
+            text, n = self._pass(text, candidate_mask(text))
             if not n:
                 break
             total += n
-            mask = candidate_mask(text)
         return text, total
+
+    def _by_key(self, text: str, key: str) -> tuple[str, int]:
+        """*text*, which no detector changes, or its marker if *key* names a secret it holds."""
+        if key and "[REDACTED:" not in text and text not in self._allow:
+            kind = key_value_kind(key, text)
+            if kind is not None:
+                return self.marker(kind, text), 1
+        return text, 0
+
+    def _remember(self, text: str) -> None:
+        """Note that no detector changes *text* (fast path only)."""
+        if self._fast and len(text) <= _CLEAN_MAX_LEN:
+            clean = self._clean
+            if len(clean) >= _CLEAN_MAX:
+                clean.clear()
+            clean[text] = None
+
+    def _clean_shape(self, text: str) -> bool:
+        """True when no detector can change *text*: too short, or no shape found in it."""
+        if len(text) < MIN_CANDIDATE:
+            return True
+        shapes = self._shapes
+        if shapes is None or shapes.found(text.lower()):
+            return False
+        # Detectors may see non-ASCII text ASCII-lowercased, and str.lower() maps a few
+        # non-ASCII letters to ASCII ones (the Kelvin sign to k): try that form too.
+        if not text.isascii() and shapes.found(text.translate(_ASCII_LOWER)):
+            return False
+        self._remember(text)
+        return True
 
     def _plan(self, mask: int) -> tuple[Detector, ...]:
         plan = self._plans.get(mask)
@@ -284,7 +330,7 @@ class Redactor:
             plan = self._plans[mask] = tuple(d for d in self._detectors if not d.mask or d.mask & mask)
         return plan
 
-    def _pass(self, s: str, key: str, mask: int) -> tuple[str, int]:
+    def _pass(self, s: str, mask: int) -> tuple[str, int]:
         scan = Scan(s)
         # Existing markers are claimed first: nothing inside or across them is redacted again.
         has_marker = "[REDACTED:" in s
@@ -333,10 +379,6 @@ class Redactor:
             if scan.taken and scan.taken[at - 1] and not scan.overlaps(at, m.end()):
                 found += self._take(det, m, s, scan)
         if not found:
-            if key and not has_marker and s not in self._allow:
-                whole = key_value_kind(key, s)
-                if whole is not None:
-                    return self.marker(whole, s), 1
             return s, 0
         parts = []
         pos = 0
@@ -363,6 +405,49 @@ class Redactor:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+# Longer strings are searched with each shape regex in turn (see `_Shapes`).
+_SPLIT_AT = 160
+
+
+class _Shapes:
+    """`journal.privacy.secrets_patterns.SHAPES`, compiled: does a lowercased string hold
+    what a detector needs to find anything?"""
+
+    __slots__ = ("forward", "backward", "forward_parts", "backward_parts")
+
+    def __init__(self, forward: list[str], backward: list[str]) -> None:
+        import re
+
+        self.forward = re.compile("|".join(forward) or "(?!)")
+        self.backward = re.compile("|".join(backward) or "(?!)")
+        self.forward_parts = tuple(re.compile(part).search for part in forward)
+        self.backward_parts = tuple(re.compile(part).search for part in backward)
+
+    def found(self, low: str) -> bool:
+        """True if a shape matches ``low``, a lowercased string (or ``low`` reversed)."""
+        if len(low) < _SPLIT_AT:  # one search each way
+            return self.forward.search(low) is not None or self.backward.search(low[::-1]) is not None
+        # `re` finds a literal first character at C speed, not a set of them: each shape
+        # group is cheaper on its own once the text is long.
+        for search in self.forward_parts:
+            if search(low) is not None:
+                return True
+        rev = low[::-1]
+        for search in self.backward_parts:
+            if search(rev) is not None:
+                return True
+        return False
+
+
+_SHAPES: list[_Shapes] = []
+
+
+def _compiled_shapes() -> _Shapes | None:
+    if SHAPES is None:
+        return None  # a detector without a shape: every string takes the full path
+    if not _SHAPES:
+        _SHAPES.append(_Shapes(*SHAPES))
+    return _SHAPES[0]
 
 
 def _escape_before(hay: str, at: int) -> bool:
@@ -471,6 +556,12 @@ class _hard_limit:
 
 def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
+    if redactor._fast:
+        redactor._events += 1
+        if redactor._events == 2:  # a process that records more than one event: worth compiling
+            redactor._shapes = _compiled_shapes()
+        if redactor._shapes is not None and type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
+            return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):
         # Typical events: redact everything (every secret counted), then cut what is still
@@ -490,3 +581,114 @@ def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
         first, again = shrink(first, max_string, max_event, KEEP_KEYS, pieces=pieces)
         truncated = truncated or again
     return first, {"redacted": scrub.count, "truncated": truncated}
+
+
+class _Changed(Exception):
+    """`_unchanged` met what it cannot pass through (see there)."""
+
+
+# What `_unchanged` counts for one scalar: more than `journal.privacy.limits._scalar_size`
+# of any None, bool, float or int under `_SMALL_INT` (a sign, 16 digits; a float's repr
+# is at most 24 characters), plus the 3 of a dict key's quotes and colon.
+_SCALAR_BOUND = 27
+_SMALL_INT = 10**15
+
+
+def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
+    """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
+
+    That is: no detector changes a string of it (`Redactor._clean`, too short, or no shape
+    found), no key names a secret its value holds, its containers are plain dicts and
+    lists (a copy turns tuples into lists), and `journal.privacy.limits.fits` accepts it:
+    the same string lengths and depth, and a size bound at least as high as the one `fits`
+    computes. False means only that the general path must decide. One walk, recursion
+    bounded by `MAX_DEPTH`; the keys of a dict are checked at once against the keys seen
+    before (`Redactor._plain_keys`).
+    """
+    clean = redactor._clean
+    plain_keys = redactor._plain_keys
+    shortest, longest = MIN_CANDIDATE, _CLEAN_MAX_LEN
+    total = 0
+
+    def string(value: str) -> None:
+        # The common case is inlined in `walk`; this is the one for what is not str itself.
+        nonlocal total
+        size = len(value)
+        if size > max_string:
+            raise _Changed
+        total += 6 * size + 3
+        if size >= shortest and (size > longest or value not in clean) and not redactor._clean_shape(value):
+            raise _Changed
+
+    def walk(node: Any, depth: int) -> None:
+        nonlocal total
+        depth += 1
+        if type(node) is dict:
+            if not plain_keys.issuperset(node):
+                _check_keys(redactor, node, max_string)
+            total += 5 + 4 * len(node) + 6 * sum(map(len, node))
+            values: Any = node.values()
+        elif type(node) is list:
+            total += 2 + len(node)
+            values = node
+        else:
+            raise _Changed  # a copy is a plain dict or list
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                size = len(value)
+                if size > max_string:
+                    raise _Changed
+                total += 6 * size + 3
+                if size >= shortest and (size > longest or value not in clean) and not redactor._clean_shape(value):
+                    raise _Changed
+            elif kind is dict or kind is list:
+                if depth >= MAX_DEPTH:
+                    raise _Changed
+                walk(value, depth)
+            elif value is None or kind is float or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
+                total += _SCALAR_BOUND
+            elif isinstance(value, str):
+                string(value)
+            elif isinstance(value, (dict, list, tuple)):
+                raise _Changed
+            else:
+                total += _scalar_size(value) + 3
+        if total > max_event:
+            raise _Changed
+
+    try:
+        walk(obj, 0)
+    except _Changed:
+        return False
+    return True
+
+
+def _check_keys(redactor: Redactor, node: dict[Any, Any], max_string: int) -> None:
+    """Raise `_Changed` unless every key of ``node`` is a plain key: a string that no
+    detector changes and that names no secret (then no value is judged by it); note them
+    in `Redactor._plain_keys`."""
+    plain_keys = redactor._plain_keys
+    for key in node:
+        if key in plain_keys:
+            continue
+        if type(key) is not str or len(key) > _CLEAN_MAX_LEN or _key_matters(key):
+            raise _Changed  # (`_CLEAN_MAX_LEN` <= `MIN_MAX_STRING` <= max_string)
+        if not (key in redactor._clean or redactor._clean_shape(key)):
+            raise _Changed
+        if len(plain_keys) >= _CLEAN_MAX:
+            plain_keys.clear()
+        plain_keys.add(key)
+
+
+# key -> whether `key_value_kind` can name a secret under it (a secret-sounding name, or
+# an upper-case env-style name): most keys cannot, and then a value is not judged by it.
+_KEYED: dict[str, bool] = {}
+
+
+def _key_matters(key: str) -> bool:
+    matters = key_kind(key) is not None or key.isupper()
+    if len(_KEYED) >= 4096:
+        _KEYED.clear()
+    _KEYED[key] = matters
+    return matters
