@@ -276,15 +276,18 @@ class Redactor:
         return root, count
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
-        if self._fast and (text in self._clean or self._clean_shape(text)):
+        fast = self._fast
+        if fast and (text in self._clean or len(text) < MIN_CANDIDATE or (self._shapes and self._clean_shape(text))):
             return self._by_key(text, key)
         mask = candidate_mask(text)
         if not mask and not self._has_extra:  # the hot path: no detector can match
-            self._remember(text)
+            if fast:
+                self._remember(text)
             return self._by_key(text, key)
         first, total = self._pass(text, mask)
         if not total:
-            self._remember(text)
+            if fast:
+                self._remember(text)
             return self._by_key(text, key)
         text = first
         for _ in range(_MAX_PASSES - 1):
@@ -304,25 +307,39 @@ class Redactor:
 
     def _remember(self, text: str) -> None:
         """Note that no detector changes *text* (fast path only)."""
-        if self._fast and len(text) <= _CLEAN_MAX_LEN:
+        if len(text) <= _CLEAN_MAX_LEN:
             clean = self._clean
             if len(clean) >= _CLEAN_MAX:
                 clean.clear()
             clean[text] = None
 
+    def _clean_shapes(self, texts: list[str]) -> bool:
+        """True when no detector can change any of *texts* (no shape found in them)."""
+        # One search over them all, joined by newlines: no shape matches a newline or looks
+        # past one, so a shape found in the join is found in one of them.
+        if not self._no_shape(texts[0] if len(texts) == 1 else "\n".join(texts)):
+            return False
+        for text in texts:
+            self._remember(text)
+        return True
+
     def _clean_shape(self, text: str) -> bool:
         """True when no detector can change *text*: too short, or no shape found in it."""
         if len(text) < MIN_CANDIDATE:
             return True
+        if not self._no_shape(text):
+            return False
+        self._remember(text)
+        return True
+
+    def _no_shape(self, text: str) -> bool:
+        """No shape matches *text*, lowercased (see `_Shapes`)."""
         shapes = self._shapes
         if shapes is None or shapes.found(text.lower()):
             return False
         # Detectors may see non-ASCII text ASCII-lowercased, and str.lower() maps a few
         # non-ASCII letters to ASCII ones (the Kelvin sign to k): try that form too.
-        if not text.isascii() and shapes.found(text.translate(_ASCII_LOWER)):
-            return False
-        self._remember(text)
-        return True
+        return text.isascii() or not shapes.found(text.translate(_ASCII_LOWER))
 
     def _plan(self, mask: int) -> tuple[Detector, ...]:
         plan = self._plans.get(mask)
@@ -588,8 +605,8 @@ class _Changed(Exception):
 
 
 # What `_unchanged` counts for one scalar: more than `journal.privacy.limits._scalar_size`
-# of any None, bool, float or int under `_SMALL_INT` (a sign, 16 digits; a float's repr
-# is at most 24 characters), plus the 3 of a dict key's quotes and colon.
+# of None, a bool, a float or an int under `_SMALL_INT` (a sign and 16 digits; a float's
+# repr is at most 24 characters), plus the comma or colon next to it.
 _SCALAR_BOUND = 27
 _SMALL_INT = 10**15
 
@@ -603,11 +620,13 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     the same string lengths and depth, and a size bound at least as high as the one `fits`
     computes. False means only that the general path must decide. One walk, recursion
     bounded by `MAX_DEPTH`; the keys of a dict are checked at once against the keys seen
-    before (`Redactor._plain_keys`).
+    before (`Redactor._plain_keys`), and the strings not seen before are searched for
+    shapes all at once at the end.
     """
     clean = redactor._clean
     plain_keys = redactor._plain_keys
     shortest, longest = MIN_CANDIDATE, _CLEAN_MAX_LEN
+    unseen: list[str] = []
     total = 0
 
     def string(value: str) -> None:
@@ -617,15 +636,15 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
         if size > max_string:
             raise _Changed
         total += 6 * size + 3
-        if size >= shortest and (size > longest or value not in clean) and not redactor._clean_shape(value):
-            raise _Changed
+        if size >= shortest and (size > longest or value not in clean):
+            unseen.append(value)
 
     def walk(node: Any, depth: int) -> None:
         nonlocal total
         depth += 1
         if type(node) is dict:
             if not plain_keys.issuperset(node):
-                _check_keys(redactor, node, max_string)
+                _check_keys(redactor, node)
             total += 5 + 4 * len(node) + 6 * sum(map(len, node))
             values: Any = node.values()
         elif type(node) is list:
@@ -640,8 +659,8 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                 if size > max_string:
                     raise _Changed
                 total += 6 * size + 3
-                if size >= shortest and (size > longest or value not in clean) and not redactor._clean_shape(value):
-                    raise _Changed
+                if size >= shortest and (size > longest or value not in clean):
+                    unseen.append(value)
             elif kind is dict or kind is list:
                 if depth >= MAX_DEPTH:
                     raise _Changed
@@ -661,10 +680,10 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
         walk(obj, 0)
     except _Changed:
         return False
-    return True
+    return not unseen or redactor._clean_shapes(unseen)
 
 
-def _check_keys(redactor: Redactor, node: dict[Any, Any], max_string: int) -> None:
+def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> None:
     """Raise `_Changed` unless every key of ``node`` is a plain key: a string that no
     detector changes and that names no secret (then no value is judged by it); note them
     in `Redactor._plain_keys`."""

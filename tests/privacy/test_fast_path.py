@@ -195,3 +195,14 @@ def test_every_detector_is_held_to_its_shapes_on_text_it_matches(index: int, dat
         if detector_finds_a_match(det, text):
             assert shape_matches(det, text), f"{det.pattern!r} matches {text!r} but none of {det.shape!r}"
         assert FAST.redact_text(text) == REFERENCE.redact_text(text)
+
+
+@PROPERTY
+@given(st.lists(realistic_text, min_size=2, max_size=4))
+def test_shapes_never_match_across_a_newline(texts: list[str]) -> None:
+    """`Redactor._clean_shapes` searches strings joined by newlines: that must be the same
+    as searching each (no shape matches a newline, nor looks past one)."""
+    shapes = FAST._shapes
+    assert shapes is not None
+    lowered = [text.lower() for text in texts]
+    assert shapes.found("\n".join(lowered)) == any(shapes.found(low) for low in lowered)
