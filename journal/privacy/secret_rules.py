@@ -121,7 +121,8 @@ RULES = (
          shape=(_TOKEN_AFTER["-"] + r"(?<=sq0atp-|sq0csp-)[a-z0-9_-]{22}",)),
     # Messaging and email
     Rule("twilio_api_key", r"SK[0-9a-fA-F]{32}(?![A-Za-z0-9])", "S", ("SK",), left=_ALNUM,
-         valid=_has_digit_and_letter(2), pretest=_followed_by("SK", _HEX, 32), shape=(r"k(?=[0-9a-f]{32})(?<=sk)",)),  # "SK": TASK, RISK
+         valid=_has_digit_and_letter(2), pretest=_followed_by("SK", _HEX, 32),  # "SK": TASK, RISK
+         shape=(r"k(?=[0-9a-f]{32})(?<=sk)",)),
     Rule("sendgrid_api_key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])", ".", ("SG.",),
          shape=(_TOKEN_AFTER["."] + r"(?<=sg\.)[a-z0-9_-]{22}\.",)),
     Rule("mailgun_key", r"key-[0-9a-f]{32}(?![A-Za-z0-9])", "-", ("key-",), valid=_has_digit_and_letter(4),
@@ -132,14 +133,18 @@ RULES = (
     Rule("telegram_bot_token", r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])", ":", (":AA",),
          left=frozenset(), shape=(r":(?<=[0-9]:)aa[a-z0-9_-]{33}",)),  # "bot<token>" in API URLs
     # Package registries and developer platforms
-    Rule("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}+", "-", ("pypi-AgE",), shape=(_TOKEN_AFTER["-"] + r"(?<=pypi-)age[a-z0-9_-]{50}",)),
+    Rule("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}+", "-", ("pypi-AgE",),
+         shape=(_TOKEN_AFTER["-"] + r"(?<=pypi-)age[a-z0-9_-]{50}",)),
     Rule("dockerhub_token", r"dckr_pat_[A-Za-z0-9_-]{27,}+", "_", ("dckr_pat_",), valid=_has_digit_and_letter(9),
          shape=(_TOKEN_AFTER["_"] + r"(?<=dckr_pat_)[a-z0-9_-]{27}",)),
     Rule("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?![A-Za-z0-9])", "_",
-         ("shpat_", "shpca_", "shppa_", "shpss_"), shape=(_TOKEN_AFTER["_"] + r"(?<=shpat_|shpca_|shppa_|shpss_)[a-f0-9]{32}",)),
-    Rule("digitalocean_token", r"do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9])", "_", ("_v1_",), shape=(_TOKEN_AFTER["_"] + r"(?<=do[opr]_v1_)[a-f0-9]{64}",)),
+         ("shpat_", "shpca_", "shppa_", "shpss_"),
+         shape=(_TOKEN_AFTER["_"] + r"(?<=shpat_|shpca_|shppa_|shpss_)[a-f0-9]{32}",)),
+    Rule("digitalocean_token", r"do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9])", "_", ("_v1_",),
+         shape=(_TOKEN_AFTER["_"] + r"(?<=do[opr]_v1_)[a-f0-9]{64}",)),
     Rule("linear_api_key", r"lin_(?:api|oauth)_[A-Za-z0-9]{40}(?![A-Za-z0-9])", "_", ("lin_api_", "lin_oauth_"),
-         valid=_has_digit_and_letter(8), shape=(_TOKEN_AFTER["_"] + r"(?<=lin_api_)[a-z0-9]{40}", _TOKEN_AFTER["_"] + r"(?<=lin_oauth_)[a-z0-9]{40}")),
+         valid=_has_digit_and_letter(8),
+         shape=tuple(_TOKEN_AFTER["_"] + rf"(?<=lin_{p}_)[a-z0-9]{{40}}" for p in ("api", "oauth"))),
     Rule("databricks_token", r"dapi[a-f0-9]{32}(?:-[0-9])?(?![A-Za-z0-9])", "d", ("dapi",), left=_ALNUM,
          valid=_has_digit_and_letter(4), shape=(r"pi(?<=dapi)[a-f0-9]{32}",)),
     Rule("vault_token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}+", ".", ("hvs.", "hvb.", "hvr."),

@@ -386,7 +386,8 @@ DETECTORS = (
         "-",
         ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "glcbt-"),
         left=_TOKEN,
-        shape=tuple(TOKEN_AFTER["-"] + rf"(?<=gl{p}-)[a-z0-9_-]{{20}}" for p in ("pat", "dt", "rt", "ptt", "soat", "cbt")),
+        shape=tuple(TOKEN_AFTER["-"] + rf"(?<=gl{p}-)[a-z0-9_-]{{20}}"
+                    for p in ("pat", "dt", "rt", "ptt", "soat", "cbt")),
     ),
     Detector(
         r"xox[abprse]-[A-Za-z0-9-]{15,}+", span("slack_token", 0, _mixed_after(5)), "-", ("xox",), left=_WORD,

@@ -51,7 +51,7 @@ TEXTS += [text for _, text in NON_SECRETS] + [text for _, text in LOOK_ALIKES]
 TEXTS += [json.dumps(payload) for _, payload, _ in STRUCTURED]
 TEXTS += [text.replace("k", "\u212a").replace("K", "\u212a") for text in TEXTS[:200]]
 TEXTS += [text.replace("i", "\u0130") for text in TEXTS[:100]]
-TEXTS += [a + b for a, b in zip(TEXTS[::7], TEXTS[3::11])]
+TEXTS += [a + b for a, b in zip(TEXTS[::7], TEXTS[3::11], strict=False)]
 
 
 def hays(text: str) -> tuple[str, ...]:
