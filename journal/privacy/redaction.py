@@ -292,8 +292,12 @@ class Redactor:
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
         fast = self._fast
-        if fast and (text in self._clean or len(text) < MIN_CANDIDATE or (self._shapes and self._clean_shape(text))):
-            return self._by_key(text, key)
+        if fast:
+            if text in self._clean or len(text) < MIN_CANDIDATE:
+                return self._by_key(text, key)
+            if self._shapes is not None and self._no_shape(text):
+                self._remember(text)
+                return self._by_key(text, key)
         mask = candidate_mask(text)
         if not mask and not self._has_extra:  # the hot path: no detector can match
             if fast:
@@ -330,6 +334,8 @@ class Redactor:
 
     def _clean_shapes(self, texts: list[str]) -> bool:
         """True when no detector can change any of *texts* (no shape found in them)."""
+        if self._shapes is None:  # the first event: each goes through the detectors
+            return all(self._clean_shape(text) for text in texts)
         # One search over them all, joined by newlines: no shape matches a newline or looks
         # past one, so a shape found in the join is found in one of them.
         if not self._no_shape(texts[0] if len(texts) == 1 else "\n".join(texts)):
@@ -348,9 +354,13 @@ class Redactor:
         return True
 
     def _no_shape(self, text: str) -> bool:
-        """No shape matches *text*, lowercased (see `_Shapes`)."""
+        """No shape matches *text*, lowercased (see `_Shapes`); before the shapes are
+        compiled, no detector finds anything in it."""
         shapes = self._shapes
-        if shapes is None or shapes.found(text.lower()):
+        if shapes is None:
+            mask = candidate_mask(text)
+            return not mask or not self._pass(text, mask)[1]
+        if shapes.found(text.lower()):
             return False
         # Detectors may see non-ASCII text ASCII-lowercased, and str.lower() maps a few
         # non-ASCII letters to ASCII ones (the Kelvin sign to k): try that form too.
@@ -597,7 +607,7 @@ def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
         redactor._events += 1
         if redactor._events == 2:  # a process that records more than one event: worth compiling
             redactor._shapes = _compiled_shapes()
-        if redactor._shapes is not None and type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
+        if type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
             return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):

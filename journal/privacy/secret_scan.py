@@ -194,15 +194,13 @@ _MIN_SHAPE = 20
 
 def gate_mask(s: str) -> int:
     """One bit per gate character present in ``s``."""
-    mask = 0
-    bit = 1
-    for char in _GATE_CHARS:
-        if char in s:
-            mask |= bit
-        bit <<= 1
-    if "B" in s:
-        mask |= bit >> 1
-    return mask
+    # _GATE_CHARS spelt out (tests/privacy/test_fast_path.py checks it): a loop over
+    # them costs twice as much in the interpreter.
+    return (
+        ("=" in s) | (":" in s) << 1 | ("@" in s) << 2 | ("-" in s) << 3 | ("_" in s) << 4 | ("/" in s) << 5
+        | ("A" in s) << 6 | ("J" in s) << 7 | ("." in s) << 8 | ("S" in s) << 9 | ("d" in s) << 10
+        | ("w" in s) << 11 | ("b" in s or "B" in s) << 12
+    )
 
 
 def candidate_mask(s: str) -> int:

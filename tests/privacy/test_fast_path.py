@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journal.privacy.redaction import _ASCII_LOWER, Redactor, sanitize
-from journal.privacy.secret_scan import Scan, candidate_mask
+from journal.privacy.secret_scan import _GATE_CHARS, Scan, candidate_mask, gate_mask
 from journal.privacy.secrets_patterns import DETECTORS, SHAPES
 from tests.privacy.corpus import NON_SECRETS, SECRETS, STRUCTURED
 from tests.privacy.corpus_e2e import LOOK_ALIKES
@@ -206,3 +206,10 @@ def test_shapes_never_match_across_a_newline(texts: list[str]) -> None:
     assert shapes is not None
     lowered = [text.lower() for text in texts]
     assert shapes.found("\n".join(lowered)) == any(shapes.found(low) for low in lowered)
+
+
+@PROPERTY
+@given(st.one_of(realistic_text, st.text(alphabet="=:@-_/AJ.SdwbBx", max_size=20)))
+def test_gate_mask_has_one_bit_per_gate_character(text: str) -> None:
+    expected = sum(1 << i for i, char in enumerate(_GATE_CHARS) if char in text or (char == "b" and "B" in text))
+    assert gate_mask(text) == expected
