@@ -471,16 +471,14 @@ class _Shapes:
         # groups, ":" and "=", frequent in code) a search per group is cheaper than one
         # of their alternation, and on short text one call is (measured on generated
         # sessions, bench/redaction_speed.py).
-        if len(low) < _SPLIT_AT:
-            if self.forward(low) is not None:
-                return True
-        else:
-            for search in self.forward_parts:
-                if search(low) is not None:
-                    return True
         rev = low[::-1]
-        for search in self.backward_parts:
-            if search(rev) is not None:
+        for search in self.backward_parts:  # first: key words before ":" and "=", in code
+            if search(rev) is not None:  # and configs the likeliest, so the cheapest "yes"
+                return True
+        if len(low) < _SPLIT_AT:
+            return self.forward(low) is not None
+        for search in self.forward_parts:
+            if search(low) is not None:
                 return True
         return False
 
