@@ -469,11 +469,12 @@ class _Shapes:
         # `re` skips to the next occurrence of a regex's first character at C speed, but
         # not to the next of a set of them: on long text (and always for the two reversed
         # groups, ":" and "=", frequent in code) a search per group is cheaper than one
-        # of their alternation, and on short text one call is (measured on generated
-        # sessions, bench/redaction_speed.py).
+        # of their alternation; on short text one call is (measured on generated
+        # sessions, bench/redaction_speed.py). The reversed groups go first: a key word
+        # before ":" or "=" is the likeliest find in code and configs, the cheapest "yes".
         rev = low[::-1]
-        for search in self.backward_parts:  # first: key words before ":" and "=", in code
-            if search(rev) is not None:  # and configs the likeliest, so the cheapest "yes"
+        for search in self.backward_parts:
+            if search(rev) is not None:
                 return True
         if len(low) < _SPLIT_AT:
             return self.forward(low) is not None
@@ -655,6 +656,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     plain_keys = redactor._plain_keys
     shortest, longest = MIN_CANDIDATE, _CLEAN_MAX_LEN
     unseen: list[str] = []
+    judged: list[tuple[str, str]] = []  # (key, value) where the key could name a secret
     total = 0
 
     def string(value: str) -> None:
@@ -672,7 +674,10 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
         depth += 1
         if type(node) is dict:
             if not plain_keys.issuperset(node):
-                _check_keys(redactor, node)
+                for key in _check_keys(redactor, node):
+                    value = node[key]
+                    if isinstance(value, str):
+                        judged.append((key, value))
             total += 5 + 4 * len(node) + 6 * sum(map(len, node))
             values: Any = node.values()
         elif type(node) is list:
@@ -708,34 +713,29 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
         walk(obj, 0)
     except _Changed:
         return False
-    return not unseen or redactor._clean_shapes(unseen)
+    if unseen and not redactor._clean_shapes(unseen):
+        return False
+    # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
+    return not any(redactor._by_key(value, key)[1] for key, value in judged)
 
 
-def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> None:
-    """Raise `_Changed` unless every key of ``node`` is a plain key: a string that no
-    detector changes and that names no secret (then no value is judged by it); note them
-    in `Redactor._plain_keys`."""
+def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
+    """The keys of ``node`` that could name a secret (their values are judged by them);
+    raise `_Changed` if a key is no string or one a detector changes. The others are
+    plain keys, noted in `Redactor._plain_keys`."""
     plain_keys = redactor._plain_keys
+    judging = []
     for key in node:
         if key in plain_keys:
             continue
-        if type(key) is not str or len(key) > _CLEAN_MAX_LEN or _key_matters(key):
+        if type(key) is not str or len(key) > _CLEAN_MAX_LEN:
             raise _Changed  # (`_CLEAN_MAX_LEN` <= `MIN_MAX_STRING` <= max_string)
         if not (key in redactor._clean or redactor._clean_shape(key)):
             raise _Changed
+        if key_kind(key) is not None or key.isupper():  # what `key_value_kind` judges by
+            judging.append(key)
+            continue
         if len(plain_keys) >= _CLEAN_MAX:
             plain_keys.clear()
         plain_keys.add(key)
-
-
-# key -> whether `key_value_kind` can name a secret under it (a secret-sounding name, or
-# an upper-case env-style name): most keys cannot, and then a value is not judged by it.
-_KEYED: dict[str, bool] = {}
-
-
-def _key_matters(key: str) -> bool:
-    matters = key_kind(key) is not None or key.isupper()
-    if len(_KEYED) >= 4096:
-        _KEYED.clear()
-    _KEYED[key] = matters
-    return matters
+    return judging
