@@ -197,6 +197,14 @@ def in_fresh_process(code: str, processes: int) -> float:
     return statistics.median(values[1:])
 
 
+SHAPES_SNIPPET = """
+import re, time
+import journal.privacy.redaction as r
+start = time.perf_counter()
+r._compiled_shapes()
+print((time.perf_counter() - start) * 1e3)
+"""
+
 IMPORT_SNIPPET = """
 import re, time
 import journal  # the package __init__ is not ours to measure
@@ -276,7 +284,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds over the generated events")
     args = parser.parse_args()
 
-    from journal.privacy.redaction import Redactor, redact, sanitize
+    from journal.privacy.redaction import _SHAPES_FROM, Redactor, redact, sanitize
 
     redactor = Redactor()
     synthetic = synthetic_payloads()
@@ -351,12 +359,16 @@ def main() -> None:
     first_ms = in_fresh_process(FIRST_CALL_SNIPPET.replace("PAYLOAD_JSON", repr(typical)), args.processes)
     print(f"\nimport journal.privacy.redaction: {import_ms:.2f} ms (median of {args.processes} fresh interpreters)")
     print(f"first sanitize() in a fresh process (compiles the regexes it needs): {first_ms:.2f} ms")
+    shapes_ms = in_fresh_process(SHAPES_SNIPPET, args.processes)
+    print(f"compiling the shapes, once per process at a redactor's {_SHAPES_FROM}th event (the per-event figures "
+          f"above leave it out: the warm-up paid it): {shapes_ms:.2f} ms")
     records, nested = huge_ms["300,000 records"], huge_ms["tiny nested lists"]
     print(
         f"RESULT typical_us={typical_us:.1f} string_1mb_max_ms={worst_string:.1f} records_17mb_ms={records:.0f} "
         f"nested_7mb_ms={nested:.0f} peak_mb_max={max(huge_mb.values()):.2f} import_ms={import_ms:.2f} "
         f"first_call_ms={first_ms:.2f} event_us={event_us:.1f} event_full_us={full_us:.1f} "
-        f"event_ratio={full_us / event_us:.2f} fixtures_us={fixture_us[True]:.1f} fixtures_full_us={fixture_us[False]:.1f}"
+        f"event_ratio={full_us / event_us:.2f} fixtures_us={fixture_us[True]:.1f} fixtures_full_us={fixture_us[False]:.1f} "
+        f"shapes_compile_ms={shapes_ms:.2f}"
     )
 
 

@@ -51,10 +51,12 @@ detector holds, see `journal.privacy.secret_scan.shapes_patterns`) instead of te
 detector in turn; only a string where a shape is found takes the full path. `sanitize`
 first checks, without copying, whether nothing in an event would change (`_unchanged`):
 then it returns the event itself, with the strings not seen before searched all at once.
-The shapes are compiled from a redactor's second event on: a hook process records one
-event and never imports `re` for it. User patterns (``redaction.patterns``) turn the fast
-path off, so that their time budget sees every string. ``Redactor(fast=False)`` is the
-full path; ``tests/privacy/test_fast_path.py`` checks that both redact the same.
+The shapes are compiled at a redactor's `_SHAPES_FROM`-th event (before, the detectors
+judge the strings not seen before): a hook process records one event and never imports
+`re` for it, nor does a command that records a few. User patterns (``redaction.patterns``)
+turn the fast path off, so that their time budget sees every string.
+``Redactor(fast=False)`` is the full path; ``tests/privacy/test_fast_path.py`` checks
+that both redact the same.
 
 Values that are obviously not secrets are left alone: placeholders (``<YOUR_TOKEN>``,
 ``${GITHUB_TOKEN}``, ``changeme``, ``xxxx``), type names in code (``password: str``), code
@@ -149,6 +151,10 @@ USER_HARD_LIMIT = 1.0
 # every event of a session), up to this length and this many; the table is then cleared.
 _CLEAN_MAX_LEN = 256
 _CLEAN_MAX = 4096
+# The event from which a redactor searches shapes: compiling them costs ~8-12 ms, and they
+# save ~10-15 µs an event (bench/redaction_speed.py), so a hook process (one event) or a
+# command (a few) never compiles them, and a process that records many soon does.
+_SHAPES_FROM = 16
 
 
 class RedactionTimeout(Exception):
@@ -190,7 +196,7 @@ class Redactor:
         self._fast = fast and not extra
         self._clean: dict[str, None] = {}  # strings no detector changes
         self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
-        self._shapes: _Shapes | None = None  # from the second event on
+        self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
         self._events = 0
 
     @classmethod
@@ -604,7 +610,7 @@ def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     if redactor._fast:
         redactor._events += 1
-        if redactor._events == 2:  # a process that records more than one event: worth compiling
+        if redactor._events == _SHAPES_FROM:
             redactor._shapes = _compiled_shapes()
         if type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
             return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came

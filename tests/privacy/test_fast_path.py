@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journal.privacy.redaction import _ASCII_LOWER, Redactor, sanitize
+from journal.privacy.redaction import _ASCII_LOWER, _SHAPES_FROM, Redactor, sanitize
 from journal.privacy.secret_scan import _GATE_CHARS, Scan, candidate_mask, gate_mask
 from journal.privacy.secrets_patterns import DETECTORS, SHAPES
 from tests.privacy.corpus import NON_SECRETS, SECRETS, STRUCTURED
@@ -31,9 +31,9 @@ PROPERTY = settings(max_examples=examples(300), deadline=None, suppress_health_c
 
 
 def fast_redactor() -> Redactor:
-    """A redactor past its first event, so that its shapes are compiled."""
+    """A redactor past its first events, so that its shapes are compiled."""
     redactor = Redactor()
-    for _ in range(2):
+    for _ in range(_SHAPES_FROM):
         sanitize({"warm": "up"}, redactor)
     assert redactor._shapes is not None
     return redactor
@@ -117,7 +117,9 @@ def test_fast_path_redacts_corpus_texts_like_the_full_path(text: str) -> None:
     assert FAST.redact_text(text) == expected  # again, from the cache if it was left unchanged
     for key in ("", "command", "password", "GITHUB_TOKEN", "api_key"):
         payload = {"session_id": "s-1", "tool_input": {key or "x": text, "list": [text, 3, None]}, text: [key]}
-        assert sanitize(payload, FAST) == sanitize(payload, REFERENCE)
+        expected = sanitize(payload, REFERENCE)
+        assert sanitize(payload, FAST) == expected
+        assert sanitize(payload, Redactor()) == expected  # a first event: no shapes yet (a hook)
 
 
 def test_texts_that_change_are_never_ruled_out_by_shape() -> None:
@@ -180,6 +182,7 @@ def test_fast_sanitize_equals_the_full_path(payload: dict[str, Any]) -> None:
     expected = sanitize(payload, REFERENCE)
     assert sanitize(payload, FAST) == expected
     assert sanitize(payload, FAST) == expected  # with what the first call left in the cache
+    assert sanitize(payload, Redactor()) == expected  # a first event: no shapes yet (a hook)
     assert FAST.redact(payload) == REFERENCE.redact(payload)
 
 
