@@ -453,8 +453,8 @@ class Redactor:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
-# Longer strings are searched with each forward shape regex in turn (see `_Shapes`).
-_SPLIT_AT = 160
+# From this length on, each forward shape group is searched on its own (see `_Shapes`).
+_SPLIT_AT = 1024
 
 
 class _Shapes:
@@ -472,12 +472,12 @@ class _Shapes:
 
     def found(self, low: str) -> bool:
         """True if a shape matches ``low``, a lowercased string (or ``low`` reversed)."""
-        # `re` skips to the next occurrence of a regex's first character at C speed, but
-        # not to the next of a set of them: on long text (and always for the two reversed
-        # groups, ":" and "=", frequent in code) a search per group is cheaper than one
-        # of their alternation; on short text one call is (measured on generated
-        # sessions, bench/redaction_speed.py). The reversed groups go first: a key word
-        # before ":" or "=" is the likeliest find in code and configs, the cheapest "yes".
+        # `re` skips to the next occurrence of one literal first character at C speed, not
+        # to the next of a set of them. Measured on generated sessions and payloads
+        # (bench/redaction_speed.py): the two reversed groups (":" and "=", frequent in
+        # code) are cheaper searched one by one; the forward groups in one alternation
+        # up to `_SPLIT_AT` characters, then one by one. The reversed groups go first: a
+        # key word before ":" or "=" is the likeliest find in code and configs.
         rev = low[::-1]
         for search in self.backward_parts:
             if search(rev) is not None:
