@@ -146,7 +146,7 @@ RULES = (
          valid=_has_digit_and_letter(8),
          shape=tuple(_TOKEN_AFTER["_"] + rf"(?<=lin_{p}_)[a-z0-9]{{40}}" for p in ("api", "oauth"))),
     Rule("databricks_token", r"dapi[a-f0-9]{32}(?:-[0-9])?(?![A-Za-z0-9])", "d", ("dapi",), left=_ALNUM,
-         valid=_has_digit_and_letter(4), shape=(r"pi(?<=dapi)[a-f0-9]{32}",)),
+         valid=_has_digit_and_letter(4), shape=(r"api(?<=dapi)[a-f0-9]{32}",)),
     Rule("vault_token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}+", ".", ("hvs.", "hvb.", "hvr."),
          valid=_has_digit_and_letter(4), shape=(_TOKEN_AFTER["."] + r"(?<=hv[sbr]\.)[a-z0-9_-]{24}",)),
     Rule("mapbox_token", r"sk\.eyJ[A-Za-z0-9_-]{20,}+\.[A-Za-z0-9_-]{20,}+", "J", ("sk.eyJ",),

@@ -124,8 +124,9 @@ def shapes_patterns(detectors: tuple[Detector, ...]) -> tuple[list[str], list[st
     every detector to its shape, on the corpus and on generated text).
 
     Each shape starts with one literal character, its anchor, picked rare (``-``, ``_``,
-    ``.``, ``z``; look-behinds check what comes before it), then, if it likes, a look-ahead
-    guard. Shapes are grouped by anchor and guard, one regex per group: `re` skips to
+    ``.``, ``z``; look-behinds check what comes before it) or shared with other shapes
+    (every distinct anchor costs an attempt wherever it occurs), then, if it likes, a
+    look-ahead guard. Shapes are grouped by anchor and guard, one regex per group: `re` skips to
     the next occurrence of a regex's first character at C speed (not so for a set of
     first characters), and tries a group's shapes only where its guard holds
     (``_(?=[a-z0-9_-]{16})``: a long token follows). The alternation of a list finds

@@ -481,7 +481,7 @@ DETECTORS = (
         lower=True,
         left=_WORD,
         shape=(r"word(?<=password)" + _PROSE_VERB, r"wd(?<=passwd)" + _PROSE_VERB, r"w(?<=pw)d?" + _PROSE_VERB,
-               r"hrase(?<=passphrase)" + _PROSE_VERB),
+               r"ase(?<=passphrase)" + _PROSE_VERB),
     ),
     # Discord bot tokens: <user id, base64>.<6>.<27-38>, found from the first dot.
     Detector(
