@@ -151,7 +151,7 @@ USER_HARD_LIMIT = 1.0
 # every event of a session), up to this length and this many; the table is then cleared.
 _CLEAN_MAX_LEN = 256
 _CLEAN_MAX = 4096
-# The event from which a redactor searches shapes: compiling them costs ~8-12 ms, and they
+# The event from which a redactor searches shapes: compiling them costs ~5-10 ms, and they
 # save ~10-15 µs an event (bench/redaction_speed.py), so a hook process (one event) or a
 # command (a few) never compiles them, and a process that records many soon does.
 _SHAPES_FROM = 16
