@@ -41,6 +41,23 @@ to the end of another is tried again once that one is claimed (its marker will e
 only when a value ran into a secret that a later detector claimed (25 of 40,000
 adversarial texts in testing), and a third pass, the cap, never did.
 
+Fast path
+---------
+Most strings of an event are the ones of the event before (ids, paths, names, keys), and
+almost none hold anything a detector could take. So a `Redactor` remembers the strings no
+detector changes (`_CLEAN_MAX` of them, up to `_CLEAN_MAX_LEN` characters), and rules out
+most others with two C-level searches for the detectors' *shapes* (what every match of a
+detector holds, see `journal.privacy.secret_scan.shapes_patterns`) instead of testing each
+detector in turn; only a string where a shape is found takes the full path. `sanitize`
+first checks, without copying, whether nothing in an event would change (`_unchanged`):
+then it returns the event itself, with the strings not seen before searched all at once.
+The shapes are compiled at a redactor's `_SHAPES_FROM`-th event (before, the detectors
+judge the strings not seen before): a hook process records one event and never imports
+`re` for it, nor does a command that records a few. User patterns (``redaction.patterns``)
+turn the fast path off, so that their time budget sees every string.
+``Redactor(fast=False)`` is the full path; ``tests/privacy/test_fast_path.py`` checks
+that both redact the same.
+
 Values that are obviously not secrets are left alone: placeholders (``<YOUR_TOKEN>``,
 ``${GITHUB_TOKEN}``, ``changeme``, ``xxxx``), type names in code (``password: str``), code
 references (``token = self.token``), and the documented AWS ``...EXAMPLE`` keys. Hex strings
@@ -84,11 +101,12 @@ from journal.privacy.limits import (
     sha256_hex,
     shrink,
 )
+from journal.privacy.limits import _scalar_size
 from journal.privacy.limits import str_size as _str_size  # noqa: F401  (the size contract tests rely on)
 from journal.privacy.redaction_config import RedactionConfig, compile_pattern
-from journal.privacy.secret_heuristics import key_value_kind
-from journal.privacy.secret_scan import Detector, Scan, candidate_mask, span
-from journal.privacy.secrets_patterns import DETECTORS, MARKER_RE
+from journal.privacy.secret_heuristics import key_kind, key_value_kind
+from journal.privacy.secret_scan import MIN_CANDIDATE, Detector, Scan, candidate_mask, span
+from journal.privacy.secrets_patterns import DETECTORS, MARKER_RE, SHAPES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,6 +147,14 @@ USER_OVERLAP = 1024
 #: window after `USER_HARD_LIMIT` seconds. The event is then withheld, never written raw.
 USER_BUDGET = 0.5
 USER_HARD_LIMIT = 1.0
+# Strings that no detector changes are remembered (ids, paths, names and keys repeat in
+# every event of a session), up to this length and this many; the table is then cleared.
+_CLEAN_MAX_LEN = 256
+_CLEAN_MAX = 4096
+# The event from which a redactor searches shapes: compiling them costs ~5-10 ms, and they
+# save ~10-15 µs an event (bench/redaction_speed.py), so a hook process (one event) or a
+# command (a few) never compiles them, and a process that records many soon does.
+_SHAPES_FROM = 16
 
 
 class RedactionTimeout(Exception):
@@ -145,9 +171,10 @@ class RedactionTimeout(Exception):
 class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
-    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent")
+    __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
+                 "_plain_keys", "_shapes", "_events")
 
-    def __init__(self, config: RedactionConfig | None = None) -> None:
+    def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
         self._allow = frozenset(self.config.allow)
         self._salt = self.config.salt + "\0" if self.config.salt else ""
@@ -163,6 +190,14 @@ class Redactor:
         # User patterns come first: an explicit rule labels what it matches.
         self._detectors = (*extra, *DETECTORS)
         self._spent = 0.0  # seconds spent in user patterns since the last `start`
+        # The fast path (see "Fast path" in the module docstring); never with user patterns,
+        # whose time budget must see every string. ``fast=False`` is the reference the
+        # tests compare it with.
+        self._fast = fast and not extra
+        self._clean: dict[str, None] = {}  # strings no detector changes
+        self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
+        self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
+        self._events = 0
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None, *, salt: str | None = None) -> Redactor:
@@ -185,6 +220,8 @@ class Redactor:
 
     def redact_text(self, text: str) -> tuple[str, int]:
         """Redact one string; return it and the number of secrets replaced."""
+        if self._fast and (text in self._clean or len(text) < MIN_CANDIDATE):
+            return text, 0  # (an id, a type name, a timestamp: every event has them)
         self._spent = 0.0
         return self._redact_string(text, "")
 
@@ -262,21 +299,80 @@ class Redactor:
         return root, count
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
+        fast = self._fast
+        if fast:
+            if text in self._clean or len(text) < MIN_CANDIDATE:
+                return self._by_key(text, key)
+            if self._shapes is not None and self._no_shape(text):
+                self._remember(text)
+                return self._by_key(text, key)
         mask = candidate_mask(text)
         if not mask and not self._has_extra:  # the hot path: no detector can match
-            if key and "[REDACTED:" not in text and text not in self._allow:
-                kind = key_value_kind(key, text)
-                if kind is not None:
-                    return self.marker(kind, text), 1
-            return text, 0
-        total = 0
-        for _ in range(_MAX_PASSES):
-            text, n = self._pass(text, key, mask)
+            if fast:
+                self._remember(text)
+            return self._by_key(text, key)
+        first, total = self._pass(text, mask)
+        if not total:
+            if fast:
+                self._remember(text)
+            return self._by_key(text, key)
+        text = first
+        for _ in range(_MAX_PASSES - 1):
+            text, n = self._pass(text, candidate_mask(text))
             if not n:
                 break
             total += n
-            mask = candidate_mask(text)
         return text, total
+
+    def _by_key(self, text: str, key: str) -> tuple[str, int]:
+        """*text*, which no detector changes, or its marker if *key* names a secret it holds."""
+        if key and "[REDACTED:" not in text and text not in self._allow:
+            kind = key_value_kind(key, text)
+            if kind is not None:
+                return self.marker(kind, text), 1
+        return text, 0
+
+    def _remember(self, text: str) -> None:
+        """Note that no detector changes *text* (fast path only)."""
+        if len(text) <= _CLEAN_MAX_LEN:
+            clean = self._clean
+            if len(clean) >= _CLEAN_MAX:
+                clean.clear()
+            clean[text] = None
+
+    def _clean_shapes(self, texts: list[str]) -> bool:
+        """True when no detector can change any of *texts* (no shape found in them)."""
+        if self._shapes is None:  # the first event: each goes through the detectors
+            return all(self._clean_shape(text) for text in texts)
+        # One search over them all, joined by newlines: no shape matches a newline or looks
+        # past one, so a shape found in the join is found in one of them.
+        if not self._no_shape(texts[0] if len(texts) == 1 else "\n".join(texts)):
+            return False
+        for text in texts:
+            self._remember(text)
+        return True
+
+    def _clean_shape(self, text: str) -> bool:
+        """True when no detector can change *text*: too short, or no shape found in it."""
+        if len(text) < MIN_CANDIDATE:
+            return True
+        if not self._no_shape(text):
+            return False
+        self._remember(text)
+        return True
+
+    def _no_shape(self, text: str) -> bool:
+        """No shape matches *text*, lowercased (see `_Shapes`); before the shapes are
+        compiled, no detector finds anything in it."""
+        shapes = self._shapes
+        if shapes is None:
+            mask = candidate_mask(text)
+            return not mask or not self._pass(text, mask)[1]
+        if shapes.found(text.lower()):
+            return False
+        # Detectors may see non-ASCII text ASCII-lowercased, and str.lower() maps a few
+        # non-ASCII letters to ASCII ones (the Kelvin sign to k): try that form too.
+        return text.isascii() or not shapes.found(text.translate(_ASCII_LOWER))
 
     def _plan(self, mask: int) -> tuple[Detector, ...]:
         plan = self._plans.get(mask)
@@ -284,7 +380,7 @@ class Redactor:
             plan = self._plans[mask] = tuple(d for d in self._detectors if not d.mask or d.mask & mask)
         return plan
 
-    def _pass(self, s: str, key: str, mask: int) -> tuple[str, int]:
+    def _pass(self, s: str, mask: int) -> tuple[str, int]:
         scan = Scan(s)
         # Existing markers are claimed first: nothing inside or across them is redacted again.
         has_marker = "[REDACTED:" in s
@@ -333,10 +429,6 @@ class Redactor:
             if scan.taken and scan.taken[at - 1] and not scan.overlaps(at, m.end()):
                 found += self._take(det, m, s, scan)
         if not found:
-            if key and not has_marker and s not in self._allow:
-                whole = key_value_kind(key, s)
-                if whole is not None:
-                    return self.marker(whole, s), 1
             return s, 0
         parts = []
         pos = 0
@@ -363,6 +455,52 @@ class Redactor:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+# From this length on, each forward shape group is searched on its own (see `_Shapes`).
+_SPLIT_AT = 1024
+
+
+class _Shapes:
+    """`journal.privacy.secrets_patterns.SHAPES`, compiled: does a lowercased string hold
+    what a detector needs to find anything?"""
+
+    __slots__ = ("forward", "forward_parts", "backward_parts")
+
+    def __init__(self, forward: list[str], backward: list[str]) -> None:
+        import re
+
+        self.forward = re.compile("|".join(forward) or "(?!)").search
+        self.forward_parts = tuple(re.compile(part).search for part in forward)
+        self.backward_parts = tuple(re.compile(part).search for part in backward)
+
+    def found(self, low: str) -> bool:
+        """True if a shape matches ``low``, a lowercased string (or ``low`` reversed)."""
+        # `re` skips to the next occurrence of one literal first character at C speed, not
+        # to the next of a set of them. Measured on generated sessions and payloads
+        # (bench/redaction_speed.py): the two reversed groups (":" and "=", frequent in
+        # code) are cheaper searched one by one; the forward groups in one alternation
+        # up to `_SPLIT_AT` characters, then one by one. The reversed groups go first: a
+        # key word before ":" or "=" is the likeliest find in code and configs.
+        rev = low[::-1]
+        for search in self.backward_parts:
+            if search(rev) is not None:
+                return True
+        if len(low) < _SPLIT_AT:
+            return self.forward(low) is not None
+        for search in self.forward_parts:
+            if search(low) is not None:
+                return True
+        return False
+
+
+_SHAPES: list[_Shapes] = []
+
+
+def _compiled_shapes() -> _Shapes | None:
+    if SHAPES is None:
+        return None  # a detector without a shape: every string takes the full path
+    if not _SHAPES:
+        _SHAPES.append(_Shapes(*SHAPES))
+    return _SHAPES[0]
 
 
 def _escape_before(hay: str, at: int) -> bool:
@@ -426,7 +564,8 @@ def sanitize(obj: Any, redactor: Redactor | None = None) -> tuple[Any, dict[str,
     """Redact, and apply the redactor's size limits; report ``{"redacted": n, "truncated": bool}``.
 
     Time and memory are linear in the size of ``obj``, and what is cut away is not scanned
-    (see the module docstring); only the kept part is ever copied.
+    (see the module docstring); only the kept part is ever copied, and a dict that nothing
+    changes comes back as it is (as `limit` does).
     """
     redactor = redactor or _default_redactor()
     redactor._spent = 0.0
@@ -471,6 +610,12 @@ class _hard_limit:
 
 def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
+    if redactor._fast:
+        redactor._events += 1
+        if redactor._events == _SHAPES_FROM:
+            redactor._shapes = _compiled_shapes()
+        if type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
+            return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):
         # Typical events: redact everything (every secret counted), then cut what is still
@@ -490,3 +635,115 @@ def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
         first, again = shrink(first, max_string, max_event, KEEP_KEYS, pieces=pieces)
         truncated = truncated or again
     return first, {"redacted": scrub.count, "truncated": truncated}
+
+
+class _Changed(Exception):
+    """`_unchanged` met what it cannot pass through (see there)."""
+
+
+# What `_unchanged` counts for one scalar: more than `journal.privacy.limits._scalar_size`
+# of None, a bool, a float or an int under `_SMALL_INT` (a sign and 16 digits; a float's
+# repr is at most 24 characters), plus the comma or colon next to it.
+_SCALAR_BOUND = 27
+_SMALL_INT = 10**15
+
+
+def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
+    """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
+
+    That is: no detector changes a string of it (`Redactor._clean`, too short, or no shape
+    found), no key names a secret its value holds, its containers are plain dicts and
+    lists (a copy turns tuples into lists), and `journal.privacy.limits.fits` accepts it:
+    the same string lengths and depth, and a size bound at least as high as the one `fits`
+    computes. False means only that the general path must decide. One walk, recursion
+    bounded by `MAX_DEPTH`; the keys of a dict are checked at once against the keys seen
+    before (`Redactor._plain_keys`), and the strings not seen before are searched for
+    shapes all at once at the end.
+    """
+    clean = redactor._clean
+    plain_keys = redactor._plain_keys
+    shortest, longest = MIN_CANDIDATE, _CLEAN_MAX_LEN
+    unseen: list[str] = []
+    judged: list[tuple[str, str]] = []  # (key, value) where the key could name a secret
+    total = 0
+
+    def string(value: str) -> None:
+        # The common case is inlined in `walk`; this is the one for what is not str itself.
+        nonlocal total
+        size = len(value)
+        if size > max_string:
+            raise _Changed
+        total += 6 * size + 3
+        if size >= shortest and (size > longest or value not in clean):
+            unseen.append(value)
+
+    def walk(node: Any, depth: int) -> None:
+        nonlocal total
+        depth += 1
+        if type(node) is dict:
+            if not plain_keys.issuperset(node):
+                for key in _check_keys(redactor, node):
+                    value = node[key]
+                    if isinstance(value, str):
+                        judged.append((key, value))
+            total += 5 + 4 * len(node) + 6 * sum(map(len, node))
+            values: Any = node.values()
+        elif type(node) is list:
+            total += 2 + len(node)
+            values = node
+        else:
+            raise _Changed  # a copy is a plain dict or list
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                size = len(value)
+                if size > max_string:
+                    raise _Changed
+                total += 6 * size + 3
+                if size >= shortest and (size > longest or value not in clean):
+                    unseen.append(value)
+            elif kind is dict or kind is list:
+                if depth >= MAX_DEPTH:
+                    raise _Changed
+                walk(value, depth)
+            elif value is None or kind is float or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
+                total += _SCALAR_BOUND
+            elif isinstance(value, str):
+                string(value)
+            elif isinstance(value, (dict, list, tuple)):
+                raise _Changed
+            else:
+                total += _scalar_size(value) + 3
+        if total > max_event:
+            raise _Changed
+
+    try:
+        walk(obj, 0)
+    except _Changed:
+        return False
+    if unseen and not redactor._clean_shapes(unseen):
+        return False
+    # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
+    return not any(redactor._by_key(value, key)[1] for key, value in judged)
+
+
+def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
+    """The keys of ``node`` that could name a secret (their values are judged by them);
+    raise `_Changed` if a key is no string or one a detector changes. The others are
+    plain keys, noted in `Redactor._plain_keys`."""
+    plain_keys = redactor._plain_keys
+    judging = []
+    for key in node:
+        if key in plain_keys:
+            continue
+        if type(key) is not str or len(key) > _CLEAN_MAX_LEN:
+            raise _Changed  # (`_CLEAN_MAX_LEN` <= `MIN_MAX_STRING` <= max_string)
+        if not (key in redactor._clean or redactor._clean_shape(key)):
+            raise _Changed
+        if key_kind(key) is not None or key.isupper():  # what `key_value_kind` judges by
+            judging.append(key)
+            continue
+        if len(plain_keys) >= _CLEAN_MAX:
+            plain_keys.clear()
+        plain_keys.add(key)
+    return judging

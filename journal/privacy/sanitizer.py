@@ -95,6 +95,8 @@ class Sanitizer:
         from journal.privacy.redaction import sanitize
 
         cleaned, report = sanitize(data, self.redactor)
+        if not (report["redacted"] or report["truncated"]):
+            return cleaned, {}  # the usual case
         return cleaned, {k: v for k, v in report.items() if v}
 
     def event(self, event: NewEvent) -> NewEvent:

@@ -39,8 +39,8 @@ from journal.privacy.secret_heuristics import (
     lazy,
     value_is_secret,
 )
-from journal.privacy.secret_rules import RULES, discord_bot_id
-from journal.privacy.secret_scan import Detector, span
+from journal.privacy.secret_rules import RULES, TOKEN_AFTER, discord_bot_id
+from journal.privacy.secret_scan import Detector, shapes_patterns, span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from journal.privacy.secret_scan import Scan, Span
 
-__all__ = ["DETECTORS", "MARKER_RE"]
+__all__ = ["DETECTORS", "MARKER_RE", "SHAPES"]
 
 
 MARKER_RE = lazy(r"\[REDACTED:[A-Za-z0-9_]{1,40}:[0-9a-f]{8}\]")
@@ -155,6 +155,8 @@ def _resolve_user(m: re.Match[str], s: str, scan: Scan) -> Span | None:
 # mysqladmin, mariadb); elsewhere -p is a port or a path flag (ssh -p2222, mkdir -p).
 _GLUED_P_CLIENTS = ("mysql", "mariadb")
 _GLUED_P_LOOKBACK = 200
+# What follows "password" in prose before its value (`_resolve_prose_password`), for its shapes.
+_PROSE_VERB = r"[ \t]+(?:is|was|for|of|to|on)[ \t]"
 
 
 def _resolve_glued_p(m: re.Match[str], s: str, scan: Scan) -> Span | None:
@@ -321,6 +323,7 @@ def _env_assignment(s: str) -> bool:
 _KEY_NEEDLES = ("key", "pass", "pwd", "secret", "token", "auth", "credential")
 # The last word of every key `key_kind` knows, reversed.
 _KEY_WORDS_REVERSED = r"(?P<kw>yek|drowssap|dwssap|esarhpssap|ssap|dwp|terces|s?laitnederc|nekot|htua)"
+_KEY_WORDS_SHAPE = _KEY_WORDS_REVERSED.replace("(?P<kw>", "(?:")
 # The same words forwards, for `_assignment_pretest`.
 _KEY_WORDS = ("key", "password", "passwd", "passphrase", "pass", "pwd", "secret", "credential", "credentials",
               "token", "auth")
@@ -349,13 +352,15 @@ def _assignment_pretest(separator: str) -> Callable[[str], bool]:
 
 # Order is priority: when two matches overlap, the earlier detector wins.
 DETECTORS = (
-    Detector(r"-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----", _resolve_pem, "-", ("PRIVATE KEY",)),
+    Detector(r"-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----", _resolve_pem, "-", ("PRIVATE KEY",),
+             shape=(r"-----begin",)),
     Detector(
         r"sk-ant-[A-Za-z0-9]{2,16}-[A-Za-z0-9_-]{20,}+",
         span("anthropic_api_key", 0, _mixed_after(7)),
         "-",
         ("sk-ant-",),
         left=_TOKEN,
+        shape=(TOKEN_AFTER["-"] + r"(?<=sk-)ant-[a-z0-9_-]{20}",),
     ),
     Detector(
         r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}+|[A-Za-z0-9]{32,}+(?![A-Za-z0-9_-]))",
@@ -363,14 +368,17 @@ DETECTORS = (
         "-",
         ("sk-",),
         left=_TOKEN,
+        shape=(TOKEN_AFTER["-"] + r"(?<=sk-)[a-z0-9_-]{20}",),
     ),
-    Detector(r"k_(?:live|test)_[A-Za-z0-9]{16,}+", _resolve_stripe, "_", ("k_live_", "k_test_")),
+    Detector(r"k_(?:live|test)_[A-Za-z0-9]{16,}+", _resolve_stripe, "_", ("k_live_", "k_test_"),
+             shape=(TOKEN_AFTER["_"] + r"(?<=k_live_|k_test_)[a-z0-9]{16}",)),
     Detector(
         r"gh[pousr]_[A-Za-z0-9]{30,}+|github_pat_[A-Za-z0-9_]{30,}+",
         span("github_token", 0, _mixed_after(4)),
         "_",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         left=_WORD,
+        shape=(TOKEN_AFTER["_"] + r"(?<=gh[pousr]_)[a-z0-9]{30}", TOKEN_AFTER["_"] + r"(?<=github_pat_)[a-z0-9_]{30}"),
     ),
     Detector(
         r"gl(?:pat|dt|rt|ptt|soat|cbt)-[A-Za-z0-9_-]{20,}+",
@@ -378,19 +386,25 @@ DETECTORS = (
         "-",
         ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "glcbt-"),
         left=_TOKEN,
+        shape=tuple(TOKEN_AFTER["-"] + rf"(?<=gl{p}-)[a-z0-9_-]{{20}}"
+                    for p in ("pat", "dt", "rt", "ptt", "soat", "cbt")),
     ),
     Detector(
-        r"xox[abprse]-[A-Za-z0-9-]{15,}+", span("slack_token", 0, _mixed_after(5)), "-", ("xox",), left=_WORD
+        r"xox[abprse]-[A-Za-z0-9-]{15,}+", span("slack_token", 0, _mixed_after(5)), "-", ("xox",), left=_WORD,
+        shape=(TOKEN_AFTER["-"] + r"(?<=xox[abprse]-)[a-z0-9-]{15}",),
     ),
     Detector(
         r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/-]{16,}+)",
         span("slack_webhook", "s"),
         "/",
         ("hooks.slack",),
+        shape=(TOKEN_AFTER["."] + r"(?<=hooks\.)slack\.com/",),
     ),
-    Detector(r"AIza[0-9A-Za-z_-]{35}", span("google_api_key"), "A", ("AIza",), left=_TOKEN),
+    Detector(r"AIza[0-9A-Za-z_-]{35}", span("google_api_key"), "A", ("AIza",), left=_TOKEN,
+             shape=(r"za(?<=aiza)[0-9a-z_-]{35}",)),
     Detector(
-        r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", span("npm_token", 0, _mixed_after(4)), "_", ("npm_",), left=_WORD
+        r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", span("npm_token", 0, _mixed_after(4)), "_", ("npm_",), left=_WORD,
+        shape=(TOKEN_AFTER["_"] + r"(?<=npm_)[a-z0-9]{36}",),
     ),
     Detector(
         r"hf_[A-Za-z0-9]{30,}+(?![A-Za-z0-9_])",
@@ -398,10 +412,11 @@ DETECTORS = (
         "_",
         ("hf_",),
         left=_WORD,
+        shape=(TOKEN_AFTER["_"] + r"(?<=hf_)[a-z0-9]{30}",),
     ),
     *(
         Detector(rule.regex, span(rule.kind, rule.group, rule.valid), rule.gate, rule.needles, left=rule.left,
-                 pretest=rule.pretest)
+                 pretest=rule.pretest, shape=rule.shape)
         for rule in RULES
     ),
     Detector(
@@ -410,6 +425,7 @@ DETECTORS = (
         "A",
         ("AKIA", "ASIA"),
         left=_ALNUM,
+        shape=(r"a(?:kia|sia)[a-z0-9]{16}",),
     ),
     # The look-behind makes "eyJ" start a token: a run of "eyJeyJ..." is scanned once.
     Detector(
@@ -417,12 +433,14 @@ DETECTORS = (
         span("jwt", 0, _jwt_ok),
         "J",
         ("eyJ",),
+        shape=(TOKEN_AFTER["."] + r"(?<=[a-z0-9_-]{8}\.)eyj",),
     ),
     Detector(
         r"""://[^\s:@/?#"'<>\\]*+:(?P<s>[^\s/?#"'<>\\]+)@""",
         span("url_password", "s", lambda v: not is_placeholder(v)),
         "@",
         ("://",),
+        shape=(r"""://[^\s:@/?#"'<>\\]*+:[^\s/?#"'<>\\]+@""",),
     ),
     Detector(
         r"bearer[ \t]++(?P<s>[a-z0-9._~+/-]{16,}+=*+)",
@@ -431,6 +449,7 @@ DETECTORS = (
         ("bearer",),
         lower=True,
         left=_WORD,
+        shape=(r"bearer[ \t]+[a-z0-9._~+/-]{16}",),
     ),
     Detector(
         r"""authorization\\{0,3}["']?[ \t]*[:=][ \t]*\\{0,3}["']?"""
@@ -439,6 +458,7 @@ DETECTORS = (
         ":=",
         ("authorization",),
         lower=True,
+        shape=(r"""zation(?<=authorization)\\{0,3}["']?[ \t]*[:=]""",),
     ),
     Detector(
         r"""--(?P<k>password|passwd|pass|token|access-token|auth-token|api-key|apikey|secret"""
@@ -448,8 +468,10 @@ DETECTORS = (
         tuple("--" + k for k in _FLAG_KINDS),
         lower=True,
         left=_WORD,
+        shape=(r"--(?:" + "|".join(_FLAG_KINDS) + r")(?:[ \t]|=)",),
     ),
-    Detector(r"""-p["']?(?P<s>[^\s"'-][^\s"']*+)""", _resolve_glued_p, "-", _GLUED_P_CLIENTS, left=_TOKEN),
+    Detector(r"""-p["']?(?P<s>[^\s"'-][^\s"']*+)""", _resolve_glued_p, "-", _GLUED_P_CLIENTS, left=_TOKEN,
+             shape=(r"ysql(?<=mysql)", r"b(?<=mariadb)")),
     Detector(
         r"p(?:ass(?:word|wd|phrase)|wd|w)(?:[ \t]++(?:for|of|to|on)[ \t]++[^\s]{1,60}+)?[ \t]++"
         r"(?:is|was)[ \t]++(?:now[ \t]++|still[ \t]++|set[ \t]++to[ \t]++)?[\"'`]?(?P<s>[^\s\"'`]{4,}+)",
@@ -458,11 +480,14 @@ DETECTORS = (
         ("password", "passwd", "passphrase", "pwd", "pw ", "pw\t"),
         lower=True,
         left=_WORD,
+        shape=(r"word(?<=password)" + _PROSE_VERB, r"wd(?<=passwd)" + _PROSE_VERB, r"w(?<=pw)d?" + _PROSE_VERB,
+               r"ase(?<=passphrase)" + _PROSE_VERB),
     ),
     # Discord bot tokens: <user id, base64>.<6>.<27-38>, found from the first dot.
     Detector(
         r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])", _resolve_discord_bot, ".", (".",),
         pretest=_dot_pair,
+        shape=(TOKEN_AFTER["."] + r"[a-z0-9_-]{6}\.[a-z0-9_-]{27}",),
     ),
     Detector(
         r"""(?:-u|--user)(?:[ \t]++|=)["']?(?P<u>[^\s:"'@]++):(?P<s>[^\s"']++)""",
@@ -470,6 +495,7 @@ DETECTORS = (
         ":",
         ("-u", "--user"),
         left=_TOKEN,
+        shape=(r"""-(?:u|-user)(?:[ \t]+|=)["']?[^\s:"'@]+:[^\s"']""",),
     ),
     # Assignments to secret-sounding keys run on the reversed text, so that each regex
     # starts at a rare literal separator and checks the key's last word right there;
@@ -481,6 +507,7 @@ DETECTORS = (
         _KEY_NEEDLES,
         reverse=True,
         pretest=_assignment_pretest(":"),
+        shape=(r""":[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_SHAPE,),
     ),
     Detector(
         r"""=(?<!==)(?P<colon>:)?(?![=!<>])[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_REVERSED,  # = := =>
@@ -489,6 +516,13 @@ DETECTORS = (
         _KEY_NEEDLES,
         reverse=True,
         pretest=_assignment_pretest("="),
+        shape=(r"""=:?[ \t]*(?:["']\\{0,3})?""" + _KEY_WORDS_SHAPE,),
     ),
-    Detector(r"""=["']?(?P<s>[A-Za-z0-9+/=_.~-]{20,}+)""", _resolve_env, "=", pretest=_env_assignment),
+    Detector(r"""=["']?(?P<s>[A-Za-z0-9+/=_.~-]{20,}+)""", _resolve_env, "=", pretest=_env_assignment,
+             shape=(r"""=(?=["']?[a-z0-9+/=_.~-]{20})(?<=[a-z0-9_]{2}=)""",)),
 )
+
+#: Regexes for the lowercased text, and for it reversed, that between them find something
+#: in every string where a detector could find a secret (see
+#: `journal.privacy.secret_scan.shapes_patterns`); None if a detector has no shape.
+SHAPES = shapes_patterns(DETECTORS)
