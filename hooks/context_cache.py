@@ -5,8 +5,9 @@ A full render (`hooks.render.session_start`) and the detached job SessionEnd sta
 project would get (`hooks.render.next_context`), and store it here with everything it
 depends on: the journal position it reflects (the seq of the last event folded), the
 manifest and segment directory it was read from, digests of config.json and of the
-``AGENT_JOURNAL_*`` environment (never their values: a shipping URL may hold a password), the rendering code, the moment it was rendered and how long its stale/old
-thresholds decide the same, and every process probe it made. Its relative phrases
+``AGENT_JOURNAL_*`` environment (never their values: a shipping URL may hold a password),
+the rendering code, the moment it was rendered and how long its stale/old thresholds
+decide the same, and every process probe it made. Its relative phrases
 ("crashed 2d4h ago") are stored as tokens and written out when it is printed (`expand`).
 
 The SessionStart hook prints it (`cached`) only when it provably equals what the full
