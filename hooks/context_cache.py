@@ -28,6 +28,8 @@ import stat
 import time
 
 from journal.cjson import dumps, loads
+from journal.durations import format_duration
+from journal.procstat import probe as proc_probe
 
 TYPE_CHECKING = False  # no typing at run time: this is the hook's path
 if TYPE_CHECKING:
@@ -109,42 +111,6 @@ def config_text(root: str) -> str | None:
 def code_stamp(code_root: str) -> list[Any]:
     """Where the rendering code lives and the state of its files."""
     return [os.path.realpath(code_root)] + [_stat_key(os.path.join(code_root, name)) for name in _CODE]
-
-
-def proc_probe(pid: int) -> str | None:
-    """`projections.read.liveness.proc_probe`, stdlib only: the start time of *pid*, ``""``
-    if alive with no known start, None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return ""
-        except OSError:
-            return None
-        return ""
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else ""
-
-
-def format_duration(seconds: float) -> str:
-    """`projections.text.format_duration`, stdlib only: ``45s``, ``12m``, ``3h05m``, ``2d4h``."""
-    s = int(max(0.0, seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600}h"
 
 
 def expand(text: str, nonce: str, now: float) -> str | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from journal.procstat import stat_fields as _stat
+
 TYPE_CHECKING = False  # no typing at run time: this module is on the hook's hot path
 if TYPE_CHECKING:
     from typing import Any, Mapping
@@ -18,19 +20,6 @@ __all__ = ["process_start", "claude_process"]
 # Processes that stand between Claude Code and the hook without being Claude Code.
 _WRAPPERS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "env", "timeout", "python", "python3",
                        "nice", "nohup", "stdbuf"})
-
-
-def _stat(pid: int) -> tuple[str, list[str]] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-    # comm may hold spaces and parentheses: it ends at the *last* ")".
-    lpar, rpar = raw.find("("), raw.rfind(")")
-    if lpar < 0 or rpar < 0:
-        return None
-    return raw[lpar + 1 : rpar], raw[rpar + 2 :].split()
 
 
 def process_start(pid: int) -> str | None:

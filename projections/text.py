@@ -6,6 +6,8 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+from journal.durations import format_duration
+
 __all__ = [
     "clip",
     "one_line",
@@ -83,18 +85,6 @@ def parse_ts(ts: str) -> float:
 def format_ts(ts: str) -> str:
     """``2026-11-25 12:00:03`` from a journal timestamp (UTC, seconds)."""
     return ts[:19].replace("T", " ") if ts else "-"
-
-
-def format_duration(seconds: float) -> str:
-    """A short human duration: ``45s``, ``12m``, ``3h05m``, ``2d4h``."""
-    s = int(max(0.0, seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600}h"
 
 
 def since(now: float, ts: str) -> str:

@@ -40,7 +40,7 @@ PACKAGES = ("journal", "projections", "hooks", "cli")
 
 JOURNAL_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("journal.errors", "journal.location", "journal.layout", "journal.config", "journal.new_event",
-              "journal.cjson", "journal._faults")),
+              "journal.cjson", "journal._faults", "journal.procstat", "journal.durations")),
     ("privacy", ("journal.privacy",)),
     ("storage", ("journal.storage", "journal.errorlog", "journal.registry")),
     ("compaction", ("journal.compaction",)),

@@ -28,6 +28,7 @@ import os
 import time
 from typing import Any, Callable, Mapping
 
+from journal.procstat import probe
 from projections.folds.sessions import SessionRecord
 from projections.text import parse_ts
 
@@ -54,30 +55,9 @@ SESSION_STATUSES = ("active", "ended", "crashed", "stale")
 
 
 def proc_probe(pid: int) -> str | None:
-    """The start time of process *pid* from ``/proc`` (``""`` where there is no /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
-            return None
-        return _kill_probe(pid)
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2 :].split()  # comm may hold spaces and ")"
-    return fields[19] if len(fields) > 19 else ""
-
-
-def _kill_probe(pid: int) -> str | None:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return ""
-    except OSError:
-        return None
-    return ""
+    """The start time of process *pid* from ``/proc`` (``""`` where there is no /proc;
+    None if there is no such process): `journal.procstat.probe`."""
+    return probe(pid)
 
 
 def session_status(rec: SessionRecord, *, now: float, probe: Probe, stale_after: float) -> str:

@@ -10,7 +10,6 @@ never imports `hooks.render` (nor msgspec, nor the projections).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from hooks import context_cache
 from hooks.render import next_context, write_next_context
 from journal.storage.codec import now_ts
 from projections.read.context import Packer, recovery_context
-from projections.read.liveness import Liveness, proc_probe
+from projections.read.liveness import Liveness
 from projections.runner import Views
 from tests.hooks.support import LAUNCHER, PYTHON, HookEnv
 from tests.profiles import examples
@@ -109,13 +108,6 @@ def test_the_stored_context_is_what_the_started_session_is_given(
     assert render(moment) == (shown, [], False), f"stored at {NOW}, shown at {moment} (until {until})"
 
 
-@given(st.floats(-1e6, 1e10))
-def test_the_stdlib_durations_are_the_projection_durations(seconds: float) -> None:
-    from projections.text import format_duration
-
-    assert context_cache.format_duration(seconds) == format_duration(seconds)
-
-
 def test_only_this_renders_tokens_are_expanded() -> None:
     mark, end = context_cache.MARK, context_cache.END
     good = f"- Status: crashed {mark}abc:100.0{end} ago; idle {mark}abc:40.5{end}."
@@ -124,17 +116,6 @@ def test_only_this_renders_tokens_are_expanded() -> None:
     for forged in (f"{mark}xyz:1.0{end}", f"{mark}abc:1.0", f"{mark}abc:nan{end}", f"{mark}abc:1e400{end}",
                    f"{end}{mark}abc:1.0{end}", f"{mark}abc1.0{end}", f"{mark}abc:1.0{end}{end}", f"{mark}abc:x{end}"):
         assert context_cache.expand(forged, "abc", 5.0) is None, forged
-
-
-def test_the_stdlib_probe_is_the_projection_probe() -> None:
-    child = subprocess.Popen(["sleep", "30"])
-    try:
-        for pid in (os.getpid(), os.getppid(), child.pid, 1, 2**22 + 17):
-            assert context_cache.proc_probe(pid) == proc_probe(pid)
-    finally:
-        child.kill()
-        child.wait()
-    assert context_cache.proc_probe(child.pid) is None
 
 
 # -- the hook, as Claude Code runs it ---------------------------------------------------

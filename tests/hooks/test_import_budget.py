@@ -105,8 +105,8 @@ def test_hook_imports_only_its_allow_list(hook_env: HookEnv, stdlib_allowed: set
 #: A SessionStart whose context was stored by the previous session's SessionEnd job (a
 #: hit, `hooks.context_cache`) renders nothing: the process and branch notes, the export
 #: to ``$CLAUDE_ENV_FILE`` (with `hooks.runtime`'s interpreter lookup), the stored context read back.
-SESSION_START_HIT = {"hooks.process", "hooks.gitinfo", "hooks.runtime", "hooks.interpreter",
-                     "hooks.context_cache"}
+SESSION_START_HIT = {"hooks.process", "journal.procstat", "journal.durations", "hooks.gitinfo", "hooks.runtime",
+                     "hooks.interpreter", "hooks.context_cache"}
 
 
 def test_a_session_start_with_a_stored_context_imports_only_its_allow_list(
