@@ -341,15 +341,33 @@ class Redactor:
             clean[text] = None
 
     def _clean_shapes(self, texts: list[str]) -> bool:
-        """True when no detector can change any of *texts* (no shape found in them)."""
+        """True when no detector changes any of *texts* (remembered then): no shape is
+        found in them, or the detectors find nothing in those that hold one."""
         if self._shapes is None:  # the first event: each goes through the detectors
             return all(self._clean_shape(text) for text in texts)
         # One search over them all, joined by newlines: no shape matches a newline or looks
         # past one, so a shape found in the join is found in one of them.
-        if not self._no_shape(texts[0] if len(texts) == 1 else "\n".join(texts)):
-            return False
+        if len(texts) > 1 and self._no_shape("\n".join(texts)):
+            for text in texts:
+                self._remember(text)
+            return True
+        # A shape is mostly a false alarm (``secret: str`` in code): the detectors decide,
+        # on the strings that hold one, as `_redact_string` would; the event is passed
+        # through if they change none of them.
         for text in texts:
-            self._remember(text)
+            if self._no_shape(text):
+                self._remember(text)
+            elif not self._no_change(text):
+                return False
+        return True
+
+    def _no_change(self, text: str) -> bool:
+        """True (and *text* remembered) when no detector changes *text*: `_redact_string`'s
+        full path, for a string that holds a shape (fast path only)."""
+        mask = candidate_mask(text)
+        if mask and self._pass(text, mask)[1]:
+            return False
+        self._remember(text)
         return True
 
     def _clean_shape(self, text: str) -> bool:
@@ -651,11 +669,12 @@ _SMALL_INT = 10**15
 def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
     """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
 
-    That is: no detector changes a string of it (`Redactor._clean`, too short, or no shape
-    found), no key names a secret its value holds, its containers are plain dicts and
-    lists (a copy turns tuples into lists), and `journal.privacy.limits.fits` accepts it:
+    That is: no detector changes a string of it (`Redactor._clean`, too short, no shape
+    found, or the detectors find nothing where one is), no key names a secret its value
+    holds, its containers are plain dicts and lists (a copy turns tuples into lists), and
+    `journal.privacy.limits.fits` accepts it:
     the same string lengths and depth, and a size bound at least as high as the one `fits`
-    computes. False means only that the general path must decide. One walk, recursion
+    computes. False means only that the general path must decide. One walk, depth
     bounded by `MAX_DEPTH`; the keys of a dict are checked at once against the keys seen
     before (`Redactor._plain_keys`), and the strings not seen before are searched for
     shapes all at once at the end.
@@ -666,61 +685,68 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     unseen: list[str] = []
     judged: list[tuple[str, str]] = []  # (key, value) where the key could name a secret
     total = 0
-
-    def string(value: str) -> None:
-        # The common case is inlined in `walk`; this is the one for what is not str itself.
-        nonlocal total
-        size = len(value)
-        if size > max_string:
-            raise _Changed
-        total += 6 * size + 3
-        if size >= shortest and (size > longest or value not in clean):
-            unseen.append(value)
-
-    def walk(node: Any, depth: int) -> None:
-        nonlocal total
-        depth += 1
+    # Depth first, in one frame: a stack of (values left, their depth) instead of a nested
+    # function per container and ``nonlocal`` counters (a quarter more on typical events).
+    # The stack holds at most `MAX_DEPTH` iterators, and ``total`` is checked as each
+    # container starts and ends: nothing grows with the size of what is skipped.
+    stack: list[tuple[Any, int]] = []
+    push, pop, add = stack.append, stack.pop, unseen.append
+    node: Any = obj
+    depth = 1
+    while node is not None:
         if type(node) is dict:
             if not plain_keys.issuperset(node):
-                for key in _check_keys(redactor, node):
+                try:
+                    keys = _check_keys(redactor, node)
+                except _Changed:
+                    return False
+                for key in keys:
                     value = node[key]
                     if isinstance(value, str):
                         judged.append((key, value))
             total += 5 + 4 * len(node) + 6 * sum(map(len, node))
-            values: Any = node.values()
-        elif type(node) is list:
+            values: Any = iter(node.values())
+        else:  # a list: only plain dicts and lists get here
             total += 2 + len(node)
-            values = node
-        else:
-            raise _Changed  # a copy is a plain dict or list
-        for value in values:
-            kind = type(value)
-            if kind is str:
-                size = len(value)
-                if size > max_string:
-                    raise _Changed
-                total += 6 * size + 3
-                if size >= shortest and (size > longest or value not in clean):
-                    unseen.append(value)
-            elif kind is dict or kind is list:
-                if depth >= MAX_DEPTH:
-                    raise _Changed
-                walk(value, depth)
-            elif value is None or kind is float or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
-                total += _SCALAR_BOUND
-            elif isinstance(value, str):
-                string(value)
-            elif isinstance(value, (dict, list, tuple)):
-                raise _Changed
-            else:
-                total += _scalar_size(value) + 3
+            values = iter(node)
         if total > max_event:
-            raise _Changed
-
-    try:
-        walk(obj, 0)
-    except _Changed:
-        return False
+            return False
+        node = None  # the next container to go down into, if any
+        while node is None:
+            for value in values:
+                kind = type(value)
+                if kind is str:
+                    size = len(value)
+                    if size > max_string:
+                        return False
+                    total += 6 * size + 3
+                    if size >= shortest and (size > longest or value not in clean):
+                        add(value)
+                elif kind is dict or kind is list:
+                    if depth >= MAX_DEPTH:
+                        return False
+                    push((values, depth))
+                    node, depth = value, depth + 1
+                    break
+                elif value is None or kind is float or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
+                    total += _SCALAR_BOUND
+                elif isinstance(value, str):  # a subclass: as above
+                    size = len(value)
+                    if size > max_string:
+                        return False
+                    total += 6 * size + 3
+                    if size >= shortest and (size > longest or value not in clean):
+                        add(value)
+                elif isinstance(value, (dict, list, tuple)):
+                    return False  # a copy is a plain dict or list
+                else:
+                    total += _scalar_size(value) + 3
+            else:  # these values are done: on with the parent's, if any
+                if total > max_event:
+                    return False
+                if not stack:
+                    break
+                values, depth = pop()
     if unseen and not redactor._clean_shapes(unseen):
         return False
     # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.

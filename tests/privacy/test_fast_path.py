@@ -141,6 +141,23 @@ def test_an_unchanged_event_passes_through_and_a_changed_one_is_a_copy() -> None
     assert out is not secret and report["redacted"] == 1 and out == sanitize(secret, REFERENCE)[0]
 
 
+def test_a_shape_that_is_a_false_alarm_still_passes_the_event_through() -> None:
+    """Code such as ``secret: str`` holds a shape: the detectors decide on that string,
+    and the event passes through when they change nothing; a real secret beside it in
+    the same event is still redacted, as by the full path."""
+    redactor = fast_redactor()
+    code = "def get_context(self, secret: str, conf: dict) -> None:\n    import_token = build_upcast(x)\n"
+    assert redactor._shapes is not None and not redactor._no_shape(code)  # the search finds a shape
+    event = {"tool_input": {"content": code, "file_path": "/src/app/ctx.py"}, "cwd": "/src/app"}
+    out, report = sanitize(event, redactor)
+    assert out is event and report == {"redacted": 0, "truncated": False}
+    assert code in redactor._clean  # decided once, remembered
+    leaky = {"tool_input": {"content": code, "note": "key ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3"}}
+    out, report = sanitize(leaky, redactor)
+    assert out is not leaky and report["redacted"] == 1 and out == sanitize(leaky, REFERENCE)[0]
+    assert "ghp_" not in json.dumps(out)
+
+
 # ------------------------------------------------------------------- generated text
 
 words = st.sampled_from(
