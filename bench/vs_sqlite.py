@@ -20,11 +20,13 @@ No event repeats within a run, as in a day of real sessions: enough distinct eve
 generated for every append of the largest run (``_gen`` sessions, each with its own ids),
 and each of the 4 processes appends its own slice of them. What repeats is what repeats
 in real sessions: a session's ids, its cwd and transcript path, tool and event names,
-keys; prompts, commands, file contents and tool outputs are new strings (cut from
-``_gen``'s pools of lines, so a short command such as ``git status --short`` may come
-back, as it does in real sessions). This matters for the redactor, which remembers the
-strings it found clean (`journal.privacy.redaction`): cycling a few hundred events would
-let it skip most strings. The script prints the share of strings a run has seen before.
+keys, and a PostToolUse's ``tool_input`` (its PreToolUse's, which a Write or Edit
+response echoes, as Claude Code's payloads do); prompts, commands, file contents and tool
+outputs are new strings (cut from ``_gen``'s pools of lines, so a short command such as
+``git status --short`` may come back, as it does in real sessions). This matters for the
+redactor, which remembers the short strings it found clean (`journal.privacy.redaction`):
+cycling a few hundred events would let it skip most strings. The script prints the share
+of string values a run has seen before.
 Every run of every round uses the same events, SQLite's included; each journal run
 starts with a new redactor (a new ``Journal``), as a new writer process does.
 
@@ -130,25 +132,29 @@ def _child(argv: list[str]) -> int:
 
 
 def _repeats(events: list[Event]) -> str:
-    """How many of a run's strings (of the redactor's minimum length or more) came before in it."""
+    """How many of a run's string values (of the redactor's minimum length or more; keys
+    apart) came before in it, and how many of their characters."""
     from journal.privacy.redaction import MIN_CANDIDATE
 
     seen: set[str] = set()
-    total = again = 0
+    total = again = chars = chars_again = 0
     stack: list[Any] = [[e[1], e[2], e[0], e[3]] for e in events]
     while stack:
         node = stack.pop()
-        items = [*node.keys(), *node.values()] if isinstance(node, dict) else node
-        for v in items:
+        for v in node.values() if isinstance(node, dict) else node:
             if isinstance(v, str):
                 if len(v) >= MIN_CANDIDATE:
                     total += 1
-                    again += v in seen
+                    chars += len(v)
+                    if v in seen:
+                        again += 1
+                        chars_again += len(v)
                     seen.add(v)
             elif isinstance(v, (dict, list)):
                 stack.append(v)
-    return (f"strings of >= {MIN_CANDIDATE} characters in a 1-process flush run: {total:,}, "
-            f"{again / total:.0%} seen before in the run (keys, ids, names, paths)")
+    return (f"string values of >= {MIN_CANDIDATE} characters in a 1-process flush run: {total:,}, "
+            f"{again / total:.0%} seen before in the run (ids, cwd, paths, names), "
+            f"{chars_again / chars:.0%} of their characters")
 
 
 def many(system: str, store: Path, procs: int, n: int, durability: str, synchronous: str,
