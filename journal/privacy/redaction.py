@@ -728,7 +728,8 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     push((values, depth))
                     node, depth = value, depth + 1
                     break
-                elif value is None or kind is float or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
+                elif (value is None or kind is float or kind is bool
+                      or (kind is int and -_SMALL_INT < value < _SMALL_INT)):
                     total += _SCALAR_BOUND
                 elif isinstance(value, str):  # a subclass: as above
                     size = len(value)
