@@ -45,7 +45,9 @@ Fast path
 ---------
 Most strings of an event are the ones of the event before (ids, paths, names, keys), and
 almost none hold anything a detector could take. So a `Redactor` remembers the strings no
-detector changes (`_CLEAN_MAX` of them, up to `_CLEAN_MAX_LEN` characters), and rules out
+detector changes (`_CLEAN_MAX` of them, up to `_CLEAN_MAX_LEN` characters; longer ones up
+to `_CLEAN_LONG_CHARS` characters in all: a PostToolUse repeats its PreToolUse's
+``tool_input``, and a Write or Edit response echoes its content), and rules out
 most others with two C-level searches for the detectors' *shapes* (what every match of a
 detector holds, see `journal.privacy.secret_scan.shapes_patterns`) instead of testing each
 detector in turn; only a string where a shape is found takes the full path. `sanitize`
@@ -151,6 +153,13 @@ USER_HARD_LIMIT = 1.0
 # every event of a session), up to this length and this many; the table is then cleared.
 _CLEAN_MAX_LEN = 256
 _CLEAN_MAX = 4096
+# Longer strings that no detector changes are remembered apart, up to this length and
+# this many characters in all (the table is then cleared): a file's content or an edit's
+# strings come twice or three times in a row (PreToolUse, then PostToolUse's input and
+# its response), and a lookup hashes a string at ~1 ns a character where the shapes'
+# search costs ~10.
+_CLEAN_LONG_LEN = 64 * 1024
+_CLEAN_LONG_CHARS = 1024 * 1024
 # The event from which a redactor searches shapes: compiling them costs ~5-10 ms, and they
 # save ~10-15 µs an event (bench/redaction_speed.py), so a hook process (one event) or a
 # command (a few) never compiles them, and a process that records many soon does.
@@ -172,7 +181,7 @@ class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
     __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
-                 "_plain_keys", "_shapes", "_events")
+                 "_plain_keys", "_shapes", "_events", "_clean_long", "_long_chars")
 
     def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -195,6 +204,8 @@ class Redactor:
         # tests compare it with.
         self._fast = fast and not extra
         self._clean: dict[str, None] = {}  # strings no detector changes
+        self._clean_long: dict[str, None] = {}  # ... longer than `_CLEAN_MAX_LEN`,
+        self._long_chars = 0  # ... of this many characters in all
         self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
         self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
         self._events = 0
@@ -301,7 +312,7 @@ class Redactor:
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
         fast = self._fast
         if fast:
-            if text in self._clean or len(text) < MIN_CANDIDATE:
+            if text in self._clean or len(text) < MIN_CANDIDATE or text in self._clean_long:
                 return self._by_key(text, key)
             if self._shapes is not None and self._no_shape(text):
                 self._remember(text)
@@ -334,11 +345,18 @@ class Redactor:
 
     def _remember(self, text: str) -> None:
         """Note that no detector changes *text* (fast path only)."""
-        if len(text) <= _CLEAN_MAX_LEN:
+        size = len(text)
+        if size <= _CLEAN_MAX_LEN:
             clean = self._clean
             if len(clean) >= _CLEAN_MAX:
                 clean.clear()
             clean[text] = None
+        elif size <= _CLEAN_LONG_LEN:
+            if self._long_chars + size > _CLEAN_LONG_CHARS:
+                self._clean_long.clear()
+                self._long_chars = 0
+            self._clean_long[text] = None
+            self._long_chars += size
 
     def _clean_shapes(self, texts: list[str]) -> bool:
         """True when no detector changes any of *texts* (remembered then): no shape is
@@ -669,17 +687,17 @@ _SMALL_INT = 10**15
 def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
     """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
 
-    That is: no detector changes a string of it (`Redactor._clean`, too short, no shape
-    found, or the detectors find nothing where one is), no key names a secret its value
-    holds, its containers are plain dicts and lists (a copy turns tuples into lists), and
-    `journal.privacy.limits.fits` accepts it:
-    the same string lengths and depth, and a size bound at least as high as the one `fits`
+    That is: no detector changes a string of it (remembered in `Redactor._clean` or
+    ``_clean_long``, too short, no shape found, or the detectors find nothing where one
+    is), no key names a secret its value holds, its containers are plain dicts and lists
+    (a copy turns tuples into lists), and `journal.privacy.limits.fits` accepts it: the
+    same string lengths and depth, and a size bound at least as high as the one `fits`
     computes. False means only that the general path must decide. One walk, depth
     bounded by `MAX_DEPTH`; the keys of a dict are checked at once against the keys seen
     before (`Redactor._plain_keys`), and the strings not seen before are searched for
     shapes all at once at the end.
     """
-    clean = redactor._clean
+    clean, clean_long = redactor._clean, redactor._clean_long
     plain_keys = redactor._plain_keys
     shortest, longest = MIN_CANDIDATE, _CLEAN_MAX_LEN
     unseen: list[str] = []
@@ -720,7 +738,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     if size > max_string:
                         return False
                     total += 6 * size + 3
-                    if size >= shortest and (size > longest or value not in clean):
+                    if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
                         add(value)
                 elif kind is dict or kind is list:
                     if depth >= MAX_DEPTH:
@@ -736,7 +754,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     if size > max_string:
                         return False
                     total += 6 * size + 3
-                    if size >= shortest and (size > longest or value not in clean):
+                    if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
                         add(value)
                 elif isinstance(value, (dict, list, tuple)):
                     return False  # a copy is a plain dict or list

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journal.privacy.redaction import _ASCII_LOWER, _SHAPES_FROM, Redactor, sanitize
+from journal.privacy.redaction import _ASCII_LOWER, _CLEAN_MAX_LEN, _SHAPES_FROM, Redactor, sanitize
 from journal.privacy.secret_scan import _GATE_CHARS, Scan, candidate_mask, gate_mask
 from journal.privacy.secrets_patterns import DETECTORS, SHAPES
 from tests.privacy.corpus import NON_SECRETS, SECRETS, STRUCTURED
@@ -156,6 +156,38 @@ def test_a_shape_that_is_a_false_alarm_still_passes_the_event_through() -> None:
     out, report = sanitize(leaky, redactor)
     assert out is not leaky and report["redacted"] == 1 and out == sanitize(leaky, REFERENCE)[0]
     assert "ghp_" not in json.dumps(out)
+
+
+def test_a_long_clean_string_is_remembered_and_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Write's content comes back in its PostToolUse twice (input and response): no
+    detector changes it, so it is searched once; one with a secret is never remembered."""
+    redactor = fast_redactor()
+    content = "\n".join(f"def handler_{i}(request):\n    return render(request, 'page_{i}.html')" for i in range(30))
+    assert len(content) > _CLEAN_MAX_LEN
+    pre = {"tool_name": "Write", "tool_input": {"file_path": "/src/app/views.py", "content": content}}
+    assert sanitize(pre, redactor)[0] is pre and content in redactor._clean_long
+    searched: list[str] = []
+    no_shape = Redactor._no_shape
+    monkeypatch.setattr(Redactor, "_no_shape", lambda self, text: searched.append(text) or no_shape(self, text))
+    post = {"tool_input": {"content": content}, "tool_response": {"type": "create", "content": content}}
+    assert sanitize(post, redactor) == (post, {"redacted": 0, "truncated": False})
+    assert not any(content in text for text in searched)
+    leaky = content + "\nTOKEN = 'ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3'\n"
+    out, report = sanitize({"tool_input": {"content": leaky}}, redactor)
+    assert report["redacted"] == 1 and "ghp_" not in json.dumps(out) and leaky not in redactor._clean_long
+
+
+def test_the_long_strings_remembered_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from journal.privacy import redaction
+
+    monkeypatch.setattr(redaction, "_CLEAN_LONG_CHARS", 10_000)
+    redactor = fast_redactor()
+    for i in range(60):
+        text = f"output line {i}: " + "ok " * 330
+        event = {"tool_response": {"stdout": text}}
+        assert sanitize(event, redactor)[0] is event
+        assert sum(map(len, redactor._clean_long)) <= redactor._long_chars <= 10_000
+    assert text in redactor._clean_long
 
 
 # ------------------------------------------------------------------- generated text
