@@ -1,7 +1,7 @@
 """Appending events: the journal against SQLite, side by side (issue 14, goal 4).
 
-Both sides store the same realistic hook events (a mix cut from a ``bench/_gen.py``
-journal, ~1.2 KB of data each), one at a time, at comparable durability:
+Both sides store the same realistic hook events (a ``bench/_gen.py`` journal, ~1.2 KB of
+data each), one at a time, at comparable durability:
 
 - ``fsync``: the journal's ``durability=fsync`` (``fdatasync`` after each append) against
   SQLite WAL with ``synchronous=FULL`` (the WAL is synced at each commit);
@@ -15,6 +15,20 @@ with ``Journal.append_many``), because the sanitiser is most of an append's CPU.
 The SQLite side is stdlib ``sqlite3`` in autocommit mode: one ``INSERT`` (= one
 transaction) per event of (ts, type, session, agent, data as ``json.dumps`` text),
 with a 10 s busy timeout; SQLite does no redaction.
+
+No event repeats within a run, as in a day of real sessions: enough distinct events are
+generated for every append of the largest run (``_gen`` sessions, each with its own ids),
+and each of the 4 processes appends its own slice of them. What repeats is what repeats
+in real sessions: a session's ids, its cwd and transcript path, tool and event names,
+keys, and a PostToolUse's ``tool_input`` (its PreToolUse's, which a Write or Edit
+response echoes, as Claude Code's payloads do); prompts, commands, file contents and tool
+outputs are new strings (cut from ``_gen``'s pools of lines, so a short command such as
+``git status --short`` may come back, as it does in real sessions). This matters for the
+redactor, which remembers the short strings it found clean (`journal.privacy.redaction`):
+cycling a few hundred events would let it skip most strings. The script prints the share
+of string values a run has seen before.
+Every run of every round uses the same events, SQLite's included; each journal run
+starts with a new redactor (a new ``Journal``), as a new writer process does.
 
 Each case runs in 1 process and in 4 processes at once (separate interpreters,
 started before the clock and released together). Runs of the journal and SQLite are
@@ -49,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from journal import Journal, NewEvent  # noqa: E402
 from journal.storage.codec import now_ts  # noqa: E402
 from journal.storage.writer import sanitized  # noqa: E402
-from journal_append import _pct, payloads  # noqa: E402  (the same events as bench/journal_append.py)
+from journal_append import _pct, payloads  # noqa: E402  (generated as bench/journal_append.py's)
 
 Event = tuple[str, "str | None", "str | None", dict[str, Any]]
 
@@ -58,6 +72,8 @@ PAIRS = (("fsync", "FULL"), ("flush", "NORMAL"))
 #: What runs: the journal with redaction (the public path), without it, and SQLite.
 SYSTEMS = ("journal", "journal-raw", "sqlite")
 P99_GOAL_MS = 2.0
+#: Appends before the clock starts (distinct events too).
+WARMUP = 20
 
 
 class _Sqlite:
@@ -90,8 +106,9 @@ def run(system: str, store: Path, events: list[Event], n: int, durability: str, 
         start_at: float | None = None) -> dict[str, Any]:
     """Append *n* events one by one; latencies (s), CPU seconds and wall start/end (time.time)."""
     append = _appender(system, store, durability, synchronous)
-    for i in range(20):  # warm up: create the store, imports, caches
-        type_, session, agent, data = events[i % len(events)]
+    if len(events) < WARMUP + n:
+        raise SystemExit(f"{WARMUP + n} events needed, {len(events)} given")
+    for type_, session, agent, data in events[:WARMUP]:  # warm up: create the store, imports
         append(type_, data, session, agent)
     if start_at is not None:
         while time.time() < start_at:
@@ -99,8 +116,7 @@ def run(system: str, store: Path, events: list[Event], n: int, durability: str, 
     lat = []
     clock = time.perf_counter
     start, cpu0 = time.time(), time.process_time()
-    for i in range(n):
-        type_, session, agent, data = events[i % len(events)]
+    for type_, session, agent, data in events[WARMUP:WARMUP + n]:  # each event once
         t0 = clock()
         append(type_, data, session, agent)
         lat.append(clock() - t0)
@@ -108,10 +124,37 @@ def run(system: str, store: Path, events: list[Event], n: int, durability: str, 
 
 
 def _child(argv: list[str]) -> int:
-    system, store, n, durability, synchronous, start_at, source = argv
-    events = json.loads(Path(source).read_text())
+    system, store, n, durability, synchronous, start_at, source, index = argv
+    per = WARMUP + int(n)
+    events = json.loads(Path(source).read_text())[int(index) * per:(int(index) + 1) * per]  # this process's own
     print(json.dumps(run(system, Path(store), events, int(n), durability, synchronous, float(start_at))))
     return 0
+
+
+def _repeats(events: list[Event]) -> str:
+    """How many of a run's string values (of the redactor's minimum length or more; keys
+    apart) came before in it, and how many of their characters."""
+    from journal.privacy.redaction import MIN_CANDIDATE
+
+    seen: set[str] = set()
+    total = again = chars = chars_again = 0
+    stack: list[Any] = [[e[1], e[2], e[0], e[3]] for e in events]
+    while stack:
+        node = stack.pop()
+        for v in node.values() if isinstance(node, dict) else node:
+            if isinstance(v, str):
+                if len(v) >= MIN_CANDIDATE:
+                    total += 1
+                    chars += len(v)
+                    if v in seen:
+                        again += 1
+                        chars_again += len(v)
+                    seen.add(v)
+            elif isinstance(v, (dict, list)):
+                stack.append(v)
+    return (f"string values of >= {MIN_CANDIDATE} characters in a 1-process flush run: {total:,}, "
+            f"{again / total:.0%} seen before in the run (ids, cwd, paths, names), "
+            f"{chars_again / chars:.0%} of their characters")
 
 
 def many(system: str, store: Path, procs: int, n: int, durability: str, synchronous: str,
@@ -124,8 +167,8 @@ def many(system: str, store: Path, procs: int, n: int, durability: str, synchron
     start_at = time.time() + 1.0 + 0.3 * procs  # time for every interpreter to start and import
     children = [
         subprocess.Popen([sys.executable, __file__, "--child", system, str(store), str(n), durability, synchronous,
-                          repr(start_at), str(source)], stdout=subprocess.PIPE, text=True)
-        for _ in range(procs)
+                          repr(start_at), str(source), str(i)], stdout=subprocess.PIPE, text=True)
+        for i in range(procs)
     ]
     results = [json.loads(c.communicate()[0]) for c in children]
     if any(c.returncode for c in children):
@@ -165,11 +208,14 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="aj-vs-sqlite-", dir=args.dir))
     try:
-        events = payloads(tmp)
+        needed = max(max(WARMUP + one, args.procs * (WARMUP + each)) for one, each in counts.values())
+        events = payloads(tmp, needed)
         (tmp / "payloads.json").write_text(json.dumps(events))
         avg = statistics.mean(len(json.dumps(e[3], separators=(",", ":"))) for e in events)
-        print(f"payload mix: {len(events)} events cut from a generated journal, avg data {avg:,.0f} B; "
+        sessions = len({e[1] for e in events})
+        print(f"payload mix: {len(events)} distinct events of {sessions} generated sessions, avg data {avg:,.0f} B; "
               f"{args.rounds} interleaved round(s), medians shown")
+        print(_repeats(events[:WARMUP + counts["flush"][0]]))
         print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
               f"load {os.getloadavg()[0]:.1f}, stores in {tmp}")
         results: dict[tuple[str, str, str], list[dict[str, Any]]] = {}

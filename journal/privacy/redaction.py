@@ -45,7 +45,9 @@ Fast path
 ---------
 Most strings of an event are the ones of the event before (ids, paths, names, keys), and
 almost none hold anything a detector could take. So a `Redactor` remembers the strings no
-detector changes (`_CLEAN_MAX` of them, up to `_CLEAN_MAX_LEN` characters), and rules out
+detector changes (`_CLEAN_MAX` of them, up to `_CLEAN_MAX_LEN` characters; longer ones up
+to `_CLEAN_LONG_CHARS` characters in all: a PostToolUse repeats its PreToolUse's
+``tool_input``, and a Write or Edit response echoes its content), and rules out
 most others with two C-level searches for the detectors' *shapes* (what every match of a
 detector holds, see `journal.privacy.secret_scan.shapes_patterns`) instead of testing each
 detector in turn; only a string where a shape is found takes the full path. `sanitize`
@@ -151,6 +153,13 @@ USER_HARD_LIMIT = 1.0
 # every event of a session), up to this length and this many; the table is then cleared.
 _CLEAN_MAX_LEN = 256
 _CLEAN_MAX = 4096
+# Longer strings that no detector changes are remembered apart, up to this length and
+# this many characters in all (the table is then cleared): a file's content or an edit's
+# strings come twice or three times in a row (PreToolUse, then PostToolUse's input and
+# its response), and a lookup hashes a string at ~1 ns a character where the shapes'
+# search costs ~10.
+_CLEAN_LONG_LEN = 64 * 1024
+_CLEAN_LONG_CHARS = 1024 * 1024
 # The event from which a redactor searches shapes: compiling them costs ~5-10 ms, and they
 # save ~10-15 µs an event (bench/redaction_speed.py), so a hook process (one event) or a
 # command (a few) never compiles them, and a process that records many soon does.
@@ -172,7 +181,7 @@ class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
     __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
-                 "_plain_keys", "_shapes", "_events")
+                 "_plain_keys", "_shapes", "_events", "_clean_long", "_long_chars")
 
     def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -195,6 +204,8 @@ class Redactor:
         # tests compare it with.
         self._fast = fast and not extra
         self._clean: dict[str, None] = {}  # strings no detector changes
+        self._clean_long: dict[str, None] = {}  # ... longer than `_CLEAN_MAX_LEN`,
+        self._long_chars = 0  # ... of this many characters in all
         self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
         self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
         self._events = 0
@@ -301,7 +312,7 @@ class Redactor:
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
         fast = self._fast
         if fast:
-            if text in self._clean or len(text) < MIN_CANDIDATE:
+            if text in self._clean or len(text) < MIN_CANDIDATE or text in self._clean_long:
                 return self._by_key(text, key)
             if self._shapes is not None and self._no_shape(text):
                 self._remember(text)
@@ -334,22 +345,47 @@ class Redactor:
 
     def _remember(self, text: str) -> None:
         """Note that no detector changes *text* (fast path only)."""
-        if len(text) <= _CLEAN_MAX_LEN:
+        size = len(text)
+        if size <= _CLEAN_MAX_LEN:
             clean = self._clean
             if len(clean) >= _CLEAN_MAX:
                 clean.clear()
             clean[text] = None
+        elif size <= _CLEAN_LONG_LEN:
+            if self._long_chars + size > _CLEAN_LONG_CHARS:
+                self._clean_long.clear()
+                self._long_chars = 0
+            self._clean_long[text] = None
+            self._long_chars += size
 
     def _clean_shapes(self, texts: list[str]) -> bool:
-        """True when no detector can change any of *texts* (no shape found in them)."""
+        """True when no detector changes any of *texts* (remembered then): no shape is
+        found in them, or the detectors find nothing in those that hold one."""
         if self._shapes is None:  # the first event: each goes through the detectors
             return all(self._clean_shape(text) for text in texts)
         # One search over them all, joined by newlines: no shape matches a newline or looks
         # past one, so a shape found in the join is found in one of them.
-        if not self._no_shape(texts[0] if len(texts) == 1 else "\n".join(texts)):
-            return False
+        if len(texts) > 1 and self._no_shape("\n".join(texts)):
+            for text in texts:
+                self._remember(text)
+            return True
+        # A shape is mostly a false alarm (``secret: str`` in code): the detectors decide,
+        # on the strings that hold one, as `_redact_string` would; the event is passed
+        # through if they change none of them.
         for text in texts:
-            self._remember(text)
+            if self._no_shape(text):
+                self._remember(text)
+            elif not self._no_change(text):
+                return False
+        return True
+
+    def _no_change(self, text: str) -> bool:
+        """True (and *text* remembered) when no detector changes *text*: `_redact_string`'s
+        full path, for a string that holds a shape (fast path only)."""
+        mask = candidate_mask(text)
+        if mask and self._pass(text, mask)[1]:
+            return False
+        self._remember(text)
         return True
 
     def _clean_shape(self, text: str) -> bool:
@@ -651,76 +687,85 @@ _SMALL_INT = 10**15
 def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
     """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
 
-    That is: no detector changes a string of it (`Redactor._clean`, too short, or no shape
-    found), no key names a secret its value holds, its containers are plain dicts and
-    lists (a copy turns tuples into lists), and `journal.privacy.limits.fits` accepts it:
-    the same string lengths and depth, and a size bound at least as high as the one `fits`
-    computes. False means only that the general path must decide. One walk, recursion
+    That is: no detector changes a string of it (remembered in `Redactor._clean` or
+    ``_clean_long``, too short, no shape found, or the detectors find nothing where one
+    is), no key names a secret its value holds, its containers are plain dicts and lists
+    (a copy turns tuples into lists), and `journal.privacy.limits.fits` accepts it: the
+    same string lengths and depth, and a size bound at least as high as the one `fits`
+    computes. False means only that the general path must decide. One walk, depth
     bounded by `MAX_DEPTH`; the keys of a dict are checked at once against the keys seen
     before (`Redactor._plain_keys`), and the strings not seen before are searched for
     shapes all at once at the end.
     """
-    clean = redactor._clean
+    clean, clean_long = redactor._clean, redactor._clean_long
     plain_keys = redactor._plain_keys
     shortest, longest = MIN_CANDIDATE, _CLEAN_MAX_LEN
     unseen: list[str] = []
     judged: list[tuple[str, str]] = []  # (key, value) where the key could name a secret
     total = 0
-
-    def string(value: str) -> None:
-        # The common case is inlined in `walk`; this is the one for what is not str itself.
-        nonlocal total
-        size = len(value)
-        if size > max_string:
-            raise _Changed
-        total += 6 * size + 3
-        if size >= shortest and (size > longest or value not in clean):
-            unseen.append(value)
-
-    def walk(node: Any, depth: int) -> None:
-        nonlocal total
-        depth += 1
+    # Depth first, in one frame: a stack of (values left, their depth) instead of a nested
+    # function per container and ``nonlocal`` counters (a quarter more on typical events).
+    # The stack holds at most `MAX_DEPTH` iterators, and ``total`` is checked as each
+    # container starts and ends: nothing grows with the size of what is skipped.
+    stack: list[tuple[Any, int]] = []
+    push, pop, add = stack.append, stack.pop, unseen.append
+    node: Any = obj
+    depth = 1
+    while node is not None:
         if type(node) is dict:
             if not plain_keys.issuperset(node):
-                for key in _check_keys(redactor, node):
+                try:
+                    keys = _check_keys(redactor, node)
+                except _Changed:
+                    return False
+                for key in keys:
                     value = node[key]
                     if isinstance(value, str):
                         judged.append((key, value))
             total += 5 + 4 * len(node) + 6 * sum(map(len, node))
-            values: Any = node.values()
-        elif type(node) is list:
+            values: Any = iter(node.values())
+        else:  # a list: only plain dicts and lists get here
             total += 2 + len(node)
-            values = node
-        else:
-            raise _Changed  # a copy is a plain dict or list
-        for value in values:
-            kind = type(value)
-            if kind is str:
-                size = len(value)
-                if size > max_string:
-                    raise _Changed
-                total += 6 * size + 3
-                if size >= shortest and (size > longest or value not in clean):
-                    unseen.append(value)
-            elif kind is dict or kind is list:
-                if depth >= MAX_DEPTH:
-                    raise _Changed
-                walk(value, depth)
-            elif value is None or kind is float or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
-                total += _SCALAR_BOUND
-            elif isinstance(value, str):
-                string(value)
-            elif isinstance(value, (dict, list, tuple)):
-                raise _Changed
-            else:
-                total += _scalar_size(value) + 3
+            values = iter(node)
         if total > max_event:
-            raise _Changed
-
-    try:
-        walk(obj, 0)
-    except _Changed:
-        return False
+            return False
+        node = None  # the next container to go down into, if any
+        while node is None:
+            for value in values:
+                kind = type(value)
+                if kind is str:
+                    size = len(value)
+                    if size > max_string:
+                        return False
+                    total += 6 * size + 3
+                    if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
+                        add(value)
+                elif kind is dict or kind is list:
+                    if depth >= MAX_DEPTH:
+                        return False
+                    push((values, depth))
+                    node, depth = value, depth + 1
+                    break
+                elif (value is None or kind is float or kind is bool
+                      or (kind is int and -_SMALL_INT < value < _SMALL_INT)):
+                    total += _SCALAR_BOUND
+                elif isinstance(value, str):  # a subclass: as above
+                    size = len(value)
+                    if size > max_string:
+                        return False
+                    total += 6 * size + 3
+                    if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
+                        add(value)
+                elif isinstance(value, (dict, list, tuple)):
+                    return False  # a copy is a plain dict or list
+                else:
+                    total += _scalar_size(value) + 3
+            else:  # these values are done: on with the parent's, if any
+                if total > max_event:
+                    return False
+                if not stack:
+                    break
+                values, depth = pop()
     if unseen and not redactor._clean_shapes(unseen):
         return False
     # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.

@@ -107,13 +107,20 @@ class Sanitizer:
         """
         try:
             data = parse_data(event.data) if isinstance(event.data, bytes) else event.data
-            for what, value in (("type", event.type), ("timestamp", event.ts)):
-                if isinstance(value, str) and self.text(value) != value:
+            # (`text` and `ident` inlined: this runs for every event a writer appends)
+            redact_text = self.redactor.redact_text
+            type_, ts, session, agent = event.type, event.ts, event.session, event.agent
+            for what, value in (("type", type_), ("timestamp", ts)):
+                if isinstance(value, str) and redact_text(value)[0] != value:
                     raise InvalidEvent(f"the event {what} holds what looks like a secret; refusing to record it")
             cleaned, report = self.data(data)
             if report:
                 cleaned = annotate(cleaned, report)
-            out = NewEvent(event.type, cleaned, self.ident(event.session), self.ident(event.agent), event.ts)
+            if isinstance(session, str):
+                session = redact_text(session)[0]
+            if isinstance(agent, str):
+                agent = redact_text(agent)[0]
+            out = NewEvent(type_, cleaned, session, agent, ts)
         except (InvalidEvent, RedactionUnavailable):
             raise
         except Exception as e:  # a bug in a rule: withhold rather than leak

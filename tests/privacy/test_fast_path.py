@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journal.privacy.redaction import _ASCII_LOWER, _SHAPES_FROM, Redactor, sanitize
+from journal.privacy.redaction import _ASCII_LOWER, _CLEAN_MAX_LEN, _SHAPES_FROM, Redactor, sanitize
 from journal.privacy.secret_scan import _GATE_CHARS, Scan, candidate_mask, gate_mask
 from journal.privacy.secrets_patterns import DETECTORS, SHAPES
 from tests.privacy.corpus import NON_SECRETS, SECRETS, STRUCTURED
@@ -139,6 +139,55 @@ def test_an_unchanged_event_passes_through_and_a_changed_one_is_a_copy() -> None
     secret = {"tool_input": {"command": "export GITHUB_TOKEN=ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3"}}
     out, report = sanitize(secret, FAST)
     assert out is not secret and report["redacted"] == 1 and out == sanitize(secret, REFERENCE)[0]
+
+
+def test_a_shape_that_is_a_false_alarm_still_passes_the_event_through() -> None:
+    """Code such as ``secret: str`` holds a shape: the detectors decide on that string,
+    and the event passes through when they change nothing; a real secret beside it in
+    the same event is still redacted, as by the full path."""
+    redactor = fast_redactor()
+    code = "def get_context(self, secret: str, conf: dict) -> None:\n    import_token = build_upcast(x)\n"
+    assert redactor._shapes is not None and not redactor._no_shape(code)  # the search finds a shape
+    event = {"tool_input": {"content": code, "file_path": "/src/app/ctx.py"}, "cwd": "/src/app"}
+    out, report = sanitize(event, redactor)
+    assert out is event and report == {"redacted": 0, "truncated": False}
+    assert code in redactor._clean  # decided once, remembered
+    leaky = {"tool_input": {"content": code, "note": "key ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3"}}
+    out, report = sanitize(leaky, redactor)
+    assert out is not leaky and report["redacted"] == 1 and out == sanitize(leaky, REFERENCE)[0]
+    assert "ghp_" not in json.dumps(out)
+
+
+def test_a_long_clean_string_is_remembered_and_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Write's content comes back in its PostToolUse twice (input and response): no
+    detector changes it, so it is searched once; one with a secret is never remembered."""
+    redactor = fast_redactor()
+    content = "\n".join(f"def handler_{i}(request):\n    return render(request, 'page_{i}.html')" for i in range(30))
+    assert len(content) > _CLEAN_MAX_LEN
+    pre = {"tool_name": "Write", "tool_input": {"file_path": "/src/app/views.py", "content": content}}
+    assert sanitize(pre, redactor)[0] is pre and content in redactor._clean_long
+    searched: list[str] = []
+    no_shape = Redactor._no_shape
+    monkeypatch.setattr(Redactor, "_no_shape", lambda self, text: searched.append(text) or no_shape(self, text))
+    post = {"tool_input": {"content": content}, "tool_response": {"type": "create", "content": content}}
+    assert sanitize(post, redactor) == (post, {"redacted": 0, "truncated": False})
+    assert not any(content in text for text in searched)
+    leaky = content + "\nTOKEN = 'ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3'\n"
+    out, report = sanitize({"tool_input": {"content": leaky}}, redactor)
+    assert report["redacted"] == 1 and "ghp_" not in json.dumps(out) and leaky not in redactor._clean_long
+
+
+def test_the_long_strings_remembered_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from journal.privacy import redaction
+
+    monkeypatch.setattr(redaction, "_CLEAN_LONG_CHARS", 10_000)
+    redactor = fast_redactor()
+    for i in range(60):
+        text = f"output line {i}: " + "ok " * 330
+        event = {"tool_response": {"stdout": text}}
+        assert sanitize(event, redactor)[0] is event
+        assert sum(map(len, redactor._clean_long)) <= redactor._long_chars <= 10_000
+    assert text in redactor._clean_long
 
 
 # ------------------------------------------------------------------- generated text
