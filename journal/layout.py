@@ -212,8 +212,11 @@ def check_journal_dir(root: str | os.PathLike[str]) -> None:
         raise JournalPermissionError(f"{root} exists and is not a directory")
     with os.scandir(root) as entries:
         for entry in entries:
-            if entry.is_symlink() or (uid is not None and entry.stat(follow_symlinks=False).st_uid != uid):
-                _refuse_entry(entry.path, entry.stat(follow_symlinks=False), entry.is_dir(follow_symlinks=False))
+            try:
+                if entry.is_symlink() or (uid is not None and entry.stat(follow_symlinks=False).st_uid != uid):
+                    _refuse_entry(entry.path, entry.stat(follow_symlinks=False), entry.is_dir(follow_symlinks=False))
+            except FileNotFoundError:
+                continue  # gone since the listing (another writer's temporary file, renamed): nothing to check
 
 
 def ensure_subdir(root: P, name: str) -> P:

@@ -102,3 +102,31 @@ def test_a_journal_owned_by_another_user_is_refused(journal_dir: Path) -> None:
     with pytest.raises(JournalPermissionError):
         Journal.open(journal_dir)
     assert len(list_segments(journal_dir)) == 1
+
+
+def test_an_entry_that_vanishes_while_the_directory_is_checked_is_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer's temporary file (``.manifest.json.<pid>.tmp``) can be renamed away
+    between the directory listing and its stat: opening the journal must not fail on it
+    (it did, as a JournalPermissionError, under concurrent writers)."""
+    from contextlib import contextmanager
+
+    from journal import layout
+
+    root = tmp_path / "journal"
+    Journal.open(root)
+    temp = root / ".manifest.json.4242.5d54f726.tmp"
+    temp.write_bytes(b"{}")
+    with os.scandir(root) as it:
+        listed = list(it)  # the listing still holds it ...
+    temp.unlink()  # ... which is gone when each entry is stat'ed
+    assert any(e.name == temp.name for e in listed)
+
+    @contextmanager
+    def stale_listing(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+        yield iter(listed)
+
+    real = os.scandir
+    monkeypatch.setattr(layout.os, "scandir", lambda p: stale_listing(p) if Path(p) == root else real(p))
+    layout.check_journal_dir(root)  # no FileNotFoundError
+    Journal.open(root)
