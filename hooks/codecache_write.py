@@ -98,19 +98,11 @@ def _fresh(entry: tuple) -> bool:  # type: ignore[type-arg]
 
 
 def _write(path: str, data: bytes) -> None:
-    """Replace *path* atomically (a reader sees the old file or the new one, never half)."""
+    """Replace *path* atomically (a reader sees the old file or the new one, never half);
+    not durable: a cache lost to a power cut is only rebuilt."""
+    from journal.layout import write_atomic
+
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, durable=False, mode=0o644)

@@ -93,19 +93,13 @@ def environment() -> str:
 
 def config_text(root: str) -> str | None:
     """A digest of config.json as it is on disk (None if there is none or it cannot be read)."""
+    from journal.errors import JournalError
+    from journal.layout import read_private
+
     try:
-        fd = os.open(os.path.join(root, "config.json"), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+        return _digest(read_private(os.path.join(root, "config.json")))
+    except (OSError, JournalError):  # missing, unreadable, or not a regular file of ours
         return None
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return _digest(b"".join(chunks))
 
 
 def code_stamp(code_root: str) -> list[Any]:

@@ -96,9 +96,8 @@ WRITERS: dict[tuple[str, str], str] = {
     "events " + _FROM_SEGMENTS,
     ("projections/search/index.py", "log_error("): _LOG,
     ("hooks/index_job.py", "log_error("): _LOG,
-    ("hooks/codecache_write.py", "fd = os.open(tmp, os.O_WRONLY"): "the hook's code cache: compiled modules of "
-    "this code root and the standard library (like a .pyc): " + _NO_EVENT_TEXT,
-    ("hooks/codecache_write.py", "view = view[os.write(fd, view):]"): "the hook's code cache (see above)",
+    ("hooks/codecache_write.py", "write_atomic(path, data, durable=False, mode=0o644)"): "the hook's code cache: "
+    "compiled modules of this code root and the standard library (like a .pyc): " + _NO_EVENT_TEXT,
     ("hooks/render.py", "log_error("): _LOG,
     ("hooks/context_cache.py", "write_atomic(os.path.join(directory, FILE)"): "cache/context.json: the recovery "
     "context rendered from the projections (" + _FROM_SEGMENTS + ") and the stamp it is checked against",
