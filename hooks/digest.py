@@ -6,6 +6,11 @@ inside the journal's ``cache/``), and extracts what the session is working on, t
 decisions it stated, the files it modified and its topics. A 100 MB transcript is
 never re-read from the start; with no saved offset only its last few MiB are read.
 
+Every text is redacted (*scrub*, the journal's redactor) before anything is taken from
+it: a topic is one word and a decision or a prompt is cut to a length, and either could
+carry a piece of a secret that only its whole context (``password=hunter2``, a key cut
+in half) shows to be one, which the redaction of the finished event could no longer see.
+
 The transcript format is internal to Claude Code and changes between releases, so
 every field is read defensively: an unknown shape is skipped, never an error.
 Stdlib only, and no `re` or `collections` (they would cost a Stop hook ~9 ms to import):
@@ -28,7 +33,7 @@ except ImportError:  # pragma: no cover - another Python implementation
 
 TYPE_CHECKING = False  # no typing at run time: this runs in the Stop hook
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from typing import Any, Callable, Iterable
 
 __all__ = ["digest_transcript", "extract"]
 
@@ -121,8 +126,28 @@ def _count(words: dict[str, int], found: list[str]) -> None:
         words[word] = words.get(word, 0) + 1
 
 
-def extract(lines: Iterable[bytes]) -> dict[str, Any]:
-    """Digest transcript JSON lines: working_on, decisions, files, topics."""
+#: How the redactor marks what it removed (``[REDACTED:kind:hash]``): no topic is taken from a marker.
+_MARKER = "[REDACTED:"
+
+
+def _unmarked(text: str) -> str:
+    """*text* without its redaction markers (their words are the redactor's, not the session's)."""
+    at = text.find(_MARKER)
+    while at >= 0:
+        end = text.find("]", at)
+        if end < 0:
+            return text[:at]
+        text = text[:at] + " " + text[end + 1 :]
+        at = text.find(_MARKER, at)
+    return text
+
+
+def extract(lines: Iterable[bytes], scrub: Callable[[str], str]) -> dict[str, Any]:
+    """Digest transcript JSON lines: working_on, decisions, files, topics.
+
+    Each prompt, reply and edited path goes through *scrub* (the journal's redaction)
+    first, whole, before it is cut into words and sentences or shortened.
+    """
     prompts: list[str] = []
     decisions: list[str] = []
     files: list[str] = []
@@ -146,27 +171,31 @@ def extract(lines: Iterable[bytes]) -> dict[str, Any]:
             for text in _text_blocks(content):
                 text = text.strip()
                 if text and not text.startswith("<"):
+                    text = scrub(text)
                     prompts.append(text)
-                    _count(words, _words(text))
+                    _count(words, _words(_unmarked(text)))
         elif kind == "assistant" and isinstance(content, list):
             for block in content:
                 if not isinstance(block, dict):
                     continue
                 if block.get("type") == "text" and isinstance(block.get("text"), str):
-                    last_text = block["text"].strip()
-                    _count(words, _words(last_text))
+                    last_text = scrub(block["text"].strip())
+                    _count(words, _words(_unmarked(last_text)))
                     for sentence in _sentences(last_text):
                         if _states_decision(sentence) and sentence.strip():
                             decisions.append(sentence.strip()[:240])
                 elif block.get("type") == "tool_use" and block.get("name") in _EDIT_TOOLS:
                     tool_input = block.get("input")
                     path = tool_input.get(_EDIT_TOOLS[block["name"]]) if isinstance(tool_input, dict) else None
-                    if isinstance(path, str) and path not in files:
-                        files.append(path)
+                    if isinstance(path, str):
+                        path = scrub(path)
+                        if path not in files:
+                            files.append(path)
     working_on = prompts[-1] if prompts else (_sentences(last_text)[0] if last_text else "")
     for path in files:
-        name = os.path.basename(path).lower()
-        words[name] = words.get(name, 0) + 2
+        name = os.path.basename(_unmarked(path)).strip().lower()
+        if name:
+            words[name] = words.get(name, 0) + 2
     topics = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if w not in _STOP][:8]
     return {
         "working_on": working_on[:300],
@@ -193,8 +222,13 @@ def _legacy_state_path(state_dir: str, session: str) -> str:
     return os.path.join(state_dir, name)
 
 
-def digest_transcript(state_dir: str | os.PathLike[str], session: str, transcript: str) -> dict[str, Any] | None:
-    """Digest what *transcript* gained since the last call for *session*; None if nothing new."""
+def digest_transcript(state_dir: str | os.PathLike[str], session: str, transcript: str,
+                      scrub: Callable[[str], str]) -> dict[str, Any] | None:
+    """Digest what *transcript* gained since the last call for *session*; None if nothing new.
+
+    *scrub* redacts one text (the journal's `journal.privacy.sanitizer.Sanitizer.text`): the
+    digest is made of redacted text only.
+    """
     from journal.errors import JournalError
     from journal.layout import ensure_subdir, read_private, write_atomic
 
@@ -235,7 +269,7 @@ def digest_transcript(state_dir: str | os.PathLike[str], session: str, transcrip
     if end == 0:
         return None
     body = data[:end]
-    result = extract(body.split(b"\n"))
+    result = extract(body.split(b"\n"), scrub)
     new_offset = start + end
     try:
         state_path = os.path.dirname(state_file)  # the journal's cache/

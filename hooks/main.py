@@ -192,6 +192,7 @@ def run(stdin: object, stdout: object) -> None:
     _state["event"] = name
     failures: list[str] = []
     config_problem = None
+    sanitizer = None  # the journal's redaction, made once when the digest needs it first
     # Known before the journal is opened, so a refused directory is still reported in its
     # errors.log (which `log_error` never writes through a link).
     _state["root"] = record.journal_dir_for(hook_input.payload)
@@ -234,11 +235,17 @@ def run(stdin: object, stdout: object) -> None:
         if isinstance(project, str):
             notes["project_dir"] = project
             notes["git_branch"] = git_branch(project)
-    elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str):
+    elif name == "Stop" and session and isinstance(payload.get("transcript_path"), str) and config_problem is None:
         from hooks.digest import digest_transcript
 
         try:
-            digest = digest_transcript(os.path.join(root, "cache"), session, payload["transcript_path"])
+            # Redacted as it is read (a topic word or a cut prompt would hide a secret's context);
+            # rules that cannot run mean no digest, and the event itself is withheld below.
+            sanitizer = record.sanitizer_for(config)
+            digest = digest_transcript(os.path.join(root, "cache"), session, payload["transcript_path"],
+                                       sanitizer.text)
+        except (record.ConfigError, record.RedactionUnavailable):
+            digest = None
         except Exception as e:  # the event matters more than its digest
             failures.append(f"transcript digest failed: {type(e).__name__}: {e}")
             digest = None
@@ -256,7 +263,7 @@ def run(stdin: object, stdout: object) -> None:
     problem_kind = "ConfigError"
     if config_problem is None:
         try:
-            event = record.build_event(hook_input, config)
+            event = record.build_event(hook_input, config, sanitizer)
         except record.ConfigError as e:
             config_problem = str(e)
         except record.RedactionUnavailable as e:  # fail closed: the payload is withheld

@@ -181,13 +181,15 @@ def sanitizer_for(config: JournalConfig) -> Any:
         raise RedactionUnavailable(str(e)) from e
 
 
-def build_event(hook_input: HookInput, config: JournalConfig) -> NewEvent:
+def build_event(hook_input: HookInput, config: JournalConfig, sanitizer: Any = None) -> NewEvent:
     """The event to append for *hook_input*: the payload, sanitised and annotated.
 
     The event is marked as sanitised, so the writer does not redact it again. Raise
     `ConfigError` or `RedactionUnavailable` when it cannot be made safe (see `withheld_event`).
+    *sanitizer* is `sanitizer_for(config)` when the caller already made it.
     """
-    sanitizer = sanitizer_for(config)
+    if sanitizer is None:
+        sanitizer = sanitizer_for(config)
     try:
         return _build(hook_input, sanitizer)
     except (ConfigError, RedactionUnavailable, InvalidEvent):

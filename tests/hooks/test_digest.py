@@ -211,3 +211,50 @@ def test_stop_with_a_missing_or_odd_transcript_is_still_recorded(hook_env: HookE
     events = hook_env.events()
     assert [e.type for e in events] == ["Stop"] * len(paths)
     assert all("digest" not in e.payload().get("_journal", {}) for e in events)
+
+
+#: A key the default rules know by its shape, and a password only its ``password=`` context gives away.
+KEY = "sk-ant-api03-" + "Qx7Lm2Vb9Kd4Wn8Rt5Yh" * 5
+PASSWORD = "tr0ub4dor-horse-staple"
+
+
+def _files_holding(root: Path, *needles: str) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path.relative_to(root)}: {n}" for n in needles if n.encode() in data]
+    return found
+
+
+def test_a_secret_in_the_transcript_never_reaches_the_journal_through_the_digest(hook_env: HookEnv) -> None:
+    """Found using it with claude 2.1.328: a password typed as ``password=...`` came back as a
+    topic word, alone, where the redaction of the finished event could no longer tell it
+    was one. The digest is now made of redacted text."""
+    transcript = hook_env.tmp / "secret.jsonl"
+    transcript.write_bytes(
+        _user(f"my key is {KEY} and password={PASSWORD} please configure the service")
+        + _assistant(f"I decided to store password={PASSWORD} in settings.toml, and the key {KEY} too.",
+                     edit=f"/p/password={PASSWORD}/settings.toml")
+    )
+    digest = _digest_after_stop(hook_env, transcript)
+    assert digest is not None
+    assert "[REDACTED:password:" in digest["working_on"] and "[REDACTED:anthropic_api_key:" in digest["working_on"]
+    assert digest["decisions"] and "[REDACTED:password:" in digest["decisions"][0]
+    assert "configure" in digest["topics"] and "settings" in digest["topics"]
+    # No topic is a secret, a piece of one, or the redactor's own marker words.
+    assert not {t for t in digest["topics"] if "tr0ub4dor" in t or "redacted" in t or "api_key" in t}, digest
+    assert not _files_holding(hook_env.journal_dir, PASSWORD, "tr0ub4dor", KEY[:24], KEY[-20:]), \
+        _files_holding(hook_env.journal_dir, PASSWORD, "tr0ub4dor", KEY[:24], KEY[-20:])
+
+
+def test_a_prompt_cut_to_length_never_keeps_the_start_of_a_secret(hook_env: HookEnv) -> None:
+    """working_on is the last prompt cut to 300 characters: cut first, a key across the cut
+    would keep a head the rules no longer recognise; redacted first, nothing of it is left."""
+    transcript = hook_env.tmp / "cut.jsonl"
+    prompt = "x" * 280 + " " + KEY + " is the key"
+    transcript.write_bytes(_user(prompt) + _assistant("ok"))
+    digest = _digest_after_stop(hook_env, transcript)
+    assert digest is not None and digest["working_on"].startswith("x" * 280)
+    assert "Qx7Lm2" not in digest["working_on"], digest["working_on"]
+    assert not _files_holding(hook_env.journal_dir, "Qx7Lm2Vb9Kd4")

@@ -65,7 +65,7 @@ class Figures:
     def lines(self) -> list[str]:
         return [
             f"redaction recall: {self.recall:.1%} ({self.secrets} secrets of {self.kinds} kinds, each through a hook "
-            f"payload and the save, append and agent update commands; {sum(self.files.values())} files grepped: "
+            f"payload, a Stop's transcript digest and the save, append and agent update commands; {sum(self.files.values())} files grepped: "
             + ", ".join(f"{n} {k}" for k, n in sorted(self.files.items())) + ")",
             f"redaction false-positive rate: {self.false_positive_rate:.1%} ({len(self.altered)} of "
             f"{self.look_alikes} look-alikes changed, through a hook payload and append --data)",
@@ -160,6 +160,18 @@ def record_corpus(tmp: Path, python: str = sys.executable) -> Figures:
              *[arg for t in chunk for arg in ("--done", t)], *[arg for t in chunk for arg in ("--blocker", t)])
     hook({**_base("SubagentStop", SESSION_A), "agent_id": AGENT, "agent_type": "general-purpose",
           "stop_hook_active": False})
+    # Every secret through a Stop's transcript digest: a prompt, then a reply stating a
+    # decision and editing a file, one turn per Stop (each digests only its own turn, so
+    # a secret is the last prompt, a decision and likely a topic word).
+    transcript = tmp / "transcript.jsonl"
+    for i, (_, text, _) in enumerate(SECRETS):
+        with open(transcript, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n")
+            f.write(json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [
+                {"type": "text", "text": f"Decided to use {text} as it is."},
+                {"type": "tool_use", "id": f"toolu_t{i}", "name": "Write",
+                 "input": {"file_path": f"/work/acme/{text}", "content": "x"}}]}}) + "\n")
+        hook({**_base("Stop", SESSION_A), "transcript_path": str(transcript), "stop_hook_active": False})
     hook({**_base("SessionEnd", SESSION_A), "reason": "other"})
     # Library callers, and errors.log lines that quote payloads.
     journal = Journal.open(root)
