@@ -66,7 +66,9 @@ def _group_sync(writer: Any, lock: FileLock) -> Callable[[tuple[int, str, int, i
     ``_sync``, failure handling and all), publish. No offsets are compared, so a
     truncated or replaced segment cannot cover anyone wrongly; a leader killed
     mid-sync publishes nothing and its lock dies with it, so the next writer leads; a
-    writer that cannot get the sync lock by the lock deadline syncs on its own.
+    writer that cannot get the sync lock by the lock deadline syncs on its own. (The
+    monotonic clock restarts at boot: a state kept across reboots, unlike this trial's,
+    would also have to name its boot, e.g. live in ``/dev/shm`` or carry the boot id.)
     """
     own = writer._sync
 
