@@ -27,6 +27,7 @@ __all__ = [
     "ToolInput",
     "SessionStartView",
     "PromptView",
+    "PreView",
     "ToolView",
     "LandedInput",
     "LandedView",
@@ -113,8 +114,22 @@ class PromptView(msgspec.Struct, gc=False):
     prompt: str = ""
 
 
+class PreView(msgspec.Struct, gc=False):
+    """PreToolUse (41% of a busy log): the `ToolView` fields its folds read, no more.
+
+    A view costs most for the payload keys it does not name: msgspec compares each of
+    them with every field of the Struct, and a PreToolUse has a dozen: with 3 fields
+    instead of `ToolView`'s 7, a rebuild runs 1.3% fewer instructions (cachegrind, 60k
+    events: 23,537 -> 23,229 per event).
+    """
+
+    tool_name: str = ""
+    tool_input: ToolInput | None = None
+    tool_use_id: str = ""
+
+
 class ToolView(msgspec.Struct, gc=False):
-    """PreToolUse, PostToolUseFailure and PermissionDenied (PostToolUse: `LandedView`)."""
+    """PostToolUseFailure and PermissionDenied (PreToolUse: `PreView`, PostToolUse: `LandedView`)."""
 
     tool_name: str = ""
     tool_use_id: str = ""
@@ -271,7 +286,7 @@ class ResumeView(msgspec.Struct, gc=False):
 VIEW_TYPES: dict[str, type[msgspec.Struct]] = {
     "SessionStart": SessionStartView,
     "UserPromptSubmit": PromptView,
-    "PreToolUse": ToolView,
+    "PreToolUse": PreView,
     "PostToolUse": LandedView,
     "PostToolUseFailure": ToolView,
     "PermissionDenied": ToolView,

@@ -35,7 +35,7 @@ from journal.storage.events import Event
 from projections.base import Projection, State
 from projections.folds.sessions import ITEM_CHARS, ITEMS_KEPT, MESSAGE_CHARS, ToolCall, count_edited_file
 from projections.text import clip, one_line, summarise_tool
-from projections.views import LandedView, ToolView, tool_agent_id
+from projections.views import LandedView, PreView, ToolView, tool_agent_id
 
 __all__ = ["AGENTS", "AgentRecord", "AgentsMeta", "Spawn", "AGENT_TOOLS", "FINISHED_STATUSES"]
 
@@ -179,7 +179,7 @@ def _take_spawn(meta: AgentsMeta, session: str, agent_type: str, tool_use_id: st
     return spawn
 
 
-def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
+def _on_pre_tool(state: State, event: Event, view: PreView) -> None:
     if event.agent:
         rec = _agent(state, event, event.agent)
         rec.tool_calls += 1
@@ -237,7 +237,7 @@ def _on_post_tool(state: State, event: Event, view: ToolView | LandedView) -> No
     _apply_spawn(rec, spawn)
 
 
-def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: LandedView) -> bool:
+def _on_call(state: State, pre: Event, view: PreView, post: Event, landed: LandedView) -> bool:
     """A PreToolUse and the PostToolUse next to it (`projections.base.PairHandler`): when
     neither is an agent's nor an Agent call, both handlers do nothing, and neither does this."""
     return not (pre.agent or post.agent or view.tool_name in AGENT_TOOLS or landed.tool_name in AGENT_TOOLS)

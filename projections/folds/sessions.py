@@ -38,7 +38,7 @@ from journal.storage.events import Event
 from projections.base import Projection, State
 from projections.folds.prompts import PROMPT, SLASH_COMMAND, classify_prompt
 from projections.text import EDIT_TOOLS, clip, first_line, summarise_tool
-from projections.views import LandedView, PermissionRequestView, ToolView
+from projections.views import LandedView, PermissionRequestView, PreView, ToolView
 
 __all__ = [
     "SESSIONS",
@@ -344,7 +344,7 @@ def _hand_over(rec: SessionRecord | None, how: str, event: Event, by: str) -> No
         rec.handed, rec.handed_seq, rec.handed_ts, rec.handed_by = how, event.seq, event.ts, by
 
 
-def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
+def _on_pre_tool(state: State, event: Event, view: PreView) -> None:
     rec = _touch_at(state, event.session, event.seq, event.ts)
     if rec is None:
         return
@@ -367,7 +367,7 @@ def _on_pre_tool(state: State, event: Event, view: ToolView) -> None:
         del flying[next(iter(flying))]
 
 
-def _on_call(state: State, pre: Event, view: ToolView, post: Event, landed: LandedView) -> bool:
+def _on_call(state: State, pre: Event, view: PreView, post: Event, landed: LandedView) -> bool:
     """A main-thread PreToolUse and, next in the log, its PostToolUse (`projections.base.PairHandler`).
 
     Folded one after the other, the call is put in flight and taken out again at once,
@@ -445,7 +445,7 @@ def _on_post_tool(state: State, event: Event, view: LandedView) -> None:
         count_edited_file(rec, view)
 
 
-def count_edited_file(rec: Any, view: ToolView | LandedView) -> None:
+def count_edited_file(rec: Any, view: PreView | ToolView | LandedView) -> None:
     """Count the file a successful Write/Edit/MultiEdit/NotebookEdit touched (sessions and agents).
 
     *rec* has ``files`` (path -> edits, at most `FILES_KEPT` paths) and ``files_more``.
