@@ -166,6 +166,13 @@ _CLEAN_LONG_CHARS = 1024 * 1024
 _SHAPES_FROM = 16
 
 
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+# Which of the shapes match a string (`_Shapes.sides`): forward ones, reversed ones, or both.
+_FORWARD = 1
+_BACKWARD = 2
+_BOTH = _FORWARD | _BACKWARD
+
+
 class RedactionTimeout(Exception):
     """User patterns (``redaction.patterns``) took longer than their time budget."""
 
@@ -311,18 +318,21 @@ class Redactor:
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
         fast = self._fast
+        sides = _BOTH
         if fast:
             if text in self._clean or len(text) < MIN_CANDIDATE or text in self._clean_long:
                 return self._by_key(text, key)
-            if self._shapes is not None and self._no_shape(text):
-                self._remember(text)
-                return self._by_key(text, key)
+            if self._shapes is not None:
+                sides = self._shape_sides(text)
+                if not sides:
+                    self._remember(text)
+                    return self._by_key(text, key)
         mask = candidate_mask(text)
         if not mask and not self._has_extra:  # the hot path: no detector can match
             if fast:
                 self._remember(text)
             return self._by_key(text, key)
-        first, total = self._pass(text, mask)
+        first, total = self._pass(text, mask, sides)  # (later passes run every detector: the text changed)
         if not total:
             if fast:
                 self._remember(text)
@@ -373,17 +383,19 @@ class Redactor:
         # on the strings that hold one, as `_redact_string` would; the event is passed
         # through if they change none of them.
         for text in texts:
-            if self._no_shape(text):
+            sides = self._shape_sides(text)
+            if not sides:
                 self._remember(text)
-            elif not self._no_change(text):
+            elif not self._no_change(text, sides):
                 return False
         return True
 
-    def _no_change(self, text: str) -> bool:
+    def _no_change(self, text: str, sides: int = _BOTH) -> bool:
         """True (and *text* remembered) when no detector changes *text*: `_redact_string`'s
-        full path, for a string that holds a shape (fast path only)."""
+        full path, for a string that holds a shape (fast path only). *sides* (see
+        `_Shapes.sides`) says which detectors can find anything: the others are skipped."""
         mask = candidate_mask(text)
-        if mask and self._pass(text, mask)[1]:
+        if mask and self._pass(text, mask, sides)[1]:
             return False
         self._remember(text)
         return True
@@ -410,13 +422,31 @@ class Redactor:
         # non-ASCII letters to ASCII ones (the Kelvin sign to k): try that form too.
         return text.isascii() or not shapes.found(text.translate(_ASCII_LOWER))
 
-    def _plan(self, mask: int) -> tuple[Detector, ...]:
-        plan = self._plans.get(mask)
+    def _shape_sides(self, text: str) -> int:
+        """Which shapes match *text* (see `_Shapes.sides`): 0 if none, so no detector
+        changes it; `_BOTH` before the shapes are compiled."""
+        shapes = self._shapes
+        if shapes is None:
+            return _BOTH
+        sides = shapes.sides(text.lower())
+        if sides != _BOTH and not text.isascii():  # the other form the detectors may see (`_no_shape`)
+            sides |= shapes.sides(text.translate(_ASCII_LOWER))
+        return sides
+
+    def _plan(self, mask: int, sides: int = _BOTH) -> tuple[Detector, ...]:
+        key = mask << 2 | sides
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[mask] = tuple(d for d in self._detectors if not d.mask or d.mask & mask)
+            # A detector whose side (forward or reversed) has no shape in the text cannot
+            # match it (`journal.privacy.secret_scan.shapes_patterns`): one that finds
+            # nothing claims nothing and leaves the `Scan` as it was, so skipping it
+            # changes no other detector's result.
+            plan = self._plans[key] = tuple(
+                d for d in self._detectors
+                if (not d.mask or d.mask & mask) and sides & (_BACKWARD if d.reverse else _FORWARD))
         return plan
 
-    def _pass(self, s: str, mask: int) -> tuple[str, int]:
+    def _pass(self, s: str, mask: int, sides: int = _BOTH) -> tuple[str, int]:
         scan = Scan(s)
         # Existing markers are claimed first: nothing inside or across them is redacted again.
         has_marker = "[REDACTED:" in s
@@ -429,7 +459,7 @@ class Redactor:
         glued: list[tuple[Detector, re.Match[str]]] = []
         found = 0
         low = rev = ""
-        for det in self._plan(mask):
+        for det in self._plan(mask, sides):
             if det.lower:
                 if not low:
                     low = s.lower()
@@ -490,7 +520,6 @@ class Redactor:
         return True
 
 
-_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 # From this length on, each forward shape group is searched on its own (see `_Shapes`).
 _SPLIT_AT = 1024
 
@@ -526,6 +555,23 @@ class _Shapes:
             if search(low) is not None:
                 return True
         return False
+
+    def sides(self, low: str) -> int:
+        """Which shapes match ``low``: `_FORWARD` (a forward shape), `_BACKWARD` (a shape
+        of ``low`` reversed), both or 0. Every search runs: where only one side holds a
+        shape, only its detectors need to run (see `Redactor._plan`)."""
+        sides = 0
+        rev = low[::-1]
+        for search in self.backward_parts:
+            if search(rev) is not None:
+                sides = _BACKWARD
+                break
+        if len(low) < _SPLIT_AT:
+            return sides | _FORWARD if self.forward(low) is not None else sides
+        for search in self.forward_parts:
+            if search(low) is not None:
+                return sides | _FORWARD
+        return sides
 
 
 _SHAPES: list[_Shapes] = []
