@@ -131,6 +131,7 @@ __all__ = [
     "limit",
     "redact",
     "sanitize",
+    "sanitize_plain",
 ]
 
 # Passes over one string: the first does the work, the second finds nothing (a check).
@@ -690,6 +691,27 @@ class _hard_limit:
             signal.signal(signal.SIGALRM, self.previous)
 
 
+def sanitize_plain(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any], bool]:
+    """`sanitize`, and whether what it returns is known to hold plain JSON types only:
+    exact dicts (with str keys), lists, strs, bools, None and ints under 10**15, which
+    `journal.storage.codec.encode_plain` encodes faster. Known only for an event passed
+    through by a redactor past its first events (a long-lived writer), never in a hook."""
+    redactor._spent = 0.0
+    if redactor._has_extra:
+        with _hard_limit(USER_HARD_LIMIT):
+            return (*_sanitize(obj, redactor), False)
+    max_string, max_event = redactor.config.max_string, redactor.config.max_event
+    if redactor._fast:
+        redactor._events += 1
+        if redactor._events == _SHAPES_FROM:
+            redactor._shapes = _compiled_shapes()
+        if type(obj) is dict:
+            kept = _unchanged(redactor, obj, max_string, max_event)
+            if kept:  # the typical event, as it came
+                return obj, {"redacted": 0, "truncated": False}, kept == _PLAIN and redactor._shapes is not None
+    return (*_slow_sanitize(obj, redactor, max_string, max_event), False)
+
+
 def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     if redactor._fast:
@@ -698,6 +720,10 @@ def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
             redactor._shapes = _compiled_shapes()
         if type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
             return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came
+    return _slow_sanitize(obj, redactor, max_string, max_event)
+
+
+def _slow_sanitize(obj: Any, redactor: Redactor, max_string: int, max_event: int) -> tuple[Any, dict[str, Any]]:
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):
         # Typical events: redact everything (every secret counted), then cut what is still
@@ -723,6 +749,9 @@ class _Changed(Exception):
     """`_unchanged` met what it cannot pass through (see there)."""
 
 
+# What `_unchanged` finds: a change, or none (in an event of plain JSON types only, or not).
+_CHANGED, _KEPT, _PLAIN = 0, 1, 2
+
 # What `_unchanged` counts for one scalar: more than `journal.privacy.limits._scalar_size`
 # of None, a bool, a float or an int under `_SMALL_INT` (a sign and 16 digits; a float's
 # repr is at most 24 characters), plus the comma or colon next to it.
@@ -730,8 +759,10 @@ _SCALAR_BOUND = 27
 _SMALL_INT = 10**15
 
 
-def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
-    """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
+def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> int:
+    """True (`_KEPT` or `_PLAIN`) if `_sanitize` would return an equal copy of ``obj``,
+    found without copying; `_PLAIN` if its scalars are all exact strs, bools, None and ints
+    under `_SMALL_INT` too (no float, no subclass, nothing else).
 
     That is: no detector changes a string of it (remembered in `Redactor._clean` or
     ``_clean_long``, too short, no shape found, or the detectors find nothing where one
@@ -757,6 +788,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     push, pop, add = stack.append, stack.pop, unseen.append
     node: Any = obj
     depth = 1
+    plain = _PLAIN
     while node is not None:
         if type(node) is dict:
             if not plain_keys.issuperset(node):
@@ -792,10 +824,13 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     push((values, depth))
                     node, depth = value, depth + 1
                     break
-                elif (value is None or kind is float or kind is bool
-                      or (kind is int and -_SMALL_INT < value < _SMALL_INT)):
+                elif value is None or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
                     total += _SCALAR_BOUND
+                elif kind is float:
+                    total += _SCALAR_BOUND
+                    plain = _KEPT
                 elif isinstance(value, str):  # a subclass: as above
+                    plain = _KEPT
                     size = len(value)
                     if size > max_string:
                         return False
@@ -805,6 +840,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                 elif isinstance(value, (dict, list, tuple)):
                     return False  # a copy is a plain dict or list
                 else:
+                    plain = _KEPT
                     total += _scalar_size(value) + 3
             else:  # these values are done: on with the parent's, if any
                 if total > max_event:
@@ -813,9 +849,9 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     break
                 values, depth = pop()
     if unseen and not redactor._clean_shapes(unseen):
-        return False
+        return _CHANGED
     # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
-    return not any(redactor._by_key(value, key)[1] for key, value in judged)
+    return _CHANGED if any(redactor._by_key(value, key)[1] for key, value in judged) else plain
 
 
 def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:

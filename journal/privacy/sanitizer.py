@@ -90,14 +90,18 @@ class Sanitizer:
 
     def data(self, data: Any) -> tuple[Any, dict[str, Any]]:
         """Redacted and limited ``data`` and the report (``redacted``/``truncated``, only if non-zero)."""
-        if not isinstance(data, dict):
-            return data, {}  # None is an empty payload; anything else the codec refuses
-        from journal.privacy.redaction import sanitize
+        return self._data(data)[:2]
 
-        cleaned, report = sanitize(data, self.redactor)
+    def _data(self, data: Any) -> tuple[Any, dict[str, Any], bool]:
+        """`data`, and whether the result holds plain JSON types only (`journal.privacy.redaction.sanitize_plain`)."""
+        if not isinstance(data, dict):
+            return data, {}, False  # None is an empty payload; anything else the codec refuses
+        from journal.privacy.redaction import sanitize_plain
+
+        cleaned, report, plain = sanitize_plain(data, self.redactor)
         if not (report["redacted"] or report["truncated"]):
-            return cleaned, {}  # the usual case
-        return cleaned, {k: v for k, v in report.items() if v}
+            return cleaned, {}, plain  # the usual case
+        return cleaned, {k: v for k, v in report.items() if v}, False
 
     def event(self, event: NewEvent) -> NewEvent:
         """A sanitised copy of *event*, marked so that the writer does not sanitise it again.
@@ -113,7 +117,7 @@ class Sanitizer:
             for what, value in (("type", type_), ("timestamp", ts)):
                 if isinstance(value, str) and redact_text(value)[0] != value:
                     raise InvalidEvent(f"the event {what} holds what looks like a secret; refusing to record it")
-            cleaned, report = self.data(data)
+            cleaned, report, plain = self._data(data)
             if report:
                 cleaned = annotate(cleaned, report)
             if isinstance(session, str):
@@ -121,6 +125,7 @@ class Sanitizer:
             if isinstance(agent, str):
                 agent = redact_text(agent)[0]
             out = NewEvent(type_, cleaned, session, agent, ts)
+            out._plain = plain
         except (InvalidEvent, RedactionUnavailable):
             raise
         except Exception as e:  # a bug in a rule: withhold rather than leak
