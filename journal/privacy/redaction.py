@@ -189,7 +189,7 @@ class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
     __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
-                 "_plain_keys", "_shapes", "_events", "_clean_long", "_long_chars")
+                 "_plain_keys", "_plain_key_max", "_shapes", "_events", "_clean_long", "_long_chars")
 
     def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -215,6 +215,7 @@ class Redactor:
         self._clean_long: dict[str, None] = {}  # ... longer than `_CLEAN_MAX_LEN`,
         self._long_chars = 0  # ... of this many characters in all
         self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
+        self._plain_key_max = 0  # the length of the longest key ever in `_plain_keys`
         self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
         self._events = 0
 
@@ -752,6 +753,10 @@ class _Changed(Exception):
 # What `_unchanged` finds: a change, or none (in an event of plain JSON types only, or not).
 _CHANGED, _KEPT, _PLAIN = 0, 1, 2
 
+# `_unchanged` bounds a dict's keys by the longest plain key, unless that bound is over
+# this many characters: then it measures them (a wide dict).
+_KEY_BOUND = 1024
+
 # What `_unchanged` counts for one scalar: more than `journal.privacy.limits._scalar_size`
 # of None, a bool, a float or an int under `_SMALL_INT` (a sign and 16 digits; a float's
 # repr is at most 24 characters), plus the comma or colon next to it.
@@ -780,18 +785,27 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     unseen: list[str] = []
     judged: list[tuple[str, str]] = []  # (key, value) where the key could name a secret
     total = 0
-    # Depth first, in one frame: a stack of (values left, their depth) instead of a nested
+    # Depth first, in one frame: a stack of the values left at each level instead of a nested
     # function per container and ``nonlocal`` counters (a quarter more on typical events).
     # The stack holds at most `MAX_DEPTH` iterators, and ``total`` is checked as each
     # container starts and ends: nothing grows with the size of what is skipped.
-    stack: list[tuple[Any, int]] = []
+    stack: list[Any] = []  # the values left of each container above ``node``: its depth is len + 1
     push, pop, add = stack.append, stack.pop, unseen.append
     node: Any = obj
-    depth = 1
+    deepest = MAX_DEPTH - 1  # a container at MAX_DEPTH is cut (see `fits`)
     plain = _PLAIN
+    chars = 0  # characters of the strs so far: ``total`` counts 6 a character (the longest escape)
+    key_max = redactor._plain_key_max
     while node is not None:
         if type(node) is dict:
-            if not plain_keys.issuperset(node):
+            width = len(node)
+            if plain_keys.issuperset(node):
+                # Each key is a plain key, so no longer than the longest: a bound without
+                # measuring them, unless it is a wide dict's (then they are measured).
+                key_chars = key_max * width
+                if key_chars > _KEY_BOUND:
+                    key_chars = sum(map(len, node))
+            else:
                 try:
                     keys = _check_keys(redactor, node)
                 except _Changed:
@@ -800,12 +814,16 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     value = node[key]
                     if isinstance(value, str):
                         judged.append((key, value))
-            total += 5 + 4 * len(node) + 6 * sum(map(len, node))
+                key_max = redactor._plain_key_max  # it may have grown
+                key_chars = sum(map(len, node))
+            # Brackets, and per item its key, quotes, colon and comma, plus 3 for a str's
+            # quotes and comma (`fits` counts 2 a str; counting it for every item is higher).
+            total += 5 + 7 * width + 6 * key_chars
             values: Any = iter(node.values())
         else:  # a list: only plain dicts and lists get here
-            total += 2 + len(node)
+            total += 2 + 4 * len(node)
             values = iter(node)
-        if total > max_event:
+        if total + 6 * chars > max_event:
             return False
         node = None  # the next container to go down into, if any
         while node is None:
@@ -813,16 +831,20 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                 kind = type(value)
                 if kind is str:
                     size = len(value)
-                    if size > max_string:
-                        return False
-                    total += 6 * size + 3
-                    if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
-                        add(value)
+                    chars += size
+                    if size >= shortest:
+                        if size <= longest:  # (`_CLEAN_MAX_LEN` <= `MIN_MAX_STRING` <= max_string)
+                            if value not in clean:
+                                add(value)
+                        elif size > max_string:
+                            return False
+                        elif value not in clean_long:
+                            add(value)
                 elif kind is dict or kind is list:
-                    if depth >= MAX_DEPTH:
+                    if len(stack) >= deepest:
                         return False
-                    push((values, depth))
-                    node, depth = value, depth + 1
+                    push(values)
+                    node = value
                     break
                 elif value is None or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
                     total += _SCALAR_BOUND
@@ -834,7 +856,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     size = len(value)
                     if size > max_string:
                         return False
-                    total += 6 * size + 3
+                    chars += size
                     if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
                         add(value)
                 elif isinstance(value, (dict, list, tuple)):
@@ -843,15 +865,17 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     plain = _KEPT
                     total += _scalar_size(value) + 3
             else:  # these values are done: on with the parent's, if any
-                if total > max_event:
+                if total + 6 * chars > max_event:
                     return False
                 if not stack:
                     break
-                values, depth = pop()
+                values = pop()
     if unseen and not redactor._clean_shapes(unseen):
         return _CHANGED
     # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
-    return _CHANGED if any(redactor._by_key(value, key)[1] for key, value in judged) else plain
+    if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
+        return _CHANGED
+    return plain
 
 
 def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
@@ -873,4 +897,6 @@ def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
         if len(plain_keys) >= _CLEAN_MAX:
             plain_keys.clear()
         plain_keys.add(key)
+        if len(key) > redactor._plain_key_max:
+            redactor._plain_key_max = len(key)
     return judging

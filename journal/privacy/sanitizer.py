@@ -60,10 +60,13 @@ def parse_data(raw: bytes) -> Any:
 class Sanitizer:
     """Redacts and limits events with one journal's rules (built once, reused)."""
 
-    __slots__ = ("redactor",)
+    __slots__ = ("redactor", "_sanitize")
 
     def __init__(self, redactor: Redactor) -> None:
+        from journal.privacy.redaction import sanitize_plain  # imported already: *redactor* is one of its
+
         self.redactor = redactor
+        self._sanitize = sanitize_plain
 
     @classmethod
     def from_config(cls, extra: Mapping[str, Any] | None) -> Sanitizer:
@@ -90,18 +93,12 @@ class Sanitizer:
 
     def data(self, data: Any) -> tuple[Any, dict[str, Any]]:
         """Redacted and limited ``data`` and the report (``redacted``/``truncated``, only if non-zero)."""
-        return self._data(data)[:2]
-
-    def _data(self, data: Any) -> tuple[Any, dict[str, Any], bool]:
-        """`data`, and whether the result holds plain JSON types only (`journal.privacy.redaction.sanitize_plain`)."""
         if not isinstance(data, dict):
-            return data, {}, False  # None is an empty payload; anything else the codec refuses
-        from journal.privacy.redaction import sanitize_plain
-
-        cleaned, report, plain = sanitize_plain(data, self.redactor)
+            return data, {}  # None is an empty payload; anything else the codec refuses
+        cleaned, report, _ = self._sanitize(data, self.redactor)
         if not (report["redacted"] or report["truncated"]):
-            return cleaned, {}, plain  # the usual case
-        return cleaned, {k: v for k, v in report.items() if v}, False
+            return cleaned, {}  # the usual case
+        return cleaned, {k: v for k, v in report.items() if v}
 
     def event(self, event: NewEvent) -> NewEvent:
         """A sanitised copy of *event*, marked so that the writer does not sanitise it again.
@@ -111,15 +108,19 @@ class Sanitizer:
         """
         try:
             data = parse_data(event.data) if isinstance(event.data, bytes) else event.data
-            # (`text` and `ident` inlined: this runs for every event a writer appends)
+            # (`text`, `ident` and `data` inlined: this runs for every event a writer appends)
             redact_text = self.redactor.redact_text
             type_, ts, session, agent = event.type, event.ts, event.session, event.agent
-            for what, value in (("type", type_), ("timestamp", ts)):
-                if isinstance(value, str) and redact_text(value)[0] != value:
-                    raise InvalidEvent(f"the event {what} holds what looks like a secret; refusing to record it")
-            cleaned, report, plain = self._data(data)
-            if report:
-                cleaned = annotate(cleaned, report)
+            if isinstance(type_, str) and redact_text(type_)[0] != type_:
+                raise InvalidEvent("the event type holds what looks like a secret; refusing to record it")
+            if isinstance(ts, str) and redact_text(ts)[0] != ts:
+                raise InvalidEvent("the event timestamp holds what looks like a secret; refusing to record it")
+            if isinstance(data, dict):
+                cleaned, report, plain = self._sanitize(data, self.redactor)
+                if report["redacted"] or report["truncated"]:
+                    cleaned, plain = annotate(cleaned, {k: v for k, v in report.items() if v}), False
+            else:
+                cleaned, plain = data, False  # None is an empty payload; anything else the codec refuses
             if isinstance(session, str):
                 session = redact_text(session)[0]
             if isinstance(agent, str):
