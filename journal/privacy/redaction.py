@@ -189,8 +189,7 @@ class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
     __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
-                 "_plain_keys", "_plain_key_max", "_shapes", "_events", "_clean_long", "_long_chars",
-                 "_clean_lines", "_line_chars")
+                 "_plain_keys", "_plain_key_max", "_shapes", "_events", "_clean_long", "_long_chars")
 
     def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -215,8 +214,6 @@ class Redactor:
         self._clean: dict[str, None] = {}  # strings no detector changes
         self._clean_long: dict[str, None] = {}  # ... longer than `_CLEAN_MAX_LEN`,
         self._long_chars = 0  # ... of this many characters in all
-        self._clean_lines: set[str] = set()  # lines of strings where no shape is found,
-        self._line_chars = 0  # ... of this many characters in all
         self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
         self._plain_key_max = 0  # the length of the longest key ever in `_plain_keys`
         self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
@@ -379,20 +376,8 @@ class Redactor:
         if self._shapes is None:  # the first event: each goes through the detectors
             return all(self._clean_shape(text) for text in texts)
         # One search over them all, joined by newlines: no shape matches a newline or looks
-        # past one, so a shape found in the join is found in one of them, and one found in
-        # a string is found in one of its lines. Lines found clean before are left out (a
-        # file's lines come back in a Read, then in an Edit's strings, a test run's output
-        # repeats most of the last one's).
-        joined = "\n".join(texts) if len(texts) > 1 else texts[0]
-        if "\n" in joined:
-            lines = set(joined.split("\n"))
-            lines.difference_update(self._clean_lines)
-            if self._no_shape("\n".join(lines)):
-                for text in texts:
-                    self._remember(text)
-                self._remember_lines(lines)
-                return True
-        elif len(texts) > 1 and self._no_shape(joined):  # (one string of one line: searched below)
+        # past one, so a shape found in the join is found in one of them.
+        if len(texts) > 1 and self._no_shape("\n".join(texts)):
             for text in texts:
                 self._remember(text)
             return True
@@ -406,18 +391,6 @@ class Redactor:
             elif not self._no_change(text, sides):
                 return False
         return True
-
-    def _remember_lines(self, lines: set[str]) -> None:
-        """Note that no shape matches any of *lines* (not remembered yet), up to
-        `_CLEAN_LONG_CHARS` characters in all: the table is then cleared."""
-        size = sum(map(len, lines))
-        if self._line_chars + size > _CLEAN_LONG_CHARS:
-            self._clean_lines.clear()
-            self._line_chars = 0
-            if size > _CLEAN_LONG_CHARS:
-                return
-        self._clean_lines.update(lines)
-        self._line_chars += size
 
     def _no_change(self, text: str, sides: int = _BOTH) -> bool:
         """True (and *text* remembered) when no detector changes *text*: `_redact_string`'s

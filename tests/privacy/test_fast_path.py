@@ -205,39 +205,6 @@ def test_the_long_strings_remembered_stay_within_their_bound(monkeypatch: pytest
     assert text in redactor._clean_long
 
 
-def test_only_the_lines_not_seen_before_are_searched(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file read, then edited: the Edit's strings are made of lines already found clean,
-    so only its new line is searched; a new line holding a secret is still redacted."""
-    redactor = fast_redactor()
-    lines = [f"    total_{i} = compute(rows[{i}], scale=factor_{i})" for i in range(40)]
-    read = {"tool_name": "Read", "tool_response": {"file": {"content": "\n".join(lines)}}}
-    assert sanitize(read, redactor)[0] is read
-    searched: list[str] = []
-    no_shape = Redactor._no_shape
-    monkeypatch.setattr(Redactor, "_no_shape", lambda self, text: searched.append(text) or no_shape(self, text))
-    edit = {"tool_name": "Edit", "tool_input": {"old_string": "\n".join(lines[3:9]),
-                                                "new_string": "\n".join([*lines[3:8], "    return totals_by_row"])}}
-    assert sanitize(edit, redactor) == (edit, {"redacted": 0, "truncated": False})
-    assert [text for text in searched if "total" in text] == ["    return totals_by_row"]  # (and the new keys)
-    leaky = {"tool_input": {"new_string": "\n".join([*lines[:5], "    key = 'ghp_i5rR6pMDq1WfsrcYQttTs7ywYwMTy3MhzeC3'"])}}
-    out, report = sanitize(leaky, redactor)
-    assert report["redacted"] == 1 and "ghp_" not in json.dumps(out)
-    assert out == sanitize(leaky, REFERENCE)[0]
-
-
-def test_the_lines_remembered_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    from journal.privacy import redaction
-
-    monkeypatch.setattr(redaction, "_CLEAN_LONG_CHARS", 10_000)
-    redactor = fast_redactor()
-    for i in range(60):
-        text = "\n".join(f"row {i}.{j}: " + "ok " * 30 for j in range(10))
-        event = {"tool_response": {"stdout": text}}
-        assert sanitize(event, redactor)[0] is event
-        assert sum(map(len, redactor._clean_lines)) == redactor._line_chars <= 10_000
-    assert text.split("\n")[0] in redactor._clean_lines
-
-
 # ------------------------------------------------------------------- generated text
 
 words = st.sampled_from(
@@ -307,16 +274,6 @@ def test_shapes_never_match_across_a_newline(texts: list[str]) -> None:
     assert shapes is not None
     lowered = [text.lower() for text in texts]
     assert shapes.found("\n".join(lowered)) == any(shapes.found(low) for low in lowered)
-
-
-@PROPERTY
-@given(st.lists(realistic_text, min_size=1, max_size=4).map("\n".join))
-def test_a_shape_is_found_in_a_text_exactly_when_in_one_of_its_lines(text: str) -> None:
-    """What lets `Redactor._clean_shapes` search only the lines it has not found clean before."""
-    shapes = FAST._shapes
-    assert shapes is not None
-    for form in {text.lower(), text.translate(_ASCII_LOWER)}:
-        assert shapes.found(form) == any(shapes.found(line) for line in form.split("\n"))
 
 
 @PROPERTY
