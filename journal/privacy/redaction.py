@@ -105,6 +105,7 @@ from journal.privacy.limits import (
 )
 from journal.privacy.limits import _scalar_size
 from journal.privacy.limits import str_size as _str_size  # noqa: F401  (the size contract tests rely on)
+from journal.cjson import plain_bytes
 from journal.privacy.redaction_config import RedactionConfig, compile_pattern
 from journal.privacy.secret_heuristics import key_kind, key_value_kind
 from journal.privacy.secret_scan import MIN_CANDIDATE, Detector, Scan, candidate_mask, span
@@ -375,6 +376,13 @@ class Redactor:
         found in them, or the detectors find nothing in those that hold one."""
         if self._shapes is None:  # the first event: each goes through the detectors
             return all(self._clean_shape(text) for text in texts)
+        if min(map(len, texts)) < MIN_CANDIDATE:  # too short for any detector (`_unchanged_small` sends them)
+            for text in texts:
+                if len(text) < MIN_CANDIDATE:
+                    self._remember(text)
+            texts = [text for text in texts if len(text) >= MIN_CANDIDATE]
+            if not texts:
+                return True
         # One search over them all, joined by newlines: no shape matches a newline or looks
         # past one, so a shape found in the join is found in one of them.
         if len(texts) > 1 and self._no_shape("\n".join(texts)):
@@ -692,25 +700,37 @@ class _hard_limit:
             signal.signal(signal.SIGALRM, self.previous)
 
 
-def sanitize_plain(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any], bool]:
-    """`sanitize`, and whether what it returns is known to hold plain JSON types only:
-    exact dicts (with str keys), lists, strs, bools, None and ints under 10**15, which
-    `journal.storage.codec.encode_plain` encodes faster. Known only for an event passed
-    through by a redactor past its first events (a long-lived writer), never in a hook."""
+def sanitize_plain(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any], bytes | None]:
+    """`sanitize`, and the bytes the writer would encode the result to (`journal.storage.codec.encode_data`)
+    when they come cheap: for an event a warm redactor (a long-lived writer, never a
+    hook's) passes through, of plain JSON types only (exact dicts with str keys, lists,
+    strs, bools, None and ints), encoded by msgspec (`journal.cjson.plain_bytes`); else None.
+
+    The encoding comes first: an event whose encoding is at most `max_string` bytes and
+    a sixth of `max_event` cannot need a cut (see `_unchanged_small`), so the walk that
+    decides whether it passes through checks no sizes.
+    """
     redactor._spent = 0.0
     if redactor._has_extra:
         with _hard_limit(USER_HARD_LIMIT):
-            return (*_sanitize(obj, redactor), False)
+            return (*_sanitize(obj, redactor), None)
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     if redactor._fast:
         redactor._events += 1
         if redactor._events == _SHAPES_FROM:
             redactor._shapes = _compiled_shapes()
         if type(obj) is dict:
-            kept = _unchanged(redactor, obj, max_string, max_event)
-            if kept:  # the typical event, as it came
-                return obj, {"redacted": 0, "truncated": False}, kept == _PLAIN and redactor._shapes is not None
-    return (*_slow_sanitize(obj, redactor, max_string, max_event), False)
+            encoded = plain_bytes(obj) if redactor._shapes is not None else None
+            if encoded is not None and len(encoded) <= min(max_string, max_event // 6):
+                kept = _unchanged_small(redactor, obj)
+                if kept == _PLAIN:
+                    return obj, {"redacted": 0, "truncated": False}, encoded  # the typical event, as it came
+                if kept == _CHANGED:
+                    return (*_slow_sanitize(obj, redactor, max_string, max_event), None)
+            kept = _unchanged(redactor, obj, max_string, max_event)  # (no encoding, or not only plain types)
+            if kept:
+                return obj, {"redacted": 0, "truncated": False}, encoded if kept == _PLAIN else None
+    return (*_slow_sanitize(obj, redactor, max_string, max_event), None)
 
 
 def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
@@ -752,6 +772,7 @@ class _Changed(Exception):
 
 # What `_unchanged` finds: a change, or none (in an event of plain JSON types only, or not).
 _CHANGED, _KEPT, _PLAIN = 0, 1, 2
+_UNSURE = 3  # (`_unchanged_small`: not only plain types)
 
 # `_unchanged` bounds a dict's keys by the longest plain key, unless that bound is over
 # this many characters: then it measures them (a wide dict).
@@ -876,6 +897,66 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
         return _CHANGED
     return plain
+
+
+def _unchanged_small(redactor: Redactor, obj: dict[Any, Any]) -> int:
+    """`_unchanged` for an event whose encoding is at most ``min(max_string, max_event // 6)``
+    bytes: `_PLAIN` if it passes through, `_CHANGED` if the general path must decide, and
+    `_UNSURE` at the first value of another type than the plain ones (a float, a subclass,
+    a tuple...: `_unchanged` then decides).
+
+    No size is checked: no string of such an event is longer than ``max_string``, and
+    `journal.privacy.limits.fits` counts at most 6 bytes for each byte of its encoding
+    (6 a character of a key or a string, with its quotes; a scalar's or a bracket's own
+    length; a separator), so it fits. Only the depth, the keys and the strings are checked,
+    every string not remembered clean (`Redactor._clean` and ``_clean_long``) being searched.
+    """
+    clean, clean_long = redactor._clean, redactor._clean_long
+    plain_keys = redactor._plain_keys
+    unseen: list[str] = []
+    judged: list[tuple[str, str]] = []
+    stack: list[Any] = []  # the values left of each container above ``node``: its depth is len + 1
+    push, pop, add = stack.append, stack.pop, unseen.append
+    node: Any = obj
+    deepest = MAX_DEPTH - 1
+    while node is not None:
+        if type(node) is dict:
+            if not plain_keys.issuperset(node):
+                try:
+                    keys = _check_keys(redactor, node)
+                except _Changed:
+                    return _CHANGED
+                for key in keys:
+                    value = node[key]
+                    if isinstance(value, str):
+                        judged.append((key, value))
+            values: Any = iter(node.values())
+        else:
+            values = iter(node)
+        node = None
+        while node is None:
+            for value in values:
+                kind = type(value)
+                if kind is str:
+                    if value not in clean and value not in clean_long:
+                        add(value)
+                elif kind is dict or kind is list:
+                    if len(stack) >= deepest:
+                        return _CHANGED
+                    push(values)
+                    node = value
+                    break
+                elif not (value is None or kind is bool or kind is int):
+                    return _UNSURE
+            else:
+                if not stack:
+                    break
+                values = pop()
+    if unseen and not redactor._clean_shapes(unseen):
+        return _CHANGED
+    if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
+        return _CHANGED
+    return _PLAIN
 
 
 def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:

@@ -115,18 +115,19 @@ class Sanitizer:
                 raise InvalidEvent("the event type holds what looks like a secret; refusing to record it")
             if isinstance(ts, str) and redact_text(ts)[0] != ts:
                 raise InvalidEvent("the event timestamp holds what looks like a secret; refusing to record it")
+            encoded = None
             if isinstance(data, dict):
-                cleaned, report, plain = self._sanitize(data, self.redactor)
+                cleaned, report, encoded = self._sanitize(data, self.redactor)
                 if report["redacted"] or report["truncated"]:
-                    cleaned, plain = annotate(cleaned, {k: v for k, v in report.items() if v}), False
+                    cleaned = annotate(cleaned, {k: v for k, v in report.items() if v})
             else:
-                cleaned, plain = data, False  # None is an empty payload; anything else the codec refuses
+                cleaned = data  # None is an empty payload; anything else the codec refuses
             if isinstance(session, str):
                 session = redact_text(session)[0]
             if isinstance(agent, str):
                 agent = redact_text(agent)[0]
             out = NewEvent(type_, cleaned, session, agent, ts)
-            out._plain = plain
+            out._encoded = encoded
         except (InvalidEvent, RedactionUnavailable):
             raise
         except Exception as e:  # a bug in a rule: withhold rather than leak

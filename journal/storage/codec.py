@@ -46,7 +46,6 @@ __all__ = [
     "CRC_MARK",
     "SEQ_PREFIX",
     "encode_data",
-    "encode_plain",
     "encode_record",
     "frame",
     "renumber",
@@ -109,37 +108,6 @@ def encode_data(data: Any) -> bytes:
     if not isinstance(data, dict):
         raise InvalidEvent(f"event data must be a JSON object, got {type(data).__name__}")
     return _dumps(data)
-
-
-#: msgspec's JSON encoder, once `encode_plain` first ran (None: not yet; `encode_data`
-#: where msgspec cannot be imported).
-_plain_encoder: Any = None
-
-
-def encode_plain(data: dict[str, Any]) -> bytes:
-    """`encode_data` of a payload of plain JSON types only (exact dicts with str keys,
-    lists, strs, bools, None, ints), through msgspec's encoder, ~4x faster.
-
-    On those types its output is the same, byte for byte (``tests/journal/test_codec.py``
-    compares them on every code point and on generated values); anything it refuses or
-    would encode otherwise (a lone surrogate, a subclass) goes to `encode_data`. Only the
-    sanitiser vouches for plain data, and only in a long-lived writer (past its first
-    events): msgspec's import (~15 ms) is never on a hook's path.
-    """
-    global _plain_encoder
-    encode = _plain_encoder
-    if encode is None:
-        try:
-            from msgspec.json import Encoder
-
-            encode = Encoder().encode
-        except ImportError:  # pragma: no cover - msgspec is a dependency
-            encode = encode_data
-        _plain_encoder = encode
-    try:
-        return encode(data)  # type: ignore[no-any-return]
-    except Exception:  # what it cannot encode as `encode_data` would: that decides, or raises
-        return encode_data(data)
 
 
 def valid_type(name: object) -> bool:

@@ -27,7 +27,7 @@ import time
 
 from journal.cjson import loads
 from journal.new_event import NewEvent, sanitized
-from journal.storage.codec import check_line, encode_data, encode_plain, encode_record, now_ts, renumber
+from journal.storage.codec import check_line, encode_data, encode_record, now_ts, renumber
 from journal.config import JournalConfig
 from journal.errors import InvalidEvent, InvalidManifest, JournalError, LockTimeout, RecordTooLarge
 from journal.layout import (
@@ -198,10 +198,9 @@ class Writer:
     def encode(self, event: NewEvent) -> bytes:
         """Sanitise *event* and frame it with seq 0; numbering happens under the lock."""
         event = self.sanitize(event)
-        if isinstance(event.data, bytes):
-            data = _checked_data(event.data)
-        else:
-            data = encode_plain(event.data) if event._plain else encode_data(event.data)
+        data = event._encoded  # encoded by the sanitiser on its way (plain JSON types only)
+        if data is None:
+            data = _checked_data(event.data) if isinstance(event.data, bytes) else encode_data(event.data)
         line = encode_record(
             0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent
         )

@@ -1,5 +1,5 @@
-"""`encode_plain` (msgspec) writes the bytes `encode_data` (the stdlib's C encoder) writes,
-and only events the sanitiser vouches for as plain JSON types take it (issue 14, goal 4)."""
+"""`plain_bytes` (msgspec) writes the bytes `encode_data` (the stdlib's C encoder) writes,
+and only events the sanitiser vouches for as plain JSON types take them (issue 14, goal 4)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from journal import Journal, NewEvent
 from journal.errors import InvalidEvent
 from journal.privacy.redaction import _SHAPES_FROM
 from journal.privacy.sanitizer import Sanitizer
-from journal.storage.codec import encode_data, encode_plain
+from journal.cjson import plain_bytes
+from journal.storage.codec import encode_data
 
 # Any code point, lone surrogates included (st.text() leaves them out by default).
 any_char = st.characters(min_codepoint=0, max_codepoint=0x10FFFF)
@@ -49,8 +50,14 @@ class Name(str):
 
 @pytest.mark.parametrize("value", [{"n": 10**30}, {Name("k"): "v"}, {"k": Name("v")}, {"a": [1, {"b": None}]},
                                    OrderedDict(a=1), {"k": "\ud800"}])
-def test_what_msgspec_refuses_or_is_written_alike_falls_back(value: dict[str, Any]) -> None:
+def test_what_msgspec_refuses_is_none_and_the_rest_is_written_alike(value: dict[str, Any]) -> None:
     assert encode_plain(value) == encode_data(value)
+    assert plain_bytes(value) in (None, encode_data(value))
+
+
+def encode_plain(value: Any) -> bytes:
+    encoded = plain_bytes(value)
+    return encode_data(value) if encoded is None else encoded
 
 
 def warm_sanitizer() -> Sanitizer:
@@ -64,14 +71,19 @@ TYPICAL = {"session_id": "s-1", "tool_name": "Bash", "tool_input": {"command": "
            "ok": True, "n": 3, "none": None, "list": ["a", ["b"]]}
 
 
-def test_only_a_warm_writer_s_passed_through_plain_events_are_marked_plain() -> None:
-    assert not Sanitizer.from_config({}).event(NewEvent("Bash", dict(TYPICAL)))._plain  # a hook: first event
+def test_only_a_warm_writer_s_passed_through_plain_events_come_encoded() -> None:
+    assert Sanitizer.from_config({}).event(NewEvent("Bash", dict(TYPICAL)))._encoded is None  # a hook: first event
     sanitizer = warm_sanitizer()
-    assert sanitizer.event(NewEvent("Bash", dict(TYPICAL)))._plain
-    for odd in ({"x": 1.5}, {"x": Name("v")}, {"x": (1, 2)}, {"x": {1, 2}}, {"x": b"raw"}, {"x": 10**15},
+    assert sanitizer.event(NewEvent("Bash", dict(TYPICAL)))._encoded == encode_data(TYPICAL)
+    part = "\n".join(f"line {i} of a long file" for i in range(400))
+    big = {**TYPICAL, "a": part, "b": [part, part]}  # over 16 KiB in all: the sizes are checked
+    assert sanitizer.event(NewEvent("Bash", big))._encoded == encode_data(big)
+    huge = {**TYPICAL, "n": -(10**40)}
+    assert sanitizer.event(NewEvent("Bash", huge))._encoded == encode_data(huge)
+    for odd in ({"x": 1.5}, {"x": Name("v")}, {"x": (1, 2)}, {"x": {1, 2}}, {"x": b"raw"},
                 {"x": [float("nan")]}, {"password": "hunter2-is-the-secret"}, {"x": "y" * 20_000}):
         event = sanitizer.event(NewEvent("Bash", {**TYPICAL, **odd}))
-        assert not event._plain, odd
+        assert event._encoded is None, odd
 
 
 def test_a_warm_writer_still_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
