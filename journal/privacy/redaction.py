@@ -592,6 +592,12 @@ def _compiled_shapes() -> _Shapes | None:
         return None  # a detector without a shape: every string takes the full path
     if not _SHAPES:
         _SHAPES.append(_Shapes(*SHAPES))
+        # The reversed detectors (assignments to secret-named keys) clear the likeliest
+        # false alarm (``secret: str`` in code): compiled now, with the shapes, rather
+        # than at the first such string a long-lived writer meets.
+        for det in DETECTORS:
+            if det.reverse:
+                _ = det.regex  # (compiled on first use: see `Detector.regex`)
     return _SHAPES[0]
 
 
