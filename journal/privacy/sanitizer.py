@@ -57,6 +57,9 @@ def parse_data(raw: bytes) -> Any:
         raise InvalidEvent("event data is nested too deeply to parse") from e
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 class Sanitizer:
     """Redacts and limits events with one journal's rules (built once, reused)."""
 
@@ -109,9 +112,12 @@ class Sanitizer:
         try:
             data = parse_data(event.data) if isinstance(event.data, bytes) else event.data
             # (`text`, `ident` and `data` inlined: this runs for every event a writer appends)
-            redact_text = self.redactor.redact_text
+            redactor = self.redactor
+            redact_text = redactor.redact_text
+            # Strings the redactor remembers as clean come back from `redact_text` as they are.
+            clean = redactor._clean if redactor._fast else _NOTHING
             type_, ts, session, agent = event.type, event.ts, event.session, event.agent
-            if isinstance(type_, str) and redact_text(type_)[0] != type_:
+            if isinstance(type_, str) and type_ not in clean and redact_text(type_)[0] != type_:
                 raise InvalidEvent("the event type holds what looks like a secret; refusing to record it")
             if isinstance(ts, str) and redact_text(ts)[0] != ts:
                 raise InvalidEvent("the event timestamp holds what looks like a secret; refusing to record it")
@@ -122,9 +128,9 @@ class Sanitizer:
                     cleaned = annotate(cleaned, {k: v for k, v in report.items() if v})
             else:
                 cleaned = data  # None is an empty payload; anything else the codec refuses
-            if isinstance(session, str):
+            if isinstance(session, str) and session not in clean:
                 session = redact_text(session)[0]
-            if isinstance(agent, str):
+            if isinstance(agent, str) and agent not in clean:
                 agent = redact_text(agent)[0]
             out = NewEvent(type_, cleaned, session, agent, ts)
             out._encoded = encoded
