@@ -50,9 +50,14 @@ to `_CLEAN_LONG_CHARS` characters in all: a PostToolUse repeats its PreToolUse's
 ``tool_input``, and a Write or Edit response echoes its content), and rules out
 most others with two C-level searches for the detectors' *shapes* (what every match of a
 detector holds, see `journal.privacy.secret_scan.shapes_patterns`) instead of testing each
-detector in turn; only a string where a shape is found takes the full path. `sanitize`
+detector in turn; only a string where a shape is found takes the full path, and only
+the detectors of the side where it is found (forward, or reversed) run on it (a false
+alarm such as ``secret: str`` in code needs the 2 reversed ones, not all 43). `sanitize`
 first checks, without copying, whether nothing in an event would change (`_unchanged`):
 then it returns the event itself, with the strings not seen before searched all at once.
+The writer's sanitiser (`sanitize_plain`) first encodes the event as the writer will
+(msgspec, `journal.cjson.plain_bytes`): an event that encodes small enough cannot need a
+cut, so its walk (`_unchanged_small`) checks no sizes, and the writer reuses the bytes.
 The shapes are compiled at a redactor's `_SHAPES_FROM`-th event (before, the detectors
 judge the strings not seen before): a hook process records one event and never imports
 `re` for it, nor does a command that records a few. User patterns (``redaction.patterns``)
