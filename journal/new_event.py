@@ -17,7 +17,7 @@ __all__ = ["NewEvent", "sanitized"]
 class NewEvent:
     """An event to append: its type, payload object, and optional session and agent ids."""
 
-    __slots__ = ("type", "data", "session", "agent", "ts", "_sanitized")
+    __slots__ = ("type", "data", "session", "agent", "ts", "_sanitized", "_encoded")
 
     def __init__(
         self,
@@ -35,6 +35,9 @@ class NewEvent:
         #: Set by `sanitized` only: the data and ids already went through the sanitiser
         #: (`journal.privacy.sanitizer`), so the writer does not redact them a second time.
         self._sanitized = False
+        #: Set by the sanitiser only, with `_sanitized`: ``data`` encoded as the writer
+        #: would (`journal.privacy.redaction.sanitize_plain`), else None.
+        self._encoded: bytes | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NewEvent) and all(

@@ -50,9 +50,14 @@ to `_CLEAN_LONG_CHARS` characters in all: a PostToolUse repeats its PreToolUse's
 ``tool_input``, and a Write or Edit response echoes its content), and rules out
 most others with two C-level searches for the detectors' *shapes* (what every match of a
 detector holds, see `journal.privacy.secret_scan.shapes_patterns`) instead of testing each
-detector in turn; only a string where a shape is found takes the full path. `sanitize`
+detector in turn; only a string where a shape is found takes the full path, and only
+the detectors of the side where it is found (forward, or reversed) run on it (a false
+alarm such as ``secret: str`` in code needs the 2 reversed ones, not all 43). `sanitize`
 first checks, without copying, whether nothing in an event would change (`_unchanged`):
 then it returns the event itself, with the strings not seen before searched all at once.
+The writer's sanitiser (`sanitize_plain`) first encodes the event as the writer will
+(msgspec, `journal.cjson.plain_bytes`): an event that encodes small enough cannot need a
+cut, so its walk (`_unchanged_small`) checks no sizes, and the writer reuses the bytes.
 The shapes are compiled at a redactor's `_SHAPES_FROM`-th event (before, the detectors
 judge the strings not seen before): a hook process records one event and never imports
 `re` for it, nor does a command that records a few. User patterns (``redaction.patterns``)
@@ -105,6 +110,7 @@ from journal.privacy.limits import (
 )
 from journal.privacy.limits import _scalar_size
 from journal.privacy.limits import str_size as _str_size  # noqa: F401  (the size contract tests rely on)
+from journal.cjson import plain_bytes
 from journal.privacy.redaction_config import RedactionConfig, compile_pattern
 from journal.privacy.secret_heuristics import key_kind, key_value_kind
 from journal.privacy.secret_scan import MIN_CANDIDATE, Detector, Scan, candidate_mask, span
@@ -131,6 +137,7 @@ __all__ = [
     "limit",
     "redact",
     "sanitize",
+    "sanitize_plain",
 ]
 
 # Passes over one string: the first does the work, the second finds nothing (a check).
@@ -166,6 +173,13 @@ _CLEAN_LONG_CHARS = 1024 * 1024
 _SHAPES_FROM = 16
 
 
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+# Which of the shapes match a string (`_Shapes.sides`): forward ones, reversed ones, or both.
+_FORWARD = 1
+_BACKWARD = 2
+_BOTH = _FORWARD | _BACKWARD
+
+
 class RedactionTimeout(Exception):
     """User patterns (``redaction.patterns``) took longer than their time budget."""
 
@@ -181,7 +195,7 @@ class Redactor:
     """Replaces secrets in strings and JSON-like values by correlatable markers."""
 
     __slots__ = ("config", "_allow", "_salt", "_detectors", "_has_extra", "_plans", "_spent", "_fast", "_clean",
-                 "_plain_keys", "_shapes", "_events", "_clean_long", "_long_chars")
+                 "_plain_keys", "_plain_key_max", "_shapes", "_events", "_clean_long", "_long_chars")
 
     def __init__(self, config: RedactionConfig | None = None, *, fast: bool = True) -> None:
         self.config = config if config is not None else RedactionConfig()
@@ -207,6 +221,7 @@ class Redactor:
         self._clean_long: dict[str, None] = {}  # ... longer than `_CLEAN_MAX_LEN`,
         self._long_chars = 0  # ... of this many characters in all
         self._plain_keys: set[str] = set()  # ... which, as dict keys, name no secret either
+        self._plain_key_max = 0  # the length of the longest key ever in `_plain_keys`
         self._shapes: _Shapes | None = None  # from the `_SHAPES_FROM`-th event on
         self._events = 0
 
@@ -311,18 +326,21 @@ class Redactor:
 
     def _redact_string(self, text: str, key: str) -> tuple[str, int]:
         fast = self._fast
+        sides = _BOTH
         if fast:
             if text in self._clean or len(text) < MIN_CANDIDATE or text in self._clean_long:
                 return self._by_key(text, key)
-            if self._shapes is not None and self._no_shape(text):
-                self._remember(text)
-                return self._by_key(text, key)
+            if self._shapes is not None:
+                sides = self._shape_sides(text)
+                if not sides:
+                    self._remember(text)
+                    return self._by_key(text, key)
         mask = candidate_mask(text)
         if not mask and not self._has_extra:  # the hot path: no detector can match
             if fast:
                 self._remember(text)
             return self._by_key(text, key)
-        first, total = self._pass(text, mask)
+        first, total = self._pass(text, mask, sides)  # (later passes run every detector: the text changed)
         if not total:
             if fast:
                 self._remember(text)
@@ -363,6 +381,13 @@ class Redactor:
         found in them, or the detectors find nothing in those that hold one."""
         if self._shapes is None:  # the first event: each goes through the detectors
             return all(self._clean_shape(text) for text in texts)
+        if min(map(len, texts)) < MIN_CANDIDATE:  # too short for any detector (`_unchanged_small` sends them)
+            for text in texts:
+                if len(text) < MIN_CANDIDATE:
+                    self._remember(text)
+            texts = [text for text in texts if len(text) >= MIN_CANDIDATE]
+            if not texts:
+                return True
         # One search over them all, joined by newlines: no shape matches a newline or looks
         # past one, so a shape found in the join is found in one of them.
         if len(texts) > 1 and self._no_shape("\n".join(texts)):
@@ -373,17 +398,19 @@ class Redactor:
         # on the strings that hold one, as `_redact_string` would; the event is passed
         # through if they change none of them.
         for text in texts:
-            if self._no_shape(text):
+            sides = self._shape_sides(text)
+            if not sides:
                 self._remember(text)
-            elif not self._no_change(text):
+            elif not self._no_change(text, sides):
                 return False
         return True
 
-    def _no_change(self, text: str) -> bool:
+    def _no_change(self, text: str, sides: int = _BOTH) -> bool:
         """True (and *text* remembered) when no detector changes *text*: `_redact_string`'s
-        full path, for a string that holds a shape (fast path only)."""
+        full path, for a string that holds a shape (fast path only). *sides* (see
+        `_Shapes.sides`) says which detectors can find anything: the others are skipped."""
         mask = candidate_mask(text)
-        if mask and self._pass(text, mask)[1]:
+        if mask and self._pass(text, mask, sides)[1]:
             return False
         self._remember(text)
         return True
@@ -410,13 +437,31 @@ class Redactor:
         # non-ASCII letters to ASCII ones (the Kelvin sign to k): try that form too.
         return text.isascii() or not shapes.found(text.translate(_ASCII_LOWER))
 
-    def _plan(self, mask: int) -> tuple[Detector, ...]:
-        plan = self._plans.get(mask)
+    def _shape_sides(self, text: str) -> int:
+        """Which shapes match *text* (see `_Shapes.sides`): 0 if none, so no detector
+        changes it; `_BOTH` before the shapes are compiled."""
+        shapes = self._shapes
+        if shapes is None:
+            return _BOTH
+        sides = shapes.sides(text.lower())
+        if sides != _BOTH and not text.isascii():  # the other form the detectors may see (`_no_shape`)
+            sides |= shapes.sides(text.translate(_ASCII_LOWER))
+        return sides
+
+    def _plan(self, mask: int, sides: int = _BOTH) -> tuple[Detector, ...]:
+        key = mask << 2 | sides
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[mask] = tuple(d for d in self._detectors if not d.mask or d.mask & mask)
+            # A detector whose side (forward or reversed) has no shape in the text cannot
+            # match it (`journal.privacy.secret_scan.shapes_patterns`): one that finds
+            # nothing claims nothing and leaves the `Scan` as it was, so skipping it
+            # changes no other detector's result.
+            plan = self._plans[key] = tuple(
+                d for d in self._detectors
+                if (not d.mask or d.mask & mask) and sides & (_BACKWARD if d.reverse else _FORWARD))
         return plan
 
-    def _pass(self, s: str, mask: int) -> tuple[str, int]:
+    def _pass(self, s: str, mask: int, sides: int = _BOTH) -> tuple[str, int]:
         scan = Scan(s)
         # Existing markers are claimed first: nothing inside or across them is redacted again.
         has_marker = "[REDACTED:" in s
@@ -429,7 +474,7 @@ class Redactor:
         glued: list[tuple[Detector, re.Match[str]]] = []
         found = 0
         low = rev = ""
-        for det in self._plan(mask):
+        for det in self._plan(mask, sides):
             if det.lower:
                 if not low:
                     low = s.lower()
@@ -490,7 +535,6 @@ class Redactor:
         return True
 
 
-_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 # From this length on, each forward shape group is searched on its own (see `_Shapes`).
 _SPLIT_AT = 1024
 
@@ -527,6 +571,23 @@ class _Shapes:
                 return True
         return False
 
+    def sides(self, low: str) -> int:
+        """Which shapes match ``low``: `_FORWARD` (a forward shape), `_BACKWARD` (a shape
+        of ``low`` reversed), both or 0. Every search runs: where only one side holds a
+        shape, only its detectors need to run (see `Redactor._plan`)."""
+        sides = 0
+        rev = low[::-1]
+        for search in self.backward_parts:
+            if search(rev) is not None:
+                sides = _BACKWARD
+                break
+        if len(low) < _SPLIT_AT:
+            return sides | _FORWARD if self.forward(low) is not None else sides
+        for search in self.forward_parts:
+            if search(low) is not None:
+                return sides | _FORWARD
+        return sides
+
 
 _SHAPES: list[_Shapes] = []
 
@@ -536,6 +597,12 @@ def _compiled_shapes() -> _Shapes | None:
         return None  # a detector without a shape: every string takes the full path
     if not _SHAPES:
         _SHAPES.append(_Shapes(*SHAPES))
+        # The reversed detectors (assignments to secret-named keys) clear the likeliest
+        # false alarm (``secret: str`` in code): compiled now, with the shapes, rather
+        # than at the first such string a long-lived writer meets.
+        for det in DETECTORS:
+            if det.reverse:
+                _ = det.regex  # (compiled on first use: see `Detector.regex`)
     return _SHAPES[0]
 
 
@@ -644,6 +711,39 @@ class _hard_limit:
             signal.signal(signal.SIGALRM, self.previous)
 
 
+def sanitize_plain(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any], bytes | None]:
+    """`sanitize`, and the bytes the writer would encode the result to (`journal.storage.codec.encode_data`)
+    when they come cheap: for an event a warm redactor (a long-lived writer, never a
+    hook's) passes through, of plain JSON types only (exact dicts with str keys, lists,
+    strs, bools, None and ints), encoded by msgspec (`journal.cjson.plain_bytes`); else None.
+
+    The encoding comes first: an event whose encoding is at most `max_string` bytes and
+    a sixth of `max_event` cannot need a cut (see `_unchanged_small`), so the walk that
+    decides whether it passes through checks no sizes.
+    """
+    redactor._spent = 0.0
+    if redactor._has_extra:
+        with _hard_limit(USER_HARD_LIMIT):
+            return (*_sanitize(obj, redactor), None)
+    max_string, max_event = redactor.config.max_string, redactor.config.max_event
+    if redactor._fast:
+        redactor._events += 1
+        if redactor._events == _SHAPES_FROM:
+            redactor._shapes = _compiled_shapes()
+        if type(obj) is dict:
+            encoded = plain_bytes(obj) if redactor._shapes is not None else None
+            if encoded is not None and len(encoded) <= min(max_string, max_event // 6):
+                kept = _unchanged_small(redactor, obj)
+                if kept == _PLAIN:
+                    return obj, {"redacted": 0, "truncated": False}, encoded  # the typical event, as it came
+                if kept == _CHANGED:
+                    return (*_slow_sanitize(obj, redactor, max_string, max_event), None)
+            kept = _unchanged(redactor, obj, max_string, max_event)  # (no encoding, or not only plain types)
+            if kept:
+                return obj, {"redacted": 0, "truncated": False}, encoded if kept == _PLAIN else None
+    return (*_slow_sanitize(obj, redactor, max_string, max_event), None)
+
+
 def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     if redactor._fast:
@@ -652,6 +752,10 @@ def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
             redactor._shapes = _compiled_shapes()
         if type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
             return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came
+    return _slow_sanitize(obj, redactor, max_string, max_event)
+
+
+def _slow_sanitize(obj: Any, redactor: Redactor, max_string: int, max_event: int) -> tuple[Any, dict[str, Any]]:
     shallow = fits(obj, max_string, max_event)
     if shallow or fits(obj, max_string, max_event, deep=True):
         # Typical events: redact everything (every secret counted), then cut what is still
@@ -677,6 +781,14 @@ class _Changed(Exception):
     """`_unchanged` met what it cannot pass through (see there)."""
 
 
+# What `_unchanged` finds: a change, or none (in an event of plain JSON types only, or not).
+_CHANGED, _KEPT, _PLAIN = 0, 1, 2
+_UNSURE = 3  # (`_unchanged_small`: not only plain types)
+
+# `_unchanged` bounds a dict's keys by the longest plain key, unless that bound is over
+# this many characters: then it measures them (a wide dict).
+_KEY_BOUND = 1024
+
 # What `_unchanged` counts for one scalar: more than `journal.privacy.limits._scalar_size`
 # of None, a bool, a float or an int under `_SMALL_INT` (a sign and 16 digits; a float's
 # repr is at most 24 characters), plus the comma or colon next to it.
@@ -684,8 +796,10 @@ _SCALAR_BOUND = 27
 _SMALL_INT = 10**15
 
 
-def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> bool:
-    """True if `_sanitize` would return an equal copy of ``obj``, found without copying.
+def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_event: int) -> int:
+    """True (`_KEPT` or `_PLAIN`) if `_sanitize` would return an equal copy of ``obj``,
+    found without copying; `_PLAIN` if its scalars are all exact strs, bools, None and ints
+    under `_SMALL_INT` too (no float, no subclass, nothing else).
 
     That is: no detector changes a string of it (remembered in `Redactor._clean` or
     ``_clean_long``, too short, no shape found, or the detectors find nothing where one
@@ -703,17 +817,27 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
     unseen: list[str] = []
     judged: list[tuple[str, str]] = []  # (key, value) where the key could name a secret
     total = 0
-    # Depth first, in one frame: a stack of (values left, their depth) instead of a nested
+    # Depth first, in one frame: a stack of the values left at each level instead of a nested
     # function per container and ``nonlocal`` counters (a quarter more on typical events).
     # The stack holds at most `MAX_DEPTH` iterators, and ``total`` is checked as each
     # container starts and ends: nothing grows with the size of what is skipped.
-    stack: list[tuple[Any, int]] = []
+    stack: list[Any] = []  # the values left of each container above ``node``: its depth is len + 1
     push, pop, add = stack.append, stack.pop, unseen.append
     node: Any = obj
-    depth = 1
+    deepest = MAX_DEPTH - 1  # a container at MAX_DEPTH is cut (see `fits`)
+    plain = _PLAIN
+    chars = 0  # characters of the strs so far: ``total`` counts 6 a character (the longest escape)
+    key_max = redactor._plain_key_max
     while node is not None:
         if type(node) is dict:
-            if not plain_keys.issuperset(node):
+            width = len(node)
+            if plain_keys.issuperset(node):
+                # Each key is a plain key, so no longer than the longest: a bound without
+                # measuring them, unless it is a wide dict's (then they are measured).
+                key_chars = key_max * width
+                if key_chars > _KEY_BOUND:
+                    key_chars = sum(map(len, node))
+            else:
                 try:
                     keys = _check_keys(redactor, node)
                 except _Changed:
@@ -722,12 +846,16 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     value = node[key]
                     if isinstance(value, str):
                         judged.append((key, value))
-            total += 5 + 4 * len(node) + 6 * sum(map(len, node))
+                key_max = redactor._plain_key_max  # it may have grown
+                key_chars = sum(map(len, node))
+            # Brackets, and per item its key, quotes, colon and comma, plus 3 for a str's
+            # quotes and comma (`fits` counts 2 a str; counting it for every item is higher).
+            total += 5 + 7 * width + 6 * key_chars
             values: Any = iter(node.values())
         else:  # a list: only plain dicts and lists get here
-            total += 2 + len(node)
+            total += 2 + 4 * len(node)
             values = iter(node)
-        if total > max_event:
+        if total + 6 * chars > max_event:
             return False
         node = None  # the next container to go down into, if any
         while node is None:
@@ -735,41 +863,111 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                 kind = type(value)
                 if kind is str:
                     size = len(value)
-                    if size > max_string:
-                        return False
-                    total += 6 * size + 3
-                    if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
-                        add(value)
+                    chars += size
+                    if size >= shortest:
+                        if size <= longest:  # (`_CLEAN_MAX_LEN` <= `MIN_MAX_STRING` <= max_string)
+                            if value not in clean:
+                                add(value)
+                        elif size > max_string:
+                            return False
+                        elif value not in clean_long:
+                            add(value)
                 elif kind is dict or kind is list:
-                    if depth >= MAX_DEPTH:
+                    if len(stack) >= deepest:
                         return False
-                    push((values, depth))
-                    node, depth = value, depth + 1
+                    push(values)
+                    node = value
                     break
-                elif (value is None or kind is float or kind is bool
-                      or (kind is int and -_SMALL_INT < value < _SMALL_INT)):
+                elif value is None or kind is bool or (kind is int and -_SMALL_INT < value < _SMALL_INT):
                     total += _SCALAR_BOUND
+                elif kind is float:
+                    total += _SCALAR_BOUND
+                    plain = _KEPT
                 elif isinstance(value, str):  # a subclass: as above
+                    plain = _KEPT
                     size = len(value)
                     if size > max_string:
                         return False
-                    total += 6 * size + 3
+                    chars += size
                     if size >= shortest and (value not in clean if size <= longest else value not in clean_long):
                         add(value)
                 elif isinstance(value, (dict, list, tuple)):
                     return False  # a copy is a plain dict or list
                 else:
+                    plain = _KEPT
                     total += _scalar_size(value) + 3
             else:  # these values are done: on with the parent's, if any
-                if total > max_event:
+                if total + 6 * chars > max_event:
                     return False
                 if not stack:
                     break
-                values, depth = pop()
+                values = pop()
     if unseen and not redactor._clean_shapes(unseen):
-        return False
+        return _CHANGED
     # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
-    return not any(redactor._by_key(value, key)[1] for key, value in judged)
+    if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
+        return _CHANGED
+    return plain
+
+
+def _unchanged_small(redactor: Redactor, obj: dict[Any, Any]) -> int:
+    """`_unchanged` for an event whose encoding is at most ``min(max_string, max_event // 6)``
+    bytes: `_PLAIN` if it passes through, `_CHANGED` if the general path must decide, and
+    `_UNSURE` at the first value of another type than the plain ones (a float, a subclass,
+    a tuple...: `_unchanged` then decides).
+
+    No size is checked: no string of such an event is longer than ``max_string``, and
+    `journal.privacy.limits.fits` counts at most 6 bytes for each byte of its encoding
+    (6 a character of a key or a string, with its quotes; a scalar's or a bracket's own
+    length; a separator), so it fits. Only the depth, the keys and the strings are checked,
+    every string not remembered clean (`Redactor._clean` and ``_clean_long``) being searched.
+    """
+    clean, clean_long = redactor._clean, redactor._clean_long
+    plain_keys = redactor._plain_keys
+    unseen: list[str] = []
+    judged: list[tuple[str, str]] = []
+    stack: list[Any] = []  # the values left of each container above ``node``: its depth is len + 1
+    push, pop, add = stack.append, stack.pop, unseen.append
+    node: Any = obj
+    deepest = MAX_DEPTH - 1
+    while node is not None:
+        if type(node) is dict:
+            if not plain_keys.issuperset(node):
+                try:
+                    keys = _check_keys(redactor, node)
+                except _Changed:
+                    return _CHANGED
+                for key in keys:
+                    value = node[key]
+                    if isinstance(value, str):
+                        judged.append((key, value))
+            values: Any = iter(node.values())
+        else:
+            values = iter(node)
+        node = None
+        while node is None:
+            for value in values:
+                kind = type(value)
+                if kind is str:
+                    if value not in clean and value not in clean_long:
+                        add(value)
+                elif kind is dict or kind is list:
+                    if len(stack) >= deepest:
+                        return _CHANGED
+                    push(values)
+                    node = value
+                    break
+                elif not (value is None or kind is bool or kind is int):
+                    return _UNSURE
+            else:
+                if not stack:
+                    break
+                values = pop()
+    if unseen and not redactor._clean_shapes(unseen):
+        return _CHANGED
+    if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
+        return _CHANGED
+    return _PLAIN
 
 
 def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
@@ -791,4 +989,6 @@ def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
         if len(plain_keys) >= _CLEAN_MAX:
             plain_keys.clear()
         plain_keys.add(key)
+        if len(key) > redactor._plain_key_max:
+            redactor._plain_key_max = len(key)
     return judging

@@ -57,13 +57,19 @@ def parse_data(raw: bytes) -> Any:
         raise InvalidEvent("event data is nested too deeply to parse") from e
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 class Sanitizer:
     """Redacts and limits events with one journal's rules (built once, reused)."""
 
-    __slots__ = ("redactor",)
+    __slots__ = ("redactor", "_sanitize")
 
     def __init__(self, redactor: Redactor) -> None:
+        from journal.privacy.redaction import sanitize_plain  # imported already: *redactor* is one of its
+
         self.redactor = redactor
+        self._sanitize = sanitize_plain
 
     @classmethod
     def from_config(cls, extra: Mapping[str, Any] | None) -> Sanitizer:
@@ -92,9 +98,7 @@ class Sanitizer:
         """Redacted and limited ``data`` and the report (``redacted``/``truncated``, only if non-zero)."""
         if not isinstance(data, dict):
             return data, {}  # None is an empty payload; anything else the codec refuses
-        from journal.privacy.redaction import sanitize
-
-        cleaned, report = sanitize(data, self.redactor)
+        cleaned, report, _ = self._sanitize(data, self.redactor)
         if not (report["redacted"] or report["truncated"]):
             return cleaned, {}  # the usual case
         return cleaned, {k: v for k, v in report.items() if v}
@@ -107,20 +111,29 @@ class Sanitizer:
         """
         try:
             data = parse_data(event.data) if isinstance(event.data, bytes) else event.data
-            # (`text` and `ident` inlined: this runs for every event a writer appends)
-            redact_text = self.redactor.redact_text
+            # (`text`, `ident` and `data` inlined: this runs for every event a writer appends)
+            redactor = self.redactor
+            redact_text = redactor.redact_text
+            # Strings the redactor remembers as clean come back from `redact_text` as they are.
+            clean = redactor._clean if redactor._fast else _NOTHING
             type_, ts, session, agent = event.type, event.ts, event.session, event.agent
-            for what, value in (("type", type_), ("timestamp", ts)):
-                if isinstance(value, str) and redact_text(value)[0] != value:
-                    raise InvalidEvent(f"the event {what} holds what looks like a secret; refusing to record it")
-            cleaned, report = self.data(data)
-            if report:
-                cleaned = annotate(cleaned, report)
-            if isinstance(session, str):
+            if isinstance(type_, str) and type_ not in clean and redact_text(type_)[0] != type_:
+                raise InvalidEvent("the event type holds what looks like a secret; refusing to record it")
+            if isinstance(ts, str) and redact_text(ts)[0] != ts:
+                raise InvalidEvent("the event timestamp holds what looks like a secret; refusing to record it")
+            encoded = None
+            if isinstance(data, dict):
+                cleaned, report, encoded = self._sanitize(data, self.redactor)
+                if report["redacted"] or report["truncated"]:
+                    cleaned = annotate(cleaned, {k: v for k, v in report.items() if v})
+            else:
+                cleaned = data  # None is an empty payload; anything else the codec refuses
+            if isinstance(session, str) and session not in clean:
                 session = redact_text(session)[0]
-            if isinstance(agent, str):
+            if isinstance(agent, str) and agent not in clean:
                 agent = redact_text(agent)[0]
             out = NewEvent(type_, cleaned, session, agent, ts)
+            out._encoded = encoded
         except (InvalidEvent, RedactionUnavailable):
             raise
         except Exception as e:  # a bug in a rule: withhold rather than leak

@@ -198,7 +198,9 @@ class Writer:
     def encode(self, event: NewEvent) -> bytes:
         """Sanitise *event* and frame it with seq 0; numbering happens under the lock."""
         event = self.sanitize(event)
-        data = _checked_data(event.data) if isinstance(event.data, bytes) else encode_data(event.data)
+        data = event._encoded  # encoded by the sanitiser on its way (plain JSON types only)
+        if data is None:
+            data = _checked_data(event.data) if isinstance(event.data, bytes) else encode_data(event.data)
         line = encode_record(
             0, event.ts or now_ts(), event.type, data, session=event.session, agent=event.agent
         )

@@ -18,7 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journal.privacy.redaction import _ASCII_LOWER, _CLEAN_MAX_LEN, _SHAPES_FROM, Redactor, sanitize
+from journal.privacy.redaction import (
+    _ASCII_LOWER,
+    _BACKWARD,
+    _CLEAN_MAX_LEN,
+    _FORWARD,
+    _SHAPES_FROM,
+    Redactor,
+    sanitize,
+)
 from journal.privacy.secret_scan import _GATE_CHARS, Scan, candidate_mask, gate_mask
 from journal.privacy.secrets_patterns import DETECTORS, SHAPES
 from tests.privacy.corpus import NON_SECRETS, SECRETS, STRUCTURED
@@ -102,6 +110,13 @@ def test_every_detector_is_held_to_its_shapes(index: int) -> None:
     matched = [text for text in TEXTS if detector_finds_a_match(det, text)]
     for text in matched:
         assert shape_matches(det, text), f"{det.pattern!r} matches {text!r} but none of its shapes {det.shape!r}"
+        assert side_found(det, text), f"{det.pattern!r} matches {text!r} but its side's shapes are not reported"
+
+
+def side_found(det: Any, text: str) -> bool:
+    """`Redactor._shape_sides` reports the side of ``det`` (forward or reversed) for ``text``,
+    so that a pass restricted to the sides found still runs ``det`` there."""
+    return bool(FAST._shape_sides(text) & (_BACKWARD if det.reverse else _FORWARD))
 
 
 def test_the_corpus_reaches_most_detectors() -> None:
@@ -246,6 +261,7 @@ def test_every_detector_is_held_to_its_shapes_on_text_it_matches(index: int, dat
     for text in (match, before + match + after, (before + match + after).upper()):
         if detector_finds_a_match(det, text):
             assert shape_matches(det, text), f"{det.pattern!r} matches {text!r} but none of {det.shape!r}"
+            assert side_found(det, text), f"{det.pattern!r} matches {text!r} but its side is not reported"
         assert FAST.redact_text(text) == REFERENCE.redact_text(text)
 
 
@@ -258,6 +274,28 @@ def test_shapes_never_match_across_a_newline(texts: list[str]) -> None:
     assert shapes is not None
     lowered = [text.lower() for text in texts]
     assert shapes.found("\n".join(lowered)) == any(shapes.found(low) for low in lowered)
+
+
+@PROPERTY
+@given(realistic_text)
+def test_shape_sides_agree_with_the_shapes_search(text: str) -> None:
+    """A string has shapes on some side exactly when the search finds a shape in it."""
+    assert bool(FAST._shape_sides(text)) == (not FAST._no_shape(text))
+
+
+def test_a_false_alarm_on_one_side_runs_only_that_side_s_detectors() -> None:
+    """``secret: str`` holds a reversed shape only: the pass that clears it skips every
+    forward detector, and still finds a real secret next to a reversed one."""
+    redactor = fast_redactor()
+    code = "def load(self, secret: str, path: str) -> None:\n    return None"
+    assert redactor._shape_sides(code) == _BACKWARD
+    assert all(det.reverse for det in redactor._plan(candidate_mask(code), _BACKWARD))
+    out, report = sanitize({"content": code}, redactor)
+    assert report == {"redacted": 0, "truncated": False} and out["content"] == code
+    leaked = "secret: str\nexport TOKEN=ghp_" + "a1B2c3D4e5" * 4
+    assert redactor._shape_sides(leaked) == _BACKWARD | _FORWARD
+    assert redactor.redact_text(leaked) == REFERENCE.redact_text(leaked)
+    assert "ghp_" not in redactor.redact_text(leaked)[0]
 
 
 @PROPERTY
