@@ -839,13 +839,9 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                     key_chars = sum(map(len, node))
             else:
                 try:
-                    keys = _check_keys(redactor, node)
+                    _check_keys(redactor, node, judged)
                 except _Changed:
                     return False
-                for key in keys:
-                    value = node[key]
-                    if isinstance(value, str):
-                        judged.append((key, value))
                 key_max = redactor._plain_key_max  # it may have grown
                 key_chars = sum(map(len, node))
             # Brackets, and per item its key, quotes, colon and comma, plus 3 for a str's
@@ -902,12 +898,7 @@ def _unchanged(redactor: Redactor, obj: dict[Any, Any], max_string: int, max_eve
                 if not stack:
                     break
                 values = pop()
-    if unseen and not redactor._clean_shapes(unseen):
-        return _CHANGED
-    # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
-    if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
-        return _CHANGED
-    return plain
+    return _verdict(redactor, unseen, judged, plain)
 
 
 def _unchanged_small(redactor: Redactor, obj: dict[Any, Any]) -> int:
@@ -934,13 +925,9 @@ def _unchanged_small(redactor: Redactor, obj: dict[Any, Any]) -> int:
         if type(node) is dict:
             if not plain_keys.issuperset(node):
                 try:
-                    keys = _check_keys(redactor, node)
+                    _check_keys(redactor, node, judged)
                 except _Changed:
                     return _CHANGED
-                for key in keys:
-                    value = node[key]
-                    if isinstance(value, str):
-                        judged.append((key, value))
             values: Any = iter(node.values())
         else:
             values = iter(node)
@@ -963,19 +950,25 @@ def _unchanged_small(redactor: Redactor, obj: dict[Any, Any]) -> int:
                 if not stack:
                     break
                 values = pop()
+    return _verdict(redactor, unseen, judged, _PLAIN)
+
+
+def _verdict(redactor: Redactor, unseen: list[str], judged: list[tuple[str, str]], plain: int) -> int:
+    """The end of a walk: *plain* unless a detector changes one of the *unseen* strings or
+    a key judges its value (*judged*: key and str value pairs), then `_CHANGED`."""
     if unseen and not redactor._clean_shapes(unseen):
         return _CHANGED
+    # No detector changes these values, so (as in `Redactor._redact_string`) their key judges them.
     if judged and any(redactor._by_key(value, key)[1] for key, value in judged):
         return _CHANGED
-    return _PLAIN
+    return plain
 
 
-def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
-    """The keys of ``node`` that could name a secret (their values are judged by them);
-    raise `_Changed` if a key is no string or one a detector changes. The others are
-    plain keys, noted in `Redactor._plain_keys`."""
+def _check_keys(redactor: Redactor, node: dict[Any, Any], judged: list[tuple[str, str]]) -> None:
+    """Add to *judged* each key of ``node`` that could name a secret, with its value when
+    that is a str (the key judges it); raise `_Changed` if a key is no string or one a
+    detector changes. The others are plain keys, noted in `Redactor._plain_keys`."""
     plain_keys = redactor._plain_keys
-    judging = []
     for key in node:
         if key in plain_keys:
             continue
@@ -984,11 +977,12 @@ def _check_keys(redactor: Redactor, node: dict[Any, Any]) -> list[str]:
         if not (key in redactor._clean or redactor._clean_shape(key)):
             raise _Changed
         if key_kind(key) is not None or key.isupper():  # what `key_value_kind` judges by
-            judging.append(key)
+            value = node[key]
+            if isinstance(value, str):
+                judged.append((key, value))
             continue
         if len(plain_keys) >= _CLEAN_MAX:
             plain_keys.clear()
         plain_keys.add(key)
         if len(key) > redactor._plain_key_max:
             redactor._plain_key_max = len(key)
-    return judging
