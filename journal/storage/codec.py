@@ -136,6 +136,9 @@ def _remember(cache: dict[str, bytes], text: str) -> bytes:
     return encoded
 
 
+_DATA_V1 = b',"v":%d,"data":' % SCHEMA_VERSION
+
+
 def encode_record(
     seq: int,
     ts: str,
@@ -165,11 +168,7 @@ def encode_record(
         if not isinstance(agent, str):
             raise InvalidEvent(f"agent id must be a string, got {agent.__class__.__name__}")
         head += b',"agent":' + (_IDS.get(agent) or _remember(_IDS, agent))
-    body = b"".join((head, _DATA_V1 if v == SCHEMA_VERSION else b',"v":%d,"data":' % v, data))
-    return body + b',"crc":"%08x"}\n' % crc32(body)  # (`frame`, inlined: every append frames one)
-
-
-_DATA_V1 = b',"v":%d,"data":' % SCHEMA_VERSION
+    return frame(b"".join((head, _DATA_V1 if v == SCHEMA_VERSION else b',"v":%d,"data":' % v, data)), b"\n")
 
 
 def frame(body: bytes, end: bytes = b"") -> bytes:
@@ -184,7 +183,7 @@ def renumber(line: bytes, seq: int, src: str | None = None) -> bytes:
     if src is not None:
         body += b',"src":' + _dumps(src)
     body += line[end:-CRC_SUFFIX_LEN]
-    return body + b',"crc":"%08x"}\n' % crc32(body)  # (`frame`, inlined)
+    return frame(body, b"\n")
 
 
 def check_lines(lines: Iterable[bytes]) -> bool:
