@@ -670,12 +670,8 @@ def sanitize(obj: Any, redactor: Redactor | None = None) -> tuple[Any, dict[str,
     (see the module docstring); only the kept part is ever copied, and a dict that nothing
     changes comes back as it is (as `limit` does).
     """
-    redactor = redactor or _default_redactor()
-    redactor._spent = 0.0
-    if redactor._has_extra:
-        with _hard_limit(USER_HARD_LIMIT):
-            return _sanitize(obj, redactor)
-    return _sanitize(obj, redactor)
+    out, report, _ = _sanitize(obj, redactor or _default_redactor(), encode=False)
+    return out, report
 
 
 class _hard_limit:
@@ -721,17 +717,27 @@ def sanitize_plain(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any], b
     a sixth of `max_event` cannot need a cut (see `_unchanged_small`), so the walk that
     decides whether it passes through checks no sizes.
     """
+    return _sanitize(obj, redactor, encode=True)
+
+
+def _sanitize(obj: Any, redactor: Redactor, encode: bool) -> tuple[Any, dict[str, Any], bytes | None]:
+    """`sanitize_plain` (`sanitize` with *encode* False: no bytes). User patterns run under
+    a hard time limit, and then nothing is encoded."""
     redactor._spent = 0.0
     if redactor._has_extra:
         with _hard_limit(USER_HARD_LIMIT):
-            return (*_sanitize(obj, redactor), None)
+            return _sanitize_in_time(obj, redactor, False)
+    return _sanitize_in_time(obj, redactor, encode)
+
+
+def _sanitize_in_time(obj: Any, redactor: Redactor, encode: bool) -> tuple[Any, dict[str, Any], bytes | None]:
     max_string, max_event = redactor.config.max_string, redactor.config.max_event
     if redactor._fast:
         redactor._events += 1
         if redactor._events == _SHAPES_FROM:
             redactor._shapes = _compiled_shapes()
         if type(obj) is dict:
-            encoded = plain_bytes(obj) if redactor._shapes is not None else None
+            encoded = plain_bytes(obj) if encode and redactor._shapes is not None else None
             if encoded is not None and len(encoded) <= min(max_string, max_event // 6):
                 kept = _unchanged_small(redactor, obj)
                 if kept == _PLAIN:
@@ -742,17 +748,6 @@ def sanitize_plain(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any], b
             if kept:
                 return obj, {"redacted": 0, "truncated": False}, encoded if kept == _PLAIN else None
     return (*_slow_sanitize(obj, redactor, max_string, max_event), None)
-
-
-def _sanitize(obj: Any, redactor: Redactor) -> tuple[Any, dict[str, Any]]:
-    max_string, max_event = redactor.config.max_string, redactor.config.max_event
-    if redactor._fast:
-        redactor._events += 1
-        if redactor._events == _SHAPES_FROM:
-            redactor._shapes = _compiled_shapes()
-        if type(obj) is dict and _unchanged(redactor, obj, max_string, max_event):
-            return obj, {"redacted": 0, "truncated": False}  # the typical event, as it came
-    return _slow_sanitize(obj, redactor, max_string, max_event)
 
 
 def _slow_sanitize(obj: Any, redactor: Redactor, max_string: int, max_event: int) -> tuple[Any, dict[str, Any]]:
